@@ -1,0 +1,1 @@
+"""mcengine's benchmark suite and its plain-numpy reference implementation."""

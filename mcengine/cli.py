@@ -1,0 +1,190 @@
+"""The ``mcengine`` command line: a thin Click shell over the library.
+
+Validation happens at three levels (click's habit): parameter types for values, callbacks
+for ranges, the command body for cross-field rules. Every user error exits with code 2 and
+one line on stderr; only a bug prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import xarray as xr
+
+from mcengine import __version__
+from mcengine.engine import MAX_PATHS, simulate
+from mcengine.errors import ResultFileError, ScenarioError
+from mcengine.io import read_result, write_netcdf
+from mcengine.report import render_summary, summary_to_json
+from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
+from mcengine.streams import MAX_SEED
+from mcengine.summary import summarize
+
+__all__ = ["main", "cli"]
+
+
+class UserError(click.ClickException):
+    """Bad input found in a command body (cross-field rules, files): exit code 2."""
+
+    exit_code = 2
+
+
+class PathCount(click.ParamType):
+    """A path count: ``1000000``, ``1e6`` or ``1_000_000``."""
+
+    name = "PATHS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).replace("_", "")
+        try:
+            number = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of paths", param, ctx)
+        if not math.isfinite(number) or not number.is_integer() or not 1 <= number <= MAX_PATHS:
+            self.fail(f"{value} must be an integer in [1, {MAX_PATHS}]", param, ctx)
+        return int(number)
+
+
+def _load(scenario: str, overrides: tuple[str, ...]):
+    try:
+        pairs = dict(parse_override(text) for text in overrides)
+        return load_scenario(scenario, pairs or None, overrides_source="--set")
+    except ScenarioError as err:
+        raise UserError(str(err)) from None
+
+
+class OneLineErrors(click.Group):
+    """A group whose user errors are one line on stderr with exit code 2, never a traceback.
+
+    Click prints usage errors as several lines; here every :class:`click.ClickException`
+    becomes ``Error: <message>``. Ctrl-C exits with 130.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as err:
+            message = err.format_message()
+            if isinstance(err, click.UsageError) and err.ctx is not None:
+                message = f"{err.ctx.command_path}: {message}"
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mcengine")
+def cli() -> None:
+    """Monte Carlo scenario engine for AI-investment risk: is AI a bubble, and where?"""
+
+
+@cli.command()
+@click.argument("scenario", default="base")
+@click.option("-n", "--paths", "n_paths", type=PathCount(), default="1000000", show_default=True,
+              help="Number of paths (1e6 and 1_000_000 are accepted).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
+              help="Random seed; omitted, a fresh one is drawn and reported.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a scenario value (repeatable), e.g. --set demand.volatility=0.3.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=False, path_type=Path),
+              help="Write the per-path results to this netCDF file (atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--threads", type=click.IntRange(1, None), default=None,
+              help="Numba threads (results do not depend on it).")
+def run(scenario, n_paths, seed, overrides, out, as_json, threads) -> None:
+    """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
+    sc = _load(scenario, overrides)
+    if out is not None and not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    started = time.perf_counter()
+    try:
+        with _progress(enabled=not as_json) as report:
+            ds = simulate(sc, n_paths, seed, threads=threads, progress=report)
+    except ScenarioError as err:
+        raise UserError(str(err)) from None
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    elapsed = time.perf_counter() - started
+    if out is not None:
+        try:
+            write_netcdf(ds, out)
+        except OSError as err:
+            raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
+    table = summarize(ds)
+    if as_json:
+        click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
+    else:
+        render_summary(table, elapsed=elapsed, out=out)
+
+
+@cli.command()
+def scenarios() -> None:
+    """List the built-in scenarios with their stories."""
+    for name in builtin_scenarios():
+        click.echo(f"{name:<18} {builtin_story(name)}")
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a scenario value (repeatable).")
+def show(scenario, overrides) -> None:
+    """Print SCENARIO fully resolved, as TOML."""
+    click.echo(_load(scenario, overrides).to_toml(), nl=False)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files) -> None:
+    """Check scenario FILES; print one line per file and exit 2 if any is invalid."""
+    bad = 0
+    for name in files:
+        try:
+            load_scenario(name)
+        except ScenarioError as err:
+            bad += 1
+            click.echo(f"Error: {err}", err=True)
+        else:
+            click.echo(f"{name}: ok")
+    if bad:
+        sys.exit(2)
+
+
+@cli.command(name="summarize")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def summarize_cmd(file, as_json) -> None:
+    """Summarise a result FILE written by ``mcengine run --out``."""
+    try:
+        ds = read_result(file)
+        table = summarize(ds)
+    except ResultFileError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(summary_to_json(table), indent=2))
+    else:
+        render_summary(table)
+
+
+def _progress(enabled: bool):
+    from mcengine.report import progress_reporter
+
+    return progress_reporter(enabled=enabled and sys.stderr.isatty())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    np.seterr(all="ignore")
+    xr.set_options(keep_attrs=True)
+    cli(prog_name="mcengine")

@@ -1,0 +1,236 @@
+"""Scenario -> the flat float64 vector of derived constants the kernel reads.
+
+Everything that does not change along a path (logs, exponentials, Cholesky factors, OU
+coefficients) is computed here once, in Python, so the step loop does no redundant
+transcendental work. :class:`C` names each slot; kernels index ``coef[C.NAME]``, which Numba
+folds to a constant.
+
+Zero parameters become ``-inf`` logs (``log(capex_initial = 0)``); the kernel treats ``-inf``
+as an exact zero (``docs/model.md``, "Numerics").
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+import numpy as np
+
+from mcengine.scenario import Scenario
+
+__all__ = ["C", "build_coefficients", "spend_ratio_schedule", "crash_window_steps", "LOG_MAX"]
+
+#: Largest log that exp() maps to a finite float64.
+LOG_MAX = math.log(np.finfo(np.float64).max)
+
+
+class C(enum.IntEnum):
+    """Slots of the coefficient vector."""
+
+    DT = 0
+    N_STEPS = enum.auto()
+    HORIZON = enum.auto()
+    WINDOW = enum.auto()
+    # training cost
+    LAMBDA_MEDIAN = enum.auto()
+    LAMBDA_DISPERSION = enum.auto()
+    COST_VOL_SQDT = enum.auto()
+    # open share
+    X0 = enum.auto()
+    OPEN_DRIFT = enum.auto()
+    OPEN_COUPLING = enum.auto()
+    OPEN_VOL_SQDT = enum.auto()
+    # demand
+    G_MEAN = enum.auto()
+    G_SD = enum.auto()
+    G_LONG = enum.auto()
+    G_DECAY = enum.auto()
+    G_NOISE = enum.auto()
+    JUMP_MU = enum.auto()
+    JUMP_P0 = enum.auto()
+    JUMP_SIZE = enum.auto()
+    PRICE_ELASTICITY = enum.auto()
+    # Cholesky factor of the driver correlation (L00 = 1, L01 = L02 = L12 = 0)
+    L10 = enum.auto()
+    L11 = enum.auto()
+    L20 = enum.auto()
+    L21 = enum.auto()
+    L22 = enum.auto()
+    # inference
+    LOG_K0 = enum.auto()
+    HW_DECLINE = enum.auto()
+    PASS_THROUGH = enum.auto()
+    LOG_MARKUP_I = enum.auto()
+    LOG_CAPACITY0 = enum.auto()
+    LOG_BUILD = enum.auto()
+    CAPACITY_DECAY = enum.auto()
+    LOG_CAPEX0 = enum.auto()
+    CAPEX_GROWTH_DT = enum.auto()
+    CAPEX_ACCEL_DT = enum.auto()
+    LOG_FLOOR = enum.auto()
+    SCARCITY_ELASTICITY = enum.auto()
+    LOG_SCARCITY_CAP = enum.auto()
+    VARIABLE_SHARE = enum.auto()
+    LOG_CAPEX_KEEP = enum.auto()
+    # training
+    BRAND_MOAT = enum.auto()
+    TECH_PREMIUM = enum.auto()
+    MOAT_EROSION = enum.auto()
+    CUT_MAX = enum.auto()
+    TRAIN_OPEX = enum.auto()
+    SPEND_KEEP = enum.auto()
+    # applications
+    LOG_MARKUP_A = enum.auto()
+    VALUE_ELASTICITY = enum.auto()
+    APP_OPEX = enum.auto()
+    SELECTION_SD = enum.auto()
+    # valuation, per segment A, I, T
+    LOG_FSM_A = enum.auto()
+    LOG_FSM_I = enum.auto()
+    LOG_FSM_T = enum.auto()
+    Z0_A = enum.auto()
+    Z0_I = enum.auto()
+    Z0_T = enum.auto()
+    SENT_DECAY = enum.auto()
+    SENT_COMMON = enum.auto()
+    SENT_IDIO = enum.auto()
+    CRASH_THRESHOLD = enum.auto()
+    HIT_A = enum.auto()
+    HIT_I = enum.auto()
+    HIT_T = enum.auto()
+    DILUTION_A = enum.auto()
+    DILUTION_I = enum.auto()
+    DILUTION_T = enum.auto()
+    SIZE = enum.auto()
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def crash_window_steps(scenario: Scenario) -> int:
+    """w = round(crash_window_years * steps_per_year), at least 1 (halves round up)."""
+    w = math.floor(scenario.valuation.crash_window_years * scenario.simulation.steps_per_year + 0.5)
+    return max(1, w)
+
+
+def spend_ratio_schedule(scenario: Scenario) -> np.ndarray:
+    """rho_T(t_n) for n = 0..N: the training spend ratio at each step."""
+    tr = scenario.training
+    t = np.arange(scenario.n_steps + 1) / scenario.simulation.steps_per_year
+    lr, init = tr.spend_ratio_long_run, tr.spend_ratio_initial
+    return lr + (init - lr) * np.exp2(-t / tr.spend_ratio_half_life)
+
+
+def expected_log_demand(scenario: Scenario) -> float:
+    """E[log D] at the horizon under the exact OU mean of g and the Poisson jumps."""
+    d = scenario.demand
+    horizon = scenario.simulation.horizon_years
+    dt = 1.0 / scenario.simulation.steps_per_year
+    t = np.arange(scenario.n_steps + 1) * dt
+    mean_g = d.growth_long_run + (d.growth_initial_mean - d.growth_long_run) * np.exp(
+        -d.growth_reversion * t
+    )
+    trapezoid = float(np.sum(0.5 * (mean_g[1:] + mean_g[:-1])) * dt)
+    return trapezoid + d.jump_rate * d.jump_size * horizon
+
+
+def build_coefficients(scenario: Scenario) -> np.ndarray:
+    """The kernel's coefficient vector for ``scenario``.
+
+    Raises
+    ------
+    ValueError
+        If the scenario's expected demand at the horizon overflows float64, which no valid
+        model output can represent.
+    """
+    log_d = expected_log_demand(scenario)
+    if log_d > LOG_MAX:
+        d = scenario.demand
+        raise ValueError(
+            f"scenario '{scenario.name}' overflows float64: expected log demand at the horizon "
+            f"is {log_d:.0f} > {LOG_MAX:.0f} (demand.growth_initial_mean = "
+            f"{d.growth_initial_mean:g}, demand.growth_long_run = {d.growth_long_run:g}, "
+            f"demand.jump_rate = {d.jump_rate:g}, demand.jump_size = {d.jump_size:g}, "
+            f"simulation.horizon_years = {scenario.simulation.horizon_years})"
+        )
+    sim, tc, op, d = scenario.simulation, scenario.training_cost, scenario.open_share, scenario.demand
+    inf, tr, app, val = scenario.inference, scenario.training, scenario.applications, scenario.valuation
+    dt = 1.0 / sim.steps_per_year
+    c = np.zeros(C.SIZE)
+    c[C.DT] = dt
+    c[C.N_STEPS] = scenario.n_steps
+    c[C.HORIZON] = sim.horizon_years
+    c[C.WINDOW] = crash_window_steps(scenario)
+
+    c[C.LAMBDA_MEDIAN] = tc.decline_median
+    c[C.LAMBDA_DISPERSION] = tc.decline_dispersion
+    c[C.COST_VOL_SQDT] = tc.volatility * math.sqrt(dt)
+
+    c[C.X0] = math.log(op.initial / (1.0 - op.initial))
+    c[C.OPEN_DRIFT] = op.drift
+    c[C.OPEN_COUPLING] = op.cost_coupling
+    c[C.OPEN_VOL_SQDT] = op.volatility * math.sqrt(dt)
+
+    c[C.G_MEAN] = d.growth_initial_mean
+    c[C.G_SD] = d.growth_initial_sd
+    c[C.G_LONG] = d.growth_long_run
+    kappa = d.growth_reversion
+    a = math.exp(-kappa * dt)
+    c[C.G_DECAY] = a
+    # Exact OU noise; -expm1(-2 kappa dt) = 1 - a^2 without cancellation for small kappa.
+    c[C.G_NOISE] = d.volatility * (
+        math.sqrt(-math.expm1(-2.0 * kappa * dt) / (2.0 * kappa)) if kappa > 0 else math.sqrt(dt)
+    )
+    c[C.JUMP_MU] = d.jump_rate * dt
+    c[C.JUMP_P0] = math.exp(-d.jump_rate * dt)
+    c[C.JUMP_SIZE] = d.jump_size
+    c[C.PRICE_ELASTICITY] = d.price_elasticity
+
+    chol = np.linalg.cholesky(scenario.correlation_matrix())
+    c[C.L10], c[C.L11] = chol[1, 0], chol[1, 1]
+    c[C.L20], c[C.L21], c[C.L22] = chol[2, 0], chol[2, 1], chol[2, 2]
+
+    c[C.LOG_K0] = -math.log1p(inf.markup)
+    c[C.HW_DECLINE] = inf.hardware_decline
+    c[C.PASS_THROUGH] = inf.cost_pass_through
+    c[C.LOG_MARKUP_I] = math.log1p(inf.markup)
+    c[C.LOG_CAPACITY0] = math.log(inf.capacity_initial)
+    c[C.LOG_BUILD] = math.log(dt / inf.capital_intensity)
+    c[C.CAPACITY_DECAY] = dt / inf.useful_life
+    c[C.LOG_CAPEX0] = _log(inf.capex_initial)
+    c[C.CAPEX_GROWTH_DT] = inf.capex_growth * dt
+    c[C.CAPEX_ACCEL_DT] = inf.capex_accelerator * dt
+    c[C.LOG_FLOOR] = _log(inf.price_floor)
+    c[C.SCARCITY_ELASTICITY] = inf.scarcity_elasticity
+    c[C.LOG_SCARCITY_CAP] = math.log(inf.scarcity_cap)
+    c[C.VARIABLE_SHARE] = inf.variable_cost_share
+    c[C.LOG_CAPEX_KEEP] = _log(1.0 - inf.crash_capex_cut)
+
+    c[C.BRAND_MOAT] = tr.brand_moat
+    c[C.TECH_PREMIUM] = tr.tech_premium
+    c[C.MOAT_EROSION] = tr.moat_erosion
+    c[C.CUT_MAX] = tr.cut_max
+    c[C.TRAIN_OPEX] = tr.opex
+    c[C.SPEND_KEEP] = 1.0 - tr.crash_spend_cut
+
+    c[C.LOG_MARKUP_A] = math.log1p(app.markup)
+    c[C.VALUE_ELASTICITY] = app.value_elasticity
+    c[C.APP_OPEX] = app.opex
+    c[C.SELECTION_SD] = app.selection_dispersion
+
+    for i, slot in enumerate((C.LOG_FSM_A, C.LOG_FSM_I, C.LOG_FSM_T)):
+        c[slot] = math.log(val.fair_sales_multiple[i])
+    for i, slot in enumerate((C.Z0_A, C.Z0_I, C.Z0_T)):
+        c[slot] = math.log(val.initial_premium[i])
+    kappa_s = math.log(2.0) / val.sentiment_half_life
+    c[C.SENT_DECAY] = math.exp(-kappa_s * dt)
+    ou_scale = val.sentiment_volatility * math.sqrt(-math.expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s))
+    c[C.SENT_COMMON] = ou_scale * math.sqrt(val.sentiment_common)
+    c[C.SENT_IDIO] = ou_scale * math.sqrt(1.0 - val.sentiment_common)
+    c[C.CRASH_THRESHOLD] = val.crash_threshold
+    for i, slot in enumerate((C.HIT_A, C.HIT_I, C.HIT_T)):
+        c[slot] = val.contagion_jump * val.contagion_loading[i]
+    for i, slot in enumerate((C.DILUTION_A, C.DILUTION_I, C.DILUTION_T)):
+        c[slot] = val.entrant_dilution[i] * dt
+    return c

@@ -1,0 +1,103 @@
+"""Per-path arrays <-> the labelled :class:`xarray.Dataset` of MODEL.md "Outputs".
+
+Labels live here and only here: the kernel sees bare arrays (:class:`PathArrays`), users see
+the Dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import xarray as xr
+
+from mcengine import __version__
+from mcengine.parameters import SEGMENTS
+from mcengine.scenario import Scenario
+
+__all__ = ["PathArrays", "to_dataset", "PER_PATH_SEGMENT", "PER_PATH", "REQUIRED_ATTRS"]
+
+PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
+PER_PATH = ("crash_year", "crash_origin", "training_cost", "open_share", "demand")
+REQUIRED_ATTRS = ("scenario", "seed", "n_paths", "sampler", "mcengine_version")
+
+_DESCRIPTIONS = {
+    "total_return": ("investor wealth multiple W at the horizon (0 = wiped out)", "1"),
+    "annual_return": ("annualised return W**(1/horizon) - 1 (-1 = wiped out)", "1/year"),
+    "max_drawdown": ("largest fall of investor wealth from its running peak", "1"),
+    "crash_year": ("year of the contagion crash (NaN: no crash)", "year"),
+    "crash_origin": ("segment whose fall set off the contagion crash", "1"),
+    "training_cost": ("training-cost index C at the horizon (C0 = 1)", "1"),
+    "open_share": ("open-weight share of tokens s at the horizon", "1"),
+    "demand": ("token demand exp(logD) at the horizon (D0 = 1)", "tokens/year (D0 = 1)"),
+}
+
+
+@dataclass
+class PathArrays:
+    """The kernel's output arrays for a block of paths (views into one allocation)."""
+
+    total_return: np.ndarray
+    annual_return: np.ndarray
+    max_drawdown: np.ndarray
+    crash_year: np.ndarray
+    crash_origin: np.ndarray
+    training_cost: np.ndarray
+    open_share: np.ndarray
+    demand: np.ndarray
+    flags: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> PathArrays:
+        seg = [np.empty((n, 3)) for _ in PER_PATH_SEGMENT]
+        return cls(
+            *seg,
+            crash_year=np.empty(n),
+            crash_origin=np.empty(n, dtype=np.int8),
+            training_cost=np.empty(n),
+            open_share=np.empty(n),
+            demand=np.empty(n),
+            flags=np.empty(n, dtype=np.int8),
+        )
+
+    def slice(self, start: int, stop: int) -> PathArrays:
+        return PathArrays(*(getattr(self, f.name)[start:stop] for f in fields(self)))
+
+    def kernel_outputs(self) -> tuple[np.ndarray, ...]:
+        """The arrays in the order :func:`mcengine.kernel.simulate_paths` takes them."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def to_dataset(
+    arrays: PathArrays, scenario: Scenario, *, seed: int, sampler: str, elapsed: float
+) -> xr.Dataset:
+    """Label the arrays as MODEL.md's output Dataset."""
+    n = arrays.flags.shape[0]
+    data_vars = {}
+    for name in PER_PATH_SEGMENT:
+        data_vars[name] = (("path", "segment"), getattr(arrays, name))
+    for name in PER_PATH:
+        data_vars[name] = (("path",), getattr(arrays, name))
+    ds = xr.Dataset(
+        data_vars,
+        coords={"path": np.arange(n, dtype=np.int64), "segment": list(SEGMENTS)},
+        attrs={
+            "title": f"mcengine simulation of scenario '{scenario.name}'",
+            "scenario_name": scenario.name,
+            "scenario": scenario.to_toml(),
+            "seed": np.int64(seed),
+            "n_paths": np.int64(n),
+            "sampler": sampler,
+            "horizon_years": np.int64(scenario.simulation.horizon_years),
+            "mcengine_version": __version__,
+            "model": "MODEL.md v1",
+            "elapsed_seconds": float(elapsed),
+        },
+    )
+    for name, (text, units) in _DESCRIPTIONS.items():
+        ds[name].attrs.update(long_name=text, units=units)
+    ds["crash_origin"].attrs.update(
+        flag_values=np.array([-1, 0, 1, 2], dtype=np.int8),
+        flag_meanings="none applications inference training",
+    )
+    return ds

@@ -1,0 +1,50 @@
+"""The one home of mcengine's Numba settings.
+
+Every kernel is compiled through :func:`kernel` or :func:`parallel_kernel` so that the
+compilation flags live here and nowhere else.
+
+* ``cache=True``: compiled machine code is stored beside the module, so a second process
+  starts in about a second instead of compiling again.
+* ``fastmath`` is off. The model relies on IEEE infinities (``-inf`` stands for a log of
+  zero, see ``docs/model.md``), which ``nnan``/``ninf`` fast-math would break. Setting the
+  environment variable ``MCENGINE_FASTMATH=1`` opts into the safe subset
+  (``contract``, ``afn``, ``reassoc`` are *not* used; only ``arcp``) and warns, because it
+  changes the last bits of the results.
+* ``error_model="numpy"``: division by zero gives ``inf``/``nan`` instead of raising, which
+  the kernels handle explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numba
+
+__all__ = ["kernel", "parallel_kernel", "prange", "fastmath_flags"]
+
+prange = numba.prange
+
+
+def fastmath_flags() -> set[str] | bool:
+    """Return the fast-math flags in force (``False`` unless opted in)."""
+    if os.environ.get("MCENGINE_FASTMATH", "") not in ("", "0"):
+        warnings.warn(
+            "MCENGINE_FASTMATH is set: results may differ in the last bits from the "
+            "reference build, and golden-hash tests will not hold",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {"arcp"}
+    return False
+
+
+_FLAGS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": fastmath_flags()}
+
+#: Decorator for serial helper kernels (inlined into their callers by LLVM).
+kernel = numba.njit(**_FLAGS)
+
+
+def parallel_kernel(func):
+    """Decorator for the top-level, path-parallel kernels (``prange`` over paths)."""
+    return numba.njit(parallel=True, **_FLAGS)(func)

@@ -1,0 +1,219 @@
+"""The path kernel: one pass per path, the time loop inside, parallel over paths.
+
+:func:`simulate_paths` follows MODEL.md step by step (the numbers in the comments are its
+steps). It reads the coefficient vector of :mod:`mcengine.coefficients`, draws from
+:mod:`mcengine.streams` and prices with :mod:`mcengine.economics`. Nothing of size
+paths x steps is allocated: per path it keeps a few scalars, an 8-slot draw buffer and the
+crash window's ring of the last ``w`` segment values.
+
+Paths are independent and their randomness is a function of (key, path index), so the
+results are the same for any thread count or chunking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcengine.coefficients import LOG_MAX, C
+from mcengine.economics import (
+    growth_factor,
+    log_one_minus_sigmoid,
+    log_price,
+    log_revenues,
+    log_scale,
+    logaddexp,
+    poisson_inverse,
+    sigmoid,
+    weighted_exp,
+)
+from mcengine.jit import parallel_kernel, prange
+from mcengine.streams import path_draws, step_draws
+
+__all__ = ["simulate_paths", "FLAG_CAPEX_OVERFLOW", "FLAG_DEMAND_OVERFLOW", "FLAG_WEALTH_OVERFLOW"]
+
+#: Path flags: a quantity left float64's range, so the run must be refused (engine.py).
+FLAG_CAPEX_OVERFLOW = 1
+FLAG_DEMAND_OVERFLOW = 2
+FLAG_WEALTH_OVERFLOW = 4
+
+_NEG_INF = -np.inf
+
+
+@parallel_kernel
+def simulate_paths(
+    coef,
+    spend_ratio,
+    key0,
+    key1,
+    first_path,
+    total_return,
+    annual_return,
+    max_drawdown,
+    crash_year,
+    crash_origin,
+    training_cost,
+    open_share,
+    demand,
+    flags,
+):
+    """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
+
+    Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones) and are fully written.
+    """
+    n_paths = flags.shape[0]
+    n_steps = int(coef[C.N_STEPS])
+    window = int(coef[C.WINDOW])
+    dt = coef[C.DT]
+    horizon = coef[C.HORIZON]
+    log_fsm = np.array([coef[C.LOG_FSM_A], coef[C.LOG_FSM_I], coef[C.LOG_FSM_T]])
+    z0 = np.array([coef[C.Z0_A], coef[C.Z0_I], coef[C.Z0_T]])
+    hit = np.array([coef[C.HIT_A], coef[C.HIT_I], coef[C.HIT_T]])
+    dilution = np.array([coef[C.DILUTION_A], coef[C.DILUTION_I], coef[C.DILUTION_T]])
+    for i in prange(n_paths):
+        path = np.uint64(first_path + i)
+        draw = np.empty(8)
+        ring = np.empty((window, 3))
+        log_v = np.empty(3)
+        log_rev = np.empty(3)
+        cash = np.empty(3)
+        z = z0.copy()
+        log_w = np.zeros(3)
+        log_peak_w = np.zeros(3)
+        mdd = np.zeros(3)
+        alive = np.ones(3, dtype=np.bool_)
+        flag = 0
+
+        # Per-path draws and the year-0 state.
+        z_lam, z_g, z_sel = path_draws(key0, key1, path)
+        lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
+        g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
+        open_drift = (coef[C.OPEN_DRIFT] + coef[C.OPEN_COUPLING] * (lam - coef[C.LAMBDA_MEDIAN])) * dt
+        log_c = 0.0
+        x = coef[C.X0]
+        log_d = 0.0
+        log_k = coef[C.LOG_K0]
+        log_cap = coef[C.LOG_CAPACITY0]
+        log_capex = coef[C.LOG_CAPEX0]
+        spend_mult = 1.0
+        log_q = min(0.0, log_cap)
+        log_r = -log_cap
+        log_p0 = log_price(log_k, log_r, coef)
+        log_p = log_p0
+        _, log_rev[0], log_rev[1], log_rev[2] = log_revenues(
+            log_p0, log_q, log_one_minus_sigmoid(x), log_c, coef
+        )
+        for s in range(3):
+            log_v[s] = log_fsm[s] + log_rev[s] + z[s]
+            ring[0, s] = log_v[s]
+        crashed = False
+        crash_t = np.nan
+        origin = -1
+
+        for n in range(1, n_steps + 1):
+            t = n * dt
+            step_draws(key0, key1, path, n, draw)  # 1.
+            e_c = draw[0]
+            e_s = coef[C.L10] * draw[0] + coef[C.L11] * draw[1]
+            e_d = coef[C.L20] * draw[0] + coef[C.L21] * draw[1] + coef[C.L22] * draw[2]
+            log_c += -lam * dt + coef[C.COST_VOL_SQDT] * e_c  # 2.
+            x += open_drift + coef[C.OPEN_VOL_SQDT] * e_s  # 3.
+            g_new = coef[C.G_LONG] + (g - coef[C.G_LONG]) * coef[C.G_DECAY] + coef[C.G_NOISE] * e_d
+            log_d += 0.5 * (g + g_new) * dt  # 4.
+            if coef[C.JUMP_MU] > 0.0:
+                jumps = poisson_inverse(draw[7], coef[C.JUMP_MU], coef[C.JUMP_P0])
+                log_d += coef[C.JUMP_SIZE] * jumps
+            g = g_new
+            log_qd = log_d - log_scale(coef[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
+            log_k = coef[C.LOG_K0] - coef[C.HW_DECLINE] * t + log_scale(coef[C.PASS_THROUGH], log_c)  # 6.
+            if log_capex != _NEG_INF:  # 7. (zero capex stays zero)
+                growth = coef[C.CAPEX_GROWTH_DT]
+                if coef[C.CAPEX_ACCEL_DT] != 0.0:
+                    growth += coef[C.CAPEX_ACCEL_DT] * (np.exp(log_r) - 1.0)
+                log_capex += growth
+                if log_capex == np.inf:
+                    flag |= FLAG_CAPEX_OVERFLOW
+                    break
+            log_cap = logaddexp(log_cap - coef[C.CAPACITY_DECAY], log_capex + coef[C.LOG_BUILD] - log_k)  # 8.
+            log_q = min(log_qd, log_cap)  # 9.
+            log_r = log_qd - log_cap
+            log_p = log_price(log_k, log_r, coef)  # 10.
+            log_bill, log_rev[0], log_rev[1], log_rev[2] = log_revenues(  # 11.-12.
+                log_p, log_q, log_one_minus_sigmoid(x), log_c, coef
+            )
+            # 13. Cash flows, each divided by the previous segment value (see growth_factor).
+            cash[0] = dt * (
+                weighted_exp(1.0 - coef[C.APP_OPEX], log_rev[0] - log_v[0]) - np.exp(log_bill - log_v[0])
+            )
+            cash[1] = dt * (
+                np.exp(log_rev[1] - log_v[1])
+                - weighted_exp(coef[C.VARIABLE_SHARE], log_k + log_q - log_v[1])
+                - weighted_exp(1.0 - coef[C.VARIABLE_SHARE], log_k + log_cap - log_v[1])
+                - np.exp(log_capex - log_v[1])
+            )
+            margin = 1.0 - coef[C.TRAIN_OPEX] - spend_ratio[n] * spend_mult
+            cash[2] = dt * weighted_exp(margin, log_rev[2] - log_v[2])
+            # 14. Sentiment: exact OU step towards fair value.
+            common = coef[C.SENT_COMMON] * draw[3]
+            for s in range(3):
+                z[s] = z[s] * coef[C.SENT_DECAY] + common + coef[C.SENT_IDIO] * draw[4 + s]
+            # 15. Crash test against the peak of the last `window` values.
+            if not crashed:
+                worst = 0.0
+                worst_s = -1
+                filled = min(n, window)
+                for s in range(3):
+                    log_vm = log_fsm[s] + log_rev[s] + z[s]
+                    log_peak = _NEG_INF
+                    for j in range(filled):
+                        log_peak = max(log_peak, ring[j, s])
+                    dd = 0.0
+                    if log_peak != _NEG_INF:
+                        dd = -np.expm1(log_vm - max(log_peak, log_vm))
+                    if dd > worst or worst_s < 0:
+                        worst = dd
+                        worst_s = s
+                if worst > coef[C.CRASH_THRESHOLD]:  # 16. Contagion, once per path.
+                    crashed = True
+                    crash_t = t
+                    origin = worst_s
+                    for s in range(3):
+                        z[s] -= hit[s]
+                    spend_mult *= coef[C.SPEND_KEEP]
+                    log_capex += coef[C.LOG_CAPEX_KEEP]
+            # 17. Investor returns.
+            for s in range(3):
+                log_v_new = log_fsm[s] + log_rev[s] + z[s]
+                if alive[s]:
+                    gf = growth_factor(log_v_new, log_v[s], cash[s])
+                    if not (gf > 0.0 and gf < np.inf):
+                        alive[s] = False
+                        mdd[s] = 1.0
+                    else:
+                        log_w[s] += np.log(gf) - dilution[s]
+                        log_peak_w[s] = max(log_peak_w[s], log_w[s])
+                        mdd[s] = max(mdd[s], -np.expm1(log_w[s] - log_peak_w[s]))
+                log_v[s] = log_v_new  # 18.
+                ring[n % window, s] = log_v_new
+
+        # At the end: the selection spread on applications, then the outputs.
+        if alive[0]:
+            sd = coef[C.SELECTION_SD]
+            log_w[0] += sd * z_sel - 0.5 * sd * sd
+        for s in range(3):
+            if not alive[s]:
+                total_return[i, s] = 0.0
+                annual_return[i, s] = -1.0
+            else:
+                if log_w[s] > LOG_MAX:
+                    flag |= FLAG_WEALTH_OVERFLOW
+                total_return[i, s] = np.exp(log_w[s])
+                annual_return[i, s] = np.expm1(log_w[s] / horizon)
+            max_drawdown[i, s] = mdd[s]
+        if log_d > LOG_MAX:
+            flag |= FLAG_DEMAND_OVERFLOW
+        crash_year[i] = crash_t
+        crash_origin[i] = origin
+        training_cost[i] = np.exp(log_c)
+        open_share[i] = sigmoid(x)
+        demand[i] = np.exp(log_d)
+        flags[i] = flag

@@ -1,0 +1,122 @@
+"""What people read: the rich summary table, the JSON form, and the progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import xarray as xr
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+__all__ = ["render_summary", "summary_to_json", "progress_reporter"]
+
+_PERCENT = {"mean", "std", "q05", "q25", "q50", "q75", "q95", "var95", "cvar95",
+            "p_loss", "p_wiped_out", "median_max_drawdown", "p_crash_origin"}
+_LABELS = {
+    "mean": "mean annual return",
+    "std": "std of annual return",
+    "q05": "5% quantile",
+    "q25": "25% quantile",
+    "q50": "median",
+    "q75": "75% quantile",
+    "q95": "95% quantile",
+    "var95": "VaR 95%",
+    "cvar95": "CVaR 95%",
+    "p_loss": "P(loss)",
+    "p_wiped_out": "P(wiped out)",
+    "median_max_drawdown": "median max drawdown",
+    "p_crash_origin": "P(crash starts here)",
+}
+
+
+def _fmt(value: float, error: float, stat: str) -> str:
+    if stat in _PERCENT:
+        return f"{value * 100:6.2f}% ± {error * 100:.2f}"
+    return f"{value:.4g} ± {error:.2g}"
+
+
+def render_summary(
+    table: xr.Dataset, *, elapsed: float | None = None, out: Path | None = None,
+    console: Console | None = None,
+) -> None:
+    """Print the summary as a table: statistics down, segments across, each with ± s.e."""
+    console = console or Console(highlight=False)
+    attrs = table.attrs
+    title = (f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
+             f"paths, seed {attrs.get('seed', '?')}")
+    grid = Table(title=title, caption="± is one Monte Carlo standard error", title_justify="left")
+    grid.add_column("statistic")
+    for seg in table["segment"].values:
+        grid.add_column(str(seg), justify="right")
+    for stat in table["statistic"].values:
+        row = [_LABELS.get(str(stat), str(stat))]
+        for seg in table["segment"].values:
+            cell = table.sel(segment=seg, statistic=stat)
+            row.append(_fmt(float(cell["estimate"]), float(cell["standard_error"]), str(stat)))
+        grid.add_row(*row)
+    console.print(grid)
+    console.print(
+        f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% "
+        f"± {float(table['p_crash_standard_error']) * 100:.2f}"
+    )
+    if elapsed is not None:
+        n = int(attrs.get("n_paths", 0))
+        console.print(f"{elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} paths/s)")
+    if out is not None:
+        console.print(f"wrote {out}")
+
+
+def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
+    """The summary as plain JSON-ready data (documented in README "JSON output")."""
+    segments = {}
+    for seg in table["segment"].values:
+        segments[str(seg)] = {
+            str(stat): {
+                "estimate": float(table["estimate"].sel(segment=seg, statistic=stat)),
+                "standard_error": float(table["standard_error"].sel(segment=seg, statistic=stat)),
+            }
+            for stat in table["statistic"].values
+        }
+    doc = {
+        "scenario": str(table.attrs.get("scenario_name", "")),
+        "seed": int(table.attrs.get("seed", -1)),
+        "n_paths": int(table.attrs.get("n_paths", 0)),
+        "p_crash": {
+            "estimate": float(table["p_crash"]),
+            "standard_error": float(table["p_crash_standard_error"]),
+        },
+        "segments": segments,
+    }
+    if elapsed is not None:
+        doc["elapsed_seconds"] = elapsed
+    return doc
+
+
+@contextlib.contextmanager
+def progress_reporter(*, enabled: bool, delay: float = 1.0):
+    """Yield a ``progress(done, total)`` callback that shows a bar after ``delay`` seconds."""
+    if not enabled:
+        yield None
+        return
+    started = time.perf_counter()
+    bar = Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
+                   TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+    task = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            if time.perf_counter() - started < delay and done < total:
+                return
+            bar.start()
+            task = bar.add_task("run", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        yield report
+    finally:
+        if task is not None:
+            bar.stop()

@@ -1,0 +1,323 @@
+"""Scenarios: what evolves. Loading, ``extends``, overrides, validation and TOML round trips.
+
+A :class:`Scenario` is a frozen dataclass of sections (see :mod:`mcengine.parameters`),
+validated once when it is built. Every error is a :class:`~mcengine.errors.ScenarioError`
+whose message names the source, the ``section.key``, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.resources
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from mcengine.errors import ScenarioError
+from mcengine.parameters import (
+    SECTIONS,
+    Applications,
+    Correlation,
+    Demand,
+    Inference,
+    OpenShare,
+    Simulation,
+    Training,
+    TrainingCost,
+    Valuation,
+)
+
+__all__ = [
+    "Scenario",
+    "load_scenario",
+    "builtin_scenarios",
+    "builtin_story",
+    "parse_override",
+]
+
+#: Largest scenario file read, in bytes: a scenario is a page of numbers, not a data file.
+MAX_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated set of model inputs (MODEL.md "Scenario file").
+
+    Build one with :func:`load_scenario`, :meth:`from_mapping` or :meth:`with_overrides`.
+    ``name`` labels the scenario in outputs and does not take part in equality.
+    """
+
+    simulation: Simulation = field(default_factory=Simulation)
+    training_cost: TrainingCost = field(default_factory=TrainingCost)
+    open_share: OpenShare = field(default_factory=OpenShare)
+    demand: Demand = field(default_factory=Demand)
+    correlation: Correlation = field(default_factory=Correlation)
+    inference: Inference = field(default_factory=Inference)
+    training: Training = field(default_factory=Training)
+    applications: Applications = field(default_factory=Applications)
+    valuation: Valuation = field(default_factory=Valuation)
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        for section, cls in SECTIONS.items():
+            if not isinstance(getattr(self, section), cls):
+                raise ScenarioError(f"{section} must be a {cls.__name__} section")
+        horizon = self.simulation.horizon_years
+        window = self.valuation.crash_window_years
+        if window > horizon:
+            raise ScenarioError(
+                f"valuation.crash_window_years = {window:g}, must be in (0, {horizon}] "
+                f"(at most simulation.horizon_years = {horizon})"
+            )
+        c = self.correlation
+        try:
+            np.linalg.cholesky(self.correlation_matrix())
+        except np.linalg.LinAlgError:
+            raise ScenarioError(
+                f"correlation.cost_open = {c.cost_open:g}, correlation.cost_demand = "
+                f"{c.cost_demand:g}, correlation.open_demand = {c.open_demand:g}: the driver "
+                "correlation matrix must be positive definite"
+            ) from None
+
+    # -- derived views -------------------------------------------------------------------
+    def correlation_matrix(self) -> np.ndarray:
+        """The 3x3 driver shock correlation matrix (cost, open share, demand)."""
+        c = self.correlation
+        return np.array(
+            [
+                [1.0, c.cost_open, c.cost_demand],
+                [c.cost_open, 1.0, c.open_demand],
+                [c.cost_demand, c.open_demand, 1.0],
+            ]
+        )
+
+    @property
+    def n_steps(self) -> int:
+        return self.simulation.horizon_years * self.simulation.steps_per_year
+
+    # -- conversions ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested ``{section: {key: value}}`` with lists for the per-segment triples."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in SECTIONS:
+            values = dataclasses.asdict(getattr(self, section))
+            out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return out
+
+    def to_toml(self) -> str:
+        """The fully resolved scenario as TOML; :func:`load_scenario` reads it back equal."""
+        return f"# scenario: {self.name}\n" + tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], *, source: str = "scenario", name: str = "custom"
+    ) -> Scenario:
+        """Build from ``{section: {key: value}}``; missing keys take the base values."""
+        _check_names(mapping, source)
+        try:
+            sections = {s: SECTIONS[s](**dict(mapping.get(s, {}))) for s in SECTIONS}
+            return cls(**sections, name=name)
+        except ScenarioError as err:
+            raise ScenarioError(f"{source}: {err}") from None
+
+    def with_overrides(
+        self, overrides: Mapping[str, Any], *, source: str = "overrides"
+    ) -> Scenario:
+        """A copy with ``{"section.key": value}`` overrides applied and validated."""
+        return Scenario.from_mapping(
+            _apply_overrides(self.to_dict(), overrides, source), source=source, name=self.name
+        )
+
+
+# -- loading ---------------------------------------------------------------------------------
+def builtin_dir() -> Path:
+    """Folder of the built-in scenarios: inside the installed wheel, or the checkout's."""
+    packaged = importlib.resources.files("mcengine") / "scenarios"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios, ``base`` first."""
+    names = sorted(p.stem for p in builtin_dir().glob("*.toml"))
+    return sorted(names, key=lambda n: n != "base")
+
+
+def builtin_story(name: str) -> str:
+    """The one-line story of a built-in scenario (the first comment line of its file)."""
+    for line in (builtin_dir() / f"{name}.toml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
+
+
+def load_scenario(
+    name_or_path: str | Path = "base",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    overrides_source: str = "overrides",
+) -> Scenario:
+    """Load a built-in scenario by name, or a scenario file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path, default ``"base"``
+        A built-in name (see :func:`builtin_scenarios`) or the path of a TOML file. A file may
+        begin with ``extends = "NAME"`` to start from a built-in scenario.
+    overrides : mapping, optional
+        ``{"section.key": value}`` applied after the file, e.g.
+        ``{"demand.volatility": 0.3, "valuation.initial_premium": [1, 2, 3]}``.
+    overrides_source : str, default ``"overrides"``
+        How error messages name the overrides (the CLI passes ``"--set"``).
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown name, an unreadable or malformed file, an unknown section or key, or a
+        value out of range. The message names the source, ``section.key``, value and range.
+    """
+    path, name = _locate(name_or_path)
+    mapping = _resolve(path, (name,))
+    if overrides:
+        mapping = _apply_overrides(mapping, overrides, overrides_source)
+        source = f"{_label(path)} with {overrides_source}"
+    else:
+        source = _label(path)
+    return Scenario.from_mapping(mapping, source=source, name=name)
+
+
+def _locate(name_or_path: str | Path) -> tuple[Path, str]:
+    if not isinstance(name_or_path, str | Path):
+        raise ScenarioError(
+            f"scenario = {name_or_path!r}, must be a built-in name or a path to a .toml file"
+        )
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text
+    if looks_like_path:
+        path = Path(text)
+        if not path.is_file():
+            raise ScenarioError(f"{text}: no such scenario file")
+        return path, path.stem
+    path = builtin_dir() / f"{text}.toml"
+    if not path.is_file():
+        names = builtin_scenarios()
+        hint = difflib.get_close_matches(text, names, n=1)
+        suggestion = f"; did you mean {hint[0]}?" if hint else ""
+        raise ScenarioError(
+            f"scenario = \"{text}\", must be a built-in ({', '.join(names)}) or a path to a "
+            f".toml file{suggestion}"
+        )
+    return path, text
+
+
+def _label(path: Path) -> str:
+    try:
+        if path.resolve().is_relative_to(builtin_dir().resolve()):
+            return f"scenarios/{path.name}"
+    except OSError:
+        pass
+    return str(path)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    label = _label(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{label}: file is {size} bytes, must be at most {MAX_FILE_BYTES}")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{label}: not a UTF-8 text file") from None
+    except OSError as err:
+        raise ScenarioError(f"{label}: cannot read file ({err.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{label}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise ScenarioError(f"{label}: not valid TOML (nested too deeply)") from None
+
+
+def _resolve(path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
+    """Read ``path`` and merge it over the scenario it extends, if any."""
+    label = _label(path)
+    doc = _read_document(path)
+    if "extends" not in doc:
+        return doc
+    parent = doc.pop("extends")
+    names = builtin_scenarios()
+    if not isinstance(parent, str) or parent not in names:
+        raise ScenarioError(
+            f"{label}: extends = {parent!r}, must be one of {', '.join(names)}".replace("'", '"')
+        )
+    if parent in chain:
+        cycle = " -> ".join((*chain, parent))
+        raise ScenarioError(f"{label}: extends = \"{parent}\" makes a cycle ({cycle})")
+    base = _resolve(builtin_dir() / f"{parent}.toml", (*chain, parent))
+    for section, values in doc.items():
+        if isinstance(values, dict) and isinstance(base.get(section), dict):
+            base[section] = {**base[section], **values}
+        else:
+            base[section] = values
+    return base
+
+
+def _check_names(mapping: Mapping[str, Any], source: str) -> None:
+    for section, values in mapping.items():
+        if section not in SECTIONS:
+            raise ScenarioError(
+                f"{source}: unknown section [{section}]{_suggest(section, list(SECTIONS))}"
+            )
+        if not isinstance(values, Mapping):
+            raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")
+        keys = [f.name for f in dataclasses.fields(SECTIONS[section])]
+        for key in values:
+            if key not in keys:
+                raise ScenarioError(
+                    f"{source}: unknown key {section}.{key}"
+                    f"{_suggest(key, keys, prefix=section + '.')}"
+                )
+
+
+def _suggest(word: str, options: list[str], prefix: str = "") -> str:
+    hint = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{hint[0]}?" if hint else ""
+
+
+def _apply_overrides(
+    mapping: dict[str, Any], overrides: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in mapping.items()}
+    for dotted, value in overrides.items():
+        section, _, key = str(dotted).partition(".")
+        if not key:
+            raise ScenarioError(f"{source}: {dotted!r} must be written section.key")
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
+            raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")
+        out[section][key] = value
+    return out
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=VALUE`` as written on the command line; VALUE is a TOML value.
+
+    ``demand.volatility=0.3`` and ``valuation.initial_premium=[1, 2, 3]`` are typical.
+    A value that is not valid TOML is kept as a string, so the range check can name it.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or "." not in key:
+        raise ScenarioError(f"--set {text!r}: must be written section.key=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value

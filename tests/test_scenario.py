@@ -1,0 +1,296 @@
+"""Scenario loading, overrides, extends, TOML round trips and every validation rule."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mcengine
+from mcengine import scenario as scenario_module
+from mcengine.errors import ScenarioError
+from mcengine.parameters import SECTIONS
+from mcengine.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
+
+SHARED_MODEL = Path(__file__).resolve().parents[2] / "shared" / "MODEL.md"
+
+
+def all_fields():
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            yield section, f
+
+
+FIELDS = list(all_fields())
+FIELD_IDS = [f"{s}.{f.name}" for s, f in FIELDS]
+
+
+def test_builtins_exist_and_base_is_first():
+    names = builtin_scenarios()
+    assert names[0] == "base"
+    assert {"training_bust", "open_weights_win", "agentic_boom", "inference_glut"} <= set(names)
+
+
+def test_base_file_equals_model_defaults():
+    assert load_scenario("base") == Scenario()
+
+
+@pytest.mark.skipif(not SHARED_MODEL.exists(), reason="needs ../shared/MODEL.md")
+def test_defaults_and_ranges_match_model_md():
+    """Every key of MODEL.md's table exists with its base value, and nothing else does."""
+    table = {}
+    for line in SHARED_MODEL.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in SECTIONS and "≈" not in line:
+            keys = [k.strip() for k in cells[1].split(",")]
+            bases = [b.strip() for b in cells[2].split(",")] if len(keys) > 1 else [cells[2]]
+            for key, base in zip(keys, bases, strict=True):
+                table[f"{cells[0]}.{key}"] = base
+    ours = {f"{s}.{f.name}": f.default for s, f in FIELDS}
+    assert set(table) == set(ours)
+    for key, text in table.items():
+        expected = [float(v) for v in text.strip("[]").split(",")]
+        value = ours[key]
+        got = list(value) if isinstance(value, tuple) else [value]
+        assert got == pytest.approx(expected), key
+
+
+@pytest.mark.parametrize("name", builtin_scenarios())
+def test_builtin_round_trips_through_toml(name, tmp_path):
+    sc = load_scenario(name)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(sc.to_toml(), encoding="utf-8")
+    again = load_scenario(path)
+    assert again == sc
+    assert again.to_toml().splitlines()[1:] == sc.to_toml().splitlines()[1:]
+
+
+@pytest.mark.parametrize("name", builtin_scenarios())
+def test_builtin_files_tell_their_story(name):
+    assert len(scenario_module.builtin_story(name)) > 20
+    text = (scenario_module.builtin_dir() / f"{name}.toml").read_text(encoding="utf-8")
+    assert "Public facts behind the numbers" in text
+    if name != "base":
+        assert 'extends = "base"' in text
+
+
+def test_extends_merges_per_key(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('extends = "training_bust"\n[demand]\nvolatility = 0.3\n', encoding="utf-8")
+    sc = load_scenario(path)
+    bust = load_scenario("training_bust")
+    assert sc.demand.volatility == 0.3
+    assert sc.training == bust.training
+    assert sc.demand.jump_rate == bust.demand.jump_rate
+    assert sc.name == "mine"
+
+
+def test_overrides_apply_and_validate():
+    sc = load_scenario("base", {"demand.volatility": 0.3, "valuation.initial_premium": [1, 2, 3]})
+    assert sc.demand.volatility == 0.3
+    assert sc.valuation.initial_premium == (1.0, 2.0, 3.0)
+    assert sc.with_overrides(
+        {"demand.volatility": 0.2, "valuation.initial_premium": [1, 1.5, 2.5]}
+    ) == Scenario()
+    with pytest.raises(ScenarioError, match=r"^overrides: demand\.volatility = 5, must be in \[0, 2\]$"):
+        sc.with_overrides({"demand.volatility": 5})
+
+
+def test_scenario_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Scenario().demand.volatility = 1.0  # type: ignore[misc]
+
+
+def _outside(rng):
+    if rng.choices:
+        return 3
+    if rng.hi != math.inf:
+        return rng.hi + 1 if not rng.integer else int(rng.hi) + 1
+    return rng.lo - 1
+
+
+@pytest.mark.parametrize(("section", "f"), FIELDS, ids=FIELD_IDS)
+def test_every_key_rejects_out_of_range(section, f):
+    rng = f.metadata["range"]
+    bad = _outside(rng)
+    value = [bad, 1, 1] if f.metadata["triple"] else bad
+    label = f"{section}.{f.name}[0]" if f.metadata["triple"] else f"{section}.{f.name}"
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("base", {f"{section}.{f.name}": value})
+    message = str(err.value)
+    assert message.startswith(f"scenarios/base.toml with overrides: {label} = ")
+    assert str(rng) in message
+
+
+@pytest.mark.parametrize(("section", "f"), FIELDS, ids=FIELD_IDS)
+def test_every_key_rejects_wrong_types(section, f):
+    for value in ("abc", True, math.nan):
+        with pytest.raises(ScenarioError, match=rf"{section}\.{f.name}"):
+            load_scenario("base", {f"{section}.{f.name}": value})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"demand.volatility": -0.2}, "demand.volatility = -0.2, must be in [0, 2]"),
+        ({"open_share.initial": 1.0}, "open_share.initial = 1, must be in (0, 1)"),
+        ({"inference.capacity_initial": 0}, "inference.capacity_initial = 0, must be in (0, 10]"),
+        ({"simulation.steps_per_year": 3}, "simulation.steps_per_year = 3, must be one of 1, 2, 4, 12"),
+        ({"simulation.horizon_years": 2.5},
+         "simulation.horizon_years = 2.5, must be an integer in [1, 100]"),
+        ({"inference.scarcity_cap": 0.5}, "inference.scarcity_cap = 0.5, must be in [1, inf)"),
+        ({"demand.volatility": math.inf}, "demand.volatility = inf, must be in [0, 2]"),
+        ({"demand.volatility": "high"}, 'demand.volatility = "high", must be a number in [0, 2]'),
+        ({"valuation.initial_premium": [1, 2]},
+         "valuation.initial_premium = [1, 2], must be a list of 3 numbers (applications, "
+         "inference, training), each in (0, 20]"),
+        ({"valuation.initial_premium": [1, 2, 0]}, "valuation.initial_premium[2] = 0, must be in (0, 20]"),
+        ({"valuation.crash_window_years": 11},
+         "valuation.crash_window_years = 11, must be in (0, 10] (at most "
+         "simulation.horizon_years = 10)"),
+        ({"correlation.cost_open": 1.0},
+         "correlation.cost_open = 1, correlation.cost_demand = 0, correlation.open_demand = 0: "
+         "the driver correlation matrix must be positive definite"),
+        ({"correlation.cost_open": 0.9, "correlation.cost_demand": 0.9,
+          "correlation.open_demand": -0.9}, "must be positive definite"),
+        ({"demand.volatilty": 1}, "unknown key demand.volatilty; did you mean demand.volatility?"),
+        ({"demnd.volatility": 1}, "unknown section [demnd]; did you mean demand?"),
+        ({"volatility": 1}, "'volatility' must be written section.key"),
+    ],
+)
+def test_validation_messages(overrides, message):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("base", overrides, overrides_source="--set")
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[demand]\nvolatility = -0.2\n', "{p}: demand.volatility = -0.2, must be in [0, 2]"),
+        ('[demand]\nvolatilityy = 1\n', "{p}: unknown key demand.volatilityy; did you mean demand.volatility?"),
+        ('[bogus]\nx = 1\n', "{p}: unknown section [bogus]"),
+        ('demand = 3\n', "{p}: demand must be a table of keys, not a value"),
+        ('extends = "nope"\n', '{p}: extends = "nope", must be one of base,'),
+        ('extends = 3\n', "{p}: extends = 3, must be one of base,"),
+        ('[demand\n', "{p}: not valid TOML"),
+    ],
+)
+def test_file_errors_name_the_file(tmp_path, text, message):
+    path = tmp_path / "x.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert message.format(p=path) in str(err.value)
+
+
+def test_binary_garbage_and_huge_files_are_refused(tmp_path):
+    garbage = tmp_path / "garbage.toml"
+    garbage.write_bytes(b"\xff\xfe\x00\x81" * 100)
+    with pytest.raises(ScenarioError, match="not a UTF-8 text file"):
+        load_scenario(garbage)
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# " + "x" * (2 << 20), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="must be at most 1048576"):
+        load_scenario(huge)
+
+
+def test_unknown_names_and_missing_files():
+    with pytest.raises(ScenarioError, match='scenario = "bsae", must be a built-in .*did you mean base'):
+        load_scenario("bsae")
+    with pytest.raises(ScenarioError, match="no/such.toml: no such scenario file"):
+        load_scenario("no/such.toml")
+
+
+def test_extends_cycle_is_detected(tmp_path, monkeypatch):
+    (tmp_path / "a.toml").write_text('extends = "b"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "a"\n', encoding="utf-8")
+    monkeypatch.setattr(scenario_module, "builtin_dir", lambda: tmp_path)
+    with pytest.raises(ScenarioError, match=r"b.toml: extends = \"a\" makes a cycle \(a -> b -> a\)"):
+        load_scenario("a")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("demand.volatility=0.3", ("demand.volatility", 0.3)),
+        ("valuation.initial_premium=[1, 2, 3]", ("valuation.initial_premium", [1, 2, 3])),
+        ("simulation.horizon_years = 20", ("simulation.horizon_years", 20)),
+        ("demand.volatility=high", ("demand.volatility", "high")),
+    ],
+)
+def test_parse_override(text, expected):
+    assert parse_override(text) == expected
+
+
+def test_parse_override_requires_key_and_value():
+    with pytest.raises(ScenarioError, match="must be written section.key=VALUE"):
+        parse_override("demand.volatility")
+
+
+# -- property tests ---------------------------------------------------------------------------
+def _value_strategy(f):
+    rng = f.metadata["range"]
+    if rng.choices:
+        one = st.sampled_from(rng.choices)
+    elif rng.integer:
+        one = st.integers(int(rng.lo), int(rng.hi))
+    else:
+        hi = min(rng.hi, 1e6)
+        one = st.floats(rng.lo, hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open,
+                        allow_nan=False)
+    return st.lists(one, min_size=3, max_size=3) if f.metadata["triple"] else one
+
+
+CROSS_FIELD = {"valuation.crash_window_years", "correlation.cost_open",
+               "correlation.cost_demand", "correlation.open_demand"}
+
+
+@st.composite
+def valid_overrides(draw):
+    """Overrides inside every range, with the cross-field rules respected."""
+    keys = draw(st.lists(st.sampled_from(FIELDS), max_size=6, unique_by=lambda x: id(x[1])))
+    out = {f"{s}.{f.name}": draw(_value_strategy(f)) for s, f in keys}
+    for key in CROSS_FIELD:
+        out.pop(key, None)
+    horizon = out.get("simulation.horizon_years", 10)
+    out["valuation.crash_window_years"] = draw(
+        st.floats(0.01, float(horizon), allow_nan=False))
+    rho = draw(st.floats(-0.5, 0.5))
+    out["correlation.cost_open"] = rho
+    out["correlation.open_demand"] = -rho
+    return out
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(valid_overrides())
+def test_random_valid_scenarios_round_trip(overrides):
+    sc = load_scenario("base", overrides)
+    again = Scenario.from_mapping(sc.to_dict())
+    assert again == sc
+    import tomllib
+    assert Scenario.from_mapping(tomllib.loads(sc.to_toml())) == sc
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.sampled_from(FIELDS), st.data())
+def test_random_invalid_values_name_their_key(field_, data):
+    section, f = field_
+    rng = f.metadata["range"]
+    bad = data.draw(st.one_of(
+        st.just(_outside(rng)),
+        st.text(max_size=5),
+        st.floats(allow_nan=True).filter(lambda v: not (rng.contains(v) and math.isfinite(v))),
+    ))
+    value = [bad, bad, bad] if f.metadata["triple"] else bad
+    with pytest.raises(ScenarioError, match=rf"{section}\.{f.name}"):
+        load_scenario("base", {f"{section}.{f.name}": value})
+
+
+def test_library_exports():
+    assert mcengine.load_scenario is load_scenario
+    assert callable(mcengine.simulate) and callable(mcengine.summarize)
