@@ -99,7 +99,9 @@ def simulate_reference(
             x += (op.drift + op.cost_coupling * (lam - tc.decline_median)) * dt
             x += op.volatility * np.sqrt(dt) * eps[:, 1]
             s = 1.0 / (1.0 + np.exp(-x))
-            g_new = d.growth_long_run + (g - d.growth_long_run) * a + d.volatility * g_noise * eps[:, 2]
+            g_new = (
+                d.growth_long_run + (g - d.growth_long_run) * a + d.volatility * g_noise * eps[:, 2]
+            )
             mu = d.jump_rate * dt
             jumps = _poisson_inverse(draws[:, 7], mu)
             log_d += 0.5 * (g + g_new) * dt + d.jump_size * jumps
@@ -121,8 +123,12 @@ def simulate_reference(
             cash = np.stack(
                 [
                     (rev[:, 0] - bill - app.opex * rev[:, 0]) * dt,
-                    (rev[:, 1] - k * (inf.variable_cost_share * q
-                                      + (1 - inf.variable_cost_share) * cap) - capex) * dt,
+                    (
+                        rev[:, 1]
+                        - k * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap)
+                        - capex
+                    )
+                    * dt,
                     rev[:, 2] * (1 - tr.opex - rho_t * spend_mult) * dt,
                 ],
                 axis=1,
@@ -143,7 +149,9 @@ def simulate_reference(
             v = fsm * rev * np.exp(z)
             growth = (v + cash) / v_prev
             dead = (v_prev == 0) | ~(growth > 0) | ~np.isfinite(growth) | (wealth == 0)
-            wealth = np.where(dead, 0.0, wealth * growth * np.exp(-np.array(val.entrant_dilution) * dt))
+            wealth = np.where(
+                dead, 0.0, wealth * growth * np.exp(-np.array(val.entrant_dilution) * dt)
+            )
             peak_w = np.maximum(peak_w, wealth)
             mdd = np.maximum(mdd, 1.0 - wealth / peak_w)
             p_prev, r_prev, v_prev = p, r, v

@@ -83,7 +83,9 @@ class OneLineErrors(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="mcengine", cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="mcengine")
 def cli() -> None:
     """Monte Carlo scenario engine for AI-investment risk: is AI a bubble, and where?"""
@@ -91,17 +93,40 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("scenario", default="base")
-@click.option("-n", "--paths", "n_paths", type=PathCount(), default="1000000", show_default=True,
-              help="Number of paths (1e6 and 1_000_000 are accepted).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None,
-              help="Random seed; omitted, a fresh one is drawn and reported.")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override a scenario value (repeatable), e.g. --set demand.volatility=0.3.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=False, path_type=Path),
-              help="Write the per-path results to this netCDF file (atomically).")
+@click.option(
+    "-n",
+    "--paths",
+    "n_paths",
+    type=PathCount(),
+    default="1000000",
+    show_default=True,
+    help="Number of paths (1e6 and 1_000_000 are accepted).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=None,
+    help="Random seed; omitted, a fresh one is drawn and reported.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a scenario value (repeatable), e.g. --set demand.volatility=0.3.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=False, path_type=Path),
+    help="Write the per-path results to this netCDF file (atomically).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-@click.option("--threads", type=click.IntRange(1, None), default=None,
-              help="Numba threads (results do not depend on it).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Numba threads (results do not depend on it).",
+)
 def run(scenario, n_paths, seed, overrides, out, as_json, threads) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
     sc = _load(scenario, overrides)
@@ -137,8 +162,13 @@ def scenarios() -> None:
 
 @cli.command()
 @click.argument("scenario")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override a scenario value (repeatable).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a scenario value (repeatable).",
+)
 def show(scenario, overrides) -> None:
     """Print SCENARIO fully resolved, as TOML."""
     click.echo(_load(scenario, overrides).to_toml(), nl=False)

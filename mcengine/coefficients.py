@@ -154,8 +154,18 @@ def build_coefficients(scenario: Scenario) -> np.ndarray:
             f"demand.jump_rate = {d.jump_rate:g}, demand.jump_size = {d.jump_size:g}, "
             f"simulation.horizon_years = {scenario.simulation.horizon_years})"
         )
-    sim, tc, op, d = scenario.simulation, scenario.training_cost, scenario.open_share, scenario.demand
-    inf, tr, app, val = scenario.inference, scenario.training, scenario.applications, scenario.valuation
+    sim, tc, op, d = (
+        scenario.simulation,
+        scenario.training_cost,
+        scenario.open_share,
+        scenario.demand,
+    )
+    inf, tr, app, val = (
+        scenario.inference,
+        scenario.training,
+        scenario.applications,
+        scenario.valuation,
+    )
     dt = 1.0 / sim.steps_per_year
     c = np.zeros(C.SIZE)
     c[C.DT] = dt
@@ -225,7 +235,9 @@ def build_coefficients(scenario: Scenario) -> np.ndarray:
         c[slot] = math.log(val.initial_premium[i])
     kappa_s = math.log(2.0) / val.sentiment_half_life
     c[C.SENT_DECAY] = math.exp(-kappa_s * dt)
-    ou_scale = val.sentiment_volatility * math.sqrt(-math.expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s))
+    ou_scale = val.sentiment_volatility * math.sqrt(
+        -math.expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s)
+    )
     c[C.SENT_COMMON] = ou_scale * math.sqrt(val.sentiment_common)
     c[C.SENT_IDIO] = ou_scale * math.sqrt(1.0 - val.sentiment_common)
     c[C.CRASH_THRESHOLD] = val.crash_threshold

@@ -23,6 +23,7 @@ from mcengine.kernel import (
     FLAG_WEALTH_OVERFLOW,
     simulate_paths,
 )
+from mcengine.parameters import SEGMENTS
 from mcengine.scenario import Scenario, load_scenario
 from mcengine.streams import MAX_SEED, fresh_seed, key_from_seed
 
@@ -39,8 +40,11 @@ _OVERFLOW_CAUSES = {
     "float64 can hold; lower inference.capex_accelerator or raise inference.capacity_initial)",
     FLAG_DEMAND_OVERFLOW: "demand at the horizon overflowed (lower demand growth or jumps, or "
     "shorten simulation.horizon_years)",
-    FLAG_WEALTH_OVERFLOW: "investor total_return overflowed (a segment grew by more than "
-    "1e308; check the valuation and growth parameters)",
+    **{
+        FLAG_WEALTH_OVERFLOW << s: f"{segment} total_return overflowed (wealth grew by more "
+        "than 1e308; check the scenario's growth and valuation parameters)"
+        for s, segment in enumerate(SEGMENTS)
+    },
 }
 
 ProgressCallback = Callable[[int, int], None]

@@ -81,6 +81,8 @@ def read_result(path: str | Path) -> xr.Dataset:
     try:
         ds = xr.load_dataset(path, engine=_ENGINE)
     except Exception as err:  # h5py raises many types for damaged files
-        raise ResultFileError(f"{path}: not a readable netCDF-4 file ({type(err).__name__})") from None
+        raise ResultFileError(
+            f"{path}: not a readable netCDF-4 file ({type(err).__name__})"
+        ) from None
     check_result(ds, str(path))
     return ds

@@ -32,6 +32,7 @@ from mcengine.streams import path_draws, step_draws
 __all__ = ["simulate_paths", "FLAG_CAPEX_OVERFLOW", "FLAG_DEMAND_OVERFLOW", "FLAG_WEALTH_OVERFLOW"]
 
 #: Path flags: a quantity left float64's range, so the run must be refused (engine.py).
+#: The wealth flag is shifted left by the segment index (4, 8, 16 for A, I, T).
 FLAG_CAPEX_OVERFLOW = 1
 FLAG_DEMAND_OVERFLOW = 2
 FLAG_WEALTH_OVERFLOW = 4
@@ -87,7 +88,9 @@ def simulate_paths(
         z_lam, z_g, z_sel = path_draws(key0, key1, path)
         lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
         g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
-        open_drift = (coef[C.OPEN_DRIFT] + coef[C.OPEN_COUPLING] * (lam - coef[C.LAMBDA_MEDIAN])) * dt
+        open_drift = (
+            coef[C.OPEN_DRIFT] + coef[C.OPEN_COUPLING] * (lam - coef[C.LAMBDA_MEDIAN])
+        ) * dt
         log_c = 0.0
         x = coef[C.X0]
         log_d = 0.0
@@ -124,7 +127,9 @@ def simulate_paths(
                 log_d += coef[C.JUMP_SIZE] * jumps
             g = g_new
             log_qd = log_d - log_scale(coef[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
-            log_k = coef[C.LOG_K0] - coef[C.HW_DECLINE] * t + log_scale(coef[C.PASS_THROUGH], log_c)  # 6.
+            log_k = (
+                coef[C.LOG_K0] - coef[C.HW_DECLINE] * t + log_scale(coef[C.PASS_THROUGH], log_c)
+            )  # 6.
             if log_capex != _NEG_INF:  # 7. (zero capex stays zero)
                 growth = coef[C.CAPEX_GROWTH_DT]
                 if coef[C.CAPEX_ACCEL_DT] != 0.0:
@@ -133,7 +138,9 @@ def simulate_paths(
                 if log_capex == np.inf:
                     flag |= FLAG_CAPEX_OVERFLOW
                     break
-            log_cap = logaddexp(log_cap - coef[C.CAPACITY_DECAY], log_capex + coef[C.LOG_BUILD] - log_k)  # 8.
+            log_cap = logaddexp(
+                log_cap - coef[C.CAPACITY_DECAY], log_capex + coef[C.LOG_BUILD] - log_k
+            )  # 8.
             log_q = min(log_qd, log_cap)  # 9.
             log_r = log_qd - log_cap
             log_p = log_price(log_k, log_r, coef)  # 10.
@@ -142,7 +149,8 @@ def simulate_paths(
             )
             # 13. Cash flows, each divided by the previous segment value (see growth_factor).
             cash[0] = dt * (
-                weighted_exp(1.0 - coef[C.APP_OPEX], log_rev[0] - log_v[0]) - np.exp(log_bill - log_v[0])
+                weighted_exp(1.0 - coef[C.APP_OPEX], log_rev[0] - log_v[0])
+                - np.exp(log_bill - log_v[0])
             )
             cash[1] = dt * (
                 np.exp(log_rev[1] - log_v[1])
@@ -205,7 +213,7 @@ def simulate_paths(
                 annual_return[i, s] = -1.0
             else:
                 if log_w[s] > LOG_MAX:
-                    flag |= FLAG_WEALTH_OVERFLOW
+                    flag |= FLAG_WEALTH_OVERFLOW << s
                 total_return[i, s] = np.exp(log_w[s])
                 annual_return[i, s] = np.expm1(log_w[s] / horizon)
             max_drawdown[i, s] = mdd[s]

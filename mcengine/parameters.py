@@ -126,7 +126,9 @@ class _Section:
         section = SECTION_NAMES[type(self)]
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = check_value(
-                f"{section}.{f.name}", getattr(self, f.name), f.metadata["range"],
+                f"{section}.{f.name}",
+                getattr(self, f.name),
+                f.metadata["range"],
                 triple=f.metadata["triple"],
             )
             object.__setattr__(self, f.name, value)
@@ -147,8 +149,9 @@ class TrainingCost(_Section):
 
 @dataclass(frozen=True)
 class OpenShare(_Section):
-    initial: float = _param(0.2, Range(0, 1, lo_open=True, hi_open=True),
-                            "open-weight share of tokens today")
+    initial: float = _param(
+        0.2, Range(0, 1, lo_open=True, hi_open=True), "open-weight share of tokens today"
+    )
     drift: float = _param(0.05, closed(-5, 5), "logit drift per year")
     cost_coupling: float = _param(0.5, closed(-5, 5), "extra drift per unit of lambda above median")
     volatility: float = _param(0.35, closed(0, 3), "logit noise per sqrt(year)")
@@ -187,7 +190,9 @@ class Inference(_Section):
     price_floor: float = _param(0.7, closed(0, 5), "lowest price as a multiple of serving cost")
     scarcity_elasticity: float = _param(0.5, closed(0, 5), "price response to r")
     scarcity_cap: float = _param(3.0, closed(1), "largest r that moves price")
-    variable_cost_share: float = _param(0.5, closed(0, 1), "share of serving cost that scales with use")
+    variable_cost_share: float = _param(
+        0.5, closed(0, 1), "share of serving cost that scales with use"
+    )
     crash_capex_cut: float = _param(0.3, closed(0, 1), "capex cut after a crash")
 
 
@@ -215,19 +220,27 @@ class Applications(_Section):
 @dataclass(frozen=True)
 class Valuation(_Section):
     fair_sales_multiple: tuple[float, float, float] = _param(
-        (6.0, 6.0, 8.0), positive(100), "A, I, T: fair price / sales", triple=True)
+        (6.0, 6.0, 8.0), positive(100), "A, I, T: fair price / sales", triple=True
+    )
     initial_premium: tuple[float, float, float] = _param(
-        (1.0, 1.5, 2.5), positive(20), "A, I, T: today's price / fair value", triple=True)
+        (1.0, 1.5, 2.5), positive(20), "A, I, T: today's price / fair value", triple=True
+    )
     sentiment_half_life: float = _param(5.0, positive(100), "years")
     sentiment_volatility: float = _param(0.25, closed(0, 3), "per sqrt(year)")
-    sentiment_common: float = _param(0.6, closed(0, 1), "share of sentiment variance that is common")
-    crash_threshold: float = _param(0.65, closed(0, 1), "fall within the window that counts as a crash")
+    sentiment_common: float = _param(
+        0.6, closed(0, 1), "share of sentiment variance that is common"
+    )
+    crash_threshold: float = _param(
+        0.65, closed(0, 1), "fall within the window that counts as a crash"
+    )
     crash_window_years: float = _param(2.0, positive(100), "years (at most the horizon)")
     contagion_jump: float = _param(0.5, closed(0, 5), "log sentiment hit")
     contagion_loading: tuple[float, float, float] = _param(
-        (0.6, 0.8, 1.0), closed(0, 5), "A, I, T", triple=True)
+        (0.6, 0.8, 1.0), closed(0, 5), "A, I, T", triple=True
+    )
     entrant_dilution: tuple[float, float, float] = _param(
-        (0.12, 0.03, 0.03), closed(0, 1), "A, I, T per year", triple=True)
+        (0.12, 0.03, 0.03), closed(0, 1), "A, I, T per year", triple=True
+    )
 
 
 #: Section name -> class, in the order of MODEL.md.

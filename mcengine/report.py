@@ -13,8 +13,21 @@ from rich.table import Table
 
 __all__ = ["render_summary", "summary_to_json", "progress_reporter"]
 
-_PERCENT = {"mean", "std", "q05", "q25", "q50", "q75", "q95", "var95", "cvar95",
-            "p_loss", "p_wiped_out", "median_max_drawdown", "p_crash_origin"}
+_PERCENT = {
+    "mean",
+    "std",
+    "q05",
+    "q25",
+    "q50",
+    "q75",
+    "q95",
+    "var95",
+    "cvar95",
+    "p_loss",
+    "p_wiped_out",
+    "median_max_drawdown",
+    "p_crash_origin",
+}
 _LABELS = {
     "mean": "mean annual return",
     "std": "std of annual return",
@@ -39,14 +52,19 @@ def _fmt(value: float, error: float, stat: str) -> str:
 
 
 def render_summary(
-    table: xr.Dataset, *, elapsed: float | None = None, out: Path | None = None,
+    table: xr.Dataset,
+    *,
+    elapsed: float | None = None,
+    out: Path | None = None,
     console: Console | None = None,
 ) -> None:
     """Print the summary as a table: statistics down, segments across, each with ± s.e."""
     console = console or Console(highlight=False)
     attrs = table.attrs
-    title = (f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
-             f"paths, seed {attrs.get('seed', '?')}")
+    title = (
+        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
+        f"paths, seed {attrs.get('seed', '?')}"
+    )
     grid = Table(title=title, caption="± is one Monte Carlo standard error", title_justify="left")
     grid.add_column("statistic")
     for seg in table["segment"].values:
@@ -102,8 +120,14 @@ def progress_reporter(*, enabled: bool, delay: float = 1.0):
         yield None
         return
     started = time.perf_counter()
-    bar = Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
-                   TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+    bar = Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} paths"),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
     task = None
 
     def report(done: int, total: int) -> None:

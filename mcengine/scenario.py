@@ -211,7 +211,7 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str]:
         hint = difflib.get_close_matches(text, names, n=1)
         suggestion = f"; did you mean {hint[0]}?" if hint else ""
         raise ScenarioError(
-            f"scenario = \"{text}\", must be a built-in ({', '.join(names)}) or a path to a "
+            f'scenario = "{text}", must be a built-in ({", ".join(names)}) or a path to a '
             f".toml file{suggestion}"
         )
     return path, text
@@ -259,7 +259,7 @@ def _resolve(path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
         )
     if parent in chain:
         cycle = " -> ".join((*chain, parent))
-        raise ScenarioError(f"{label}: extends = \"{parent}\" makes a cycle ({cycle})")
+        raise ScenarioError(f'{label}: extends = "{parent}" makes a cycle ({cycle})')
     base = _resolve(builtin_dir() / f"{parent}.toml", (*chain, parent))
     for section, values in doc.items():
         if isinstance(values, dict) and isinstance(base.get(section), dict):

@@ -18,8 +18,14 @@ def base_run():
 
 def assert_finite_outputs(ds) -> None:
     """MODEL.md: no output is NaN or inf, except crash_year = NaN for 'no crash'."""
-    for name in ("total_return", "annual_return", "max_drawdown", "training_cost", "open_share",
-                 "demand"):
+    for name in (
+        "total_return",
+        "annual_return",
+        "max_drawdown",
+        "training_cost",
+        "open_share",
+        "demand",
+    ):
         assert np.isfinite(ds[name].values).all(), name
     crashed = ds["crash_origin"].values >= 0
     assert np.isfinite(ds["crash_year"].values[crashed]).all()

@@ -29,28 +29,39 @@ def _assert_normal_moments(sample, mean, var):
 @pytest.mark.parametrize("steps_per_year", [1, 4, 12])
 def test_log_training_cost_is_gaussian_without_dispersion(steps_per_year):
     lam, sigma, horizon = 1.25, 0.15, 10
-    ds = _run({"training_cost.decline_dispersion": 0.0,
-               "simulation.steps_per_year": steps_per_year}, n=N // steps_per_year)
-    _assert_normal_moments(np.log(ds["training_cost"].values), -lam * horizon,
-                           sigma**2 * horizon)
+    ds = _run(
+        {"training_cost.decline_dispersion": 0.0, "simulation.steps_per_year": steps_per_year},
+        n=N // steps_per_year,
+    )
+    _assert_normal_moments(np.log(ds["training_cost"].values), -lam * horizon, sigma**2 * horizon)
 
 
 @pytest.mark.parametrize("steps_per_year", [1, 12])
 def test_logit_open_share_is_gaussian_without_coupling(steps_per_year):
     s0, drift, vol, horizon = 0.2, 0.05, 0.35, 10
-    ds = _run({"open_share.cost_coupling": 0.0, "simulation.steps_per_year": steps_per_year},
-              n=N // steps_per_year)
+    ds = _run(
+        {"open_share.cost_coupling": 0.0, "simulation.steps_per_year": steps_per_year},
+        n=N // steps_per_year,
+    )
     s = ds["open_share"].values
-    _assert_normal_moments(np.log(s / (1 - s)), np.log(s0 / (1 - s0)) + drift * horizon,
-                           vol**2 * horizon)
+    _assert_normal_moments(
+        np.log(s / (1 - s)), np.log(s0 / (1 - s0)) + drift * horizon, vol**2 * horizon
+    )
 
 
 @pytest.mark.parametrize(("kappa", "steps_per_year"), [(0.45, 1), (0.45, 4), (0.0, 1), (3.0, 12)])
 def test_deterministic_demand_follows_the_trapezoid_of_the_ou_mean(kappa, steps_per_year):
     g0, g_long, horizon = 1.386, 0.22, 10
-    ds = _run({"demand.volatility": 0.0, "demand.jump_rate": 0.0,
-               "demand.growth_initial_sd": 0.0, "demand.growth_reversion": kappa,
-               "simulation.steps_per_year": steps_per_year}, n=64)
+    ds = _run(
+        {
+            "demand.volatility": 0.0,
+            "demand.jump_rate": 0.0,
+            "demand.growth_initial_sd": 0.0,
+            "demand.growth_reversion": kappa,
+            "simulation.steps_per_year": steps_per_year,
+        },
+        n=64,
+    )
     dt = 1 / steps_per_year
     t = np.arange(horizon * steps_per_year + 1) * dt
     g = g_long + (g0 - g_long) * np.exp(-kappa * t)
@@ -60,9 +71,16 @@ def test_deterministic_demand_follows_the_trapezoid_of_the_ou_mean(kappa, steps_
 
 def test_demand_jumps_are_poisson():
     rate, size, horizon = 0.7, 0.25, 10
-    ds = _run({"demand.volatility": 0.0, "demand.growth_initial_sd": 0.0,
-               "demand.growth_initial_mean": 0.0, "demand.growth_long_run": 0.0,
-               "demand.jump_rate": rate, "demand.jump_size": size})
+    ds = _run(
+        {
+            "demand.volatility": 0.0,
+            "demand.growth_initial_sd": 0.0,
+            "demand.growth_initial_mean": 0.0,
+            "demand.growth_long_run": 0.0,
+            "demand.jump_rate": rate,
+            "demand.jump_size": size,
+        }
+    )
     counts = np.log(ds["demand"].values) / size
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
     mu = rate * horizon
@@ -73,20 +91,32 @@ def test_demand_jumps_are_poisson():
     observed = np.bincount(np.round(counts).astype(int), minlength=25)[:15]
     expected = stats.poisson.pmf(np.arange(15), mu) * n
     keep = expected > 20
-    assert stats.chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()).pvalue > 1e-3
+    assert (
+        stats.chisquare(
+            observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()
+        ).pvalue
+        > 1e-3
+    )
 
 
 def test_demand_growth_ou_variance():
     """With no jumps, log D is Gaussian with the variance of the integrated exact OU."""
     kappa, vol, sd0, horizon = 0.45, 0.2, 0.4, 10
-    ds = _run({"demand.jump_rate": 0.0, "demand.growth_reversion": kappa,
-               "demand.volatility": vol, "demand.growth_initial_sd": sd0})
+    ds = _run(
+        {
+            "demand.jump_rate": 0.0,
+            "demand.growth_reversion": kappa,
+            "demand.volatility": vol,
+            "demand.growth_initial_sd": sd0,
+        }
+    )
     # Exact covariance of g on the grid, then the trapezoid sum's variance.
     t = np.arange(horizon + 1.0)
     decay = np.exp(-kappa * np.abs(t[:, None] - t[None, :]))
     tmin = np.minimum(t[:, None], t[None, :])
     cov = sd0**2 * np.exp(-kappa * (t[:, None] + t[None, :])) + vol**2 / (2 * kappa) * (
-        decay - np.exp(-kappa * (t[:, None] + t[None, :])))
+        decay - np.exp(-kappa * (t[:, None] + t[None, :]))
+    )
     del tmin
     weights = np.full(horizon + 1, 1.0)
     weights[[0, -1]] = 0.5
@@ -104,9 +134,11 @@ def test_selection_spread_is_the_exact_mean_preserving_factor():
     w1 = with_spread["total_return"].sel(segment="applications").values
     w0 = without["total_return"].sel(segment="applications").values
     alive = w0 > 0
-    np.testing.assert_allclose(w1[alive] / w0[alive], np.exp(1.3 * z_sel[alive] - 0.5 * 1.3**2),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        w1[alive] / w0[alive], np.exp(1.3 * z_sel[alive] - 0.5 * 1.3**2), rtol=1e-12
+    )
     np.testing.assert_array_equal(w1[~alive], 0.0)
     for seg in ("inference", "training"):
-        np.testing.assert_array_equal(with_spread["total_return"].sel(segment=seg),
-                                      without["total_return"].sel(segment=seg))
+        np.testing.assert_array_equal(
+            with_spread["total_return"].sel(segment=seg), without["total_return"].sel(segment=seg)
+        )

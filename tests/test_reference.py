@@ -20,14 +20,22 @@ from mcengine.streams import draw_table
 CASES = {
     **{name: {} for name in mcengine.builtin_scenarios()},
     "quarterly": {"simulation.steps_per_year": 4},
-    "monthly_short_window": {"simulation.steps_per_year": 12, "simulation.horizon_years": 5,
-                             "valuation.crash_window_years": 0.25},
+    "monthly_short_window": {
+        "simulation.steps_per_year": 12,
+        "simulation.horizon_years": 5,
+        "valuation.crash_window_years": 0.25,
+    },
     "window_equals_horizon": {"simulation.horizon_years": 4, "valuation.crash_window_years": 4},
-    "correlated": {"correlation.cost_open": 0.5, "correlation.cost_demand": -0.3,
-                   "correlation.open_demand": 0.2},
+    "correlated": {
+        "correlation.cost_open": 0.5,
+        "correlation.cost_demand": -0.3,
+        "correlation.open_demand": 0.2,
+    },
     "no_reversion": {"demand.growth_reversion": 0.0},
-    "zero_floor_and_elasticity": {"inference.price_floor": 0.0,
-                                  "inference.scarcity_elasticity": 0.0},
+    "zero_floor_and_elasticity": {
+        "inference.price_floor": 0.0,
+        "inference.scarcity_elasticity": 0.0,
+    },
     "jumpy": {"demand.jump_rate": 6.0, "demand.jump_size": -0.3},
     "crash_prone": {"valuation.crash_threshold": 0.3, "valuation.contagion_jump": 2.0},
     "no_selection": {"applications.selection_dispersion": 0.0},
@@ -48,10 +56,10 @@ def test_kernel_matches_reference(case):
     w = ds["total_return"].values
     np.testing.assert_allclose(w, ref["total_return"], rtol=1e-9, atol=1e-9)
     alive = (w > 1e-6) & (ref["total_return"] > 1e-6)
-    np.testing.assert_allclose(ds["annual_return"].values[alive], ref["annual_return"][alive],
-                               rtol=1e-9)
-    np.testing.assert_allclose(ds["max_drawdown"].values, ref["max_drawdown"], rtol=1e-9,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        ds["annual_return"].values[alive], ref["annual_return"][alive], rtol=1e-9
+    )
+    np.testing.assert_allclose(ds["max_drawdown"].values, ref["max_drawdown"], rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(ds["crash_origin"].values, ref["crash_origin"])
     np.testing.assert_allclose(ds["crash_year"].values, ref["crash_year"], rtol=1e-12)
     for name_ in ("training_cost", "open_share", "demand"):

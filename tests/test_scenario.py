@@ -93,10 +93,13 @@ def test_overrides_apply_and_validate():
     sc = load_scenario("base", {"demand.volatility": 0.3, "valuation.initial_premium": [1, 2, 3]})
     assert sc.demand.volatility == 0.3
     assert sc.valuation.initial_premium == (1.0, 2.0, 3.0)
-    assert sc.with_overrides(
-        {"demand.volatility": 0.2, "valuation.initial_premium": [1, 1.5, 2.5]}
-    ) == Scenario()
-    with pytest.raises(ScenarioError, match=r"^overrides: demand\.volatility = 5, must be in \[0, 2\]$"):
+    assert (
+        sc.with_overrides({"demand.volatility": 0.2, "valuation.initial_premium": [1, 1.5, 2.5]})
+        == Scenario()
+    )
+    with pytest.raises(
+        ScenarioError, match=r"^overrides: demand\.volatility = 5, must be in \[0, 2\]$"
+    ):
         sc.with_overrides({"demand.volatility": 5})
 
 
@@ -139,24 +142,44 @@ def test_every_key_rejects_wrong_types(section, f):
         ({"demand.volatility": -0.2}, "demand.volatility = -0.2, must be in [0, 2]"),
         ({"open_share.initial": 1.0}, "open_share.initial = 1, must be in (0, 1)"),
         ({"inference.capacity_initial": 0}, "inference.capacity_initial = 0, must be in (0, 10]"),
-        ({"simulation.steps_per_year": 3}, "simulation.steps_per_year = 3, must be one of 1, 2, 4, 12"),
-        ({"simulation.horizon_years": 2.5},
-         "simulation.horizon_years = 2.5, must be an integer in [1, 100]"),
+        (
+            {"simulation.steps_per_year": 3},
+            "simulation.steps_per_year = 3, must be one of 1, 2, 4, 12",
+        ),
+        (
+            {"simulation.horizon_years": 2.5},
+            "simulation.horizon_years = 2.5, must be an integer in [1, 100]",
+        ),
         ({"inference.scarcity_cap": 0.5}, "inference.scarcity_cap = 0.5, must be in [1, inf)"),
         ({"demand.volatility": math.inf}, "demand.volatility = inf, must be in [0, 2]"),
         ({"demand.volatility": "high"}, 'demand.volatility = "high", must be a number in [0, 2]'),
-        ({"valuation.initial_premium": [1, 2]},
-         "valuation.initial_premium = [1, 2], must be a list of 3 numbers (applications, "
-         "inference, training), each in (0, 20]"),
-        ({"valuation.initial_premium": [1, 2, 0]}, "valuation.initial_premium[2] = 0, must be in (0, 20]"),
-        ({"valuation.crash_window_years": 11},
-         "valuation.crash_window_years = 11, must be in (0, 10] (at most "
-         "simulation.horizon_years = 10)"),
-        ({"correlation.cost_open": 1.0},
-         "correlation.cost_open = 1, correlation.cost_demand = 0, correlation.open_demand = 0: "
-         "the driver correlation matrix must be positive definite"),
-        ({"correlation.cost_open": 0.9, "correlation.cost_demand": 0.9,
-          "correlation.open_demand": -0.9}, "must be positive definite"),
+        (
+            {"valuation.initial_premium": [1, 2]},
+            "valuation.initial_premium = [1, 2], must be a list of 3 numbers (applications, "
+            "inference, training), each in (0, 20]",
+        ),
+        (
+            {"valuation.initial_premium": [1, 2, 0]},
+            "valuation.initial_premium[2] = 0, must be in (0, 20]",
+        ),
+        (
+            {"valuation.crash_window_years": 11},
+            "valuation.crash_window_years = 11, must be in (0, 10] (at most "
+            "simulation.horizon_years = 10)",
+        ),
+        (
+            {"correlation.cost_open": 1.0},
+            "correlation.cost_open = 1, correlation.cost_demand = 0, correlation.open_demand = 0: "
+            "the driver correlation matrix must be positive definite",
+        ),
+        (
+            {
+                "correlation.cost_open": 0.9,
+                "correlation.cost_demand": 0.9,
+                "correlation.open_demand": -0.9,
+            },
+            "must be positive definite",
+        ),
         ({"demand.volatilty": 1}, "unknown key demand.volatilty; did you mean demand.volatility?"),
         ({"demnd.volatility": 1}, "unknown section [demnd]; did you mean demand?"),
         ({"volatility": 1}, "'volatility' must be written section.key"),
@@ -171,13 +194,16 @@ def test_validation_messages(overrides, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[demand]\nvolatility = -0.2\n', "{p}: demand.volatility = -0.2, must be in [0, 2]"),
-        ('[demand]\nvolatilityy = 1\n', "{p}: unknown key demand.volatilityy; did you mean demand.volatility?"),
-        ('[bogus]\nx = 1\n', "{p}: unknown section [bogus]"),
-        ('demand = 3\n', "{p}: demand must be a table of keys, not a value"),
+        ("[demand]\nvolatility = -0.2\n", "{p}: demand.volatility = -0.2, must be in [0, 2]"),
+        (
+            "[demand]\nvolatilityy = 1\n",
+            "{p}: unknown key demand.volatilityy; did you mean demand.volatility?",
+        ),
+        ("[bogus]\nx = 1\n", "{p}: unknown section [bogus]"),
+        ("demand = 3\n", "{p}: demand must be a table of keys, not a value"),
         ('extends = "nope"\n', '{p}: extends = "nope", must be one of base,'),
-        ('extends = 3\n', "{p}: extends = 3, must be one of base,"),
-        ('[demand\n', "{p}: not valid TOML"),
+        ("extends = 3\n", "{p}: extends = 3, must be one of base,"),
+        ("[demand\n", "{p}: not valid TOML"),
     ],
 )
 def test_file_errors_name_the_file(tmp_path, text, message):
@@ -200,7 +226,9 @@ def test_binary_garbage_and_huge_files_are_refused(tmp_path):
 
 
 def test_unknown_names_and_missing_files():
-    with pytest.raises(ScenarioError, match='scenario = "bsae", must be a built-in .*did you mean base'):
+    with pytest.raises(
+        ScenarioError, match='scenario = "bsae", must be a built-in .*did you mean base'
+    ):
         load_scenario("bsae")
     with pytest.raises(ScenarioError, match="no/such.toml: no such scenario file"):
         load_scenario("no/such.toml")
@@ -210,7 +238,9 @@ def test_extends_cycle_is_detected(tmp_path, monkeypatch):
     (tmp_path / "a.toml").write_text('extends = "b"\n', encoding="utf-8")
     (tmp_path / "b.toml").write_text('extends = "a"\n', encoding="utf-8")
     monkeypatch.setattr(scenario_module, "builtin_dir", lambda: tmp_path)
-    with pytest.raises(ScenarioError, match=r"b.toml: extends = \"a\" makes a cycle \(a -> b -> a\)"):
+    with pytest.raises(
+        ScenarioError, match=r"b.toml: extends = \"a\" makes a cycle \(a -> b -> a\)"
+    ):
         load_scenario("a")
 
 
@@ -241,13 +271,18 @@ def _value_strategy(f):
         one = st.integers(int(rng.lo), int(rng.hi))
     else:
         hi = min(rng.hi, 1e6)
-        one = st.floats(rng.lo, hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open,
-                        allow_nan=False)
+        one = st.floats(
+            rng.lo, hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open, allow_nan=False
+        )
     return st.lists(one, min_size=3, max_size=3) if f.metadata["triple"] else one
 
 
-CROSS_FIELD = {"valuation.crash_window_years", "correlation.cost_open",
-               "correlation.cost_demand", "correlation.open_demand"}
+CROSS_FIELD = {
+    "valuation.crash_window_years",
+    "correlation.cost_open",
+    "correlation.cost_demand",
+    "correlation.open_demand",
+}
 
 
 @st.composite
@@ -258,8 +293,7 @@ def valid_overrides(draw):
     for key in CROSS_FIELD:
         out.pop(key, None)
     horizon = out.get("simulation.horizon_years", 10)
-    out["valuation.crash_window_years"] = draw(
-        st.floats(0.01, float(horizon), allow_nan=False))
+    out["valuation.crash_window_years"] = draw(st.floats(0.01, float(horizon), allow_nan=False))
     rho = draw(st.floats(-0.5, 0.5))
     out["correlation.cost_open"] = rho
     out["correlation.open_demand"] = -rho
@@ -273,6 +307,7 @@ def test_random_valid_scenarios_round_trip(overrides):
     again = Scenario.from_mapping(sc.to_dict())
     assert again == sc
     import tomllib
+
     assert Scenario.from_mapping(tomllib.loads(sc.to_toml())) == sc
 
 
@@ -281,11 +316,13 @@ def test_random_valid_scenarios_round_trip(overrides):
 def test_random_invalid_values_name_their_key(field_, data):
     section, f = field_
     rng = f.metadata["range"]
-    bad = data.draw(st.one_of(
-        st.just(_outside(rng)),
-        st.text(max_size=5),
-        st.floats(allow_nan=True).filter(lambda v: not (rng.contains(v) and math.isfinite(v))),
-    ))
+    bad = data.draw(
+        st.one_of(
+            st.just(_outside(rng)),
+            st.text(max_size=5),
+            st.floats(allow_nan=True).filter(lambda v: not (rng.contains(v) and math.isfinite(v))),
+        )
+    )
     value = [bad, bad, bad] if f.metadata["triple"] else bad
     with pytest.raises(ScenarioError, match=rf"{section}\.{f.name}"):
         load_scenario("base", {f"{section}.{f.name}": value})

@@ -1,0 +1,265 @@
+"""The command line: exact messages, exit codes, files written atomically, round trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from mcengine import io as io_module
+from mcengine.cli import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def invoke(runner, *args):
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_run_prints_a_table(runner):
+    result = invoke(runner, "run", "-n", "2000", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "scenario base: 2,000 paths, seed 1" in result.output
+    for text in (
+        "applications",
+        "inference",
+        "training",
+        "mean annual return",
+        "CVaR 95%",
+        "P(loss)",
+        "P(contagion crash) =",
+        "±",
+    ):
+        assert text in result.output
+
+
+def test_run_json_is_machine_readable(runner):
+    result = invoke(runner, "run", "training_bust", "-n", "1e3", "--seed", "3", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert doc["scenario"] == "training_bust" and doc["seed"] == 3 and doc["n_paths"] == 1000
+    assert set(doc["segments"]) == {"applications", "inference", "training"}
+    mean = doc["segments"]["training"]["mean"]
+    assert set(mean) == {"estimate", "standard_error"}
+    assert 0 <= doc["p_crash"]["estimate"] <= 1
+
+
+def test_run_without_seed_reports_the_seed_it_drew(runner):
+    doc = json.loads(invoke(runner, "run", "-n", "100", "--json").output)
+    again = json.loads(invoke(runner, "run", "-n", "100", "--seed", doc["seed"], "--json").output)
+    assert again["segments"] == doc["segments"]
+
+
+def test_set_overrides_apply(runner):
+    plain = json.loads(invoke(runner, "run", "-n", "500", "--seed", "1", "--json").output)
+    changed = json.loads(
+        invoke(
+            runner, "run", "-n", "500", "--seed", "1", "--json", "--set", "demand.volatility=0.5"
+        ).output
+    )
+    assert changed["segments"] != plain["segments"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["run", "-n", "10", "--set", "demand.volatility=-0.2"],
+            "Error: scenarios/base.toml with --set: demand.volatility = -0.2, must be in [0, 2]\n",
+        ),
+        (
+            ["run", "-n", "10", "--set", "demand.volatilty=0.2"],
+            "Error: scenarios/base.toml with --set: unknown key demand.volatilty; "
+            "did you mean demand.volatility?\n",
+        ),
+        (
+            ["run", "-n", "10", "--set", "volatility"],
+            "Error: --set 'volatility': must be written section.key=VALUE\n",
+        ),
+        (
+            ["run", "nosuch", "-n", "10"],
+            'Error: scenario = "nosuch", must be a built-in (base, agentic_boom, inference_glut, '
+            "open_weights_win, training_bust) or a path to a .toml file\n",
+        ),
+        (
+            ["run", "-n", "abc"],
+            "Error: mcengine run: Invalid value for '-n' / '--paths': 'abc' is not a number "
+            "of paths\n",
+        ),
+        (
+            ["run", "-n", "0"],
+            "Error: mcengine run: Invalid value for '-n' / '--paths': 0 must be an integer in "
+            "[1, 1099511627776]\n",
+        ),
+        (
+            ["run", "-n", "10", "--seed", "-3"],
+            "Error: mcengine run: Invalid value for '--seed': -3 is not in the range "
+            "0<=x<=9223372036854775807.\n",
+        ),
+        (["frobnicate"], "Error: mcengine: No such command 'frobnicate'.\n"),
+        (
+            ["run", "-n", "10", "--out", "/nonexistent/dir/x.nc"],
+            "Error: --out /nonexistent/dir/x.nc: folder /nonexistent/dir does not exist\n",
+        ),
+        (
+            [
+                "run",
+                "-n",
+                "10",
+                "--set",
+                "demand.jump_rate=12",
+                "--set",
+                "demand.jump_size=3",
+                "--set",
+                "simulation.horizon_years=100",
+            ],
+            "Error: scenario 'base' overflows float64: expected log demand at the horizon is "
+            "3625 > 710 (demand.growth_initial_mean = 1.386, demand.growth_long_run = 0.22, "
+            "demand.jump_rate = 12, demand.jump_size = 3, simulation.horizon_years = 100)\n",
+        ),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(runner, args, message):
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.stderr == message
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+
+
+def test_out_and_summarize_round_trip(runner, tmp_path):
+    target = tmp_path / "run.nc"
+    first = invoke(runner, "run", "-n", "3000", "--seed", "4", "--out", target, "--json")
+    assert first.exit_code == 0
+    assert target.is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]  # no temp file left
+    second = invoke(runner, "summarize", target, "--json")
+    assert second.exit_code == 0
+    a, b = json.loads(first.output), json.loads(second.output)
+    a.pop("elapsed_seconds")
+    assert a == b
+    ds = xr.load_dataset(target, engine="h5netcdf")
+    assert ds.attrs["seed"] == 4 and ds.attrs["sampler"] == "pseudo"
+    assert ds["crash_origin"].dtype == np.int8
+    assert "extends" not in ds.attrs["scenario"] and "[valuation]" in ds.attrs["scenario"]
+    table = invoke(runner, "summarize", target)
+    assert "scenario base: 3,000 paths, seed 4" in table.output
+
+
+def test_failed_write_leaves_no_file(runner, tmp_path, monkeypatch):
+    target = tmp_path / "run.nc"
+    target.write_bytes(b"previous contents")
+
+    def broken(self, path, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    result = runner.invoke(cli, ["run", "-n", "100", "--seed", "1", "--out", str(target)])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --out {target}: cannot write (No space left on device)\n"
+    assert target.read_bytes() == b"previous contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, base_run, monkeypatch):
+    target = tmp_path / "run.nc"
+
+    def interrupted(self, path, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        io_module.write_netcdf(base_run, target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_folder_is_a_clear_error(runner, tmp_path, monkeypatch):
+    # A read-only folder refuses the temporary file; simulated, because CI runs as root.
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(io_module.tempfile, "mkstemp", refuse)
+    result = runner.invoke(cli, ["run", "-n", "10", "--out", str(tmp_path / "x.nc")])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --out {tmp_path / 'x.nc'}: cannot write (Permission denied)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a readable netCDF-4 file"),
+        (b"\x89HDF\r\n\x1a\n" + b"\x00" * 64, "not a readable netCDF-4 file"),
+        (b"garbage" * 100, "not a readable netCDF-4 file"),
+    ],
+)
+def test_summarize_rejects_bad_files(runner, tmp_path, content, message):
+    path = tmp_path / "bad.nc"
+    path.write_bytes(content)
+    result = runner.invoke(cli, ["summarize", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {path}: {message}")
+
+
+def test_summarize_rejects_truncated_and_foreign_files(runner, tmp_path, base_run):
+    good = tmp_path / "good.nc"
+    io_module.write_netcdf(base_run.isel(path=slice(0, 100)), good)
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    result = runner.invoke(cli, ["summarize", str(truncated)])
+    assert result.exit_code == 2 and "not a readable netCDF-4 file" in result.stderr
+    foreign = tmp_path / "foreign.nc"
+    xr.Dataset({"temperature": ("time", np.arange(3.0))}).to_netcdf(foreign, engine="h5netcdf")
+    result = runner.invoke(cli, ["summarize", str(foreign)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {foreign}: missing variable 'total_return'; not an mcengine result\n"
+    )
+    result = runner.invoke(cli, ["summarize", str(tmp_path / "missing.nc")])
+    assert result.stderr == f"Error: {tmp_path / 'missing.nc'}: no such file\n"
+
+
+def test_scenarios_lists_builtins_with_stories(runner):
+    result = invoke(runner, "scenarios")
+    lines = result.output.splitlines()
+    assert lines[0].startswith("base ")
+    assert any(line.startswith("training_bust ") and "overbuilt" in line for line in lines)
+    assert len(lines) == 5
+
+
+def test_show_prints_resolved_toml_that_loads_back(runner, tmp_path):
+    result = invoke(runner, "show", "open_weights_win", "--set", "demand.volatility=0.3")
+    path = tmp_path / "resolved.toml"
+    path.write_text(result.output, encoding="utf-8")
+    from mcengine import load_scenario
+
+    expected = load_scenario("open_weights_win", {"demand.volatility": 0.3})
+    assert load_scenario(path) == expected
+    assert "extends" not in result.output
+
+
+def test_validate_reports_each_file(runner, tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('extends = "base"\n[demand]\nvolatility = 0.3\n', encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[demand]\nvolatility = 9\n", encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(good), str(bad)])
+    assert result.exit_code == 2
+    assert result.stdout == f"{good}: ok\n"
+    assert result.stderr == f"Error: {bad}: demand.volatility = 9, must be in [0, 2]\n"
+    assert invoke(runner, "validate", good).exit_code == 0
+
+
+def test_version_and_help(runner):
+    assert invoke(runner, "--version").output.startswith("mcengine, version ")
+    assert "Simulate SCENARIO" in invoke(runner, "run", "--help").output
