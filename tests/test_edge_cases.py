@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from conftest import assert_finite_outputs
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from strategies import valid_overrides
 
 import mcengine
 from mcengine.errors import ScenarioError
-from mcengine.parameters import SECTIONS
 
 N = 2000
 
@@ -180,50 +179,12 @@ def test_bad_arguments_are_refused(kwargs, message):
 
 
 # -- property test: any valid scenario gives finite outputs or a named overflow refusal --------
-def _field_strategy(f):
-    rng = f.metadata["range"]
-    if rng.choices:
-        one = st.sampled_from(rng.choices)
-    elif rng.integer:
-        one = st.integers(int(rng.lo), int(rng.hi))
-    else:
-        hi = min(rng.hi, 1e3)
-        one = st.one_of(
-            st.sampled_from([v for v in (rng.lo, hi) if rng.contains(v)] or [hi]),
-            st.floats(rng.lo, hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open),
-        )
-    return st.lists(one, min_size=3, max_size=3) if f.metadata["triple"] else one
-
-
-@st.composite
-def extreme_scenarios(draw):
-    import dataclasses
-
-    fields = [
-        (s, f)
-        for s, cls in SECTIONS.items()
-        for f in dataclasses.fields(cls)
-        if s != "correlation" and f.name != "crash_window_years"
-    ]
-    chosen = draw(
-        st.lists(
-            st.sampled_from(fields), min_size=1, max_size=12, unique_by=lambda x: (x[0], x[1].name)
-        )
-    )
-    out = {f"{s}.{f.name}": draw(_field_strategy(f)) for s, f in chosen}
-    horizon = out.get("simulation.horizon_years", 10)
-    if horizon * out.get("simulation.steps_per_year", 1) > 240:
-        out["simulation.horizon_years"] = horizon = max(
-            1, 240 // out.get("simulation.steps_per_year", 1)
-        )
-    out["valuation.crash_window_years"] = draw(st.floats(0.01, float(horizon)))
-    return out
 
 
 @settings(
     max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
-@given(extreme_scenarios())
+@given(valid_overrides(max_keys=12, max_steps=240, max_value=1e3, edges=True))
 def test_any_valid_scenario_gives_finite_outputs_or_a_named_refusal(overrides):
     sc = mcengine.load_scenario("base", overrides)
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import FIELDS, valid_overrides
 
 import mcengine
 from mcengine import scenario as scenario_module
@@ -19,13 +20,6 @@ from mcengine.scenario import Scenario, builtin_scenarios, load_scenario, parse_
 SHARED_MODEL = Path(__file__).resolve().parents[2] / "shared" / "MODEL.md"
 
 
-def all_fields():
-    for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            yield section, f
-
-
-FIELDS = list(all_fields())
 FIELD_IDS = [f"{s}.{f.name}" for s, f in FIELDS]
 
 
@@ -263,43 +257,6 @@ def test_parse_override_requires_key_and_value():
 
 
 # -- property tests ---------------------------------------------------------------------------
-def _value_strategy(f):
-    rng = f.metadata["range"]
-    if rng.choices:
-        one = st.sampled_from(rng.choices)
-    elif rng.integer:
-        one = st.integers(int(rng.lo), int(rng.hi))
-    else:
-        hi = min(rng.hi, 1e6)
-        one = st.floats(
-            rng.lo, hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open, allow_nan=False
-        )
-    return st.lists(one, min_size=3, max_size=3) if f.metadata["triple"] else one
-
-
-CROSS_FIELD = {
-    "valuation.crash_window_years",
-    "correlation.cost_open",
-    "correlation.cost_demand",
-    "correlation.open_demand",
-}
-
-
-@st.composite
-def valid_overrides(draw):
-    """Overrides inside every range, with the cross-field rules respected."""
-    keys = draw(st.lists(st.sampled_from(FIELDS), max_size=6, unique_by=lambda x: id(x[1])))
-    out = {f"{s}.{f.name}": draw(_value_strategy(f)) for s, f in keys}
-    for key in CROSS_FIELD:
-        out.pop(key, None)
-    horizon = out.get("simulation.horizon_years", 10)
-    out["valuation.crash_window_years"] = draw(st.floats(0.01, float(horizon), allow_nan=False))
-    rho = draw(st.floats(-0.5, 0.5))
-    out["correlation.cost_open"] = rho
-    out["correlation.open_demand"] = -rho
-    return out
-
-
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(valid_overrides())
 def test_random_valid_scenarios_round_trip(overrides):
