@@ -94,7 +94,7 @@ class C(enum.IntEnum):
     SENT_DECAY = enum.auto()
     SENT_COMMON = enum.auto()
     SENT_IDIO = enum.auto()
-    CRASH_THRESHOLD = enum.auto()
+    LOG_CRASH_KEEP = enum.auto()
     HIT_A = enum.auto()
     HIT_I = enum.auto()
     HIT_T = enum.auto()
@@ -240,7 +240,8 @@ def build_coefficients(scenario: Scenario) -> np.ndarray:
     )
     c[C.SENT_COMMON] = ou_scale * math.sqrt(val.sentiment_common)
     c[C.SENT_IDIO] = ou_scale * math.sqrt(1.0 - val.sentiment_common)
-    c[C.CRASH_THRESHOLD] = val.crash_threshold
+    # A crash is a fall of more than the threshold: log(V/peak) < log(1 - threshold).
+    c[C.LOG_CRASH_KEEP] = _log(1.0 - val.crash_threshold)
     for i, slot in enumerate((C.HIT_A, C.HIT_I, C.HIT_T)):
         c[slot] = val.contagion_jump * val.contagion_loading[i]
     for i, slot in enumerate((C.DILUTION_A, C.DILUTION_I, C.DILUTION_T)):

@@ -27,7 +27,7 @@ from mcengine.economics import (
     weighted_exp,
 )
 from mcengine.jit import parallel_kernel, prange
-from mcengine.streams import path_draws, step_draws
+from mcengine.streams import STATE_SIZE, path_draws, step_draws
 
 __all__ = ["simulate_paths", "FLAG_CAPEX_OVERFLOW", "FLAG_DEMAND_OVERFLOW", "FLAG_WEALTH_OVERFLOW"]
 
@@ -73,6 +73,7 @@ def simulate_paths(
     for i in prange(n_paths):
         path = np.uint64(first_path + i)
         draw = np.empty(8)
+        stream = np.empty(STATE_SIZE, dtype=np.uint64)
         ring = np.empty((window, 3))
         log_v = np.empty(3)
         log_rev = np.empty(3)
@@ -80,12 +81,12 @@ def simulate_paths(
         z = z0.copy()
         log_w = np.zeros(3)
         log_peak_w = np.zeros(3)
-        mdd = np.zeros(3)
+        min_gap_w = np.zeros(3)
         alive = np.ones(3, dtype=np.bool_)
         flag = 0
 
         # Per-path draws and the year-0 state.
-        z_lam, z_g, z_sel = path_draws(key0, key1, path)
+        z_lam, z_g, z_sel = path_draws(key0, key1, path, stream)
         lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
         g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
         open_drift = (
@@ -114,7 +115,7 @@ def simulate_paths(
 
         for n in range(1, n_steps + 1):
             t = n * dt
-            step_draws(key0, key1, path, n, draw)  # 1.
+            step_draws(key0, key1, path, n, stream, draw)  # 1.
             e_c = draw[0]
             e_s = coef[C.L10] * draw[0] + coef[C.L11] * draw[1]
             e_d = coef[C.L20] * draw[0] + coef[C.L21] * draw[1] + coef[C.L22] * draw[2]
@@ -164,23 +165,25 @@ def simulate_paths(
             common = coef[C.SENT_COMMON] * draw[3]
             for s in range(3):
                 z[s] = z[s] * coef[C.SENT_DECAY] + common + coef[C.SENT_IDIO] * draw[4 + s]
-            # 15. Crash test against the peak of the last `window` values.
+            # 15. Crash test against the peak of the last `window` values, in logs:
+            # dd > threshold  <=>  log(V-/max(peak, V-)) < log(1 - threshold), and the segment
+            # with the largest drawdown has the most negative log ratio (no exp needed).
             if not crashed:
-                worst = 0.0
-                worst_s = -1
+                worst_gap = 0.0
+                worst_s = 0
                 filled = min(n, window)
                 for s in range(3):
                     log_vm = log_fsm[s] + log_rev[s] + z[s]
                     log_peak = _NEG_INF
                     for j in range(filled):
                         log_peak = max(log_peak, ring[j, s])
-                    dd = 0.0
+                    gap = 0.0  # dd = 0 where the peak is 0
                     if log_peak != _NEG_INF:
-                        dd = -np.expm1(log_vm - max(log_peak, log_vm))
-                    if dd > worst or worst_s < 0:
-                        worst = dd
+                        gap = log_vm - max(log_peak, log_vm)
+                    if gap < worst_gap:
+                        worst_gap = gap
                         worst_s = s
-                if worst > coef[C.CRASH_THRESHOLD]:  # 16. Contagion, once per path.
+                if worst_gap < coef[C.LOG_CRASH_KEEP]:  # 16. Contagion, once per path.
                     crashed = True
                     crash_t = t
                     origin = worst_s
@@ -195,11 +198,11 @@ def simulate_paths(
                     gf = growth_factor(log_v_new, log_v[s], cash[s])
                     if not (gf > 0.0 and gf < np.inf):
                         alive[s] = False
-                        mdd[s] = 1.0
                     else:
                         log_w[s] += np.log(gf) - dilution[s]
                         log_peak_w[s] = max(log_peak_w[s], log_w[s])
-                        mdd[s] = max(mdd[s], -np.expm1(log_w[s] - log_peak_w[s]))
+                        # Max drawdown = 1 - exp(min log(W/peak)): one expm1 at the end.
+                        min_gap_w[s] = min(min_gap_w[s], log_w[s] - log_peak_w[s])
                 log_v[s] = log_v_new  # 18.
                 ring[n % window, s] = log_v_new
 
@@ -216,7 +219,12 @@ def simulate_paths(
                     flag |= FLAG_WEALTH_OVERFLOW << s
                 total_return[i, s] = np.exp(log_w[s])
                 annual_return[i, s] = np.expm1(log_w[s] / horizon)
-            max_drawdown[i, s] = mdd[s]
+            if not alive[s]:
+                max_drawdown[i, s] = 1.0
+            elif min_gap_w[s] < 0.0:
+                max_drawdown[i, s] = -np.expm1(min_gap_w[s])
+            else:
+                max_drawdown[i, s] = 0.0  # never below its peak (and not -0.0)
         if log_d > LOG_MAX:
             flag |= FLAG_DEMAND_OVERFLOW
         crash_year[i] = crash_t

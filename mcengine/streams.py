@@ -8,46 +8,56 @@ Every random number the model consumes is a pure function of ``(key, path, draw)
   (SC'11, "Parallel random numbers: as easy as 1, 2, 3"). It maps a 128-bit counter to 128
   random bits. It is checked against the Random123 known-answer vectors in
   ``tests/test_streams.py::test_philox_known_answers``.
-* **Bits -> distributions.** :func:`uniform53` and :func:`normal_pair` turn blocks into
-  uniforms in ``[0, 1)`` and standard normals.
+* **Bits -> distributions.** :func:`next_uniform` and :func:`next_normal` turn a stream of
+  64-bit words into uniforms in ``[0, 1)`` and standard normals.
 
-The counter of a block is ``(block, path_lo, path_hi, domain)``: the block index within a
-path, the 64-bit path index, and a domain word reserved for other samplers. No state is
-carried between paths, so results do not depend on thread count, chunk size or worker count,
-and the first ``m`` paths of a long run equal a run of ``m`` paths.
+The counter of a block is ``(stream, path_lo, path_hi, block)``: the stream (0 for the
+per-path draws, ``n`` for step ``n``), the 64-bit path index, and the block number within
+that stream. A stream is read as a sequence of 64-bit words (two per block, low word first),
+so each step can take as many words as its draws need. No state is carried between paths or
+steps, so results do not depend on thread count, chunk size or worker count, and the first
+``m`` paths of a long run equal a run of ``m`` paths.
 
-Block layout of one path (see :data:`BLOCKS_PER_STEP`):
+Draws:
 
-* block 0: one normal pair -> ``Z_lambda``, ``Z_g``
-* block 1: one normal pair -> ``Z_sel`` (the second normal is unused)
-* step ``n`` (1-based) uses blocks ``4n .. 4n+3``: four Box-Muller pairs give the seven
-  normals of the step (the eighth is unused), and the spare fourth words of blocks ``4n`` and
-  ``4n+1`` give the 53-bit jump uniform.
+* stream 0 (per path): ``Z_lambda``, ``Z_g``, ``Z_sel``, three standard normals;
+* stream ``n`` (step ``n``): the jump uniform (first word, 53 bits), then seven standard
+  normals (three driver shocks, four sentiment shocks).
+
+Normals use the 256-layer ziggurat of Marsaglia and Tsang (2000) in the 64-bit form of
+``numpy.random.Generator.standard_normal``: fed the same words, it consumes the same words and
+returns the same values to 1e-13 (its table is computed here, not copied, and differs from
+numpy's in the last bits; ``tests/test_streams.py::test_ziggurat_matches_numpy``). About 99%
+of normals take one word; the rest take one or two more.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 
 import numpy as np
 
-from mcengine.jit import kernel
+from mcengine.jit import inline_kernel, kernel
 
 __all__ = [
-    "BLOCKS_PER_STEP",
+    "STATE_SIZE",
     "MAX_SEED",
     "key_from_seed",
     "fresh_seed",
     "philox4x32",
-    "uniform53",
-    "normal_pair",
+    "next_normal",
+    "next_uniform",
+    "next_word",
+    "open_stream",
     "step_draws",
     "path_draws",
     "draw_table",
+    "replay_state",
+    "replay_normals",
+    "words_used",
 ]
 
-#: Philox blocks reserved per time step (and for the per-path draws, as step 0).
-BLOCKS_PER_STEP = 4
 #: Seeds are non-negative integers below 2**63, so that they fit a netCDF int64 attribute.
 MAX_SEED = 2**63 - 1
 
@@ -56,10 +66,38 @@ _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint32(0x9E3779B9)
 _W1 = np.uint32(0xBB67AE85)
 _LO32 = np.uint64(0xFFFFFFFF)
-_TWO_PI = 2.0 * np.pi
-# 2**-53 and 2**-32: spacing of the uniforms built below.
+# 2**-53: spacing of the uniforms built below.
 _U53 = 1.0 / 9007199254740992.0
-_U32 = 1.0 / 4294967296.0
+
+
+_ZIG_R = 3.6541528853610088  # the base strip's right edge for 256 layers
+_ZIG_INV_R = 1.0 / _ZIG_R
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marsaglia-Tsang tables for 256 layers and 52-bit mantissas (numpy's constants)."""
+    # v is the area of each layer, R f(R) + the tail integral, computed exactly for this R so
+    # the table is self-consistent (numpy's rounded v = 0.00492867323399 is off by 1e-13).
+    r, m1 = _ZIG_R, 2.0**52
+    v = r * np.exp(-0.5 * r * r) + np.sqrt(np.pi / 2) * math.erfc(r / np.sqrt(2))
+    ki = np.zeros(256, dtype=np.uint64)
+    wi = np.zeros(256)
+    fi = np.zeros(256)
+    dn = tn = r
+    q = v / np.exp(-0.5 * dn * dn)
+    ki[0] = np.uint64((dn / q) * m1)
+    wi[0], wi[255] = q / m1, dn / m1
+    fi[0], fi[255] = 1.0, np.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = np.sqrt(-2.0 * np.log(v / dn + np.exp(-0.5 * dn * dn)))
+        ki[i + 1] = np.uint64((dn / tn) * m1)
+        tn = dn
+        fi[i] = np.exp(-0.5 * dn * dn)
+        wi[i] = dn / m1
+    return ki, wi, fi
+
+
+_ZIG_K, _ZIG_W, _ZIG_F = _ziggurat_tables()
 
 
 def key_from_seed(seed: int) -> tuple[int, int]:
@@ -88,14 +126,14 @@ def fresh_seed() -> int:
     return secrets.randbits(63)
 
 
-@kernel
+@inline_kernel
 def _mulhilo(a, b):
     # 32x32 -> 64-bit product split into high and low words; uint64 arithmetic is exact here.
     p = np.uint64(a) * np.uint64(b)
     return np.uint32(p >> np.uint64(32)), np.uint32(p & _LO32)
 
 
-@kernel
+@inline_kernel
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10: encrypt counter ``(c0, c1, c2, c3)`` under key ``(k0, k1)``.
 
@@ -116,72 +154,152 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@kernel
-def uniform53(hi, lo):
-    """Uniform double in ``[0, 1)`` from two 32-bit words (53 random bits)."""
-    bits = (np.uint64(hi) << np.uint64(21)) ^ (np.uint64(lo) >> np.uint64(11))
-    return np.float64(bits & np.uint64(0x1FFFFFFFFFFFFF)) * _U53
+# -- word streams -----------------------------------------------------------------------------
+# A stream's state is a uint64 array:
+#   [key, path, stream, next block, read position, end of buffer, 8 buffered words].
+# open_stream fills the buffer with the stream's first four blocks at once (independent Philox
+# calls overlap in the pipeline); next_word refills one block at a time after that. A state
+# whose stream word is REPLAY returns the words stored after the header instead (used to
+# check the distributions against another generator's words).
+_KEY, _PATH, _STREAM, _BLOCK, _POS, _END, _BUF = 0, 1, 2, 3, 4, 5, 6
+_PREFILL_BLOCKS = 4
+STATE_SIZE = _BUF + 2 * _PREFILL_BLOCKS
+REPLAY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@inline_kernel
+def _fill_block(state, slot):
+    """Encrypt the next block of the stream into buffer words ``slot, slot + 1``."""
+    key = state[_KEY]
+    path = state[_PATH]
+    w0, w1, w2, w3 = philox4x32(
+        state[_STREAM],
+        path & _LO32,
+        path >> np.uint64(32),
+        state[_BLOCK],
+        key & _LO32,
+        key >> np.uint64(32),
+    )
+    state[_BLOCK] += np.uint64(1)
+    state[_BUF + slot] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
+    state[_BUF + slot + 1] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
 
 
 @kernel
-def _block(k0, k1, block, path):
-    # Counter (block, path_lo, path_hi, domain 0); other domains are left to other samplers.
-    return philox4x32(block, path & _LO32, path >> np.uint64(32), 0, k0, k1)
+def open_stream(key0, key1, path, stream, state):
+    """Point ``state`` at the start of stream ``stream`` of path ``path``."""
+    state[_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
+    state[_PATH] = np.uint64(path)
+    state[_STREAM] = np.uint64(stream)
+    state[_BLOCK] = 0
+    for b in range(_PREFILL_BLOCKS):
+        _fill_block(state, 2 * b)
+    state[_POS] = 0
+    state[_END] = 2 * _PREFILL_BLOCKS
+
+
+@inline_kernel
+def next_word(state):
+    """The stream's next 64-bit word (of each Philox block, the low words come first)."""
+    pos = np.int64(state[_POS])
+    if pos == np.int64(state[_END]):
+        if state[_STREAM] == REPLAY:
+            state[_BLOCK] += np.uint64(1)
+            return state[_BUF + np.int64(state[_BLOCK]) - 1]
+        _fill_block(state, 0)
+        state[_END] = 2
+        pos = 0
+    state[_POS] = pos + 1
+    return state[_BUF + pos]
+
+
+def replay_state(words: np.ndarray) -> np.ndarray:
+    """A stream state that returns ``words`` in order (then fails with an index error)."""
+    state = np.zeros(_BUF + len(words), dtype=np.uint64)
+    state[_STREAM] = REPLAY
+    state[_BUF:] = words
+    return state
 
 
 @kernel
-def _box_muller(w0, w1, w2):
-    # The radius uses 53 bits, so the largest normal is about 8.57 and nothing is truncated at
-    # any sample size the engine can reach; the angle uses 32 bits. The radius uniform is
-    # taken in (0, 1] so that its logarithm is finite.
-    u = 1.0 - uniform53(w0, w1)
-    r = np.sqrt(-2.0 * np.log(u))
-    theta = _TWO_PI * (np.float64(w2) * _U32)
-    return r * np.cos(theta), r * np.sin(theta)
+def words_used(state):
+    """How many words a replay state has handed out."""
+    return state[_BLOCK]
+
+
+@inline_kernel
+def next_uniform(state):
+    """Uniform double in ``[0, 1)`` with 53 random bits (numpy's ``next_double``)."""
+    return np.float64(next_word(state) >> np.uint64(11)) * _U53
+
+
+@inline_kernel
+def next_normal(state):
+    """Standard normal by the 256-layer ziggurat (numpy's ``random_standard_normal``)."""
+    while True:
+        r = next_word(state)
+        idx = np.int64(r & np.uint64(0xFF))
+        r >>= np.uint64(8)
+        # rabs < 2**52 fits an int64, whose conversion to double is one instruction.
+        rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
+        sign = 1.0 - 2.0 * np.float64(r & np.uint64(1))  # branch-free: the sign is a coin flip
+        x = sign * (np.float64(rabs) * _ZIG_W[idx])
+        if rabs < np.int64(_ZIG_K[idx]):
+            return x
+        if idx == 0:
+            # The tail beyond R, by Marsaglia's exponential rejection; 1 - U avoids log(0).
+            while True:
+                xx = -_ZIG_INV_R * np.log1p(-next_uniform(state))
+                yy = -np.log1p(-next_uniform(state))
+                if yy + yy > xx * xx:
+                    return -(_ZIG_R + xx) if (rabs >> 8) & 1 else _ZIG_R + xx
+        else:
+            wedge = (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_uniform(state) + _ZIG_F[idx]
+            if wedge < np.exp(-0.5 * x * x):
+                return x
 
 
 @kernel
-def normal_pair(k0, k1, block, path):
-    """Two independent standard normals from Philox block ``block`` of path ``path``."""
-    w0, w1, w2, _ = _block(k0, k1, block, path)
-    return _box_muller(w0, w1, w2)
+def replay_normals(state, out):
+    """Fill ``out`` with normals drawn from ``state`` (see :func:`replay_state`)."""
+    state[_POS] = 0
+    state[_END] = 0
+    for i in range(out.shape[0]):
+        out[i] = next_normal(state)
 
 
 @kernel
-def step_draws(k0, k1, path, step, out):
+def step_draws(key0, key1, path, step, state, out):
     """Fill ``out[0:8]`` with the draws of step ``step`` (1-based) of path ``path``.
 
     ``out[0:3]`` are the uncorrelated driver shocks (cost, open share, demand),
-    ``out[3:7]`` are the sentiment shocks (common, A, I, T), and ``out[7]`` is the jump
-    uniform in ``[0, 1)``, built from the spare fourth words of the first two blocks.
+    ``out[3:7]`` the sentiment shocks (common, A, I, T), ``out[7]`` the jump uniform in
+    ``[0, 1)``. ``state`` is scratch of size :data:`STATE_SIZE`.
     """
-    base = np.uint64(step) * np.uint64(BLOCKS_PER_STEP)
-    a0, a1, a2, a3 = _block(k0, k1, base, path)
-    b0, b1, b2, b3 = _block(k0, k1, base + np.uint64(1), path)
-    c0, c1, c2, _ = _block(k0, k1, base + np.uint64(2), path)
-    d0, d1, d2, _ = _block(k0, k1, base + np.uint64(3), path)
-    out[0], out[1] = _box_muller(a0, a1, a2)
-    out[2], out[3] = _box_muller(b0, b1, b2)
-    out[4], out[5] = _box_muller(c0, c1, c2)
-    out[6], _ = _box_muller(d0, d1, d2)
-    out[7] = uniform53(a3, b3)
+    open_stream(key0, key1, path, step, state)
+    out[7] = next_uniform(state)
+    for j in range(7):
+        out[j] = next_normal(state)
 
 
 @kernel
-def path_draws(k0, k1, path):
-    """The per-path draws ``(Z_lambda, Z_g, Z_sel)`` (blocks 0 and 1, before step 1)."""
-    z_lam, z_g = normal_pair(k0, k1, np.uint64(0), path)
-    z_sel, _ = normal_pair(k0, k1, np.uint64(1), path)
+def path_draws(key0, key1, path, state):
+    """The per-path draws ``(Z_lambda, Z_g, Z_sel)`` (stream 0)."""
+    open_stream(key0, key1, path, 0, state)
+    z_lam = next_normal(state)
+    z_g = next_normal(state)
+    z_sel = next_normal(state)
     return z_lam, z_g, z_sel
 
 
 @kernel
 def _fill_draw_table(k0, k1, first_path, per_path, per_step):
+    state = np.empty(STATE_SIZE, dtype=np.uint64)
     for i in range(per_path.shape[0]):
         path = np.uint64(first_path + i)
-        per_path[i, 0], per_path[i, 1], per_path[i, 2] = path_draws(k0, k1, path)
+        per_path[i, 0], per_path[i, 1], per_path[i, 2] = path_draws(k0, k1, path, state)
         for n in range(per_step.shape[1]):
-            step_draws(k0, k1, path, n + 1, per_step[i, n])
+            step_draws(k0, k1, path, n + 1, state, per_step[i, n])
 
 
 def draw_table(

@@ -195,3 +195,10 @@ def test_any_valid_scenario_gives_finite_outputs_or_a_named_refusal(overrides):
     assert_finite_outputs(ds)
     assert (ds["total_return"] >= 0).all() and (ds["annual_return"] >= -1).all()
     assert ((ds["max_drawdown"] >= 0) & (ds["max_drawdown"] <= 1)).all()
+
+
+def test_no_negative_zeros_in_outputs(base_run):
+    # -expm1(0.0) is -0.0; outputs must not show it (nor should they hash differently).
+    for name in ("total_return", "max_drawdown", "training_cost", "open_share", "demand"):
+        values = base_run[name].values
+        assert not np.any((values == 0) & np.signbit(values)), name
