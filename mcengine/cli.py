@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine import __version__
-from mcengine.engine import MAX_PATHS, simulate
+from mcengine.engine import MAX_PATHS, needs_compile, simulate
 from mcengine.errors import ResultFileError, ScenarioError
 from mcengine.io import read_result, write_netcdf
 from mcengine.report import render_summary, summary_to_json
@@ -122,23 +122,31 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option(
+    "--summary-only",
+    is_flag=True,
+    help="Stream paths into the summary instead of keeping them: memory stays flat at any "
+    "path count, quantiles within 1e-6. --out then writes the summary.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(1, None),
     default=None,
     help="Numba threads (results do not depend on it).",
 )
-def run(scenario, n_paths, seed, overrides, out, as_json, threads) -> None:
+def run(scenario, n_paths, seed, overrides, out, as_json, summary_only, threads) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
     sc = _load(scenario, overrides)
     if out is not None and not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    if needs_compile():
+        click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
     started = time.perf_counter()
     try:
         with _progress(enabled=not as_json) as report:
-            ds = simulate(sc, n_paths, seed, threads=threads, progress=report)
-    except ScenarioError as err:
-        raise UserError(str(err)) from None
-    except ValueError as err:
+            ds = simulate(
+                sc, n_paths, seed, keep_paths=not summary_only, threads=threads, progress=report
+            )
+    except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
     elapsed = time.perf_counter() - started
     if out is not None:

@@ -15,7 +15,14 @@ from mcengine import __version__
 from mcengine.parameters import SEGMENTS
 from mcengine.scenario import Scenario
 
-__all__ = ["PathArrays", "to_dataset", "PER_PATH_SEGMENT", "PER_PATH", "REQUIRED_ATTRS"]
+__all__ = [
+    "PathArrays",
+    "run_attributes",
+    "to_dataset",
+    "PER_PATH_SEGMENT",
+    "PER_PATH",
+    "REQUIRED_ATTRS",
+]
 
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
 PER_PATH = ("crash_year", "crash_origin", "training_cost", "open_share", "demand")
@@ -68,9 +75,25 @@ class PathArrays:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
-def to_dataset(
-    arrays: PathArrays, scenario: Scenario, *, seed: int, sampler: str, elapsed: float
-) -> xr.Dataset:
+def run_attributes(
+    scenario: Scenario, *, seed: int, n_paths: int, sampler: str, elapsed: float
+) -> dict:
+    """The attributes every result carries (MODEL.md "Outputs"), full or summary."""
+    return {
+        "title": f"mcengine simulation of scenario '{scenario.name}'",
+        "scenario_name": scenario.name,
+        "scenario": scenario.to_toml(),
+        "seed": np.int64(seed),
+        "n_paths": np.int64(n_paths),
+        "sampler": sampler,
+        "horizon_years": np.int64(scenario.simulation.horizon_years),
+        "mcengine_version": __version__,
+        "model": "MODEL.md v1",
+        "elapsed_seconds": float(elapsed),
+    }
+
+
+def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
     """Label the arrays as MODEL.md's output Dataset."""
     n = arrays.flags.shape[0]
     data_vars = {}
@@ -81,18 +104,7 @@ def to_dataset(
     ds = xr.Dataset(
         data_vars,
         coords={"path": np.arange(n, dtype=np.int64), "segment": list(SEGMENTS)},
-        attrs={
-            "title": f"mcengine simulation of scenario '{scenario.name}'",
-            "scenario_name": scenario.name,
-            "scenario": scenario.to_toml(),
-            "seed": np.int64(seed),
-            "n_paths": np.int64(n),
-            "sampler": sampler,
-            "horizon_years": np.int64(scenario.simulation.horizon_years),
-            "mcengine_version": __version__,
-            "model": "MODEL.md v1",
-            "elapsed_seconds": float(elapsed),
-        },
+        attrs=attrs,
     )
     for name, (text, units) in _DESCRIPTIONS.items():
         ds[name].attrs.update(long_name=text, units=units)

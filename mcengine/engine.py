@@ -15,8 +15,9 @@ import numpy as np
 import xarray as xr
 
 from mcengine.coefficients import build_coefficients, spend_ratio_schedule
-from mcengine.dataset import PathArrays, to_dataset
+from mcengine.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.errors import ScenarioError
+from mcengine.jit import is_cached
 from mcengine.kernel import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
@@ -26,8 +27,9 @@ from mcengine.kernel import (
 from mcengine.parameters import SEGMENTS
 from mcengine.scenario import Scenario, load_scenario
 from mcengine.streams import MAX_SEED, fresh_seed, key_from_seed
+from mcengine.summary import SummaryAccumulator
 
-__all__ = ["simulate", "DEFAULT_CHUNK_PATHS", "MAX_PATHS", "SAMPLERS"]
+__all__ = ["simulate", "needs_compile", "DEFAULT_CHUNK_PATHS", "MAX_PATHS", "SAMPLERS"]
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
 DEFAULT_CHUNK_PATHS = 1 << 16
@@ -50,6 +52,11 @@ _OVERFLOW_CAUSES = {
 ProgressCallback = Callable[[int, int], None]
 
 
+def needs_compile() -> bool:
+    """Whether the next :func:`simulate` in this process compiles the kernel (tens of s)."""
+    return not simulate_paths.signatures and not is_cached(simulate_paths)
+
+
 def _check_int(name: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ScenarioError(f"{name} = {value!r}, must be an integer in [{lo}, {hi}]")
@@ -63,11 +70,12 @@ def simulate(
     n_paths: int = 1_000_000,
     seed: int | None = None,
     *,
+    keep_paths: bool = True,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> xr.Dataset:
-    """Simulate ``n_paths`` paths of ``scenario`` and return per-path results.
+    """Simulate ``n_paths`` paths of ``scenario``.
 
     Parameters
     ----------
@@ -78,6 +86,11 @@ def simulate(
     seed : int, optional
         In ``[0, 2**63 - 1]``. ``None`` draws one from the operating system and records it
         in ``attrs["seed"]``, so the run can be repeated.
+    keep_paths : bool, default True
+        ``True`` returns every path (memory grows with ``n_paths``). ``False`` streams the
+        paths into a summary and returns it (as :func:`mcengine.summarize` would), in memory
+        that does not grow with ``n_paths``; its quantile-based figures are within
+        ``attrs["quantile_error_bound"]`` (normally 1e-6) of the exact ones.
     chunk_paths : int, default 65536
         Paths per kernel call. Results do not depend on it.
     threads : int, optional
@@ -88,8 +101,8 @@ def simulate(
     Returns
     -------
     xarray.Dataset
-        Dimensions ``path`` and ``segment``; variables and attributes as in MODEL.md
-        "Outputs".
+        With ``keep_paths``: dimensions ``path`` and ``segment``, variables and attributes
+        as in MODEL.md "Outputs". Without: the summary, dims ``(segment, statistic)``.
 
     Raises
     ------
@@ -106,7 +119,9 @@ def simulate(
     coef = build_coefficients(scenario)
     spend = spend_ratio_schedule(scenario)
     key0, key1 = key_from_seed(seed)
-    out = PathArrays.empty(n_paths)
+    out = PathArrays.empty(n_paths if keep_paths else min(chunk_paths, n_paths))
+    summary = None if keep_paths else SummaryAccumulator()
+    overflow = _OverflowTally()
 
     previous_threads = numba.get_num_threads()
     if threads is not None:
@@ -115,24 +130,45 @@ def simulate(
     try:
         for start in range(0, n_paths, chunk_paths):
             stop = min(start + chunk_paths, n_paths)
-            part = out.slice(start, stop)
+            part = out.slice(start, stop) if keep_paths else out.slice(0, stop - start)
             simulate_paths(coef, spend, key0, key1, start, *part.kernel_outputs())
+            overflow.add(part.flags, start)
+            if summary is not None:
+                summary.add(
+                    part.total_return, part.annual_return, part.max_drawdown, part.crash_origin
+                )
             if progress is not None:
                 progress(stop, n_paths)
     finally:
         numba.set_num_threads(previous_threads)
     elapsed = time.perf_counter() - started
-    _refuse_overflow(out.flags, scenario)
-    return to_dataset(out, scenario, seed=seed, sampler="pseudo", elapsed=elapsed)
+    overflow.refuse(scenario, n_paths)
+    attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=elapsed)
+    if summary is not None:
+        return summary.result(attrs)
+    return to_dataset(out, attrs)
 
 
-def _refuse_overflow(flags: np.ndarray, scenario: Scenario) -> None:
-    bad = np.flatnonzero(flags)
-    if bad.size == 0:
-        return
-    first = int(bad[0])
-    causes = [text for bit, text in _OVERFLOW_CAUSES.items() if flags[first] & bit]
-    raise ValueError(
-        f"scenario '{scenario.name}' overflows float64 on {bad.size} of {flags.size} paths "
-        f"(first: path {first}): {'; '.join(causes)}"
-    )
+class _OverflowTally:
+    """Paths whose flags say a quantity left float64's range, over all chunks."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_path = -1
+        self.first_flags = 0
+
+    def add(self, flags: np.ndarray, offset: int) -> None:
+        bad = np.flatnonzero(flags)
+        if bad.size and self.count == 0:
+            self.first_path = offset + int(bad[0])
+            self.first_flags = int(flags[bad[0]])
+        self.count += bad.size
+
+    def refuse(self, scenario: Scenario, n_paths: int) -> None:
+        if self.count == 0:
+            return
+        causes = [text for bit, text in _OVERFLOW_CAUSES.items() if self.first_flags & bit]
+        raise ValueError(
+            f"scenario '{scenario.name}' overflows float64 on {self.count} of {n_paths} paths "
+            f"(first: path {self.first_path}): {'; '.join(causes)}"
+        )

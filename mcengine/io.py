@@ -74,7 +74,10 @@ def check_result(ds: xr.Dataset, source: str = "result") -> None:
 
 
 def read_result(path: str | Path) -> xr.Dataset:
-    """Open an mcengine netCDF result and check it; raise :class:`ResultFileError` if bad."""
+    """Open an mcengine netCDF result (per-path, or a summary) and check it.
+
+    Raises :class:`ResultFileError` if the file is missing, unreadable or not mcengine's.
+    """
     path = Path(path)
     if not path.is_file():
         raise ResultFileError(f"{path}: no such file")
@@ -84,5 +87,8 @@ def read_result(path: str | Path) -> xr.Dataset:
         raise ResultFileError(
             f"{path}: not a readable netCDF-4 file ({type(err).__name__})"
         ) from None
-    check_result(ds, str(path))
+    from mcengine.summary import is_summary
+
+    if not is_summary(ds):
+        check_result(ds, str(path))
     return ds

@@ -21,7 +21,7 @@ import warnings
 
 import numba
 
-__all__ = ["kernel", "parallel_kernel", "prange", "fastmath_flags"]
+__all__ = ["kernel", "inline_kernel", "parallel_kernel", "prange", "fastmath_flags", "is_cached"]
 
 prange = numba.prange
 
@@ -53,3 +53,15 @@ inline_kernel = numba.njit(inline="always", **_FLAGS)
 def parallel_kernel(func):
     """Decorator for the top-level, path-parallel kernels (``prange`` over paths)."""
     return numba.njit(parallel=True, **_FLAGS)(func)
+
+
+def is_cached(dispatcher) -> bool:
+    """Whether ``dispatcher`` has machine code in the on-disk cache for this source and CPU.
+
+    Used to say "compiling..." before a cold start. It reads Numba's cache index (a private
+    API), so any surprise counts as cached: the worst case is a missing notice.
+    """
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except Exception:
+        return True

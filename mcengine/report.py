@@ -76,6 +76,9 @@ def render_summary(
             row.append(_fmt(float(cell["estimate"]), float(cell["standard_error"]), str(stat)))
         grid.add_row(*row)
     console.print(grid)
+    bound = float(attrs.get("quantile_error_bound", 0.0))
+    if bound:
+        console.print(f"summary-only run: quantile-based figures within {bound:.0e} of exact")
     console.print(
         f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% "
         f"± {float(table['p_crash_standard_error']) * 100:.2f}"
@@ -102,6 +105,7 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
         "scenario": str(table.attrs.get("scenario_name", "")),
         "seed": int(table.attrs.get("seed", -1)),
         "n_paths": int(table.attrs.get("n_paths", 0)),
+        "quantile_error_bound": float(table.attrs.get("quantile_error_bound", 0.0)),
         "p_crash": {
             "estimate": float(table["p_crash"]),
             "standard_error": float(table["p_crash_standard_error"]),

@@ -1,5 +1,7 @@
 """Summaries of a simulation: each statistic with its Monte Carlo standard error.
 
+The statistics read a sample through :mod:`mcengine.samples`, so the full mode (sorted
+per-path values) and the summary-only mode (streamed histograms) share every formula.
 Standard errors (``docs/model.md``, "Reading the results"):
 
 * mean: sample standard deviation / sqrt(n);
@@ -14,17 +16,31 @@ Standard errors (``docs/model.md``, "Reading the results"):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
 
 from mcengine.errors import ResultFileError
+from mcengine.parameters import SEGMENTS
+from mcengine.samples import BinnedSample, ExactSample, Histogram
 
-__all__ = ["summarize", "STATISTICS", "QUANTILES", "TAIL_ALPHA"]
+__all__ = [
+    "summarize",
+    "SummaryAccumulator",
+    "STATISTICS",
+    "QUANTILES",
+    "TAIL_ALPHA",
+    "ANNUAL_BIN_WIDTH",
+]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TAIL_ALPHA = 0.05
 _Z95 = 1.959963984540054
+#: Histogram bin width of annual return and drawdown in summary-only runs: the bound on the
+#: error of every quantile-based figure (1e-4 percentage points).
+ANNUAL_BIN_WIDTH = 1e-6
+_ANNUAL_RANGE = (-1.0, 4.0)  # -100% to +400% a year; outside it the bound widens (exactly)
 
 STATISTICS = {
     "mean": "mean annual return",
@@ -39,82 +55,47 @@ STATISTICS = {
 }
 
 
-def _quantile_with_se(sorted_x: np.ndarray, q: float) -> tuple[float, float]:
-    n = sorted_x.size
-    estimate = float(np.quantile(sorted_x, q))
+def _quantile_with_se(sample, q: float) -> tuple[float, float]:
+    n = sample.n
     half = _Z95 * math.sqrt(n * q * (1.0 - q))
     lo = min(max(math.floor(n * q - half), 0), n - 1)
     hi = min(max(math.ceil(n * q + half), 0), n - 1)
-    return estimate, float(sorted_x[hi] - sorted_x[lo]) / (2.0 * _Z95)
+    spread = sample.order_statistic(hi) - sample.order_statistic(lo)
+    return sample.quantile(q), spread / (2.0 * _Z95)
 
 
-def _proportion(hits: np.ndarray) -> tuple[float, float]:
-    p = float(np.mean(hits))
-    return p, math.sqrt(p * (1.0 - p) / hits.size)
+def _proportion(hits: int, n: int) -> tuple[float, float]:
+    p = hits / n
+    return p, math.sqrt(p * (1.0 - p) / n)
 
 
-def _segment_statistics(
-    annual: np.ndarray, total: np.ndarray, drawdown: np.ndarray, origin_hits: np.ndarray
-) -> dict[str, tuple[float, float]]:
-    n = annual.size
+def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: int):
+    n = annual.n
+    m = annual.moments
     stats: dict[str, tuple[float, float]] = {}
-    mean = float(np.mean(annual))
-    std = float(np.std(annual, ddof=1)) if n > 1 else 0.0
-    stats["mean"] = (mean, std / math.sqrt(n))
-    m4 = float(np.mean((annual - mean) ** 4))
+    std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
+    stats["mean"] = (m.mean, std / math.sqrt(n))
+    m4 = m.m4 / n
     std_se = math.sqrt(max(m4 - std**4, 0.0) / n) / (2.0 * std) if std > 0 else 0.0
     stats["std"] = (std, std_se)
-    ordered = np.sort(annual)
     for q in QUANTILES:
-        stats[f"q{round(q * 100):02d}"] = _quantile_with_se(ordered, q)
+        stats[f"q{round(q * 100):02d}"] = _quantile_with_se(annual, q)
     q_tail, q_tail_se = stats["q05"]
     stats["var95"] = (-q_tail, q_tail_se)
-    shortfall = np.maximum(q_tail - annual, 0.0)
-    cvar = -(q_tail - float(np.mean(shortfall)) / TAIL_ALPHA)
-    cvar_se = float(np.std(shortfall, ddof=1)) / (TAIL_ALPHA * math.sqrt(n)) if n > 1 else 0.0
-    stats["cvar95"] = (cvar, cvar_se)
-    stats["p_loss"] = _proportion(total < 1.0)
-    stats["p_wiped_out"] = _proportion(total == 0.0)
-    stats["median_max_drawdown"] = _quantile_with_se(np.sort(drawdown), 0.5)
-    stats["p_crash_origin"] = _proportion(origin_hits)
+    shortfall_mean, shortfall_var = annual.shortfall(q_tail)
+    cvar = -(q_tail - shortfall_mean / TAIL_ALPHA)
+    stats["cvar95"] = (cvar, math.sqrt(shortfall_var) / (TAIL_ALPHA * math.sqrt(n)))
+    stats["p_loss"] = _proportion(n_loss, n)
+    stats["p_wiped_out"] = _proportion(n_wiped, n)
+    stats["median_max_drawdown"] = _quantile_with_se(drawdown, 0.5)
+    stats["p_crash_origin"] = _proportion(n_origin, n)
     return stats
 
 
-def summarize(ds: xr.Dataset) -> xr.Dataset:
-    """Summarise a :func:`~mcengine.simulate` result per segment.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`mcengine.simulate` (or read back from its netCDF file).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``estimate`` and ``standard_error`` with dims ``(segment, statistic)``; the
-        statistics are listed in :data:`STATISTICS`. Scalars ``p_crash`` and
-        ``p_crash_standard_error`` give the probability of a contagion crash. Attributes
-        carry the run's scenario name, seed and path count.
-    """
-    from mcengine.io import check_result
-
-    check_result(ds)
-    if ds.sizes["path"] == 0:
-        raise ResultFileError("the result has no paths to summarise")
-    segments = [str(s) for s in ds["segment"].values]
-    origin = ds["crash_origin"].values
-    estimate = np.empty((len(segments), len(STATISTICS)))
-    error = np.empty_like(estimate)
-    for i in range(len(segments)):
-        stats = _segment_statistics(
-            ds["annual_return"].values[:, i],
-            ds["total_return"].values[:, i],
-            ds["max_drawdown"].values[:, i],
-            origin == i,
-        )
-        for j, name in enumerate(STATISTICS):
-            estimate[i, j], error[i, j] = stats[name]
-    p_crash, p_crash_se = _proportion(origin >= 0)
+def _summary_dataset(per_segment, n_crash: int, n: int, attrs: dict) -> xr.Dataset:
+    estimate = np.array([[per_segment[s][k][0] for k in STATISTICS] for s in SEGMENTS])
+    error = np.array([[per_segment[s][k][1] for k in STATISTICS] for s in SEGMENTS])
+    p_crash, p_crash_se = _proportion(n_crash, n)
     out = xr.Dataset(
         {
             "estimate": (("segment", "statistic"), estimate),
@@ -123,11 +104,127 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
             "p_crash_standard_error": ((), p_crash_se),
         },
         coords={
-            "segment": segments,
+            "segment": list(SEGMENTS),
             "statistic": list(STATISTICS),
             "description": ("statistic", list(STATISTICS.values())),
         },
-        attrs={k: ds.attrs[k] for k in ("scenario_name", "seed", "n_paths") if k in ds.attrs},
+        attrs=attrs,
     )
     out["standard_error"].attrs["long_name"] = "Monte Carlo standard error of the estimate"
     return out
+
+
+def is_summary(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is already a summary (of :func:`summarize` or a summary-only run)."""
+    return "estimate" in ds.variables and "standard_error" in ds.variables
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """Summarise a :func:`~mcengine.simulate` result per segment.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`mcengine.simulate` (or read back from its netCDF file). A summary
+        (from ``simulate(..., keep_paths=False)``) is returned unchanged.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``estimate`` and ``standard_error`` with dims ``(segment, statistic)``; the
+        statistics are listed in :data:`STATISTICS`. Scalars ``p_crash`` and
+        ``p_crash_standard_error`` give the probability of a contagion crash. Attributes
+        carry the run's scenario name, seed and path count, and ``quantile_error_bound``
+        (0 here: quantiles are exact order statistics).
+    """
+    from mcengine.io import check_result
+
+    if is_summary(ds):
+        return ds
+    check_result(ds)
+    n = ds.sizes["path"]
+    if n == 0:
+        raise ResultFileError("the result has no paths to summarise")
+    origin = ds["crash_origin"].values
+    per_segment = {}
+    for i, segment in enumerate(SEGMENTS):
+        total = ds["total_return"].values[:, i]
+        per_segment[segment] = _segment_statistics(
+            ExactSample(ds["annual_return"].values[:, i]),
+            ExactSample(ds["max_drawdown"].values[:, i]),
+            int(np.count_nonzero(total < 1.0)),
+            int(np.count_nonzero(total == 0.0)),
+            int(np.count_nonzero(origin == i)),
+        )
+    attrs = {k: v for k, v in ds.attrs.items() if k != "elapsed_seconds"}
+    attrs["quantile_error_bound"] = 0.0
+    return _summary_dataset(per_segment, int(np.count_nonzero(origin >= 0)), n, attrs)
+
+
+def _annual_histogram() -> Histogram:
+    lo, hi = _ANNUAL_RANGE
+    return Histogram(lo, hi, ANNUAL_BIN_WIDTH, atom=-1.0)
+
+
+def _drawdown_histogram() -> Histogram:
+    return Histogram(0.0, 1.0, ANNUAL_BIN_WIDTH, atom=1.0)
+
+
+@dataclass
+class SummaryAccumulator:
+    """Mergeable running summary of per-path results, in memory independent of path count.
+
+    ``add`` a block of paths at a time (any order of blocks gives the same counts and
+    histograms; moments agree to rounding), ``merge`` accumulators from other workers, and
+    read :meth:`result`.
+    """
+
+    annual: list[Histogram] = field(default_factory=lambda: [_annual_histogram() for _ in SEGMENTS])
+    drawdown: list[Histogram] = field(
+        default_factory=lambda: [_drawdown_histogram() for _ in SEGMENTS]
+    )
+    n: int = 0
+    n_loss: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+    n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+    n_origin: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+
+    def add(self, total_return, annual_return, max_drawdown, crash_origin) -> None:
+        """Add one block of paths (arrays as in the result Dataset)."""
+        for i in range(len(SEGMENTS)):
+            self.annual[i].add(annual_return[:, i])
+            self.drawdown[i].add(max_drawdown[:, i])
+        self.n += crash_origin.shape[0]
+        self.n_loss += np.count_nonzero(total_return < 1.0, axis=0)
+        self.n_wiped += np.count_nonzero(total_return == 0.0, axis=0)
+        self.n_origin += np.bincount(crash_origin[crash_origin >= 0], minlength=3)[:3]
+
+    def merge(self, other: SummaryAccumulator) -> SummaryAccumulator:
+        return SummaryAccumulator(
+            [a.merge(b) for a, b in zip(self.annual, other.annual, strict=True)],
+            [a.merge(b) for a, b in zip(self.drawdown, other.drawdown, strict=True)],
+            self.n + other.n,
+            self.n_loss + other.n_loss,
+            self.n_wiped + other.n_wiped,
+            self.n_origin + other.n_origin,
+        )
+
+    def result(self, attrs: dict | None = None) -> xr.Dataset:
+        """The summary Dataset, as :func:`summarize` gives, with ``quantile_error_bound``."""
+        if self.n == 0:
+            raise ResultFileError("the result has no paths to summarise")
+        per_segment = {}
+        bound = 0.0
+        for i, segment in enumerate(SEGMENTS):
+            annual = BinnedSample(self.annual[i])
+            drawdown = BinnedSample(self.drawdown[i])
+            bound = max(bound, annual.error_bound, drawdown.error_bound)
+            per_segment[segment] = _segment_statistics(
+                annual,
+                drawdown,
+                int(self.n_loss[i]),
+                int(self.n_wiped[i]),
+                int(self.n_origin[i]),
+            )
+        attrs = dict(attrs or {})
+        attrs["quantile_error_bound"] = bound
+        return _summary_dataset(per_segment, int(self.n_origin.sum()), self.n, attrs)

@@ -263,3 +263,37 @@ def test_validate_reports_each_file(runner, tmp_path):
 def test_version_and_help(runner):
     assert invoke(runner, "--version").output.startswith("mcengine, version ")
     assert "Simulate SCENARIO" in invoke(runner, "run", "--help").output
+
+
+def test_summary_only_run_and_its_file(runner, tmp_path):
+    target = tmp_path / "summary.nc"
+    full = json.loads(invoke(runner, "run", "-n", "4000", "--seed", "2", "--json").output)
+    result = invoke(
+        runner, "run", "-n", "4000", "--seed", "2", "--json", "--summary-only", "--out", target
+    )
+    streamed = json.loads(result.output)
+    assert streamed["quantile_error_bound"] == pytest.approx(1e-6)
+    assert full["quantile_error_bound"] == 0.0
+    for segment, stats in full["segments"].items():
+        for name in ("p_loss", "p_wiped_out", "p_crash_origin"):
+            assert streamed["segments"][segment][name] == stats[name]
+        assert streamed["segments"][segment]["q50"]["estimate"] == pytest.approx(
+            stats["q50"]["estimate"], abs=1e-6
+        )
+    again = json.loads(invoke(runner, "summarize", target, "--json").output)
+    streamed.pop("elapsed_seconds")
+    assert again == streamed
+    table = invoke(runner, "summarize", target).output
+    assert "summary-only run: quantile-based figures within 1e-06 of exact" in table
+
+
+def test_compiling_notice_only_when_the_kernel_is_not_cached(runner, monkeypatch):
+    from mcengine import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "needs_compile", lambda: True)
+    result = runner.invoke(cli, ["run", "-n", "10", "--seed", "1", "--json"])
+    assert result.stderr.startswith("compiling the simulation kernel")
+    json.loads(result.stdout)
+    monkeypatch.setattr(cli_module, "needs_compile", lambda: False)
+    result = runner.invoke(cli, ["run", "-n", "10", "--seed", "1", "--json"])
+    assert result.stderr == ""

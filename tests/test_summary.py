@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import mcengine
 from mcengine.errors import ResultFileError
@@ -87,3 +88,77 @@ def test_summarize_rejects_datasets_that_are_not_results(base_run):
         mcengine.summarize(base_run.drop_vars("annual_return"))
     with pytest.raises(ResultFileError, match="has dims"):
         mcengine.summarize(base_run.assign(demand=base_run["total_return"]))
+
+
+# -- summary-only (streaming) mode --------------------------------------------------------------
+COUNT_STATISTICS = ["p_loss", "p_wiped_out", "p_crash_origin"]
+QUANTILE_STATISTICS = ["q05", "q25", "q50", "q75", "q95", "var95", "median_max_drawdown"]
+
+
+@pytest.mark.parametrize(
+    ("name", "chunk_paths"), [("base", 1 << 16), ("training_bust", 777), ("inference_glut", 5000)]
+)
+def test_summary_only_matches_the_exact_summary(name, chunk_paths):
+    n = 30_000
+    exact = mcengine.summarize(mcengine.simulate(name, n, seed=8))
+    streamed = mcengine.simulate(name, n, seed=8, keep_paths=False, chunk_paths=chunk_paths)
+    bound = streamed.attrs["quantile_error_bound"]
+    assert bound == pytest.approx(1e-6)
+    assert exact.attrs["quantile_error_bound"] == 0.0
+    assert streamed.attrs["n_paths"] == n and streamed.attrs["seed"] == 8
+    est, est_x = streamed["estimate"], exact["estimate"]
+    se, se_x = streamed["standard_error"], exact["standard_error"]
+    # Counts are exact; moments agree to summation rounding.
+    xr.testing.assert_equal(
+        est.sel(statistic=COUNT_STATISTICS), est_x.sel(statistic=COUNT_STATISTICS)
+    )
+    assert float(streamed["p_crash"]) == float(exact["p_crash"])
+    xr.testing.assert_allclose(
+        est.sel(statistic=["mean", "std"]), est_x.sel(statistic=["mean", "std"]), rtol=1e-10
+    )
+    xr.testing.assert_allclose(
+        se.sel(statistic=["mean", "std"]), se_x.sel(statistic=["mean", "std"]), rtol=1e-8
+    )
+    # Order statistics: within the stated bound (their errors within two bounds).
+    diff = abs(est.sel(statistic=QUANTILE_STATISTICS) - est_x.sel(statistic=QUANTILE_STATISTICS))
+    assert float(diff.max()) <= bound
+    se_diff = abs(se.sel(statistic=QUANTILE_STATISTICS) - se_x.sel(statistic=QUANTILE_STATISTICS))
+    assert float(se_diff.max()) <= 2 * bound / (2 * 1.959963984540054) + 1e-15
+    cvar_diff = abs(est.sel(statistic="cvar95") - est_x.sel(statistic="cvar95"))
+    assert float(cvar_diff.max()) <= 2 * bound / 0.05
+
+
+def test_summary_only_bound_is_far_below_the_monte_carlo_error():
+    summary = mcengine.simulate("base", 200_000, seed=1, keep_paths=False)
+    se = summary["standard_error"].sel(statistic=QUANTILE_STATISTICS)
+    # Even at 1e8 paths (s.e. / sqrt(500)) the bound is under a tenth of the smallest
+    # quantile s.e. (measured: about 5%), so it adds under 0.5% to the total error.
+    assert summary.attrs["quantile_error_bound"] < 0.1 * float(se.min()) / np.sqrt(500)
+
+
+def test_summary_accumulator_merges_in_any_order():
+    from mcengine.summary import SummaryAccumulator
+
+    ds = mcengine.simulate("base", 6000, seed=3)
+    parts = [ds.isel(path=slice(a, a + 2000)) for a in (0, 2000, 4000)]
+
+    def accumulate(block):
+        acc = SummaryAccumulator()
+        acc.add(
+            block["total_return"].values,
+            block["annual_return"].values,
+            block["max_drawdown"].values,
+            block["crash_origin"].values,
+        )
+        return acc
+
+    left = accumulate(parts[0]).merge(accumulate(parts[1])).merge(accumulate(parts[2]))
+    right = accumulate(parts[2]).merge(accumulate(parts[0]).merge(accumulate(parts[1])))
+    a, b = left.result(), right.result()
+    xr.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+    xr.testing.assert_allclose(a["standard_error"], b["standard_error"], rtol=1e-9)
+
+
+def test_summarize_returns_a_summary_unchanged():
+    summary = mcengine.simulate("base", 1000, seed=1, keep_paths=False)
+    assert mcengine.summarize(summary) is summary

@@ -1,0 +1,193 @@
+"""Two views of a one-dimensional sample that the summary statistics read.
+
+* :class:`ExactSample` holds the sorted values (``simulate(..., keep_paths=True)``).
+* :class:`BinnedSample` holds a fine histogram plus exact moments, built chunk by chunk and
+  mergeable (``keep_paths=False``): memory does not grow with the path count.
+
+Both answer the same questions (moments, order statistics, lower-tail means), so the
+statistics in :mod:`mcengine.summary` have one implementation. A binned answer about an order
+statistic is within :attr:`BinnedSample.error_bound` (one bin width) of the exact one; moments
+and counts are exact up to floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mcengine.jit import kernel
+
+__all__ = ["Moments", "ExactSample", "BinnedSample", "Histogram"]
+
+
+@dataclass
+class Moments:
+    """Count, mean and central moment sums M2..M4, merged exactly (Pebay, 2008)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    m3: float = 0.0
+    m4: float = 0.0
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> Moments:
+        if x.size == 0:
+            return cls()
+        mean = float(np.mean(x))
+        d = x - mean
+        d2 = d * d
+        return cls(x.size, mean, float(d2.sum()), float((d2 * d).sum()), float((d2 * d2).sum()))
+
+    def merge(self, other: Moments) -> Moments:
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        na, nb = self.n, other.n
+        n = na + nb
+        delta = other.mean - self.mean
+        m2 = self.m2 + other.m2 + delta**2 * na * nb / n
+        m3 = (
+            self.m3
+            + other.m3
+            + delta**3 * na * nb * (na - nb) / n**2
+            + 3.0 * delta * (na * other.m2 - nb * self.m2) / n
+        )
+        m4 = (
+            self.m4
+            + other.m4
+            + delta**4 * na * nb * (na * na - na * nb + nb * nb) / n**3
+            + 6.0 * delta**2 * (na * na * other.m2 + nb * nb * self.m2) / n**2
+            + 4.0 * delta * (na * other.m3 - nb * self.m3) / n
+        )
+        return Moments(n, self.mean + delta * nb / n, m2, m3, m4)
+
+
+class ExactSample:
+    """A sample kept in full (sorted)."""
+
+    error_bound = 0.0
+
+    def __init__(self, values: np.ndarray):
+        self.sorted = np.sort(values)
+        self.moments = Moments.of(values)
+        self.n = values.size
+
+    def order_statistic(self, rank: int) -> float:
+        """The value of 0-based rank ``rank``."""
+        return float(self.sorted[rank])
+
+    def quantile(self, q: float) -> float:
+        """numpy's default (linear) quantile."""
+        return float(np.quantile(self.sorted, q))
+
+    def shortfall(self, threshold: float) -> tuple[float, float]:
+        """Mean and variance of ``max(threshold - X, 0)``."""
+        s = np.maximum(threshold - self.sorted, 0.0)
+        return float(s.mean()), float(s.var(ddof=1)) if s.size > 1 else 0.0
+
+
+@kernel
+def _histogram_add(counts, values, lo, inverse_width, atom):
+    """Count ``values`` into ``counts``; ``atom`` values are skipped (counted apart)."""
+    last = counts.shape[0] - 1
+    for v in values:
+        if v == atom:
+            continue
+        b = int((v - lo) * inverse_width)
+        counts[min(max(b, 0), last)] += 1
+
+
+@dataclass
+class Histogram:
+    """Equal-width bins on ``[lo, hi)`` plus an exactly counted atom, and exact extremes.
+
+    Values below ``lo`` or at/above ``hi`` land in the first/last bin; the summary then
+    widens its error bound to the exact extremes (see :meth:`BinnedSample.error_bound`).
+    """
+
+    lo: float
+    hi: float
+    width: float
+    atom: float
+    counts: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    atom_count: int = 0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    moments: Moments = field(default_factory=Moments)
+
+    def __post_init__(self) -> None:
+        if self.counts is None:
+            self.counts = np.zeros(int(round((self.hi - self.lo) / self.width)), dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        _histogram_add(self.counts, values, self.lo, 1.0 / self.width, self.atom)
+        self.atom_count += int(np.count_nonzero(values == self.atom))
+        if values.size:
+            self.minimum = min(self.minimum, float(values.min()))
+            self.maximum = max(self.maximum, float(values.max()))
+        self.moments = self.moments.merge(Moments.of(values))
+
+    def merge(self, other: Histogram) -> Histogram:
+        return Histogram(
+            self.lo,
+            self.hi,
+            self.width,
+            self.atom,
+            self.counts + other.counts,
+            self.atom_count + other.atom_count,
+            min(self.minimum, other.minimum),
+            max(self.maximum, other.maximum),
+            self.moments.merge(other.moments),
+        )
+
+
+class BinnedSample:
+    """Order statistics read from a :class:`Histogram`, uniformly spread within each bin."""
+
+    def __init__(self, hist: Histogram):
+        self.hist = hist
+        self.moments = hist.moments
+        self.n = hist.moments.n
+        self.cumulative = np.cumsum(hist.counts)
+        # Order statistics are within one bin of the truth, unless values fell outside
+        # [lo, hi): then the first/last bin stretches to the exact minimum/maximum.
+        below = max(hist.lo - hist.minimum, 0.0)
+        above = max(hist.maximum - hist.hi, 0.0)
+        self.error_bound = hist.width + below + above
+
+    def order_statistic(self, rank: float) -> float:
+        h = self.hist
+        # The atom sits below every bin (annual return -1) or above them (drawdown 1).
+        atom_below = h.atom < h.lo + h.width
+        r = rank - (h.atom_count if atom_below else 0)
+        if r < 0 or (not atom_below and r >= self.cumulative[-1]):
+            return h.atom
+        b = int(np.searchsorted(self.cumulative, r, side="right"))
+        b = min(b, h.counts.size - 1)
+        before = self.cumulative[b - 1] if b > 0 else 0
+        inside = h.counts[b]
+        fraction = (r - before + 0.5) / inside if inside > 0 else 0.5
+        return float(min(max(h.lo + (b + fraction) * h.width, h.minimum), h.maximum))
+
+    def quantile(self, q: float) -> float:
+        position = (self.n - 1) * q
+        k = math.floor(position)
+        low = self.order_statistic(k)
+        if position == k:
+            return low
+        return low + (position - k) * (self.order_statistic(k + 1) - low)
+
+    def shortfall(self, threshold: float) -> tuple[float, float]:
+        h = self.hist
+        mids = h.lo + (np.arange(h.counts.size) + 0.5) * h.width
+        s = np.maximum(threshold - mids, 0.0)
+        atom_s = max(threshold - h.atom, 0.0)
+        total = float(np.dot(h.counts, s)) + h.atom_count * atom_s
+        square = float(np.dot(h.counts, s * s)) + h.atom_count * atom_s**2
+        mean = total / self.n
+        var = max(square / self.n - mean * mean, 0.0) * self.n / max(self.n - 1, 1)
+        return mean, var
