@@ -186,3 +186,22 @@ def _poisson_inverse(u: np.ndarray, mu: float) -> np.ndarray:
         cdf = np.where(active, cdf + term, cdf)
         active = active & (u > cdf) & (term > 0)
     return count
+
+
+def simulate_reference_numpy(sc: Scenario, n_paths: int, seed: int) -> dict[str, np.ndarray]:
+    """The reference driven by numpy's ``Generator(PCG64)`` instead of the engine's streams.
+
+    Same model, independent random numbers: its results must agree with the engine's in
+    distribution (``tests/test_reference.py``), and it is the speed baseline of the
+    benchmarks.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    per_path = rng.standard_normal((n_paths, 3))
+
+    def step_draws(_step: int) -> np.ndarray:
+        draws = np.empty((n_paths, 8))
+        draws[:, :7] = rng.standard_normal((n_paths, 7))
+        draws[:, 7] = rng.random(n_paths)
+        return draws
+
+    return simulate_reference(sc, per_path, step_draws)

@@ -215,6 +215,38 @@ def summarize_cmd(file, as_json) -> None:
         render_summary(table)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report only.")
+@click.option(
+    "--output",
+    default="bench-results.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the JSON report.",
+)
+@click.option("--quick", is_flag=True, help="Tenfold smaller sizes (a smoke run).")
+def bench(as_json, output, quick) -> None:
+    """Run the benchmark suite (from a source checkout: it lives in benchmarks/)."""
+    suite = _benchmark_suite()
+    args = ["--output", output] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
+    sys.exit(suite.main(args))
+
+
+def _benchmark_suite():
+    try:
+        from benchmarks import suite
+    except ImportError:
+        checkout = Path(__file__).resolve().parent.parent
+        if not (checkout / "benchmarks" / "suite.py").is_file():
+            raise UserError(
+                "mcengine bench needs a source checkout (its benchmarks/ folder); run it "
+                "there, or run python -m benchmarks"
+            ) from None
+        sys.path.insert(0, str(checkout))
+        from benchmarks import suite
+    return suite
+
+
 def _progress(enabled: bool):
     from mcengine.report import progress_reporter
 

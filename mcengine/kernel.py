@@ -86,7 +86,8 @@ def simulate_paths(
         flag = 0
 
         # Per-path draws and the year-0 state.
-        z_lam, z_g, z_sel = path_draws(key0, key1, path, stream)
+        path_draws(key0, key1, path, stream, draw)
+        z_lam, z_g, z_sel = draw[0], draw[1], draw[2]
         lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
         g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
         open_drift = (

@@ -183,11 +183,13 @@ class BinnedSample:
 
     def shortfall(self, threshold: float) -> tuple[float, float]:
         h = self.hist
-        mids = h.lo + (np.arange(h.counts.size) + 0.5) * h.width
-        s = np.maximum(threshold - mids, 0.0)
+        # Only bins whose midpoint lies below the threshold contribute.
+        below = min(max(math.ceil((threshold - h.lo) / h.width - 0.5), 0), h.counts.size)
+        counts = h.counts[:below]
+        s = threshold - (h.lo + (np.arange(below) + 0.5) * h.width)
         atom_s = max(threshold - h.atom, 0.0)
-        total = float(np.dot(h.counts, s)) + h.atom_count * atom_s
-        square = float(np.dot(h.counts, s * s)) + h.atom_count * atom_s**2
+        total = float(np.dot(counts, s)) + h.atom_count * atom_s
+        square = float(np.dot(counts, s * s)) + h.atom_count * atom_s**2
         mean = total / self.n
         var = max(square / self.n - mean * mean, 0.0) * self.n / max(self.n - 1, 1)
         return mean, var

@@ -66,3 +66,26 @@ def test_kernel_matches_reference(case):
         np.testing.assert_allclose(ds[name_].values, ref[name_], rtol=1e-9, atol=1e-300)
     # The knife-edge exception must stay rare.
     assert np.mean(alive) > 0.9 * np.mean(ref["total_return"] > 1e-6)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("name", ["base", "training_bust"])
+def test_reference_with_numpy_draws_agrees_in_distribution(name):
+    """Independent random numbers, same model: means and P(loss) within 4 combined s.e."""
+    from benchmarks.reference import simulate_reference_numpy
+
+    sc = mcengine.load_scenario(name)
+    n = 40_000
+    ours = mcengine.summarize(mcengine.simulate(sc, n, seed=5))
+    ref = simulate_reference_numpy(sc, n, seed=6)
+    for i, segment in enumerate(ours["segment"].values):
+        x = ref["annual_return"][:, i]
+        for stat, value, se in (
+            ("mean", x.mean(), x.std(ddof=1) / np.sqrt(n)),
+            ("p_loss", np.mean(ref["total_return"][:, i] < 1), None),
+        ):
+            mine = ours.sel(segment=segment, statistic=stat)
+            p = float(mine["estimate"])
+            se = se if se is not None else np.sqrt(p * (1 - p) / n)
+            combined = np.hypot(float(mine["standard_error"]), se)
+            assert abs(p - value) < 4 * combined, (segment, stat)

@@ -1,0 +1,243 @@
+"""mcengine's benchmark suite: speed, scaling and memory as ratios measured side by side.
+
+Run ``python -m benchmarks`` (or ``mcengine bench``) from a checkout. It prints a table and
+writes JSON (schema ``mcengine-bench/1``, documented in ``docs/benchmarks.md``); ``--json``
+prints the JSON instead. Targets are issue 3's; each row says whether it was met.
+
+Absolute timings on shared machines are noisy, so every target is a ratio of two timings
+taken in the same run (engine against numpy's random-number floor, against the plain-numpy
+reference, against itself at another size or thread count). Memory and start-up are measured
+in fresh subprocesses so that they see what a user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "mcengine-bench/1"
+ROOT = Path(__file__).resolve().parents[1]
+
+TARGETS = {
+    "rng_floor_ratio": ("<=", 0.6),
+    "reference_speedup": (">=", 20.0),
+    "parallel_speedup_2_threads": (">=", 1.7),
+    "paths_scaling_ratio": ("in", (9.0, 11.0)),
+    "steps_scaling_ratio": ("in", (0.8 * 12, 1.25 * 12)),
+    "summary_only_peak_rss_mb": ("<=", 1024.0),
+    "cached_startup_seconds": ("<=", 3.0),
+    "cold_compile_seconds": ("<=", 30.0),
+}
+
+
+def _best_of(repeats: int, func) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _rng_floor(n_paths: int, n_steps: int) -> float:
+    """Seconds for numpy's Generator(PCG64) to draw what the model consumes, one thread."""
+    rng = np.random.Generator(np.random.PCG64(1))
+
+    def draw():
+        rng.standard_normal((n_paths, 3))
+        for _ in range(n_steps):
+            rng.standard_normal((n_paths, 7))
+            rng.random(n_paths)
+
+    return _best_of(3, draw)
+
+
+def _child(code: str, env: dict | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line, returned with peak RSS."""
+    wrapper = (
+        "import json, time\n"
+        "t0 = time.perf_counter()\n"
+        f"{code}\n"
+        "out['wall'] = time.perf_counter() - t0\n"
+        # VmHWM is this process's own peak; ru_maxrss would include the parent's peak at
+        # fork, which Linux carries across exec.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "out['peak_rss_mb'] = int(hwm.split()[1]) / 1024\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _startup(cache_dir: str | None) -> float:
+    """Wall seconds of ``mcengine run -n 10000`` in a fresh process (cache as given)."""
+    env = {**os.environ}
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mcengine", "run", "-n", "10000", "--seed", "1", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def run_suite(quick: bool = False) -> dict:
+    """Measure everything; ``quick`` shrinks sizes tenfold (for tests of the suite itself)."""
+    import numba
+
+    import mcengine
+    from benchmarks.reference import simulate_reference_numpy
+
+    scale = 10 if quick else 1
+    n = 1_000_000 // scale
+    base = mcengine.load_scenario("base")
+    results: dict[str, float] = {}
+
+    mcengine.simulate(base, 1000, seed=1)  # compile or load from cache before timing
+    threads = numba.get_num_threads()
+    engine = _best_of(3, lambda: mcengine.simulate(base, n, seed=1))
+    one_thread = _best_of(2, lambda: mcengine.simulate(base, n, seed=1, threads=1))
+    floor = _rng_floor(n, base.n_steps)
+    results["paths_per_second"] = n / engine
+    results["rng_floor_seconds"] = floor
+    results["engine_seconds"] = engine
+    results["rng_floor_ratio"] = engine / floor
+    results["parallel_speedup_2_threads"] = one_thread / engine if threads >= 2 else 1.0
+    results["parallel_efficiency"] = results["parallel_speedup_2_threads"] / min(threads, 2)
+
+    reference = _best_of(1, lambda: simulate_reference_numpy(base, n, seed=2))
+    results["reference_seconds"] = reference
+    results["reference_speedup"] = reference / engine
+
+    monthly = base.with_overrides({"simulation.steps_per_year": 12})
+    small = n // 5
+    t_annual = _best_of(2, lambda: mcengine.simulate(base, small, seed=1))
+    t_monthly = _best_of(1, lambda: mcengine.simulate(monthly, small, seed=1))
+    results["steps_scaling_ratio"] = t_monthly / t_annual
+    results["steps_scaling_exponent"] = math.log(t_monthly / t_annual) / math.log(12)
+
+    large = _best_of(1, lambda: mcengine.simulate(base, 10 * n, seed=1))
+    results["paths_scaling_ratio"] = large / engine
+    results["paths_scaling_exponent"] = math.log10(large / engine)
+
+    # Memory of a summary-only run, in a fresh process warmed first (loading the cached
+    # kernel takes about a second), at the large size and at a tenth of it.
+    code = (
+        "import mcengine\n"
+        "mcengine.simulate('base', 1000, seed=1, keep_paths=False)\n"
+        "t = time.perf_counter()\n"
+        "mcengine.simulate('base', {n}, seed=1, keep_paths=False)\n"
+        "out = {{'seconds': time.perf_counter() - t}}"
+    )
+    small_run = _child(code.format(n=n))
+    large_run = _child(code.format(n=10 * n))
+    results["summary_only_paths"] = 10 * n
+    results["summary_only_seconds"] = large_run["seconds"]
+    results["summary_only_peak_rss_mb"] = large_run["peak_rss_mb"]
+    results["summary_only_peak_rss_mb_at_tenth"] = small_run["peak_rss_mb"]
+
+    results["cached_startup_seconds"] = min(_startup(None) for _ in range(2))
+    with tempfile.TemporaryDirectory() as cold:
+        results["cold_compile_seconds"] = _startup(cold)
+
+    return {
+        "schema": SCHEMA,
+        "quick": quick,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "numba_threads": threads,
+            "processor": _cpu_model(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "versions": {p: version(p) for p in ("mcengine", "numpy", "numba", "xarray")},
+        },
+        "paths": n,
+        "results": results,
+        "targets": {name: _verdict(name, results[name]) for name in TARGETS},
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _verdict(name: str, value: float) -> dict:
+    op, bound = TARGETS[name]
+    met = (
+        bound[0] <= value <= bound[1]
+        if op == "in"
+        else (value <= bound if op == "<=" else value >= bound)
+    )
+    return {"value": value, "target": f"{op} {bound}", "met": bool(met)}
+
+
+def render(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"mcengine benchmarks ({report['paths']:,} paths, base scenario)")
+    for column in ("measure", "value", "target", "met"):
+        table.add_column(column)
+    r = report["results"]
+    table.add_row("paths/s (warm)", f"{r['paths_per_second']:,.0f}", "", "")
+    for name, verdict in report["targets"].items():
+        table.add_row(
+            name, f"{verdict['value']:.3g}", verdict["target"], "yes" if verdict["met"] else "NO"
+        )
+    table.add_row("parallel efficiency (2 threads)", f"{r['parallel_efficiency']:.2f}", "", "")
+    table.add_row("paths scaling exponent", f"{r['paths_scaling_exponent']:.3f}", "1", "")
+    table.add_row("steps scaling exponent", f"{r['steps_scaling_exponent']:.3f}", "1", "")
+    m = report["machine"]
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{m['processor']}, {m['cpu_count']} CPUs, numba threads {m['numba_threads']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON report only")
+    parser.add_argument("--output", default="bench-results.json", help="where to write JSON")
+    parser.add_argument("--quick", action="store_true", help="tenfold smaller sizes")
+    args = parser.parse_args(argv)
+    report = run_suite(quick=args.quick)
+    text = json.dumps(report, indent=2)
+    if args.json:
+        print(text)
+    else:
+        render(report)
+    Path(args.output).write_text(text + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,5 @@
+"""``python -m mcengine`` is the ``mcengine`` command."""
+
+from mcengine.cli import main
+
+main()

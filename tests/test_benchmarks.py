@@ -1,0 +1,72 @@
+"""The benchmark suite's verdicts and report format (the measurements themselves run in
+``python -m benchmarks``, not in the test suite: they take minutes and need a quiet machine)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from benchmarks import suite
+from mcengine.cli import cli
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "met"),
+    [
+        ("rng_floor_ratio", 0.5, True),
+        ("rng_floor_ratio", 0.7, False),
+        ("reference_speedup", 25.0, True),
+        ("reference_speedup", 2.0, False),
+        ("paths_scaling_ratio", 10.2, True),
+        ("paths_scaling_ratio", 8.5, False),
+        ("summary_only_peak_rss_mb", 900.0, True),
+    ],
+)
+def test_verdicts(name, value, met):
+    verdict = suite._verdict(name, value)
+    assert verdict["met"] is met and verdict["value"] == value
+
+
+def fake_report(quick=False):
+    results = {name: 1.0 for name in suite.TARGETS}
+    results.update(
+        paths_per_second=1e6,
+        parallel_efficiency=0.9,
+        paths_scaling_exponent=1.0,
+        steps_scaling_exponent=1.0,
+    )
+    return {
+        "schema": suite.SCHEMA,
+        "quick": quick,
+        "paths": 10,
+        "machine": {
+            "cpu_count": 2,
+            "numba_threads": 2,
+            "processor": "cpu",
+            "platform": "p",
+            "python": "3.11",
+            "versions": {"mcengine": "1"},
+        },
+        "results": results,
+        "targets": {name: suite._verdict(name, 1.0) for name in suite.TARGETS},
+    }
+
+
+def test_mcengine_bench_writes_and_prints_json(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "run_suite", fake_report)
+    target = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "--json", "--quick", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed == json.loads(target.read_text())
+    assert printed["schema"] == "mcengine-bench/1" and printed["quick"] is True
+    assert set(printed["targets"]) == set(suite.TARGETS)
+
+
+def test_mcengine_bench_prints_a_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "run_suite", fake_report)
+    result = CliRunner().invoke(cli, ["bench", "--output", str(tmp_path / "b.json")])
+    assert result.exit_code == 0
+    assert "rng_floor_ratio" in result.stdout and "paths/s (warm)" in result.stdout
