@@ -21,7 +21,7 @@ from mcengine import __version__
 from mcengine.engine import MAX_PATHS, needs_compile, simulate
 from mcengine.errors import ResultFileError, ScenarioError
 from mcengine.io import read_result, write_netcdf
-from mcengine.report import render_summary, summary_to_json
+from mcengine.report import render_summary, render_waterfall, summary_to_json, waterfall_to_json
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.streams import MAX_SEED
 from mcengine.summary import summarize
@@ -159,6 +159,47 @@ def run(scenario, n_paths, seed, overrides, out, as_json, summary_only, threads)
         click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
     else:
         render_summary(table, elapsed=elapsed, out=out)
+
+
+@cli.command()
+@click.argument("scenario", default="base")
+@click.option(
+    "-n",
+    "--paths",
+    "n_paths",
+    type=PathCount(),
+    default="1000000",
+    show_default=True,
+    help="Number of paths (streamed: memory stays flat).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=None,
+    help="Random seed; omitted, a fresh one is drawn and reported.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override a scenario value (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def explain(scenario, n_paths, seed, overrides, as_json) -> None:
+    """Where each segment's mean annual return comes from: weighing versus voting."""
+    sc = _load(scenario, overrides)
+    if needs_compile():
+        click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
+    try:
+        with _progress(enabled=not as_json) as report:
+            table = simulate(sc, n_paths, seed, keep_paths=False, progress=report)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(waterfall_to_json(table), indent=2))
+    else:
+        render_waterfall(table)
 
 
 @cli.command()

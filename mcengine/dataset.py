@@ -26,6 +26,8 @@ __all__ = [
 
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
 PER_PATH = ("crash_year", "crash_origin", "training_cost", "open_share", "demand")
+#: The parts of ln W (issue "weighing versus voting"), in the kernel's order.
+COMPONENTS = ("fundamental", "sentiment", "contagion", "cash_flow", "dilution", "selection")
 REQUIRED_ATTRS = ("scenario", "seed", "n_paths", "sampler", "mcengine_version")
 
 _DESCRIPTIONS = {
@@ -37,6 +39,8 @@ _DESCRIPTIONS = {
     "training_cost": ("training-cost index C at the horizon (C0 = 1)", "1"),
     "open_share": ("open-weight share of tokens s at the horizon", "1"),
     "demand": ("token demand exp(logD) at the horizon (D0 = 1)", "tokens/year (D0 = 1)"),
+    "components": ("additive parts of ln(total_return); all 0 for wiped-out investors", "1"),
+    "wipe_year": ("year the investor was wiped out (NaN: not wiped out)", "year"),
 }
 
 
@@ -52,6 +56,9 @@ class PathArrays:
     training_cost: np.ndarray
     open_share: np.ndarray
     demand: np.ndarray
+    components: np.ndarray
+    wipe_year: np.ndarray
+    wipe_cause: np.ndarray
     flags: np.ndarray
 
     @classmethod
@@ -64,6 +71,9 @@ class PathArrays:
             training_cost=np.empty(n),
             open_share=np.empty(n),
             demand=np.empty(n),
+            components=np.empty((n, 3, len(COMPONENTS))),
+            wipe_year=np.empty((n, 3)),
+            wipe_cause=np.empty((n, 3), dtype=np.int8),
             flags=np.empty(n, dtype=np.int8),
         )
 
@@ -101,9 +111,16 @@ def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
         data_vars[name] = (("path", "segment"), getattr(arrays, name))
     for name in PER_PATH:
         data_vars[name] = (("path",), getattr(arrays, name))
+    data_vars["components"] = (("path", "segment", "component"), arrays.components)
+    data_vars["wipe_year"] = (("path", "segment"), arrays.wipe_year)
+    data_vars["wipe_cause"] = (("path", "segment"), arrays.wipe_cause)
     ds = xr.Dataset(
         data_vars,
-        coords={"path": np.arange(n, dtype=np.int64), "segment": list(SEGMENTS)},
+        coords={
+            "path": np.arange(n, dtype=np.int64),
+            "segment": list(SEGMENTS),
+            "component": list(COMPONENTS),
+        },
         attrs=attrs,
     )
     for name, (text, units) in _DESCRIPTIONS.items():
@@ -111,5 +128,10 @@ def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
     ds["crash_origin"].attrs.update(
         flag_values=np.array([-1, 0, 1, 2], dtype=np.int8),
         flag_meanings="none applications inference training",
+    )
+    ds["wipe_cause"].attrs.update(
+        long_name="why the investor was wiped out",
+        flag_values=np.array([0, 1, 2, 3], dtype=np.int8),
+        flag_meanings="not_wiped_out cash_flow_shortfall zero_value not_finite",
     )
     return ds

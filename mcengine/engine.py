@@ -120,7 +120,7 @@ def simulate(
     spend = spend_ratio_schedule(scenario)
     key0, key1 = key_from_seed(seed)
     out = PathArrays.empty(n_paths if keep_paths else min(chunk_paths, n_paths))
-    summary = None if keep_paths else SummaryAccumulator()
+    summary = None if keep_paths else SummaryAccumulator(horizon=scenario.simulation.horizon_years)
     overflow = _OverflowTally()
 
     previous_threads = numba.get_num_threads()
@@ -135,7 +135,12 @@ def simulate(
             overflow.add(part.flags, start)
             if summary is not None:
                 summary.add(
-                    part.total_return, part.annual_return, part.max_drawdown, part.crash_origin
+                    part.total_return,
+                    part.annual_return,
+                    part.max_drawdown,
+                    part.crash_origin,
+                    part.components,
+                    part.wipe_cause,
                 )
             if progress is not None:
                 progress(stop, n_paths)

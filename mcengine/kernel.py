@@ -29,7 +29,20 @@ from mcengine.economics import (
 from mcengine.jit import parallel_kernel, prange
 from mcengine.streams import STATE_SIZE, path_draws, step_draws
 
-__all__ = ["simulate_paths", "FLAG_CAPEX_OVERFLOW", "FLAG_DEMAND_OVERFLOW", "FLAG_WEALTH_OVERFLOW"]
+__all__ = [
+    "simulate_paths",
+    "FLAG_CAPEX_OVERFLOW",
+    "FLAG_DEMAND_OVERFLOW",
+    "FLAG_WEALTH_OVERFLOW",
+    "WIPE_CASH_SHORTFALL",
+    "WIPE_ZERO_VALUE",
+    "WIPE_NOT_FINITE",
+]
+
+#: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
+WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value
+WIPE_ZERO_VALUE = 2  # V_prev = 0: nothing left to invest in
+WIPE_NOT_FINITE = 3  # G not finite
 
 #: Path flags: a quantity left float64's range, so the run must be refused (engine.py).
 #: The wealth flag is shifted left by the segment index (4, 8, 16 for A, I, T).
@@ -55,11 +68,15 @@ def simulate_paths(
     training_cost,
     open_share,
     demand,
+    components,
+    wipe_year,
+    wipe_cause,
     flags,
 ):
     """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
 
-    Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones) and are fully written.
+    Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones, ``(n, 3, 6)`` for the
+    components of ``ln W``) and are fully written.
     """
     n_paths = flags.shape[0]
     n_steps = int(coef[C.N_STEPS])
@@ -107,6 +124,10 @@ def simulate_paths(
         _, log_rev[0], log_rev[1], log_rev[2] = log_revenues(
             log_p0, log_q, log_one_minus_sigmoid(x), log_c, coef
         )
+        log_rev0 = log_rev.copy()
+        cash_part = np.zeros(3)  # sum over steps of ln G - ln(V_n / V_n-1)
+        wipe_t = np.full(3, np.nan)
+        wipe_why = np.zeros(3, dtype=np.int8)
         for s in range(3):
             log_v[s] = log_fsm[s] + log_rev[s] + z[s]
             ring[0, s] = log_v[s]
@@ -199,8 +220,17 @@ def simulate_paths(
                     gf = growth_factor(log_v_new, log_v[s], cash[s])
                     if not (gf > 0.0 and gf < np.inf):
                         alive[s] = False
+                        wipe_t[s] = t
+                        if log_v[s] == _NEG_INF:
+                            wipe_why[s] = WIPE_ZERO_VALUE
+                        elif gf <= 0.0:
+                            wipe_why[s] = WIPE_CASH_SHORTFALL
+                        else:
+                            wipe_why[s] = WIPE_NOT_FINITE
                     else:
-                        log_w[s] += np.log(gf) - dilution[s]
+                        log_g = np.log(gf)
+                        log_w[s] += log_g - dilution[s]
+                        cash_part[s] += log_g - (log_v_new - log_v[s])
                         log_peak_w[s] = max(log_peak_w[s], log_w[s])
                         # Max drawdown = 1 - exp(min log(W/peak)): one expm1 at the end.
                         min_gap_w[s] = min(min_gap_w[s], log_w[s] - log_peak_w[s])
@@ -208,9 +238,10 @@ def simulate_paths(
                 ring[n % window, s] = log_v_new
 
         # At the end: the selection spread on applications, then the outputs.
+        sd = coef[C.SELECTION_SD]
+        selection = sd * z_sel - 0.5 * sd * sd
         if alive[0]:
-            sd = coef[C.SELECTION_SD]
-            log_w[0] += sd * z_sel - 0.5 * sd * sd
+            log_w[0] += selection
         for s in range(3):
             if not alive[s]:
                 total_return[i, s] = 0.0
@@ -226,6 +257,21 @@ def simulate_paths(
                 max_drawdown[i, s] = -np.expm1(min_gap_w[s])
             else:
                 max_drawdown[i, s] = 0.0  # never below its peak (and not -0.0)
+            # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
+            # telescoped from the steps (docs/model.md, "Weighing versus voting").
+            for k in range(6):
+                components[i, s, k] = 0.0
+            if alive[s]:
+                contagion = -hit[s] if crashed else 0.0
+                components[i, s, 0] = log_rev[s] - log_rev0[s]
+                components[i, s, 1] = z[s] - z0[s] - contagion
+                components[i, s, 2] = contagion
+                components[i, s, 3] = cash_part[s]
+                components[i, s, 4] = -n_steps * dilution[s]
+                if s == 0:
+                    components[i, s, 5] = selection
+            wipe_year[i, s] = wipe_t[s]
+            wipe_cause[i, s] = wipe_why[s]
         if log_d > LOG_MAX:
             flag |= FLAG_DEMAND_OVERFLOW
         crash_year[i] = crash_t

@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-__all__ = ["render_summary", "summary_to_json", "progress_reporter"]
+__all__ = [
+    "render_summary",
+    "summary_to_json",
+    "progress_reporter",
+    "render_waterfall",
+    "waterfall_to_json",
+]
 
 _PERCENT = {
     "mean",
@@ -148,3 +154,89 @@ def progress_reporter(*, enabled: bool, delay: float = 1.0):
     finally:
         if task is not None:
             bar.stop()
+
+
+_PARTS = {
+    "fundamental": "fundamentals (weighing)",
+    "sentiment": "sentiment (voting)",
+    "contagion": "contagion hit",
+    "cash_flow": "cash paid out less raised",
+    "dilution": "entrant dilution",
+    "selection": "selection spread",
+    "wipe_out": "wiped-out investors",
+}
+
+
+def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
+    """Print where each segment's mean annual return comes from, part by part."""
+    console = console or Console(highlight=False)
+    attrs = table.attrs
+    grid = Table(
+        title=f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
+        f"paths, seed {attrs.get('seed', '?')}: where the mean annual return comes from",
+        caption="percentage points a year; ± is one Monte Carlo standard error",
+        title_justify="left",
+    )
+    grid.add_column("part", no_wrap=True)
+    for seg in table["segment"].values:
+        grid.add_column(str(seg), justify="right")
+    for part in table["component"].values:
+        value = table["contribution"].sel(component=part) * 100
+        error = table["contribution_standard_error"].sel(component=part) * 100
+        cells = [
+            f"{float(value.sel(segment=seg)):+7.2f} ± {float(error.sel(segment=seg)):.2f}"
+            for seg in table["segment"].values
+        ]
+        grid.add_row(_PARTS.get(str(part), str(part)), *cells)
+    grid.add_section()
+    voting = table["contribution"].sel(component=["sentiment", "contagion"]).sum("component")
+    mean = table["estimate"].sel(statistic="mean")
+    grid.add_row(
+        "= mean annual return",
+        *[
+            f"{float(mean.sel(segment=seg)) * 100:+7.2f} ± "
+            f"{float(table['standard_error'].sel(segment=seg, statistic='mean')) * 100:.2f}"
+            for seg in table["segment"].values
+        ],
+    )
+    grid.add_row(
+        "  of which voting",
+        *[f"{float(voting.sel(segment=seg)) * 100:+7.2f}" for seg in table["segment"].values],
+    )
+    grid.add_row(
+        "  weighing only",
+        *[
+            f"{float((mean - voting).sel(segment=seg)) * 100:+7.2f}"
+            for seg in table["segment"].values
+        ],
+    )
+    console.print(grid)
+
+
+def waterfall_to_json(table: xr.Dataset) -> dict:
+    """The contributions as JSON-ready data: ``segments -> part -> estimate/standard_error``."""
+    return {
+        "scenario": str(table.attrs.get("scenario_name", "")),
+        "seed": int(table.attrs.get("seed", -1)),
+        "n_paths": int(table.attrs.get("n_paths", 0)),
+        "segments": {
+            str(seg): {
+                **{
+                    str(part): {
+                        "estimate": float(table["contribution"].sel(segment=seg, component=part)),
+                        "standard_error": float(
+                            table["contribution_standard_error"].sel(segment=seg, component=part)
+                        ),
+                    }
+                    for part in table["component"].values
+                },
+                "mean_annual_return": {
+                    "estimate": float(table["estimate"].sel(segment=seg, statistic="mean")),
+                    "standard_error": float(
+                        table["standard_error"].sel(segment=seg, statistic="mean")
+                    ),
+                },
+            }
+            for seg in table["segment"].values
+        },
+    }

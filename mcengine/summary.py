@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
 from mcengine.parameters import SEGMENTS
-from mcengine.samples import BinnedSample, ExactSample, Histogram
+from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
 
 __all__ = [
     "summarize",
@@ -32,7 +33,12 @@ __all__ = [
     "QUANTILES",
     "TAIL_ALPHA",
     "ANNUAL_BIN_WIDTH",
+    "CONTRIBUTIONS",
+    "annual_contributions",
 ]
+
+#: Parts of the mean annual return: the components of ln W, and wipe-outs (at -1 each).
+CONTRIBUTIONS = (*COMPONENTS, "wipe_out")
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TAIL_ALPHA = 0.05
@@ -92,7 +98,49 @@ def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: i
     return stats
 
 
-def _summary_dataset(per_segment, n_crash: int, n: int, attrs: dict) -> xr.Dataset:
+def annual_contributions(
+    components: np.ndarray, wipe_cause: np.ndarray, horizon: float
+) -> np.ndarray:
+    """Split each path's annual return into :data:`CONTRIBUTIONS` that add up to it.
+
+    For a surviving investor the annual log return is ``r = ln W / H = sum(c_k) / H``; the
+    annual return ``expm1(r)`` is shared out in proportion to the log components with
+    Carino's factor ``expm1(r) / r`` (1 at r = 0), the usual way to make log attributions
+    add up arithmetically. A wiped-out investor's -1 is all ``wipe_out``.
+
+    ``components`` is ``(..., 6)``, ``wipe_cause`` the matching ``(...)``; returns
+    ``(..., 7)``.
+    """
+    alive = wipe_cause == 0
+    r = components.sum(axis=-1) / horizon
+    with np.errstate(invalid="ignore", divide="ignore"):
+        carino = np.where(r == 0.0, 1.0, np.expm1(r) / r)
+    out = np.empty((*components.shape[:-1], len(CONTRIBUTIONS)))
+    out[..., :-1] = np.where(alive[..., None], components * (carino / horizon)[..., None], 0.0)
+    out[..., -1] = np.where(alive, 0.0, -1.0)
+    return out
+
+
+def _contribution_moments(components, wipe_cause, horizon) -> list[list[Moments]]:
+    parts = annual_contributions(components, wipe_cause, horizon)
+    return [
+        [Moments.of(parts[:, i, k]) for k in range(len(CONTRIBUTIONS))]
+        for i in range(len(SEGMENTS))
+    ]
+
+
+def _contribution_variables(moments: list[list[Moments]]) -> dict:
+    mean = np.array([[m.mean for m in row] for row in moments])
+    se = np.array(
+        [[math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0 for m in row] for row in moments]
+    )
+    dims = ("segment", "component")
+    return {"contribution": (dims, mean), "contribution_standard_error": (dims, se)}
+
+
+def _summary_dataset(
+    per_segment, n_crash: int, n: int, attrs: dict, contributions: dict | None = None
+) -> xr.Dataset:
     estimate = np.array([[per_segment[s][k][0] for k in STATISTICS] for s in SEGMENTS])
     error = np.array([[per_segment[s][k][1] for k in STATISTICS] for s in SEGMENTS])
     p_crash, p_crash_se = _proportion(n_crash, n)
@@ -102,15 +150,21 @@ def _summary_dataset(per_segment, n_crash: int, n: int, attrs: dict) -> xr.Datas
             "standard_error": (("segment", "statistic"), error),
             "p_crash": ((), p_crash),
             "p_crash_standard_error": ((), p_crash_se),
+            **(contributions or {}),
         },
         coords={
             "segment": list(SEGMENTS),
             "statistic": list(STATISTICS),
             "description": ("statistic", list(STATISTICS.values())),
+            **({"component": list(CONTRIBUTIONS)} if contributions else {}),
         },
         attrs=attrs,
     )
     out["standard_error"].attrs["long_name"] = "Monte Carlo standard error of the estimate"
+    if contributions:
+        out["contribution"].attrs["long_name"] = (
+            "mean contribution to the mean annual return (they add up to it)"
+        )
     return out
 
 
@@ -158,7 +212,16 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         )
     attrs = {k: v for k, v in ds.attrs.items() if k != "elapsed_seconds"}
     attrs["quantile_error_bound"] = 0.0
-    return _summary_dataset(per_segment, int(np.count_nonzero(origin >= 0)), n, attrs)
+    contributions = None
+    if "components" in ds.variables and "horizon_years" in ds.attrs:
+        contributions = _contribution_variables(
+            _contribution_moments(
+                ds["components"].values, ds["wipe_cause"].values, float(ds.attrs["horizon_years"])
+            )
+        )
+    return _summary_dataset(
+        per_segment, int(np.count_nonzero(origin >= 0)), n, attrs, contributions
+    )
 
 
 def _annual_histogram() -> Histogram:
@@ -187,9 +250,25 @@ class SummaryAccumulator:
     n_loss: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_origin: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+    horizon: float | None = None
+    contributions: list[list[Moments]] | None = None
 
-    def add(self, total_return, annual_return, max_drawdown, crash_origin) -> None:
-        """Add one block of paths (arrays as in the result Dataset)."""
+    def add(
+        self,
+        total_return,
+        annual_return,
+        max_drawdown,
+        crash_origin,
+        components=None,
+        wipe_cause=None,
+    ) -> None:
+        """Add one block of paths (arrays as in the result Dataset).
+
+        ``components`` and ``wipe_cause`` (with ``horizon`` set) add the contributions.
+        """
+        if components is not None and self.horizon is not None:
+            block = _contribution_moments(components, wipe_cause, self.horizon)
+            self.contributions = _merge_contributions(self.contributions, block)
         for i in range(len(SEGMENTS)):
             self.annual[i].add(annual_return[:, i])
             self.drawdown[i].add(max_drawdown[:, i])
@@ -206,6 +285,8 @@ class SummaryAccumulator:
             self.n_loss + other.n_loss,
             self.n_wiped + other.n_wiped,
             self.n_origin + other.n_origin,
+            self.horizon,
+            _merge_contributions(self.contributions, other.contributions),
         )
 
     def result(self, attrs: dict | None = None) -> xr.Dataset:
@@ -227,4 +308,13 @@ class SummaryAccumulator:
             )
         attrs = dict(attrs or {})
         attrs["quantile_error_bound"] = bound
-        return _summary_dataset(per_segment, int(self.n_origin.sum()), self.n, attrs)
+        contributions = None
+        if self.contributions is not None:
+            contributions = _contribution_variables(self.contributions)
+        return _summary_dataset(per_segment, int(self.n_origin.sum()), self.n, attrs, contributions)
+
+
+def _merge_contributions(a, b):
+    if a is None or b is None:
+        return a if b is None else b
+    return [[x.merge(y) for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(a, b, strict=True)]
