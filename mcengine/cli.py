@@ -91,36 +91,63 @@ def cli() -> None:
     """Monte Carlo scenario engine for AI-investment risk: is AI a bubble, and where?"""
 
 
-@cli.command()
-@click.argument("scenario", default="base")
-@click.option(
-    "-n",
-    "--paths",
-    "n_paths",
-    type=PathCount(),
-    default="1000000",
-    show_default=True,
-    help="Number of paths (1e6 and 1_000_000 are accepted).",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=None,
-    help="Random seed; omitted, a fresh one is drawn and reported.",
-)
-@click.option(
+_SET_OPTION = click.option(
     "--set",
     "overrides",
     multiple=True,
     metavar="SECTION.KEY=VALUE",
     help="Override a scenario value (repeatable), e.g. --set demand.volatility=0.3.",
 )
+_JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _simulation_options(func):
+    """The options every simulating command takes: scenario, paths, seed, overrides, JSON."""
+    for option in reversed(
+        (
+            click.argument("scenario", default="base"),
+            click.option(
+                "-n",
+                "--paths",
+                "n_paths",
+                type=PathCount(),
+                default="1000000",
+                show_default=True,
+                help="Number of paths (1e6 and 1_000_000 are accepted).",
+            ),
+            click.option(
+                "--seed",
+                type=click.IntRange(0, MAX_SEED),
+                default=None,
+                help="Random seed; omitted, a fresh one is drawn and reported.",
+            ),
+            _SET_OPTION,
+            _JSON_OPTION,
+        )
+    ):
+        func = option(func)
+    return func
+
+
+def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
+    """Load, say "compiling..." when needed, simulate with a progress bar; errors exit 2."""
+    sc = _load(scenario, overrides)
+    if needs_compile():
+        click.echo("compiling the simulation kernel (first run only, about 15 s)...", err=True)
+    try:
+        with _progress(enabled=not quiet) as report:
+            return simulate(sc, n_paths, seed, progress=report, **kwargs)
+    except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
+        raise UserError(str(err)) from None
+
+
+@cli.command()
+@_simulation_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=False, path_type=Path),
     help="Write the per-path results to this netCDF file (atomically).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option(
     "--summary-only",
     is_flag=True,
@@ -133,21 +160,20 @@ def cli() -> None:
     default=None,
     help="Numba threads (results do not depend on it).",
 )
-def run(scenario, n_paths, seed, overrides, out, as_json, summary_only, threads) -> None:
+def run(scenario, n_paths, seed, overrides, as_json, out, summary_only, threads) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
-    sc = _load(scenario, overrides)
     if out is not None and not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    if needs_compile():
-        click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
     started = time.perf_counter()
-    try:
-        with _progress(enabled=not as_json) as report:
-            ds = simulate(
-                sc, n_paths, seed, keep_paths=not summary_only, threads=threads, progress=report
-            )
-    except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
-        raise UserError(str(err)) from None
+    ds = _simulate(
+        scenario,
+        overrides,
+        n_paths,
+        seed,
+        quiet=as_json,
+        keep_paths=not summary_only,
+        threads=threads,
+    )
     elapsed = time.perf_counter() - started
     if out is not None:
         try:
@@ -162,40 +188,13 @@ def run(scenario, n_paths, seed, overrides, out, as_json, summary_only, threads)
 
 
 @cli.command()
-@click.argument("scenario", default="base")
-@click.option(
-    "-n",
-    "--paths",
-    "n_paths",
-    type=PathCount(),
-    default="1000000",
-    show_default=True,
-    help="Number of paths (streamed: memory stays flat).",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=None,
-    help="Random seed; omitted, a fresh one is drawn and reported.",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="SECTION.KEY=VALUE",
-    help="Override a scenario value (repeatable).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_simulation_options
 def explain(scenario, n_paths, seed, overrides, as_json) -> None:
-    """Where each segment's mean annual return comes from: weighing versus voting."""
-    sc = _load(scenario, overrides)
-    if needs_compile():
-        click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
-    try:
-        with _progress(enabled=not as_json) as report:
-            table = simulate(sc, n_paths, seed, keep_paths=False, progress=report)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    """Where each segment's mean annual return comes from: weighing versus voting.
+
+    Paths are streamed into the summary, so memory stays flat at any path count.
+    """
+    table = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
     if as_json:
         click.echo(json.dumps(waterfall_to_json(table), indent=2))
     else:
@@ -211,13 +210,7 @@ def scenarios() -> None:
 
 @cli.command()
 @click.argument("scenario")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="SECTION.KEY=VALUE",
-    help="Override a scenario value (repeatable).",
-)
+@_SET_OPTION
 def show(scenario, overrides) -> None:
     """Print SCENARIO fully resolved, as TOML."""
     click.echo(_load(scenario, overrides).to_toml(), nl=False)
@@ -242,7 +235,7 @@ def validate(files) -> None:
 
 @cli.command(name="summarize")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_JSON_OPTION
 def summarize_cmd(file, as_json) -> None:
     """Summarise a result FILE written by ``mcengine run --out``."""
     try:
