@@ -104,6 +104,10 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
             str(stat): {
                 "estimate": float(table["estimate"].sel(segment=seg, statistic=stat)),
                 "standard_error": float(table["standard_error"].sel(segment=seg, statistic=stat)),
+                "ci95": [
+                    float(table["ci_low"].sel(segment=seg, statistic=stat)),
+                    float(table["ci_high"].sel(segment=seg, statistic=stat)),
+                ],
             }
             for stat in table["statistic"].values
         }
@@ -115,6 +119,7 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
         "p_crash": {
             "estimate": float(table["p_crash"]),
             "standard_error": float(table["p_crash_standard_error"]),
+            "ci95": [float(v) for v in table["p_crash_ci"].values],
         },
         "segments": segments,
     }

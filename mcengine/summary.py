@@ -1,4 +1,4 @@
-"""Summaries of a simulation: each statistic with its Monte Carlo standard error.
+"""Summaries of a simulation: each statistic with its Monte Carlo standard error and 95% CI.
 
 The statistics read a sample through :mod:`mcengine.samples`, so the full mode (sorted
 per-path values) and the summary-only mode (streamed histograms) share every formula.
@@ -11,12 +11,17 @@ Standard errors (``docs/model.md``, "Reading the results"):
   density estimate and is zero where the interval sits on an atom (e.g. wipe-outs at -1);
 * CVaR (expected shortfall): ``std((q - X)+) / (alpha sqrt(n))``, its asymptotic error;
 * probabilities: ``sqrt(p (1 - p) / n)``.
+
+95% confidence intervals: the order-statistic interval itself for quantiles (VaR, median
+drawdown), Wilson's score interval for probabilities, estimate +/- 1.96 s.e. for the mean,
+standard deviation and CVaR.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -61,39 +66,61 @@ STATISTICS = {
 }
 
 
-def _quantile_with_se(sample, q: float) -> tuple[float, float]:
+class Estimate(NamedTuple):
+    """A statistic with its Monte Carlo standard error and 95% confidence interval."""
+
+    value: float
+    se: float
+    ci_low: float
+    ci_high: float
+
+
+def _normal(value: float, se: float) -> Estimate:
+    return Estimate(value, se, value - _Z95 * se, value + _Z95 * se)
+
+
+def _quantile(sample, q: float) -> Estimate:
+    """Quantile with the distribution-free order-statistic interval: ranks
+    ``n q +/- 1.96 sqrt(n q (1-q))``. Its width / (2 * 1.96) is the standard error; it needs
+    no density estimate and collapses onto an atom (e.g. wipe-outs at -1)."""
     n = sample.n
     half = _Z95 * math.sqrt(n * q * (1.0 - q))
-    lo = min(max(math.floor(n * q - half), 0), n - 1)
-    hi = min(max(math.ceil(n * q + half), 0), n - 1)
-    spread = sample.order_statistic(hi) - sample.order_statistic(lo)
-    return sample.quantile(q), spread / (2.0 * _Z95)
+    lo = sample.order_statistic(min(max(math.floor(n * q - half), 0), n - 1))
+    hi = sample.order_statistic(min(max(math.ceil(n * q + half), 0), n - 1))
+    return Estimate(sample.quantile(q), (hi - lo) / (2.0 * _Z95), lo, hi)
 
 
-def _proportion(hits: int, n: int) -> tuple[float, float]:
+def _proportion(hits: int, n: int) -> Estimate:
+    """Proportion with the Wilson score interval (sound near 0 and 1, unlike p +/- 1.96 se)."""
     p = hits / n
-    return p, math.sqrt(p * (1.0 - p) / n)
+    z2 = _Z95 * _Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    # At p = 0 (or 1) the interval ends exactly at 0 (or 1); rounding would miss by 1 ulp.
+    low = 0.0 if hits == 0 else max(centre - half, 0.0)
+    high = 1.0 if hits == n else min(centre + half, 1.0)
+    return Estimate(p, math.sqrt(p * (1.0 - p) / n), low, high)
 
 
 def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: int):
     n = annual.n
     m = annual.moments
-    stats: dict[str, tuple[float, float]] = {}
+    stats: dict[str, Estimate] = {}
     std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
-    stats["mean"] = (m.mean, std / math.sqrt(n))
+    stats["mean"] = _normal(m.mean, std / math.sqrt(n))
     m4 = m.m4 / n
     std_se = math.sqrt(max(m4 - std**4, 0.0) / n) / (2.0 * std) if std > 0 else 0.0
-    stats["std"] = (std, std_se)
+    stats["std"] = _normal(std, std_se)
     for q in QUANTILES:
-        stats[f"q{round(q * 100):02d}"] = _quantile_with_se(annual, q)
-    q_tail, q_tail_se = stats["q05"]
-    stats["var95"] = (-q_tail, q_tail_se)
-    shortfall_mean, shortfall_var = annual.shortfall(q_tail)
-    cvar = -(q_tail - shortfall_mean / TAIL_ALPHA)
-    stats["cvar95"] = (cvar, math.sqrt(shortfall_var) / (TAIL_ALPHA * math.sqrt(n)))
+        stats[f"q{round(q * 100):02d}"] = _quantile(annual, q)
+    tail = stats["q05"]
+    stats["var95"] = Estimate(-tail.value, tail.se, -tail.ci_high, -tail.ci_low)
+    shortfall_mean, shortfall_var = annual.shortfall(tail.value)
+    cvar = -(tail.value - shortfall_mean / TAIL_ALPHA)
+    stats["cvar95"] = _normal(cvar, math.sqrt(shortfall_var) / (TAIL_ALPHA * math.sqrt(n)))
     stats["p_loss"] = _proportion(n_loss, n)
     stats["p_wiped_out"] = _proportion(n_wiped, n)
-    stats["median_max_drawdown"] = _quantile_with_se(drawdown, 0.5)
+    stats["median_max_drawdown"] = _quantile(drawdown, 0.5)
     stats["p_crash_origin"] = _proportion(n_origin, n)
     return stats
 
@@ -141,26 +168,33 @@ def _contribution_variables(moments: list[list[Moments]]) -> dict:
 def _summary_dataset(
     per_segment, n_crash: int, n: int, attrs: dict, contributions: dict | None = None
 ) -> xr.Dataset:
-    estimate = np.array([[per_segment[s][k][0] for k in STATISTICS] for s in SEGMENTS])
-    error = np.array([[per_segment[s][k][1] for k in STATISTICS] for s in SEGMENTS])
-    p_crash, p_crash_se = _proportion(n_crash, n)
+    def table(field: str) -> np.ndarray:
+        return np.array([[getattr(per_segment[s][k], field) for k in STATISTICS] for s in SEGMENTS])
+
+    crash = _proportion(n_crash, n)
     out = xr.Dataset(
         {
-            "estimate": (("segment", "statistic"), estimate),
-            "standard_error": (("segment", "statistic"), error),
-            "p_crash": ((), p_crash),
-            "p_crash_standard_error": ((), p_crash_se),
+            "estimate": (("segment", "statistic"), table("value")),
+            "standard_error": (("segment", "statistic"), table("se")),
+            "ci_low": (("segment", "statistic"), table("ci_low")),
+            "ci_high": (("segment", "statistic"), table("ci_high")),
+            "p_crash": ((), crash.value),
+            "p_crash_standard_error": ((), crash.se),
+            "p_crash_ci": (("bound",), [crash.ci_low, crash.ci_high]),
             **(contributions or {}),
         },
         coords={
             "segment": list(SEGMENTS),
             "statistic": list(STATISTICS),
             "description": ("statistic", list(STATISTICS.values())),
+            "bound": ["low", "high"],
             **({"component": list(CONTRIBUTIONS)} if contributions else {}),
         },
         attrs=attrs,
     )
     out["standard_error"].attrs["long_name"] = "Monte Carlo standard error of the estimate"
+    out["ci_low"].attrs["long_name"] = "lower end of the 95% confidence interval"
+    out["ci_high"].attrs["long_name"] = "upper end of the 95% confidence interval"
     if contributions:
         out["contribution"].attrs["long_name"] = (
             "mean contribution to the mean annual return (they add up to it)"

@@ -46,7 +46,8 @@ def test_run_json_is_machine_readable(runner):
     assert doc["scenario"] == "training_bust" and doc["seed"] == 3 and doc["n_paths"] == 1000
     assert set(doc["segments"]) == {"applications", "inference", "training"}
     mean = doc["segments"]["training"]["mean"]
-    assert set(mean) == {"estimate", "standard_error"}
+    assert set(mean) == {"estimate", "standard_error", "ci95"}
+    assert mean["ci95"][0] < mean["estimate"] < mean["ci95"][1]
     assert 0 <= doc["p_crash"]["estimate"] <= 1
 
 
