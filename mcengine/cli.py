@@ -24,7 +24,7 @@ from mcengine.io import read_result, write_netcdf
 from mcengine.report import render_summary, render_waterfall, summary_to_json, waterfall_to_json
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.streams import MAX_SEED
-from mcengine.summary import summarize
+from mcengine.summary import STATISTICS, summarize
 
 __all__ = ["main", "cli"]
 
@@ -160,7 +160,46 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     default=None,
     help="Numba threads (results do not depend on it).",
 )
-def run(scenario, n_paths, seed, overrides, as_json, out, summary_only, threads) -> None:
+@click.option(
+    "--target-se",
+    type=float,
+    default=None,
+    help="Add paths until the standard error of --stop-on is at most this in every segment; "
+    "-n is then the first batch.",
+)
+@click.option(
+    "--rel-tol",
+    type=float,
+    default=None,
+    help="Add paths until that standard error is at most this fraction of the statistic.",
+)
+@click.option(
+    "--stop-on",
+    type=click.Choice(list(STATISTICS)),
+    default="mean",
+    show_default=True,
+    help="The statistic the targets apply to.",
+)
+@click.option(
+    "--max-paths",
+    type=PathCount(),
+    default=None,
+    help="With a target: never more paths than this (default 100 x -n).",
+)
+def run(
+    scenario,
+    n_paths,
+    seed,
+    overrides,
+    as_json,
+    out,
+    summary_only,
+    threads,
+    target_se,
+    rel_tol,
+    stop_on,
+    max_paths,
+) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
     if out is not None and not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
@@ -173,6 +212,10 @@ def run(scenario, n_paths, seed, overrides, as_json, out, summary_only, threads)
         quiet=as_json,
         keep_paths=not summary_only,
         threads=threads,
+        target_se=target_se,
+        rel_tol=rel_tol,
+        stop_statistic=stop_on,
+        max_paths=max_paths,
     )
     elapsed = time.perf_counter() - started
     if out is not None:

@@ -77,6 +77,11 @@ class PathArrays:
             flags=np.empty(n, dtype=np.int8),
         )
 
+    @classmethod
+    def concatenate(cls, blocks: list[PathArrays]) -> PathArrays:
+        """Consecutive blocks of paths as one."""
+        return cls(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(cls)))
+
     def slice(self, start: int, stop: int) -> PathArrays:
         return PathArrays(*(getattr(self, f.name)[start:stop] for f in fields(self)))
 

@@ -7,6 +7,7 @@ arrays in an :class:`xarray.Dataset` (:mod:`mcengine.dataset`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -29,7 +30,14 @@ from mcengine.scenario import Scenario, load_scenario
 from mcengine.streams import MAX_SEED, fresh_seed, key_from_seed
 from mcengine.summary import SummaryAccumulator
 
-__all__ = ["simulate", "needs_compile", "DEFAULT_CHUNK_PATHS", "MAX_PATHS", "SAMPLERS"]
+__all__ = [
+    "simulate",
+    "StoppingRule",
+    "needs_compile",
+    "DEFAULT_CHUNK_PATHS",
+    "MAX_PATHS",
+    "SAMPLERS",
+]
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
 DEFAULT_CHUNK_PATHS = 1 << 16
@@ -71,38 +79,55 @@ def simulate(
     seed: int | None = None,
     *,
     keep_paths: bool = True,
+    target_se: float | None = None,
+    rel_tol: float | None = None,
+    stop_statistic: str = "mean",
+    max_paths: int | None = None,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> xr.Dataset:
-    """Simulate ``n_paths`` paths of ``scenario``.
+    """Simulate ``n_paths`` paths of ``scenario`` (or until an accuracy target is met).
 
     Parameters
     ----------
     scenario : Scenario or str
         A scenario, or a built-in name / TOML path passed to :func:`load_scenario`.
     n_paths : int, default 1_000_000
-        Number of paths, in ``[1, 2**40]``.
+        Number of paths, in ``[1, 2**40]``. With a target, the first batch.
     seed : int, optional
         In ``[0, 2**63 - 1]``. ``None`` draws one from the operating system and records it
         in ``attrs["seed"]``, so the run can be repeated.
     keep_paths : bool, default True
-        ``True`` returns every path (memory grows with ``n_paths``). ``False`` streams the
+        ``True`` returns every path (memory grows with the path count). ``False`` streams the
         paths into a summary and returns it (as :func:`mcengine.summarize` would), in memory
-        that does not grow with ``n_paths``; its quantile-based figures are within
+        that does not grow with the path count; its quantile-based figures are within
         ``attrs["quantile_error_bound"]`` (normally 1e-6) of the exact ones.
+    target_se : float, optional
+        Stop once the standard error of ``stop_statistic`` is at most this, in every segment.
+    rel_tol : float, optional
+        Stop once that standard error is at most ``rel_tol`` times the statistic's absolute
+        value, in every segment. With both targets, both must hold.
+    stop_statistic : str, default ``"mean"``
+        The statistic the targets apply to (a name of :data:`mcengine.summary.STATISTICS`).
+    max_paths : int, optional
+        With a target: stop here even if it is not met (``attrs["stopping"]`` says which).
+        Default ``100 * n_paths``, at most ``2**40``.
     chunk_paths : int, default 65536
-        Paths per kernel call. Results do not depend on it.
+        Paths per kernel call; with a target, the block added each time. Results do not
+        depend on it, except that a target is checked at block ends.
     threads : int, optional
         Numba threads for this call (default: Numba's setting). Results do not depend on it.
     progress : callable, optional
-        Called as ``progress(done, total)`` after each chunk.
+        Called as ``progress(done, total)`` after each chunk (``total`` is ``max_paths``
+        when a target is set).
 
     Returns
     -------
     xarray.Dataset
         With ``keep_paths``: dimensions ``path`` and ``segment``, variables and attributes
-        as in MODEL.md "Outputs". Without: the summary, dims ``(segment, statistic)``.
+        as in MODEL.md "Outputs". Without: the summary, dims ``(segment, statistic)``. A run
+        stopped by a target equals a fixed run of the path count it reports.
 
     Raises
     ------
@@ -116,23 +141,41 @@ def simulate(
     n_paths = _check_int("n_paths", n_paths, 1, MAX_PATHS)
     chunk_paths = _check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
     seed = fresh_seed() if seed is None else _check_int("seed", seed, 0, MAX_SEED)
+    stopping = None
+    if target_se is not None or rel_tol is not None:
+        stopping = StoppingRule(target_se, rel_tol, stop_statistic)
+        max_paths = min(100 * n_paths, MAX_PATHS) if max_paths is None else max_paths
+        max_paths = _check_int("max_paths", max_paths, n_paths, MAX_PATHS)
+    limit = n_paths if stopping is None else max_paths
     coef = build_coefficients(scenario)
     spend = spend_ratio_schedule(scenario)
     key0, key1 = key_from_seed(seed)
-    out = PathArrays.empty(n_paths if keep_paths else min(chunk_paths, n_paths))
-    summary = None if keep_paths else SummaryAccumulator(horizon=scenario.simulation.horizon_years)
+    horizon = scenario.simulation.horizon_years
+    summary = SummaryAccumulator(horizon=horizon) if stopping or not keep_paths else None
+    # Where each chunk's paths go: one array for a fixed run, a list of blocks when the
+    # count is open, one reused buffer when only the summary is kept.
+    out = PathArrays.empty(n_paths) if keep_paths and stopping is None else None
+    blocks: list[PathArrays] = []
+    buffer = None if keep_paths else PathArrays.empty(min(chunk_paths, limit))
     overflow = _OverflowTally()
 
     previous_threads = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(_check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
     started = time.perf_counter()
+    done = 0
     try:
-        for start in range(0, n_paths, chunk_paths):
-            stop = min(start + chunk_paths, n_paths)
-            part = out.slice(start, stop) if keep_paths else out.slice(0, stop - start)
-            simulate_paths(coef, spend, key0, key1, start, *part.kernel_outputs())
-            overflow.add(part.flags, start)
+        while done < limit:
+            stop = min(done + chunk_paths, limit)
+            if out is not None:
+                part = out.slice(done, stop)
+            elif buffer is not None:
+                part = buffer.slice(0, stop - done)
+            else:
+                part = PathArrays.empty(stop - done)
+                blocks.append(part)
+            simulate_paths(coef, spend, key0, key1, done, *part.kernel_outputs())
+            overflow.add(part.flags, done)
             if summary is not None:
                 summary.add(
                     part.total_return,
@@ -142,16 +185,77 @@ def simulate(
                     part.components,
                     part.wipe_cause,
                 )
+            done = stop
             if progress is not None:
-                progress(stop, n_paths)
+                progress(done, limit)
+            if stopping is not None and done >= n_paths and stopping.met(summary):
+                break
     finally:
         numba.set_num_threads(previous_threads)
     elapsed = time.perf_counter() - started
-    overflow.refuse(scenario, n_paths)
-    attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=elapsed)
-    if summary is not None:
+    overflow.refuse(scenario, done)
+    attrs = run_attributes(scenario, seed=seed, n_paths=done, sampler="pseudo", elapsed=elapsed)
+    if stopping is not None:
+        attrs.update(stopping.describe(met=done < limit or stopping.met(summary, force=True)))
+    if not keep_paths:
         return summary.result(attrs)
-    return to_dataset(out, attrs)
+    return to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
+
+
+class StoppingRule:
+    """When a run has enough paths: the standard error of one statistic, in every segment,
+    is at most ``target_se`` and/or ``rel_tol`` times the statistic's size.
+
+    Checks of the mean read the running moments (cheap, every block); other statistics need
+    the order statistics, so they are checked each time the path count grows by a quarter.
+    """
+
+    def __init__(self, target_se: float | None, rel_tol: float | None, statistic: str):
+        from mcengine.summary import STATISTICS
+
+        if target_se is not None and not (
+            isinstance(target_se, int | float) and 0 < target_se < math.inf
+        ):
+            raise ScenarioError(f"target_se = {target_se!r}, must be a number in (0, inf)")
+        if rel_tol is not None and not (isinstance(rel_tol, int | float) and 0 < rel_tol <= 1):
+            raise ScenarioError(f"rel_tol = {rel_tol!r}, must be a number in (0, 1]")
+        if statistic not in STATISTICS:
+            raise ScenarioError(
+                f"stop_statistic = {statistic!r}, must be one of {', '.join(STATISTICS)}"
+            )
+        self.target_se, self.rel_tol, self.statistic = target_se, rel_tol, statistic
+        self._last_check = 0
+
+    def met(self, summary: SummaryAccumulator, *, force: bool = False) -> bool:
+        if self.statistic == "mean":
+            moments = [h.moments for h in summary.annual]
+            values = np.array([m.mean for m in moments])
+            errors = np.array(
+                [math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else math.inf for m in moments]
+            )
+        else:
+            if not force and summary.n < 1.25 * self._last_check:
+                return False
+            self._last_check = summary.n
+            table = summary.result().sel(statistic=self.statistic)
+            values, errors = table["estimate"].values, table["standard_error"].values
+        ok = np.ones(values.shape, dtype=bool)
+        if self.target_se is not None:
+            ok &= errors <= self.target_se
+        if self.rel_tol is not None:
+            ok &= errors <= self.rel_tol * np.abs(values)
+        return bool(ok.all())
+
+    def describe(self, *, met: bool) -> dict:
+        out = {
+            "stop_statistic": self.statistic,
+            "stopping": "target met" if met else "max_paths reached before the target",
+        }
+        if self.target_se is not None:
+            out["target_se"] = float(self.target_se)
+        if self.rel_tol is not None:
+            out["rel_tol"] = float(self.rel_tol)
+        return out
 
 
 class _OverflowTally:

@@ -82,6 +82,11 @@ def render_summary(
             row.append(_fmt(float(cell["estimate"]), float(cell["standard_error"]), str(stat)))
         grid.add_row(*row)
     console.print(grid)
+    if "stopping" in attrs:
+        console.print(
+            f"stopped at {int(attrs['n_paths']):,} paths: {attrs['stopping']} "
+            f"(s.e. of {attrs['stop_statistic']})"
+        )
     bound = float(attrs.get("quantile_error_bound", 0.0))
     if bound:
         console.print(f"summary-only run: quantile-based figures within {bound:.0e} of exact")
@@ -123,6 +128,9 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
         },
         "segments": segments,
     }
+    for key in ("stopping", "stop_statistic", "target_se", "rel_tol"):
+        if key in table.attrs:
+            doc[key] = table.attrs[key]
     if elapsed is not None:
         doc["elapsed_seconds"] = elapsed
     return doc

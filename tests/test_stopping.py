@@ -1,0 +1,101 @@
+"""Tolerance-driven stopping: meets its target, is reproducible, equals a fixed run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import mcengine
+from mcengine.cli import cli
+from mcengine.errors import ScenarioError
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from test_reproducibility import digest  # noqa: E402
+
+
+def test_target_se_is_met_and_equals_a_fixed_run():
+    ds = mcengine.simulate("base", 20_000, seed=3, target_se=0.0006, chunk_paths=10_000)
+    n = int(ds.attrs["n_paths"])
+    assert ds.attrs["stopping"] == "target met" and ds.attrs["target_se"] == 0.0006
+    assert n % 10_000 == 0 and 20_000 <= n < 1_000_000
+    se = mcengine.summarize(ds)["standard_error"].sel(statistic="mean")
+    assert (se <= 0.0006).all()
+    # One block fewer would not have met it (the rule stops at the first block that does).
+    shorter = mcengine.summarize(mcengine.simulate("base", n - 10_000, seed=3))
+    assert (shorter["standard_error"].sel(statistic="mean") > 0.0006).any() or n == 20_000
+    assert digest(ds) == digest(mcengine.simulate("base", n, seed=3))
+    again = mcengine.simulate("base", 20_000, seed=3, target_se=0.0006, chunk_paths=10_000)
+    assert digest(again) == digest(ds)
+
+
+def test_relative_tolerance_on_a_quantile_in_summary_mode():
+    summary = mcengine.simulate(
+        "base",
+        50_000,
+        seed=4,
+        rel_tol=0.05,
+        stop_statistic="q50",
+        keep_paths=False,
+        chunk_paths=50_000,
+        max_paths=2_000_000,
+    )
+    table = summary.sel(statistic="q50")
+    assert summary.attrs["stopping"] == "target met"
+    assert (table["standard_error"] <= 0.05 * abs(table["estimate"])).all()
+
+
+def test_max_paths_stops_an_unreachable_target():
+    ds = mcengine.simulate("base", 1000, seed=1, target_se=1e-9, max_paths=5000, chunk_paths=1000)
+    assert ds.sizes["path"] == 5000 == ds.attrs["n_paths"]
+    assert ds.attrs["stopping"] == "max_paths reached before the target"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target_se": 0.0}, r"target_se = 0.0, must be a number in \(0, inf\)"),
+        ({"target_se": "small"}, r"target_se = 'small', must be a number"),
+        ({"rel_tol": 2.0}, r"rel_tol = 2.0, must be a number in \(0, 1\]"),
+        (
+            {"target_se": 0.01, "stop_statistic": "median"},
+            r"stop_statistic = 'median', must be "
+            r"one of mean, std, q05",
+        ),
+        ({"target_se": 0.01, "max_paths": 10}, r"max_paths = 10, must be in \[100, "),
+    ],
+)
+def test_bad_targets_are_refused(kwargs, message):
+    with pytest.raises(ScenarioError, match=message):
+        mcengine.simulate("base", 100, seed=1, **kwargs)
+
+
+def test_cli_target_flags():
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "-n",
+            "20000",
+            "--seed",
+            "3",
+            "--target-se",
+            "0.0006",
+            "--max-paths",
+            "1e6",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["stopping"] == "target met" and doc["n_paths"] > 20_000
+    table = runner.invoke(
+        cli, ["run", "-n", "2000", "--seed", "3", "--rel-tol", "0.5", "--stop-on", "p_loss"]
+    )
+    assert "stopped at" in table.stdout and "target met" in table.stdout
+    bad = runner.invoke(cli, ["run", "--target-se", "-1"])
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: target_se = -1.0, must be a number in (0, inf)\n"
