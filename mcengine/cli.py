@@ -25,6 +25,7 @@ from mcengine.report import render_summary, render_waterfall, summary_to_json, w
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.streams import MAX_SEED
 from mcengine.summary import STATISTICS, summarize
+from mcengine.tails import check_weights
 
 __all__ = ["main", "cli"]
 
@@ -33,6 +34,23 @@ class UserError(click.ClickException):
     """Bad input found in a command body (cross-field rules, files): exit code 2."""
 
     exit_code = 2
+
+
+class Weights(click.ParamType):
+    """Three portfolio weights, ``A,I,T`` (normalised to sum to 1)."""
+
+    name = "A,I,T"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            parts = tuple(float(v) for v in str(value).split(","))
+            return check_weights(list(parts))
+        except (ValueError, ScenarioError):
+            self.fail(
+                f"{value!r} must be 3 non-negative numbers A,I,T with a positive sum", param, ctx
+            )
 
 
 class PathCount(click.ParamType):
@@ -186,6 +204,13 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     default=None,
     help="With a target: never more paths than this (default 100 x -n).",
 )
+@click.option(
+    "--weights",
+    type=Weights(),
+    default="1,1,1",
+    show_default=True,
+    help="Portfolio weights of applications, inference, training for the joint-risk table.",
+)
 def run(
     scenario,
     n_paths,
@@ -199,6 +224,7 @@ def run(
     rel_tol,
     stop_on,
     max_paths,
+    weights,
 ) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
     if out is not None and not out.parent.is_dir():
@@ -216,6 +242,7 @@ def run(
         rel_tol=rel_tol,
         stop_statistic=stop_on,
         max_paths=max_paths,
+        portfolio_weights=weights,
     )
     elapsed = time.perf_counter() - started
     if out is not None:
@@ -223,7 +250,7 @@ def run(
             write_netcdf(ds, out)
         except OSError as err:
             raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
-    table = summarize(ds)
+    table = summarize(ds, portfolio_weights=weights)
     if as_json:
         click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
     else:

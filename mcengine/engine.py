@@ -83,6 +83,7 @@ def simulate(
     rel_tol: float | None = None,
     stop_statistic: str = "mean",
     max_paths: int | None = None,
+    portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -113,6 +114,9 @@ def simulate(
     max_paths : int, optional
         With a target: stop here even if it is not met (``attrs["stopping"]`` says which).
         Default ``100 * n_paths``, at most ``2**40``.
+    portfolio_weights : sequence of 3 floats, default equal
+        Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
+        for full runs pass them to :func:`mcengine.summarize`).
     chunk_paths : int, default 65536
         Paths per kernel call; with a target, the block added each time. Results do not
         depend on it, except that a target is checked at block ends.
@@ -151,7 +155,9 @@ def simulate(
     spend = spend_ratio_schedule(scenario)
     key0, key1 = key_from_seed(seed)
     horizon = scenario.simulation.horizon_years
-    summary = SummaryAccumulator(horizon=horizon) if stopping or not keep_paths else None
+    summary = None
+    if stopping or not keep_paths:
+        summary = SummaryAccumulator(horizon, portfolio_weights)
     # Where each chunk's paths go: one array for a fixed run, a list of blocks when the
     # count is open, one reused buffer when only the summary is kept.
     out = PathArrays.empty(n_paths) if keep_paths and stopping is None else None
@@ -177,14 +183,7 @@ def simulate(
             simulate_paths(coef, spend, key0, key1, done, *part.kernel_outputs())
             overflow.add(part.flags, done)
             if summary is not None:
-                summary.add(
-                    part.total_return,
-                    part.annual_return,
-                    part.max_drawdown,
-                    part.crash_origin,
-                    part.components,
-                    part.wipe_cause,
-                )
+                summary.add(part)
             done = stop
             if progress is not None:
                 progress(done, limit)

@@ -72,7 +72,7 @@ def render_summary(
         f"paths, seed {attrs.get('seed', '?')}"
     )
     grid = Table(title=title, caption="± is one Monte Carlo standard error", title_justify="left")
-    grid.add_column("statistic")
+    grid.add_column("statistic", no_wrap=True)
     for seg in table["segment"].values:
         grid.add_column(str(seg), justify="right")
     for stat in table["statistic"].values:
@@ -94,11 +94,92 @@ def render_summary(
         f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% "
         f"± {float(table['p_crash_standard_error']) * 100:.2f}"
     )
+    if "portfolio" in table:
+        _render_joint(table, console)
     if elapsed is not None:
         n = int(attrs.get("n_paths", 0))
         console.print(f"{elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} paths/s)")
     if out is not None:
         console.print(f"wrote {out}")
+
+
+def _render_joint(table: xr.Dataset, console: Console) -> None:
+    segments = [str(s) for s in table["segment"].values]
+    grid = Table(title="joint risk", title_justify="left")
+    grid.add_column("measure", no_wrap=True)
+    for seg in segments:
+        grid.add_column(seg, justify="right")
+    for seg in segments:
+        corr = table["correlation_pearson"].sel(segment=seg)
+        grid.add_row(f"correlation with {seg}", *[f"{float(v):+.2f}" for v in corr.values])
+    for condition in ("no_crash", "crash"):
+        mean = table["conditional_mean"].sel(condition=condition) * 100
+        error = table["conditional_mean_standard_error"].sel(condition=condition) * 100
+        grid.add_row(
+            f"mean annual return, {condition.replace('_', ' ')}",
+            *[
+                f"{float(mean.sel(segment=s)):6.2f}% ± {float(error.sel(segment=s)):.2f}"
+                for s in segments
+            ],
+        )
+    console.print(grid)
+    weights = ", ".join(f"{w:.2f}" for w in table.attrs.get("portfolio_weights", []))
+    p = table["portfolio"] * 100
+    pe = table["portfolio_standard_error"] * 100
+    console.print(
+        f"portfolio ({weights}): mean {float(p.sel(portfolio_statistic='mean')):.2f}% ± "
+        f"{float(pe.sel(portfolio_statistic='mean')):.2f}, VaR 95% "
+        f"{float(p.sel(portfolio_statistic='var95')):.2f}%, CVaR 95% "
+        f"{float(p.sel(portfolio_statistic='cvar95')):.2f}% ± "
+        f"{float(pe.sel(portfolio_statistic='cvar95')):.2f}; P(all three lose) = "
+        f"{float(table['p_all_lose']) * 100:.2f}% ± "
+        f"{float(table['p_all_lose_standard_error']) * 100:.2f}"
+    )
+    years = table["crash_year_probability"] * 100
+    console.print(
+        "P(crash in year): "
+        + ", ".join(
+            f"{int(y)}: {float(v):.1f}%"
+            for y, v in zip(years["year"].values, years.values, strict=True)
+        )
+    )
+
+
+def _joint_to_json(table: xr.Dataset) -> dict:
+    def pairs(name: str, dim: str) -> dict:
+        return {
+            str(key): {
+                "estimate": float(table[name].sel({dim: key})),
+                "standard_error": float(table[f"{name}_standard_error"].sel({dim: key})),
+            }
+            for key in table[dim].values
+        }
+
+    out = {
+        "correlation_pearson": table["correlation_pearson"].values.tolist(),
+        "p_all_lose": {
+            "estimate": float(table["p_all_lose"]),
+            "standard_error": float(table["p_all_lose_standard_error"]),
+        },
+        "portfolio_weights": list(table.attrs.get("portfolio_weights", [])),
+        "portfolio": pairs("portfolio", "portfolio_statistic"),
+        "crash_year_probability": pairs("crash_year_probability", "year"),
+        "conditional_mean": {
+            str(c): {
+                str(s): {
+                    "estimate": float(table["conditional_mean"].sel(segment=s, condition=c)),
+                    "standard_error": float(
+                        table["conditional_mean_standard_error"].sel(segment=s, condition=c)
+                    ),
+                }
+                for s in table["segment"].values
+            }
+            for c in table["condition"].values
+        },
+    }
+    if "correlation_spearman" in table:
+        out["correlation_spearman"] = table["correlation_spearman"].values.tolist()
+    return out
 
 
 def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
@@ -128,6 +209,8 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
         },
         "segments": segments,
     }
+    if "portfolio" in table:
+        doc["joint"] = _joint_to_json(table)
     for key in ("stopping", "stop_statistic", "target_se", "rel_tol"):
         if key in table.attrs:
             doc[key] = table.attrs[key]

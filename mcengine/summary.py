@@ -30,6 +30,7 @@ from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
 from mcengine.parameters import SEGMENTS
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
+from mcengine.tails import EQUAL_WEIGHTS, JointStats, check_weights, joint_variables
 
 __all__ = [
     "summarize",
@@ -166,7 +167,12 @@ def _contribution_variables(moments: list[list[Moments]]) -> dict:
 
 
 def _summary_dataset(
-    per_segment, n_crash: int, n: int, attrs: dict, contributions: dict | None = None
+    per_segment,
+    n_crash: int,
+    n: int,
+    attrs: dict,
+    contributions: dict | None = None,
+    joint: tuple[dict, dict] | None = None,
 ) -> xr.Dataset:
     def table(field: str) -> np.ndarray:
         return np.array([[getattr(per_segment[s][k], field) for k in STATISTICS] for s in SEGMENTS])
@@ -182,6 +188,7 @@ def _summary_dataset(
             "p_crash_standard_error": ((), crash.se),
             "p_crash_ci": (("bound",), [crash.ci_low, crash.ci_high]),
             **(contributions or {}),
+            **(joint[0] if joint else {}),
         },
         coords={
             "segment": list(SEGMENTS),
@@ -189,6 +196,7 @@ def _summary_dataset(
             "description": ("statistic", list(STATISTICS.values())),
             "bound": ["low", "high"],
             **({"component": list(CONTRIBUTIONS)} if contributions else {}),
+            **(joint[1] if joint else {}),
         },
         attrs=attrs,
     )
@@ -207,7 +215,7 @@ def is_summary(ds: xr.Dataset) -> bool:
     return "estimate" in ds.variables and "standard_error" in ds.variables
 
 
-def summarize(ds: xr.Dataset) -> xr.Dataset:
+def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
     """Summarise a :func:`~mcengine.simulate` result per segment.
 
     Parameters
@@ -224,6 +232,16 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         ``p_crash_standard_error`` give the probability of a contagion crash. Attributes
         carry the run's scenario name, seed and path count, and ``quantile_error_bound``
         (0 here: quantiles are exact order statistics).
+
+        Joint risk: ``correlation_pearson`` and ``correlation_spearman`` (segment,
+        segment_b) of annual returns, ``p_all_lose`` (every segment loses), ``portfolio``
+        statistics (mean, q05, var95, cvar95, p_loss) of a buy-and-hold portfolio of the
+        segments, ``conditional_mean`` (segment, condition) on no crash / a crash / a crash
+        starting in each segment, and ``crash_year_probability`` (year). Each has its
+        ``..._standard_error``.
+    portfolio_weights : sequence of 3 floats, default equal
+        Today's weights of applications, inference and training in the portfolio
+        (normalised to sum to 1).
     """
     from mcengine.io import check_result
 
@@ -246,6 +264,9 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
         )
     attrs = {k: v for k, v in ds.attrs.items() if k != "elapsed_seconds"}
     attrs["quantile_error_bound"] = 0.0
+    weights = check_weights(portfolio_weights)
+    joint, joint_coords, joint_attrs = joint_variables(ds, weights)
+    attrs.update(joint_attrs)
     contributions = None
     if "components" in ds.variables and "horizon_years" in ds.attrs:
         contributions = _contribution_variables(
@@ -254,7 +275,12 @@ def summarize(ds: xr.Dataset) -> xr.Dataset:
             )
         )
     return _summary_dataset(
-        per_segment, int(np.count_nonzero(origin >= 0)), n, attrs, contributions
+        per_segment,
+        int(np.count_nonzero(origin >= 0)),
+        n,
+        attrs,
+        contributions,
+        (joint, joint_coords),
     )
 
 
@@ -273,9 +299,11 @@ class SummaryAccumulator:
 
     ``add`` a block of paths at a time (any order of blocks gives the same counts and
     histograms; moments agree to rounding), ``merge`` accumulators from other workers, and
-    read :meth:`result`.
+    read :meth:`result`. ``horizon`` is the scenario's horizon in years.
     """
 
+    horizon: float
+    portfolio_weights: tuple[float, float, float] = EQUAL_WEIGHTS
     annual: list[Histogram] = field(default_factory=lambda: [_annual_histogram() for _ in SEGMENTS])
     drawdown: list[Histogram] = field(
         default_factory=lambda: [_drawdown_histogram() for _ in SEGMENTS]
@@ -284,47 +312,50 @@ class SummaryAccumulator:
     n_loss: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_origin: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
-    horizon: float | None = None
     contributions: list[list[Moments]] | None = None
+    joint: JointStats | None = None
 
-    def add(
-        self,
-        total_return,
-        annual_return,
-        max_drawdown,
-        crash_origin,
-        components=None,
-        wipe_cause=None,
-    ) -> None:
-        """Add one block of paths (arrays as in the result Dataset).
+    def __post_init__(self) -> None:
+        self.portfolio_weights = check_weights(self.portfolio_weights)
+        if self.joint is None:
+            self.joint = JointStats(self.horizon, self.portfolio_weights)
 
-        ``components`` and ``wipe_cause`` (with ``horizon`` set) add the contributions.
-        """
-        if components is not None and self.horizon is not None:
-            block = _contribution_moments(components, wipe_cause, self.horizon)
-            self.contributions = _merge_contributions(self.contributions, block)
+    def add(self, block) -> None:
+        """Add one block of paths: a :class:`~mcengine.dataset.PathArrays` or any object with
+        the result's per-path arrays as attributes."""
+        block_contributions = _contribution_moments(
+            block.components, block.wipe_cause, self.horizon
+        )
+        self.contributions = _merge_contributions(self.contributions, block_contributions)
         for i in range(len(SEGMENTS)):
-            self.annual[i].add(annual_return[:, i])
-            self.drawdown[i].add(max_drawdown[:, i])
-        self.n += crash_origin.shape[0]
-        self.n_loss += np.count_nonzero(total_return < 1.0, axis=0)
-        self.n_wiped += np.count_nonzero(total_return == 0.0, axis=0)
-        self.n_origin += np.bincount(crash_origin[crash_origin >= 0], minlength=3)[:3]
+            self.annual[i].add(block.annual_return[:, i])
+            self.drawdown[i].add(block.max_drawdown[:, i])
+        origin = block.crash_origin
+        self.n += origin.shape[0]
+        self.n_loss += np.count_nonzero(block.total_return < 1.0, axis=0)
+        self.n_wiped += np.count_nonzero(block.total_return == 0.0, axis=0)
+        self.n_origin += np.bincount(origin[origin >= 0], minlength=3)[:3]
+        self.joint.add(block.total_return, block.annual_return, block.crash_year, origin)
 
     def merge(self, other: SummaryAccumulator) -> SummaryAccumulator:
         return SummaryAccumulator(
+            self.horizon,
+            self.portfolio_weights,
             [a.merge(b) for a, b in zip(self.annual, other.annual, strict=True)],
             [a.merge(b) for a, b in zip(self.drawdown, other.drawdown, strict=True)],
             self.n + other.n,
             self.n_loss + other.n_loss,
             self.n_wiped + other.n_wiped,
             self.n_origin + other.n_origin,
-            self.horizon,
             _merge_contributions(self.contributions, other.contributions),
+            self.joint.merge(other.joint),
         )
 
     def result(self, attrs: dict | None = None) -> xr.Dataset:
-        """The summary Dataset, as :func:`summarize` gives, with ``quantile_error_bound``."""
+        """The summary Dataset, as :func:`summarize` gives, with ``quantile_error_bound``.
+
+        Streamed, it lacks only ``correlation_spearman`` (ranks need every path).
+        """
         if self.n == 0:
             raise ResultFileError("the result has no paths to summarise")
         per_segment = {}
@@ -340,12 +371,18 @@ class SummaryAccumulator:
                 int(self.n_wiped[i]),
                 int(self.n_origin[i]),
             )
+        portfolio = BinnedSample(self.joint.portfolio)
         attrs = dict(attrs or {})
-        attrs["quantile_error_bound"] = bound
-        contributions = None
-        if self.contributions is not None:
-            contributions = _contribution_variables(self.contributions)
-        return _summary_dataset(per_segment, int(self.n_origin.sum()), self.n, attrs, contributions)
+        attrs["quantile_error_bound"] = max(bound, portfolio.error_bound)
+        attrs["portfolio_weights"] = list(self.portfolio_weights)
+        return _summary_dataset(
+            per_segment,
+            int(self.n_origin.sum()),
+            self.n,
+            attrs,
+            _contribution_variables(self.contributions),
+            (self.joint.variables(portfolio), self.joint.coords()),
+        )
 
 
 def _merge_contributions(a, b):

@@ -298,3 +298,34 @@ def test_compiling_notice_only_when_the_kernel_is_not_cached(runner, monkeypatch
     monkeypatch.setattr(cli_module, "needs_compile", lambda: False)
     result = runner.invoke(cli, ["run", "-n", "10", "--seed", "1", "--json"])
     assert result.stderr == ""
+
+
+def test_joint_risk_in_table_and_json(runner):
+    result = invoke(runner, "run", "-n", "3000", "--seed", "1", "--weights", "1,1,2")
+    for text in (
+        "joint risk",
+        "correlation with training",
+        "mean annual return, crash",
+        "portfolio (0.25, 0.25, 0.50)",
+        "P(all three lose)",
+        "P(crash in year): 1:",
+    ):
+        assert text in result.output
+    doc = json.loads(invoke(runner, "run", "-n", "3000", "--seed", "1", "--json").output)
+    joint = doc["joint"]
+    assert joint["portfolio_weights"] == pytest.approx([1 / 3] * 3)
+    assert set(joint["portfolio"]) == {"mean", "q05", "var95", "cvar95", "p_loss"}
+    assert len(joint["correlation_pearson"]) == 3 and len(joint["correlation_spearman"]) == 3
+    assert set(joint["conditional_mean"]) == {
+        "no_crash",
+        "crash",
+        "crash_in_applications",
+        "crash_in_inference",
+        "crash_in_training",
+    }
+    bad = runner.invoke(cli, ["run", "-n", "10", "--weights", "1,2"])
+    assert bad.exit_code == 2
+    assert bad.stderr == (
+        "Error: mcengine run: Invalid value for '--weights': '1,2' must be 3 "
+        "non-negative numbers A,I,T with a positive sum\n"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -143,20 +145,22 @@ def test_summary_accumulator_merges_in_any_order():
     parts = [ds.isel(path=slice(a, a + 2000)) for a in (0, 2000, 4000)]
 
     def accumulate(block):
-        acc = SummaryAccumulator()
-        acc.add(
-            block["total_return"].values,
-            block["annual_return"].values,
-            block["max_drawdown"].values,
-            block["crash_origin"].values,
-        )
+        acc = SummaryAccumulator(horizon=10)
+        acc.add(SimpleNamespace(**{name: block[name].values for name in block.data_vars}))
         return acc
 
     left = accumulate(parts[0]).merge(accumulate(parts[1])).merge(accumulate(parts[2]))
     right = accumulate(parts[2]).merge(accumulate(parts[0]).merge(accumulate(parts[1])))
     a, b = left.result(), right.result()
-    xr.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
-    xr.testing.assert_allclose(a["standard_error"], b["standard_error"], rtol=1e-9)
+    for name in (
+        "estimate",
+        "standard_error",
+        "contribution",
+        "correlation_pearson",
+        "conditional_mean",
+        "portfolio",
+    ):
+        xr.testing.assert_allclose(a[name], b[name], rtol=1e-9)
 
 
 def test_summarize_returns_a_summary_unchanged():

@@ -1,0 +1,202 @@
+"""Tails and joint risk across segments: correlations, joint losses, a portfolio's tail,
+returns conditional on the contagion crash, and when crashes happen.
+
+:class:`JointStats` holds mergeable sufficient statistics (co-moments, counts, conditional
+sums, a portfolio histogram), so the same numbers come from a full run and from a streamed
+one. Spearman's rank correlation needs every path and exists only in a full run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.stats
+import xarray as xr
+
+from mcengine.parameters import SEGMENTS
+from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
+
+__all__ = ["JointStats", "CONDITIONS", "PORTFOLIO_STATISTICS", "portfolio_annual_return"]
+
+CONDITIONS = ("no_crash", "crash", *(f"crash_in_{s}" for s in SEGMENTS))
+PORTFOLIO_STATISTICS = ("mean", "q05", "var95", "cvar95", "p_loss")
+EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
+
+
+def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -> np.ndarray:
+    """Annual return of a buy-and-hold portfolio holding ``weights`` of each segment today."""
+    wealth = total_return @ np.asarray(weights, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(wealth > 0, np.expm1(np.log(wealth) / horizon), -1.0)
+
+
+def check_weights(weights) -> tuple[float, float, float]:
+    from mcengine.errors import ScenarioError
+
+    w = tuple(float(x) for x in weights) if isinstance(weights, list | tuple) else None
+    if w is None or len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+        raise ScenarioError(
+            f"weights = {weights!r}, must be 3 non-negative numbers (applications, inference, "
+            "training) with a positive sum"
+        )
+    total = sum(w)
+    return (w[0] / total, w[1] / total, w[2] / total)
+
+
+@dataclass
+class JointStats:
+    """Mergeable joint statistics of per-path results."""
+
+    horizon: float
+    weights: tuple[float, float, float] = EQUAL_WEIGHTS
+    n: int = 0
+    n_all_lose: int = 0
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    comoment: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
+    condition_moments: list[list[Moments]] = field(
+        default_factory=lambda: [[Moments() for _ in SEGMENTS] for _ in CONDITIONS]
+    )
+    crash_years: np.ndarray | None = None
+    portfolio: Histogram | None = None
+    n_portfolio_loss: int = 0
+
+    def __post_init__(self) -> None:
+        if self.crash_years is None:
+            self.crash_years = np.zeros(int(math.ceil(self.horizon)), dtype=np.int64)
+        if self.portfolio is None:
+            self.portfolio = Histogram(-1.0, 4.0, 1e-6, atom=-1.0)
+
+    def add(self, total_return, annual_return, crash_year, crash_origin) -> None:
+        """Add one block of paths, in place (Chan's update for the co-moments)."""
+        n_block = annual_return.shape[0]
+        if n_block == 0:
+            return
+        block_mean = annual_return.mean(axis=0)
+        d = annual_return - block_mean
+        n = self.n + n_block
+        delta = block_mean - self.mean
+        self.comoment = self.comoment + d.T @ d + np.outer(delta, delta) * self.n * n_block / n
+        self.mean = self.mean + delta * n_block / n
+        self.n = n
+        self.n_all_lose += int(np.count_nonzero((total_return < 1.0).all(axis=1)))
+        crashed = crash_origin >= 0
+        masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
+        self.condition_moments = [
+            [m.merge(Moments.of(annual_return[mask, s])) for s, m in enumerate(row)]
+            for mask, row in zip(masks, self.condition_moments, strict=True)
+        ]
+        years = np.ceil(crash_year[crashed]).astype(np.int64) - 1
+        self.crash_years += np.bincount(years, minlength=self.crash_years.size)[
+            : self.crash_years.size
+        ]
+        portfolio = portfolio_annual_return(total_return, self.weights, self.horizon)
+        self.portfolio.add(portfolio)
+        self.n_portfolio_loss += int(np.count_nonzero(portfolio < 0.0))
+
+    def merge(self, other: JointStats) -> JointStats:
+        if self.n == 0:
+            return other
+        if other.n == 0:
+            return self
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        return JointStats(
+            self.horizon,
+            self.weights,
+            n,
+            self.n_all_lose + other.n_all_lose,
+            self.mean + delta * other.n / n,
+            self.comoment + other.comoment + np.outer(delta, delta) * self.n * other.n / n,
+            [
+                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
+                for ra, rb in zip(self.condition_moments, other.condition_moments, strict=True)
+            ],
+            self.crash_years + other.crash_years,
+            self.portfolio.merge(other.portfolio),
+            self.n_portfolio_loss + other.n_portfolio_loss,
+        )
+
+    def variables(self, portfolio_sample=None, spearman: np.ndarray | None = None) -> dict:
+        """The Dataset variables (see :func:`mcengine.summarize`)."""
+        from mcengine.summary import _normal, _proportion, _quantile
+
+        n = self.n
+        std = np.sqrt(np.diag(self.comoment))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pearson = _defined(self.comoment / np.outer(std, std))
+        out = {"correlation_pearson": (("segment", "segment_b"), pearson)}
+        if spearman is not None:
+            out["correlation_spearman"] = (("segment", "segment_b"), spearman)
+        joint = _proportion(self.n_all_lose, n)
+        out["p_all_lose"] = ((), joint.value)
+        out["p_all_lose_standard_error"] = ((), joint.se)
+
+        cond = np.zeros((len(SEGMENTS), len(CONDITIONS)))
+        cond_se = np.zeros_like(cond)
+        counts = np.zeros(len(CONDITIONS), dtype=np.int64)
+        for c, row in enumerate(self.condition_moments):
+            counts[c] = row[0].n
+            for s, m in enumerate(row):
+                cond[s, c] = m.mean if m.n else 0.0
+                cond_se[s, c] = math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0
+        out["conditional_mean"] = (("segment", "condition"), cond)
+        out["conditional_mean_standard_error"] = (("segment", "condition"), cond_se)
+        out["condition_paths"] = (("condition",), counts)
+
+        p_year = self.crash_years / n
+        out["crash_year_probability"] = (("year",), p_year)
+        out["crash_year_probability_standard_error"] = (
+            ("year",),
+            np.sqrt(p_year * (1 - p_year) / n),
+        )
+
+        sample = portfolio_sample or BinnedSample(self.portfolio)
+        m = sample.moments
+        p_std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
+        tail = _quantile(sample, 0.05)
+        shortfall_mean, shortfall_var = sample.shortfall(tail.value)
+        stats = {
+            "mean": _normal(m.mean, p_std / math.sqrt(n)),
+            "q05": tail,
+            "var95": type(tail)(-tail.value, tail.se, -tail.ci_high, -tail.ci_low),
+            "cvar95": _normal(
+                -(tail.value - shortfall_mean / 0.05),
+                math.sqrt(shortfall_var) / (0.05 * math.sqrt(n)),
+            ),
+            "p_loss": _proportion(self.n_portfolio_loss, n),
+        }
+        for name, idx in (("portfolio", 0), ("portfolio_standard_error", 1)):
+            out[name] = (("portfolio_statistic",), [stats[k][idx] for k in PORTFOLIO_STATISTICS])
+        return out
+
+    def coords(self) -> dict:
+        return {
+            "segment_b": list(SEGMENTS),
+            "condition": list(CONDITIONS),
+            "year": np.arange(1, self.crash_years.size + 1),
+            "portfolio_statistic": list(PORTFOLIO_STATISTICS),
+        }
+
+
+def _defined(correlation: np.ndarray) -> np.ndarray:
+    """A segment whose return never varies (e.g. always wiped out) is uncorrelated with the
+    others (0) and perfectly with itself (1), rather than NaN."""
+    out = np.where(np.isfinite(correlation), correlation, 0.0)
+    np.fill_diagonal(out, 1.0)
+    return out
+
+
+def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
+    """Joint statistics of a full result: variables, coordinates, attributes."""
+    horizon = float(ds.attrs.get("horizon_years", 10))
+    stats = JointStats(horizon, weights)
+    total = ds["total_return"].values
+    annual = ds["annual_return"].values
+    stats.add(total, annual, ds["crash_year"].values, ds["crash_origin"].values)
+    # Average ranks for ties (every wiped-out path sits at -1).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spearman = _defined(np.atleast_2d(scipy.stats.spearmanr(annual).statistic))
+    exact = ExactSample(portfolio_annual_return(total, weights, horizon))
+    return stats.variables(exact, spearman), stats.coords(), {"portfolio_weights": list(weights)}
