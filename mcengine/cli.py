@@ -205,6 +205,11 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     help="With a target: never more paths than this (default 100 x -n).",
 )
 @click.option(
+    "--fan-chart",
+    is_flag=True,
+    help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
+)
+@click.option(
     "--weights",
     type=Weights(),
     default="1,1,1",
@@ -224,6 +229,7 @@ def run(
     rel_tol,
     stop_on,
     max_paths,
+    fan_chart,
     weights,
 ) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
@@ -243,6 +249,7 @@ def run(
         stop_statistic=stop_on,
         max_paths=max_paths,
         portfolio_weights=weights,
+        fan_chart=fan_chart,
     )
     elapsed = time.perf_counter() - started
     if out is not None:

@@ -18,6 +18,8 @@ import xarray as xr
 from mcengine.coefficients import build_coefficients, spend_ratio_schedule
 from mcengine.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.errors import ScenarioError
+from mcengine.fan import FanAccumulator
+from mcengine.fan import attach as attach_fan
 from mcengine.jit import is_cached
 from mcengine.kernel import (
     FLAG_CAPEX_OVERFLOW,
@@ -84,6 +86,7 @@ def simulate(
     stop_statistic: str = "mean",
     max_paths: int | None = None,
     portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
+    fan_chart: bool = False,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -117,6 +120,9 @@ def simulate(
     portfolio_weights : sequence of 3 floats, default equal
         Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
         for full runs pass them to :func:`mcengine.summarize`).
+    fan_chart : bool, default False
+        Add per-year quantile bands of wealth and drivers (``fan_wealth``, ``fan_drivers``;
+        see :mod:`mcengine.fan`), computed in the same pass without storing paths x years.
     chunk_paths : int, default 65536
         Paths per kernel call; with a target, the block added each time. Results do not
         depend on it, except that a target is checked at block ends.
@@ -164,6 +170,9 @@ def simulate(
     blocks: list[PathArrays] = []
     buffer = None if keep_paths else PathArrays.empty(min(chunk_paths, limit))
     overflow = _OverflowTally()
+    years = horizon if fan_chart else 0
+    yearly = np.empty((min(chunk_paths, limit), years, 6))
+    fan = FanAccumulator(years) if fan_chart else None
 
     previous_threads = numba.get_num_threads()
     if threads is not None:
@@ -180,8 +189,11 @@ def simulate(
             else:
                 part = PathArrays.empty(stop - done)
                 blocks.append(part)
-            simulate_paths(coef, spend, key0, key1, done, *part.kernel_outputs())
+            block_yearly = yearly[: stop - done]
+            simulate_paths(coef, spend, key0, key1, done, *part.kernel_outputs(), block_yearly)
             overflow.add(part.flags, done)
+            if fan is not None:
+                fan.add(block_yearly)
             if summary is not None:
                 summary.add(part)
             done = stop
@@ -197,8 +209,10 @@ def simulate(
     if stopping is not None:
         attrs.update(stopping.describe(met=done < limit or stopping.met(summary, force=True)))
     if not keep_paths:
-        return summary.result(attrs)
-    return to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
+        result = summary.result(attrs)
+    else:
+        result = to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
+    return result if fan is None else attach_fan(result, fan)
 
 
 class StoppingRule:

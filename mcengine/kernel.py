@@ -72,17 +72,20 @@ def simulate_paths(
     wipe_year,
     wipe_cause,
     flags,
+    yearly,
 ):
     """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
 
     Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones, ``(n, 3, 6)`` for the
-    components of ``ln W``) and are fully written.
+    components of ``ln W``) and are fully written. ``yearly`` is ``(n, years, 6)`` for fan
+    charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
     """
     n_paths = flags.shape[0]
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
     dt = coef[C.DT]
     horizon = coef[C.HORIZON]
+    steps_per_year = int(round(1.0 / dt))
     log_fsm = np.array([coef[C.LOG_FSM_A], coef[C.LOG_FSM_I], coef[C.LOG_FSM_T]])
     z0 = np.array([coef[C.Z0_A], coef[C.Z0_I], coef[C.Z0_T]])
     hit = np.array([coef[C.HIT_A], coef[C.HIT_I], coef[C.HIT_T]])
@@ -236,6 +239,13 @@ def simulate_paths(
                         min_gap_w[s] = min(min_gap_w[s], log_w[s] - log_peak_w[s])
                 log_v[s] = log_v_new  # 18.
                 ring[n % window, s] = log_v_new
+            year = n // steps_per_year - 1
+            if n % steps_per_year == 0 and year < yearly.shape[1]:
+                for s in range(3):
+                    yearly[i, year, s] = log_w[s] if alive[s] else _NEG_INF
+                yearly[i, year, 3] = log_c
+                yearly[i, year, 4] = sigmoid(x)
+                yearly[i, year, 5] = log_d
 
         # At the end: the selection spread on applications, then the outputs.
         sd = coef[C.SELECTION_SD]

@@ -211,6 +211,20 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
     }
     if "portfolio" in table:
         doc["joint"] = _joint_to_json(table)
+    if "fan_wealth" in table:
+        doc["fan"] = {
+            "years": [int(y) for y in table["year"].values],
+            "quantiles": [float(q) for q in table["quantile"].values],
+            "wealth": {
+                str(s): table["fan_wealth"].sel(segment=s).values.tolist()
+                for s in table["segment"].values
+            },
+            "drivers": {
+                str(d): table["fan_drivers"].sel(driver=d).values.tolist()
+                for d in table["driver"].values
+            },
+            "relative_error_bound": float(table.attrs["fan_relative_error_bound"]),
+        }
     for key in ("stopping", "stop_statistic", "target_se", "rel_tol"):
         if key in table.attrs:
             doc[key] = table.attrs[key]

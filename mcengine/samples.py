@@ -123,13 +123,15 @@ class Histogram:
         if self.counts is None:
             self.counts = np.zeros(int(round((self.hi - self.lo) / self.width)), dtype=np.int64)
 
-    def add(self, values: np.ndarray) -> None:
+    def add(self, values: np.ndarray, *, moments: bool = True) -> None:
+        """Count ``values``; ``moments=False`` skips the moments (e.g. for logs with -inf)."""
         _histogram_add(self.counts, values, self.lo, 1.0 / self.width, self.atom)
         self.atom_count += int(np.count_nonzero(values == self.atom))
         if values.size:
             self.minimum = min(self.minimum, float(values.min()))
             self.maximum = max(self.maximum, float(values.max()))
-        self.moments = self.moments.merge(Moments.of(values))
+        if moments:
+            self.moments = self.moments.merge(Moments.of(values))
 
     def merge(self, other: Histogram) -> Histogram:
         return Histogram(
@@ -151,11 +153,11 @@ class BinnedSample:
     def __init__(self, hist: Histogram):
         self.hist = hist
         self.moments = hist.moments
-        self.n = hist.moments.n
         self.cumulative = np.cumsum(hist.counts)
+        self.n = int(self.cumulative[-1]) + hist.atom_count
         # Order statistics are within one bin of the truth, unless values fell outside
         # [lo, hi): then the first/last bin stretches to the exact minimum/maximum.
-        below = max(hist.lo - hist.minimum, 0.0)
+        below = max(hist.lo - hist.minimum, 0.0) if hist.minimum != hist.atom else 0.0
         above = max(hist.maximum - hist.hi, 0.0)
         self.error_bound = hist.width + below + above
 

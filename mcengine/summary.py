@@ -274,7 +274,10 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
                 ds["components"].values, ds["wipe_cause"].values, float(ds.attrs["horizon_years"])
             )
         )
-    return _summary_dataset(
+    fan = [name for name in ("fan_wealth", "fan_drivers") if name in ds.variables]
+    if fan:
+        attrs.update({k: ds.attrs[k] for k in ds.attrs if k.startswith("fan_")})
+    table = _summary_dataset(
         per_segment,
         int(np.count_nonzero(origin >= 0)),
         n,
@@ -282,6 +285,7 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
         contributions,
         (joint, joint_coords),
     )
+    return table.assign({name: ds[name] for name in fan}) if fan else table
 
 
 def _annual_histogram() -> Histogram:

@@ -329,3 +329,21 @@ def test_joint_risk_in_table_and_json(runner):
         "Error: mcengine run: Invalid value for '--weights': '1,2' must be 3 "
         "non-negative numbers A,I,T with a positive sum\n"
     )
+
+
+def test_fan_chart_flag(runner, tmp_path):
+    target = tmp_path / "fan.nc"
+    doc = json.loads(
+        invoke(
+            runner, "run", "-n", "2000", "--seed", "1", "--fan-chart", "--json", "--out", target
+        ).output
+    )
+    fan = doc["fan"]
+    assert fan["years"] == list(range(1, 11)) and fan["quantiles"] == [0.05, 0.25, 0.5, 0.75, 0.95]
+    assert len(fan["wealth"]["training"]) == 10 and len(fan["wealth"]["training"][0]) == 5
+    assert set(fan["drivers"]) == {"training_cost", "open_share", "demand"}
+    saved = xr.load_dataset(target, engine="h5netcdf")
+    assert saved["fan_wealth"].dims == ("year", "quantile", "segment")
+    assert "fan" not in json.loads(
+        invoke(runner, "run", "-n", "200", "--seed", "1", "--json").output
+    )

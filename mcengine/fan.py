@@ -1,0 +1,104 @@
+"""Fan charts: per-year quantile bands of investor wealth and of the drivers, streamed.
+
+The kernel writes each path's year-end values into a chunk-sized buffer; :class:`FanAccumulator`
+bins them into one histogram per year and variable, so nothing of size paths x years is
+kept. Wealth W, training cost C and demand D are binned on a log scale (bins of
+:data:`LOG_BIN_WIDTH`, so bands are within a relative 0.4% of the exact quantiles); the
+open-weight share s on a linear one (within 1e-4). Wealth is before the applications
+selection spread, which MODEL.md applies at the end only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from mcengine.samples import BinnedSample, Histogram
+
+__all__ = ["FanAccumulator", "attach", "FAN_QUANTILES", "DRIVERS", "LOG_BIN_WIDTH"]
+
+FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+DRIVERS = ("training_cost", "open_share", "demand")
+LOG_BIN_WIDTH = 4e-3
+_LOG_RANGE = (-60.0, 60.0)
+_SHARE_WIDTH = 1e-4
+
+
+def _log_histogram() -> Histogram:
+    return Histogram(*_LOG_RANGE, LOG_BIN_WIDTH, atom=-math.inf)  # the atom: W = 0
+
+
+def _share_histogram() -> Histogram:
+    return Histogram(0.0, 1.0, _SHARE_WIDTH, atom=-1.0)  # no atom: s is never -1
+
+
+class FanAccumulator:
+    """Mergeable per-year histograms of (log W_A, log W_I, log W_T, log C, s, log D)."""
+
+    def __init__(self, years: int):
+        self.years = years
+        self.hists = [
+            [_share_histogram() if v == 4 else _log_histogram() for v in range(6)]
+            for _ in range(years)
+        ]
+
+    def add(self, yearly: np.ndarray) -> None:
+        """Add a ``(paths, years, 6)`` block as the kernel writes it."""
+        for y in range(self.years):
+            for v in range(6):
+                self.hists[y][v].add(np.ascontiguousarray(yearly[:, y, v]), moments=False)
+
+    def merge(self, other: FanAccumulator) -> FanAccumulator:
+        out = FanAccumulator(0)
+        out.years = self.years
+        out.hists = [
+            [a.merge(b) for a, b in zip(ra, rb, strict=True)]
+            for ra, rb in zip(self.hists, other.hists, strict=True)
+        ]
+        return out
+
+    def variables(self, quantiles=FAN_QUANTILES) -> tuple[dict, dict, dict]:
+        """``fan_wealth (year, quantile, segment)`` and ``fan_drivers (year, quantile,
+        driver)``, with coordinates and the error-bound attributes."""
+        bands = np.empty((self.years, len(quantiles), 6))
+        log_bound = share_bound = 0.0
+        for y in range(self.years):
+            for v in range(6):
+                sample = BinnedSample(self.hists[y][v])
+                for k, q in enumerate(quantiles):
+                    bands[y, k, v] = sample.quantile(q)
+                if v == 4:
+                    share_bound = max(share_bound, sample.error_bound)
+                else:
+                    log_bound = max(log_bound, sample.error_bound)
+        with np.errstate(over="ignore"):
+            natural = np.exp(bands)  # exp(-inf) = 0: wiped out
+        natural[..., 4] = bands[..., 4]
+        coords = {
+            "year": np.arange(1, self.years + 1),
+            "quantile": list(quantiles),
+            "driver": list(DRIVERS),
+        }
+        variables = {
+            "fan_wealth": (("year", "quantile", "segment"), natural[..., :3]),
+            "fan_drivers": (("year", "quantile", "driver"), natural[..., 3:]),
+        }
+        attrs = {
+            "fan_relative_error_bound": math.expm1(log_bound),
+            "fan_share_error_bound": share_bound,
+        }
+        return variables, coords, attrs
+
+
+def attach(ds: xr.Dataset, fan: FanAccumulator) -> xr.Dataset:
+    """``ds`` with the fan-chart variables added (segments as in ``ds``)."""
+    variables, coords, attrs = fan.variables()
+    out = ds.assign_coords({k: v for k, v in coords.items()}).assign(variables)
+    out.attrs.update(attrs)
+    out["fan_wealth"].attrs["long_name"] = (
+        "year-end investor wealth quantiles (before the applications selection spread)"
+    )
+    out["fan_drivers"].attrs["long_name"] = "year-end driver quantiles (C, s, D)"
+    return out
