@@ -157,6 +157,8 @@ def run_suite(quick: bool = False) -> dict:
     results["summary_only_peak_rss_mb"] = large_run["peak_rss_mb"]
     results["summary_only_peak_rss_mb_at_tenth"] = small_run["peak_rss_mb"]
 
+    results.update(_variance_reduction(mcengine, base, n // 8))
+
     results["cached_startup_seconds"] = min(_startup(None) for _ in range(2))
     with tempfile.TemporaryDirectory() as cold:
         results["cold_compile_seconds"] = _startup(cold)
@@ -176,6 +178,27 @@ def run_suite(quick: bool = False) -> dict:
         "results": results,
         "targets": {name: _verdict(name, results[name]) for name in TARGETS},
     }
+
+
+def _variance_reduction(mcengine, scenario, n: int) -> dict[str, float]:
+    """Each sampler's variance-reduction factor for the segment means, against ``pseudo``:
+    at equal paths, (s.e. pseudo / s.e. sampler)^2, and at equal time, that times
+    (time pseudo / time sampler). Reported as the smallest over the three segments."""
+    n = 2 ** int(math.log2(n))  # Sobol replicates are best at powers of two
+    out = {}
+    timings, errors = {}, {}
+    for sampler in ("pseudo", "antithetic", "sobol"):
+        started = time.perf_counter()
+        ds = mcengine.simulate(scenario, n, seed=1, sampler=sampler)
+        timings[sampler] = time.perf_counter() - started
+        errors[sampler] = mcengine.summarize(ds)["standard_error"].sel(statistic="mean").values
+    for sampler in ("antithetic", "sobol"):
+        factor = (errors["pseudo"] / errors[sampler]) ** 2
+        out[f"vr_{sampler}_equal_paths"] = float(factor.min())
+        out[f"vr_{sampler}_equal_time"] = float(
+            (factor * timings["pseudo"] / timings[sampler]).min()
+        )
+    return out
 
 
 def _cpu_model() -> str:
@@ -203,7 +226,8 @@ def render(report: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"mcengine benchmarks ({report['paths']:,} paths, base scenario)")
-    for column in ("measure", "value", "target", "met"):
+    table.add_column("measure", no_wrap=True)
+    for column in ("value", "target", "met"):
         table.add_column(column)
     r = report["results"]
     table.add_row("paths/s (warm)", f"{r['paths_per_second']:,.0f}", "", "")
@@ -214,6 +238,14 @@ def render(report: dict) -> None:
     table.add_row("parallel efficiency (2 threads)", f"{r['parallel_efficiency']:.2f}", "", "")
     table.add_row("paths scaling exponent", f"{r['paths_scaling_exponent']:.3f}", "1", "")
     table.add_row("steps scaling exponent", f"{r['steps_scaling_exponent']:.3f}", "1", "")
+    for sampler in ("antithetic", "sobol"):
+        paths, timed = r[f"vr_{sampler}_equal_paths"], r[f"vr_{sampler}_equal_time"]
+        table.add_row(
+            f"variance reduction, {sampler} (min over segments)",
+            f"{paths:.1f}x paths, {timed:.1f}x time",
+            "",
+            "",
+        )
     m = report["machine"]
     console = Console()
     console.print(table)

@@ -205,6 +205,21 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     help="With a target: never more paths than this (default 100 x -n).",
 )
 @click.option(
+    "--sampler",
+    type=click.Choice(["pseudo", "antithetic", "sobol"]),
+    default="pseudo",
+    show_default=True,
+    help="Random inputs: independent paths, antithetic pairs, or randomised Sobol points "
+    "(errors then come from --replicates groups).",
+)
+@click.option(
+    "--replicates",
+    type=click.IntRange(2, None),
+    default=16,
+    show_default=True,
+    help="Replicate groups for antithetic/sobol standard errors.",
+)
+@click.option(
     "--fan-chart",
     is_flag=True,
     help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
@@ -229,6 +244,8 @@ def run(
     rel_tol,
     stop_on,
     max_paths,
+    sampler,
+    replicates,
     fan_chart,
     weights,
 ) -> None:
@@ -250,6 +267,8 @@ def run(
         max_paths=max_paths,
         portfolio_weights=weights,
         fan_chart=fan_chart,
+        sampler=sampler,
+        replicates=replicates,
     )
     elapsed = time.perf_counter() - started
     if out is not None:

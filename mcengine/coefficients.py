@@ -101,6 +101,7 @@ class C(enum.IntEnum):
     DILUTION_A = enum.auto()
     DILUTION_I = enum.auto()
     DILUTION_T = enum.auto()
+    ANTITHETIC = enum.auto()
     SIZE = enum.auto()
 
 
@@ -135,7 +136,7 @@ def expected_log_demand(scenario: Scenario) -> float:
     return trapezoid + d.jump_rate * d.jump_size * horizon
 
 
-def build_coefficients(scenario: Scenario) -> np.ndarray:
+def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.ndarray:
     """The kernel's coefficient vector for ``scenario``.
 
     Raises
@@ -246,4 +247,5 @@ def build_coefficients(scenario: Scenario) -> np.ndarray:
         c[slot] = val.contagion_jump * val.contagion_loading[i]
     for i, slot in enumerate((C.DILUTION_A, C.DILUTION_I, C.DILUTION_T)):
         c[slot] = val.entrant_dilution[i] * dt
+    c[C.ANTITHETIC] = 1.0 if antithetic else 0.0
     return c

@@ -28,6 +28,7 @@ from mcengine.kernel import (
     simulate_paths,
 )
 from mcengine.parameters import SEGMENTS
+from mcengine.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
 from mcengine.scenario import Scenario, load_scenario
 from mcengine.streams import MAX_SEED, fresh_seed, key_from_seed
 from mcengine.summary import SummaryAccumulator
@@ -38,14 +39,13 @@ __all__ = [
     "needs_compile",
     "DEFAULT_CHUNK_PATHS",
     "MAX_PATHS",
-    "SAMPLERS",
 ]
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
 DEFAULT_CHUNK_PATHS = 1 << 16
 #: The path index is 64-bit in the streams; this bound keeps output sizes sane.
 MAX_PATHS = 1 << 40
-SAMPLERS = ("pseudo",)
+_NO_DRAWS = np.empty((0, 0))
 
 _OVERFLOW_CAUSES = {
     FLAG_CAPEX_OVERFLOW: "inference capex overflowed (demand outran capacity by more than "
@@ -87,6 +87,8 @@ def simulate(
     max_paths: int | None = None,
     portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
     fan_chart: bool = False,
+    sampler: str = "pseudo",
+    replicates: int = DEFAULT_REPLICATES,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -123,6 +125,13 @@ def simulate(
     fan_chart : bool, default False
         Add per-year quantile bands of wealth and drivers (``fan_wealth``, ``fan_drivers``;
         see :mod:`mcengine.fan`), computed in the same pass without storing paths x years.
+    sampler : {"pseudo", "antithetic", "sobol"}, default "pseudo"
+        Where the random inputs come from (:mod:`mcengine.samplers`). ``antithetic`` and
+        ``sobol`` need ``keep_paths=True`` and no target; their standard errors come from
+        ``replicates`` groups of paths. ``sobol`` results depend on ``n_paths`` (no prefix
+        property); both are reproducible for the same arguments.
+    replicates : int, default 16
+        Replicate groups for ``antithetic``/``sobol``; ``n_paths`` must divide into them.
     chunk_paths : int, default 65536
         Paths per kernel call; with a target, the block added each time. Results do not
         depend on it, except that a target is checked at block ends.
@@ -156,8 +165,15 @@ def simulate(
         stopping = StoppingRule(target_se, rel_tol, stop_statistic)
         max_paths = min(100 * n_paths, MAX_PATHS) if max_paths is None else max_paths
         max_paths = _check_int("max_paths", max_paths, n_paths, MAX_PATHS)
+    check_sampler(sampler, n_paths, replicates)
+    if sampler != "pseudo" and (stopping is not None or not keep_paths):
+        raise ScenarioError(
+            f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
+            "standard errors come from replicate groups of the kept paths"
+        )
+    group = n_paths // replicates if sampler != "pseudo" else n_paths
     limit = n_paths if stopping is None else max_paths
-    coef = build_coefficients(scenario)
+    coef = build_coefficients(scenario, antithetic=sampler == "antithetic")
     spend = spend_ratio_schedule(scenario)
     key0, key1 = key_from_seed(seed)
     horizon = scenario.simulation.horizon_years
@@ -181,7 +197,8 @@ def simulate(
     done = 0
     try:
         while done < limit:
-            stop = min(done + chunk_paths, limit)
+            # A chunk never straddles a replicate group (Sobol draws are per group).
+            stop = min(done + chunk_paths, limit, (done // group + 1) * group)
             if out is not None:
                 part = out.slice(done, stop)
             elif buffer is not None:
@@ -190,7 +207,14 @@ def simulate(
                 part = PathArrays.empty(stop - done)
                 blocks.append(part)
             block_yearly = yearly[: stop - done]
-            simulate_paths(coef, spend, key0, key1, done, *part.kernel_outputs(), block_yearly)
+            external = _NO_DRAWS
+            if sampler == "sobol":
+                external = sobol_draws(
+                    seed, done // group, scenario.n_steps, done % group, stop - done
+                )
+            simulate_paths(
+                coef, spend, key0, key1, done, *part.kernel_outputs(), block_yearly, external
+            )
             overflow.add(part.flags, done)
             if fan is not None:
                 fan.add(block_yearly)
@@ -205,7 +229,9 @@ def simulate(
         numba.set_num_threads(previous_threads)
     elapsed = time.perf_counter() - started
     overflow.refuse(scenario, done)
-    attrs = run_attributes(scenario, seed=seed, n_paths=done, sampler="pseudo", elapsed=elapsed)
+    attrs = run_attributes(scenario, seed=seed, n_paths=done, sampler=sampler, elapsed=elapsed)
+    if sampler != "pseudo":
+        attrs["replicates"] = np.int64(replicates)
     if stopping is not None:
         attrs.update(stopping.describe(met=done < limit or stopping.met(summary, force=True)))
     if not keep_paths:

@@ -51,6 +51,7 @@ FLAG_DEMAND_OVERFLOW = 2
 FLAG_WEALTH_OVERFLOW = 4
 
 _NEG_INF = -np.inf
+_U53 = 2.0**-53
 
 
 @parallel_kernel
@@ -73,12 +74,15 @@ def simulate_paths(
     wipe_cause,
     flags,
     yearly,
+    external,
 ):
     """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
 
     Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones, ``(n, 3, 6)`` for the
     components of ``ln W``) and are fully written. ``yearly`` is ``(n, years, 6)`` for fan
     charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
+    ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
+    normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
     """
     n_paths = flags.shape[0]
     n_steps = int(coef[C.N_STEPS])
@@ -86,12 +90,17 @@ def simulate_paths(
     dt = coef[C.DT]
     horizon = coef[C.HORIZON]
     steps_per_year = int(round(1.0 / dt))
+    antithetic = coef[C.ANTITHETIC] != 0.0
+    use_external = external.shape[0] > 0
     log_fsm = np.array([coef[C.LOG_FSM_A], coef[C.LOG_FSM_I], coef[C.LOG_FSM_T]])
     z0 = np.array([coef[C.Z0_A], coef[C.Z0_I], coef[C.Z0_T]])
     hit = np.array([coef[C.HIT_A], coef[C.HIT_I], coef[C.HIT_T]])
     dilution = np.array([coef[C.DILUTION_A], coef[C.DILUTION_I], coef[C.DILUTION_T]])
     for i in prange(n_paths):
         path = np.uint64(first_path + i)
+        # Antithetic pairs: odd paths replay their even neighbour's stream, mirrored.
+        stream_path = path >> np.uint64(1) if antithetic else path
+        mirror = antithetic and (path & np.uint64(1)) == np.uint64(1)
         draw = np.empty(8)
         stream = np.empty(STATE_SIZE, dtype=np.uint64)
         ring = np.empty((window, 3))
@@ -106,7 +115,14 @@ def simulate_paths(
         flag = 0
 
         # Per-path draws and the year-0 state.
-        path_draws(key0, key1, path, stream, draw)
+        if use_external:
+            for j in range(3):
+                draw[j] = external[i, j]
+        else:
+            path_draws(key0, key1, stream_path, stream, draw)
+            if mirror:
+                for j in range(3):
+                    draw[j] = -draw[j]
         z_lam, z_g, z_sel = draw[0], draw[1], draw[2]
         lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
         g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
@@ -140,7 +156,16 @@ def simulate_paths(
 
         for n in range(1, n_steps + 1):
             t = n * dt
-            step_draws(key0, key1, path, n, stream, draw)  # 1.
+            if use_external:  # 1.
+                for j in range(8):
+                    draw[j] = external[i, 3 + 8 * (n - 1) + j]
+            else:
+                step_draws(key0, key1, stream_path, n, stream, draw)
+                if mirror:
+                    for j in range(7):
+                        draw[j] = -draw[j]
+                    # 1 - U on the same 2**-53 grid, kept inside [0, 1).
+                    draw[7] = 1.0 - draw[7] - _U53
             e_c = draw[0]
             e_s = coef[C.L10] * draw[0] + coef[C.L11] * draw[1]
             e_d = coef[C.L20] * draw[0] + coef[C.L21] * draw[1] + coef[C.L22] * draw[2]

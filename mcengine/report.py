@@ -71,7 +71,9 @@ def render_summary(
         f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
         f"paths, seed {attrs.get('seed', '?')}"
     )
-    grid = Table(title=title, caption="± is one Monte Carlo standard error", title_justify="left")
+    how = attrs.get("standard_errors")
+    caption = "± is one Monte Carlo standard error" + (f" ({how})" if how else "")
+    grid = Table(title=title, caption=caption, title_justify="left")
     grid.add_column("statistic", no_wrap=True)
     for seg in table["segment"].values:
         grid.add_column(str(seg), justify="right")
@@ -225,7 +227,8 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
             },
             "relative_error_bound": float(table.attrs["fan_relative_error_bound"]),
         }
-    for key in ("stopping", "stop_statistic", "target_se", "rel_tol"):
+    doc["sampler"] = str(table.attrs.get("sampler", "pseudo"))
+    for key in ("stopping", "stop_statistic", "target_se", "rel_tol", "standard_errors"):
         if key in table.attrs:
             doc[key] = table.attrs[key]
     if elapsed is not None:

@@ -29,6 +29,7 @@ import xarray as xr
 from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
 from mcengine.parameters import SEGMENTS
+from mcengine.samplers import student_t95
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
 from mcengine.tails import EQUAL_WEIGHTS, JointStats, check_weights, joint_variables
 
@@ -248,6 +249,46 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
     if is_summary(ds):
         return ds
     check_result(ds)
+    weights = check_weights(portfolio_weights)
+    table = _summarize_iid(ds, weights)
+    if ds.attrs.get("sampler", "pseudo") == "pseudo":
+        return table
+    return _replicate_errors(ds, table, weights)
+
+
+def _replicate_errors(ds: xr.Dataset, table: xr.Dataset, weights) -> xr.Dataset:
+    """Standard errors from the spread of replicate groups (non-independent samplers).
+
+    Every ``X`` with an ``X_standard_error`` (and ``estimate``/``standard_error``) gets the
+    standard deviation of its group values over ``sqrt(replicates)``; the 95% intervals use
+    Student's t with ``replicates - 1`` degrees of freedom.
+    """
+    replicates = int(ds.attrs["replicates"])
+    size = ds.sizes["path"] // replicates
+    groups = [
+        _summarize_iid(ds.isel(path=slice(r * size, (r + 1) * size)), weights)
+        for r in range(replicates)
+    ]
+    pairs = [("estimate", "standard_error")] + [
+        (name, f"{name}_standard_error")
+        for name in table.data_vars
+        if f"{name}_standard_error" in table.data_vars
+    ]
+    out = table.copy()
+    for value, error in pairs:
+        spread = xr.concat([g[value] for g in groups], dim="replicate").std("replicate", ddof=1)
+        out[error] = spread / math.sqrt(replicates)
+    t = student_t95(replicates)
+    out["ci_low"] = out["estimate"] - t * out["standard_error"]
+    out["ci_high"] = out["estimate"] + t * out["standard_error"]
+    p = float(out["p_crash"])
+    half = t * float(out["p_crash_standard_error"])
+    out["p_crash_ci"] = ("bound", [max(p - half, 0.0), min(p + half, 1.0)])
+    out.attrs["standard_errors"] = f"from {replicates} replicate groups ({ds.attrs['sampler']})"
+    return out
+
+
+def _summarize_iid(ds: xr.Dataset, weights) -> xr.Dataset:
     n = ds.sizes["path"]
     if n == 0:
         raise ResultFileError("the result has no paths to summarise")
@@ -264,7 +305,6 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
         )
     attrs = {k: v for k, v in ds.attrs.items() if k != "elapsed_seconds"}
     attrs["quantile_error_bound"] = 0.0
-    weights = check_weights(portfolio_weights)
     joint, joint_coords, joint_attrs = joint_variables(ds, weights)
     attrs.update(joint_attrs)
     contributions = None

@@ -36,6 +36,10 @@ def fake_report(quick=False):
         parallel_efficiency=0.9,
         paths_scaling_exponent=1.0,
         steps_scaling_exponent=1.0,
+        vr_antithetic_equal_paths=2.0,
+        vr_antithetic_equal_time=2.0,
+        vr_sobol_equal_paths=9.0,
+        vr_sobol_equal_time=8.0,
     )
     return {
         "schema": suite.SCHEMA,
@@ -70,3 +74,4 @@ def test_mcengine_bench_prints_a_table(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["bench", "--output", str(tmp_path / "b.json")])
     assert result.exit_code == 0
     assert "rng_floor_ratio" in result.stdout and "paths/s (warm)" in result.stdout
+    assert "variance reduction, sobol" in result.stdout

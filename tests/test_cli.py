@@ -347,3 +347,18 @@ def test_fan_chart_flag(runner, tmp_path):
     assert "fan" not in json.loads(
         invoke(runner, "run", "-n", "200", "--seed", "1", "--json").output
     )
+
+
+def test_sampler_flags(runner):
+    doc = json.loads(
+        invoke(runner, "run", "-n", "4096", "--seed", "1", "--sampler", "sobol", "--json").output
+    )
+    assert doc["sampler"] == "sobol"
+    assert doc["standard_errors"] == "from 16 replicate groups (sobol)"
+    table = invoke(
+        runner, "run", "-n", "4096", "--seed", "1", "--sampler", "antithetic", "--replicates", "8"
+    ).output
+    assert "(from 8 replicate groups (antithetic))" in table
+    bad = runner.invoke(cli, ["run", "-n", "100", "--sampler", "sobol"])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("Error: n_paths = 100 with sampler = 'sobol', must be a multiple")

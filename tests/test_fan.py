@@ -26,6 +26,7 @@ def brute_force_yearly(scenario, n, seed):
         0,
         *out.kernel_outputs(),
         yearly,
+        np.empty((0, 0)),
     )
     return out, yearly
 
