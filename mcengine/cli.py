@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -83,7 +84,8 @@ class OneLineErrors(click.Group):
     """A group whose user errors are one line on stderr with exit code 2, never a traceback.
 
     Click prints usage errors as several lines; here every :class:`click.ClickException`
-    becomes ``Error: <message>``. Ctrl-C exits with 130.
+    becomes ``Error: <message>``. Ctrl-C exits with 130 and SIGTERM with 143, saying how far
+    the run got; ``--out`` files are written atomically, so none is left half-written.
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -96,9 +98,35 @@ class OneLineErrors(click.Group):
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
         except click.Abort:
-            click.echo("Aborted.", err=True)
-            sys.exit(130)
+            terminated = _RUN.signal == "SIGTERM"
+            if _RUN.total:
+                click.echo(
+                    f"Interrupted ({_RUN.signal or 'SIGINT'}) after {_RUN.done:,} of "
+                    f"{_RUN.total:,} paths; no result was written.",
+                    err=True,
+                )
+            else:
+                click.echo(f"Interrupted ({_RUN.signal or 'SIGINT'}).", err=True)
+            sys.exit(143 if terminated else 130)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+class _RunState:
+    """How far the current run got, for the message after an interrupt."""
+
+    done = 0
+    total = 0
+    signal: str | None = None
+
+
+_RUN = _RunState()
+
+
+def _terminate(signum, frame) -> None:
+    # SIGTERM takes the same road as Ctrl-C (click's Abort, then cleanup of partial files);
+    # the exit code tells them apart.
+    _RUN.signal = "SIGTERM"
+    raise KeyboardInterrupt
 
 
 @click.group(
@@ -152,9 +180,16 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     sc = _load(scenario, overrides)
     if needs_compile():
         click.echo("compiling the simulation kernel (first run only, about 15 s)...", err=True)
+    _RUN.done, _RUN.total = 0, n_paths
     try:
         with _progress(enabled=not quiet) as report:
-            return simulate(sc, n_paths, seed, progress=report, **kwargs)
+
+            def progress(done: int, total: int) -> None:
+                _RUN.done, _RUN.total = done, total
+                if report is not None:
+                    report(done, total)
+
+            return simulate(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
 
@@ -385,6 +420,7 @@ def _progress(enabled: bool):
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     np.seterr(all="ignore")
     xr.set_options(keep_attrs=True)
     cli(prog_name="mcengine")

@@ -78,6 +78,11 @@ class PathArrays:
         )
 
     @classmethod
+    def bytes_per_path(cls) -> int:
+        """Memory one kept path takes in these arrays."""
+        return sum(a.nbytes for a in fields_of(cls.empty(1)))
+
+    @classmethod
     def concatenate(cls, blocks: list[PathArrays]) -> PathArrays:
         """Consecutive blocks of paths as one."""
         return cls(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(cls)))
@@ -88,6 +93,10 @@ class PathArrays:
     def kernel_outputs(self) -> tuple[np.ndarray, ...]:
         """The arrays in the order :func:`mcengine.kernel.simulate_paths` takes them."""
         return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def fields_of(arrays: PathArrays) -> list[np.ndarray]:
+    return [getattr(arrays, f.name) for f in fields(arrays)]
 
 
 def run_attributes(

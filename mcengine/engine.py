@@ -8,6 +8,7 @@ arrays in an :class:`xarray.Dataset` (:mod:`mcengine.dataset`).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 
@@ -171,6 +172,8 @@ def simulate(
             f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
             "standard errors come from replicate groups of the kept paths"
         )
+    if keep_paths:
+        _check_memory(n_paths if stopping is None else max_paths)
     group = n_paths // replicates if sampler != "pseudo" else n_paths
     limit = n_paths if stopping is None else max_paths
     coef = build_coefficients(scenario, antithetic=sampler == "antithetic")
@@ -239,6 +242,21 @@ def simulate(
     else:
         result = to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
     return result if fan is None else attach_fan(result, fan)
+
+
+def _check_memory(n_paths: int) -> None:
+    """Refuse a run whose kept paths cannot fit in this machine's memory."""
+    need = n_paths * PathArrays.bytes_per_path()
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have:
+        raise ScenarioError(
+            f"n_paths = {n_paths} keeps {need / 2**30:.0f} GiB of per-path results, more than "
+            f"this machine's {have / 2**30:.0f} GiB of memory; use keep_paths=False "
+            "(--summary-only) or fewer paths"
+        )
 
 
 class StoppingRule:

@@ -1,0 +1,70 @@
+"""Interrupting a run: exit 130 (SIGINT) or 143 (SIGTERM), say how far it got, leave no file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize(
+    ("sig", "code", "name"), [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_interrupted_run_leaves_no_file(tmp_path, sig, code, name):
+    target = tmp_path / "run.nc"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcengine",
+            "run",
+            "-n",
+            "1e9",
+            "--seed",
+            "1",
+            "--summary-only",
+            "--out",
+            str(target),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until it is simulating: past imports and loading (or compiling) the kernel.
+    deadline = time.monotonic() + 120
+    while cpu_seconds(proc.pid) < 6 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert f"Interrupted ({name}) after " in err and "of 1,000,000,000 paths" in err
+    assert "no result was written" in err and "Traceback" not in err
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_many_kept_paths_is_a_clear_error():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcengine", "run", "-n", "1e11"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Error: n_paths = 100000000000 keeps ")
+    assert "use keep_paths=False (--summary-only) or fewer paths" in proc.stderr
