@@ -181,7 +181,10 @@ class BinnedSample:
         low = self.order_statistic(k)
         if position == k:
             return low
-        return low + (position - k) * (self.order_statistic(k + 1) - low)
+        high = self.order_statistic(k + 1)
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return low  # next to an infinite atom (log W of a wiped-out investor)
+        return low + (position - k) * (high - low)
 
     def shortfall(self, threshold: float) -> tuple[float, float]:
         h = self.hist

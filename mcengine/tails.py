@@ -195,8 +195,12 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     total = ds["total_return"].values
     annual = ds["annual_return"].values
     stats.add(total, annual, ds["crash_year"].values, ds["crash_origin"].values)
-    # Average ranks for ties (every wiped-out path sits at -1).
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spearman = _defined(np.atleast_2d(scipy.stats.spearmanr(annual).statistic))
+    # Average ranks for ties (every wiped-out path sits at -1). Under two paths there is no
+    # correlation to measure: the same convention as for a constant segment.
+    spearman = np.full((len(SEGMENTS), len(SEGMENTS)), np.nan)
+    if annual.shape[0] >= 2:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spearman = np.atleast_2d(scipy.stats.spearmanr(annual).statistic)
+    spearman = _defined(spearman)
     exact = ExactSample(portfolio_annual_return(total, weights, horizon))
     return stats.variables(exact, spearman), stats.coords(), {"portfolio_weights": list(weights)}

@@ -81,3 +81,10 @@ def test_streamed_and_full_bands_agree_and_summaries_keep_them():
     table = mcengine.summarize(full)
     np.testing.assert_array_equal(table["fan_drivers"], full["fan_drivers"])
     assert "fan_wealth" not in mcengine.simulate("base", 100, seed=1)
+
+
+def test_bands_next_to_the_wiped_out_atom_are_finite():
+    # Found by tests/test_fuzz_cli.py: a quantile between W = 0 (log W = -inf) and a finite
+    # W interpolated to nan.
+    ds = mcengine.simulate("training_bust", 267, seed=3, fan_chart=True)
+    assert np.isfinite(ds["fan_wealth"].values).all()
