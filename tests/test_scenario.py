@@ -219,6 +219,20 @@ def test_binary_garbage_and_huge_files_are_refused(tmp_path):
         load_scenario(huge)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "[demand]\nvolatility = " + "{a=" * 2000 + "1" + "}" * 2000 + "\n",
+    ],
+)
+def test_deeply_nested_files_are_refused(tmp_path, text):
+    path = tmp_path / "deep.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"deep.toml: not valid TOML \(nested too deeply\)"):
+        load_scenario(path)
+
+
 def test_unknown_names_and_missing_files():
     with pytest.raises(
         ScenarioError, match='scenario = "bsae", must be a built-in .*did you mean base'
