@@ -15,6 +15,7 @@ try:
 except PackageNotFoundError:  # running from a checkout that was never installed
     __version__ = "1.0.0+unknown"
 
+from mcengine.analysis import compare, sweep  # noqa: E402
 from mcengine.engine import simulate  # noqa: E402
 from mcengine.errors import ResultFileError, ScenarioError  # noqa: E402
 from mcengine.scenario import Scenario, builtin_scenarios, load_scenario  # noqa: E402
@@ -25,6 +26,8 @@ __all__ = [
     "ScenarioError",
     "ResultFileError",
     "builtin_scenarios",
+    "compare",
+    "sweep",
     "load_scenario",
     "simulate",
     "summarize",

@@ -22,7 +22,14 @@ from mcengine import __version__
 from mcengine.engine import MAX_PATHS, needs_compile, simulate
 from mcengine.errors import ResultFileError, ScenarioError
 from mcengine.io import read_result, write_netcdf
-from mcengine.report import render_summary, render_waterfall, summary_to_json, waterfall_to_json
+from mcengine.report import (
+    comparison_to_json,
+    render_comparison,
+    render_summary,
+    render_waterfall,
+    summary_to_json,
+    waterfall_to_json,
+)
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.streams import MAX_SEED
 from mcengine.summary import STATISTICS, summarize
@@ -330,6 +337,111 @@ def explain(scenario, n_paths, seed, overrides, as_json) -> None:
         click.echo(json.dumps(waterfall_to_json(table), indent=2))
     else:
         render_waterfall(table)
+
+
+class GridAxis(click.ParamType):
+    """``section.key=LOW:HIGH:COUNT`` (evenly spaced) or ``section.key=v1,v2,...``."""
+
+    name = "KEY=LOW:HIGH:COUNT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        key, sep, spec = str(value).partition("=")
+        try:
+            if not sep or "." not in key:
+                raise ValueError
+            if ":" in spec:
+                low, high, count = spec.split(":")
+                if int(count) < 1 or int(count) > 101:
+                    raise ValueError
+                values = tuple(np.linspace(float(low), float(high), int(count)))
+            else:
+                values = tuple(float(v) for v in spec.split(","))
+        except ValueError:
+            self.fail(
+                f"{value!r} must be section.key=LOW:HIGH:COUNT (COUNT 1-101) or "
+                "section.key=v1,v2,...",
+                param,
+                ctx,
+            )
+        return key.strip(), values
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option(
+    "-n",
+    "--paths",
+    "n_paths",
+    type=PathCount(),
+    default="200000",
+    show_default=True,
+    help="Paths per scenario.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=None,
+    help="One seed for every scenario (common random numbers).",
+)
+@_JSON_OPTION
+def compare(scenarios, n_paths, seed, as_json) -> None:
+    """Compare SCENARIOS side by side; differences from the first carry their own errors."""
+    from mcengine.analysis import compare as compare_scenarios
+
+    resolved = [_load(name, ()) for name in scenarios]
+    try:
+        table = compare_scenarios(resolved, n_paths, seed)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(comparison_to_json(table), indent=2))
+    else:
+        render_comparison(table)
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option(
+    "--vary",
+    "axes",
+    type=GridAxis(),
+    multiple=True,
+    required=True,
+    help="A key and its values, e.g. training_cost.decline_median=0.7:2.3:9 (once or twice).",
+)
+@click.option(
+    "-n",
+    "--paths",
+    "n_paths",
+    type=PathCount(),
+    default="100000",
+    show_default=True,
+    help="Paths per grid point.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=None,
+    help="One seed for every grid point (common random numbers).",
+)
+@_SET_OPTION
+@_JSON_OPTION
+def sweep(scenario, axes, n_paths, seed, overrides, as_json) -> None:
+    """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
+    from mcengine.analysis import sweep as sweep_grid
+
+    base = _load(scenario, overrides)
+    try:
+        table = sweep_grid(base, dict(axes), n_paths, seed)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    dim = "|".join(key for key, _ in axes)
+    if as_json:
+        click.echo(json.dumps(comparison_to_json(table, dim), indent=2))
+    else:
+        render_comparison(table, dim)
 
 
 @cli.command()

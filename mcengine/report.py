@@ -17,6 +17,8 @@ __all__ = [
     "progress_reporter",
     "render_waterfall",
     "waterfall_to_json",
+    "render_comparison",
+    "comparison_to_json",
 ]
 
 _PERCENT = {
@@ -353,3 +355,84 @@ def waterfall_to_json(table: xr.Dataset) -> dict:
             for seg in table["segment"].values
         },
     }
+
+
+_COMPARED = {"mean": "mean", "q50": "median", "p_loss": "P(loss)", "cvar95": "CVaR95"}
+
+
+def _compact(value: float, error: float) -> str:
+    return f"{value * 100:.2f} ±{error * 100:.2f}"
+
+
+def _rows(table: xr.Dataset, dim: str) -> tuple[list[str], xr.Dataset, str]:
+    """Labels and a table with one ``row`` per scenario or grid point."""
+    if dim == "scenario":
+        return [str(s) for s in table["scenario"].values], table.rename(scenario="row"), "row"
+    keys = dim.split("|")
+    stacked = table.stack(row=keys)
+    labels = [
+        ", ".join(f"{float(v):g}" for v in point)
+        for point in (p if isinstance(p, tuple) else (p,) for p in stacked["row"].values)
+    ]
+    return labels, stacked, "row"
+
+
+def render_comparison(table: xr.Dataset, dim: str = "scenario", console: Console | None = None):
+    """One table per segment: a row per scenario (or grid point), each figure ± s.e. in
+    percent, and the difference of the mean from the first row with its own (paired) s.e."""
+    console = console or Console(highlight=False)
+    labels, rows, row_dim = _rows(table, dim)
+    for seg in table["segment"].values:
+        grid = Table(
+            title=f"{seg}: annual return (%), {int(table.attrs['n_paths']):,} paths per row, "
+            f"seed {table.attrs['seed']}, common random numbers",
+            title_justify="left",
+            caption=f"± one s.e.; Δ mean is the difference from the first row, its s.e. from "
+            f"{int(table.attrs['batches'])} paired batches",
+        )
+        grid.add_column(dim.replace("|", ", "), overflow="fold")
+        for label in (*_COMPARED.values(), "Δ mean", "P(crash)"):
+            grid.add_column(label, justify="right", overflow="fold", min_width=6)
+        flat = rows.sel(segment=seg)
+        for i, label in enumerate(labels):
+            row = flat.isel({row_dim: i})
+            cells = [
+                _compact(
+                    float(row["estimate"].sel(statistic=k)),
+                    float(row["standard_error"].sel(statistic=k)),
+                )
+                for k in _COMPARED
+            ]
+            cells.append(
+                _compact(
+                    float(row["difference"].sel(statistic="mean")),
+                    float(row["difference_standard_error"].sel(statistic="mean")),
+                )
+            )
+            cells.append(_compact(float(row["p_crash"]), float(row["p_crash_standard_error"])))
+            grid.add_row(label, *cells)
+        console.print(grid)
+
+
+def comparison_to_json(table: xr.Dataset, dim: str = "scenario") -> dict:
+    """The comparison as JSON-ready rows (one per scenario or grid point)."""
+    labels, rows, row_dim = _rows(table, dim)
+    out = []
+    for i, label in enumerate(labels):
+        row = rows.isel({row_dim: i})
+        entry = {"label": label, "p_crash": float(row["p_crash"]), "segments": {}}
+        for seg in table["segment"].values:
+            cell = row.sel(segment=seg)
+            entry["segments"][str(seg)] = {
+                str(k): {
+                    "estimate": float(cell["estimate"].sel(statistic=k)),
+                    "standard_error": float(cell["standard_error"].sel(statistic=k)),
+                    "difference": float(cell["difference"].sel(statistic=k)),
+                    "difference_standard_error": float(
+                        cell["difference_standard_error"].sel(statistic=k)
+                    ),
+                }
+                for k in table["statistic"].values
+            }
+        out.append(entry)
+    return {"seed": int(table.attrs["seed"]), "n_paths": int(table.attrs["n_paths"]), "rows": out}

@@ -1,0 +1,187 @@
+"""Scenario analysis: compare scenarios and sweep parameters on common random numbers.
+
+Every scenario (or grid point) runs on the same seed, so path ``i`` sees the same random
+inputs everywhere. Differences between scenarios then carry far less noise than the levels,
+and the results say so: each difference from the baseline has its own standard error,
+taken from the spread of paired batch differences (``batches`` consecutive groups of paths,
+the same groups in every scenario). That works for every statistic, quantiles and CVaR
+included, without assuming independence between the scenarios.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from mcengine.engine import simulate
+from mcengine.errors import ScenarioError
+from mcengine.scenario import Scenario, load_scenario
+from mcengine.streams import fresh_seed
+from mcengine.summary import summarize
+
+__all__ = ["compare", "sweep", "DEFAULT_BATCHES"]
+
+DEFAULT_BATCHES = 20
+_SUMMARY_VARIABLES = ("estimate", "standard_error", "ci_low", "ci_high")
+
+
+def _resolve(scenario: Scenario | str) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def _batched_summaries(ds: xr.Dataset, batches: int) -> list[xr.Dataset]:
+    size = ds.sizes["path"] // batches
+    return [summarize(ds.isel(path=slice(b * size, (b + 1) * size))) for b in range(batches)]
+
+
+def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int):
+    if batches < 2 or n_paths < 2 * batches:
+        raise ScenarioError(
+            f"n_paths = {n_paths} with batches = {batches}: need batches >= 2 and at least 2 "
+            "paths per batch"
+        )
+    n_paths -= n_paths % batches  # whole batches, identical in every scenario
+    tables, batch_estimates = [], []
+    for sc in scenarios:
+        ds = simulate(sc, n_paths, seed)
+        tables.append(summarize(ds))
+        batch_estimates.append(
+            xr.concat([b["estimate"] for b in _batched_summaries(ds, batches)], "batch")
+        )
+    return n_paths, tables, batch_estimates
+
+
+def _differences(tables, batch_estimates, batches: int):
+    base_table, base_batches = tables[0], batch_estimates[0]
+    diff = xr.concat([t["estimate"] - base_table["estimate"] for t in tables], "scenario")
+    spread = xr.concat(
+        [(b - base_batches).std("batch", ddof=1) for b in batch_estimates], "scenario"
+    )
+    return diff, spread / math.sqrt(batches)
+
+
+def compare(
+    scenarios: Sequence[Scenario | str],
+    n_paths: int = 200_000,
+    seed: int | None = None,
+    *,
+    batches: int = DEFAULT_BATCHES,
+) -> xr.Dataset:
+    """Summaries of several scenarios side by side, with differences from the first.
+
+    Parameters
+    ----------
+    scenarios : sequence of Scenario or str
+        At least one; the first is the baseline. Names must be distinct.
+    n_paths : int, default 200_000
+        Paths per scenario (rounded down to whole batches).
+    seed : int, optional
+        One seed for all scenarios (common random numbers); drawn and recorded if omitted.
+    batches : int, default 20
+        Paired batches for the standard errors of the differences.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``estimate``, ``standard_error``, ``ci_low``, ``ci_high`` with dims ``(scenario,
+        segment, statistic)``, ``p_crash``; ``difference`` and ``difference_standard_error``
+        (each scenario minus the baseline, so 0 for the baseline itself).
+    """
+    resolved = [_resolve(s) for s in scenarios]
+    names = [s.name for s in resolved]
+    if not resolved or len(set(names)) != len(names):
+        raise ScenarioError(f"scenarios = {names}, must be at least one, with distinct names")
+    seed = fresh_seed() if seed is None else seed
+    n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches)
+    diff, diff_se = _differences(tables, batch_estimates, batches)
+    out = xr.concat(
+        [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],
+        "scenario",
+    )
+    out = out.assign_coords(scenario=names)
+    out["difference"] = diff.assign_coords(scenario=names)
+    out["difference_standard_error"] = diff_se.assign_coords(scenario=names)
+    out["difference"].attrs["long_name"] = f"estimate minus the baseline ({names[0]})"
+    out["difference_standard_error"].attrs["long_name"] = (
+        f"standard error of the difference, from {batches} paired batches (common random numbers)"
+    )
+    out.attrs.update(
+        seed=np.int64(seed), n_paths=np.int64(n), baseline=names[0], batches=np.int64(batches)
+    )
+    return out
+
+
+def _parse_axis(key: str, values) -> tuple[str, np.ndarray]:
+    if isinstance(values, str):
+        raise ScenarioError(f"sweep values for {key} must be numbers, not {values!r}")
+    array = np.asarray(list(values), dtype=float)
+    if array.ndim != 1 or array.size == 0:
+        raise ScenarioError(f"sweep values for {key} must be a non-empty list of numbers")
+    return key, array
+
+
+def sweep(
+    scenario: Scenario | str,
+    grid: Mapping[str, Sequence[float]],
+    n_paths: int = 100_000,
+    seed: int | None = None,
+    *,
+    batches: int = DEFAULT_BATCHES,
+) -> xr.Dataset:
+    """Summaries over a grid of one or two scenario keys, on common random numbers.
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+        The scenario to vary.
+    grid : mapping
+        ``{"section.key": values}`` for one or two keys, e.g.
+        ``{"training_cost.decline_median": np.linspace(0.7, 2.3, 9)}``. Every value is
+        validated like a scenario override.
+    n_paths, seed, batches
+        As in :func:`compare`. Differences are taken from the first grid point.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`compare`, with one dimension per varied key (named by the key) instead of
+        ``scenario``.
+    """
+    base = _resolve(scenario)
+    if not 1 <= len(grid) <= 2:
+        raise ScenarioError(f"a sweep varies 1 or 2 keys, not {len(grid)}")
+    axes = [_parse_axis(k, v) for k, v in grid.items()]
+    points = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        overrides = {key: float(v) for (key, _), v in zip(axes, combo, strict=True)}
+        points.append(base.with_overrides(overrides, source="sweep"))
+    seed = fresh_seed() if seed is None else seed
+    n, tables, batch_estimates = _run_all(points, n_paths, seed, batches)
+    diff, diff_se = _differences(tables, batch_estimates, batches)
+    flat = xr.concat(
+        [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],
+        "point",
+    )
+    flat["difference"] = diff.rename(scenario="point")
+    flat["difference_standard_error"] = diff_se.rename(scenario="point")
+    shape = [len(values) for _, values in axes]
+    out = xr.Dataset(
+        attrs={
+            "seed": np.int64(seed),
+            "n_paths": np.int64(n),
+            "scenario_name": base.name,
+            "batches": np.int64(batches),
+        }
+    )
+    dims = [key for key, _ in axes]
+    for name, var in flat.data_vars.items():
+        data = var.values.reshape(shape + list(var.shape[1:]))
+        out[name] = (dims + list(var.dims[1:]), data)
+    coords = {key: values for key, values in axes}
+    coords.update({d: flat[d].values for d in flat.coords if d != "point" and d in flat.dims})
+    coords["description"] = ("statistic", flat["description"].values)
+    return out.assign_coords(coords)
