@@ -61,11 +61,13 @@ class JointStats:
     crash_years: np.ndarray | None = None
     portfolio: Histogram | None = None
     n_portfolio_loss: int = 0
+    #: Streamed runs bin the portfolio's returns; a full run reads them exactly instead.
+    bin_portfolio: bool = True
 
     def __post_init__(self) -> None:
         if self.crash_years is None:
             self.crash_years = np.zeros(int(math.ceil(self.horizon)), dtype=np.int64)
-        if self.portfolio is None:
+        if self.portfolio is None and self.bin_portfolio:
             self.portfolio = Histogram(-1.0, 4.0, 1e-6, atom=-1.0)
 
     def add(self, total_return, annual_return, crash_year, crash_origin) -> None:
@@ -92,7 +94,8 @@ class JointStats:
             : self.crash_years.size
         ]
         portfolio = portfolio_annual_return(total_return, self.weights, self.horizon)
-        self.portfolio.add(portfolio)
+        if self.portfolio is not None:
+            self.portfolio.add(portfolio)
         self.n_portfolio_loss += int(np.count_nonzero(portfolio < 0.0))
 
     def merge(self, other: JointStats) -> JointStats:
@@ -191,7 +194,7 @@ def _defined(correlation: np.ndarray) -> np.ndarray:
 def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     """Joint statistics of a full result: variables, coordinates, attributes."""
     horizon = float(ds.attrs.get("horizon_years", 10))
-    stats = JointStats(horizon, weights)
+    stats = JointStats(horizon, weights, bin_portfolio=False)
     total = ds["total_return"].values
     annual = ds["annual_return"].values
     stats.add(total, annual, ds["crash_year"].values, ds["crash_origin"].values)
