@@ -55,6 +55,11 @@ def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int):
     return n_paths, tables, batch_estimates
 
 
+def _stack(tables, dim: str) -> xr.Dataset:
+    keep = [*_SUMMARY_VARIABLES, "p_crash", "p_crash_standard_error"]
+    return xr.concat([t[keep] for t in tables], dim)
+
+
 def _differences(tables, batch_estimates, batches: int):
     base_table, base_batches = tables[0], batch_estimates[0]
     diff = xr.concat([t["estimate"] - base_table["estimate"] for t in tables], "scenario")

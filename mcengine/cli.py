@@ -144,6 +144,22 @@ def cli() -> None:
     """Monte Carlo scenario engine for AI-investment risk: is AI a bubble, and where?"""
 
 
+def _paths_option(default: str, help: str):
+    return click.option(
+        "-n",
+        "--paths",
+        "n_paths",
+        type=PathCount(),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def _seed_option(help: str = "Random seed; omitted, a fresh one is drawn and reported."):
+    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None, help=help)
+
+
 _SET_OPTION = click.option(
     "--set",
     "overrides",
@@ -159,21 +175,8 @@ def _simulation_options(func):
     for option in reversed(
         (
             click.argument("scenario", default="base"),
-            click.option(
-                "-n",
-                "--paths",
-                "n_paths",
-                type=PathCount(),
-                default="1000000",
-                show_default=True,
-                help="Number of paths (1e6 and 1_000_000 are accepted).",
-            ),
-            click.option(
-                "--seed",
-                type=click.IntRange(0, MAX_SEED),
-                default=None,
-                help="Random seed; omitted, a fresh one is drawn and reported.",
-            ),
+            _paths_option("1000000", "Number of paths (1e6 and 1_000_000 are accepted)."),
+            _seed_option(),
             _SET_OPTION,
             _JSON_OPTION,
         )
@@ -370,21 +373,8 @@ class GridAxis(click.ParamType):
 
 @cli.command()
 @click.argument("scenarios", nargs=-1, required=True)
-@click.option(
-    "-n",
-    "--paths",
-    "n_paths",
-    type=PathCount(),
-    default="200000",
-    show_default=True,
-    help="Paths per scenario.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=None,
-    help="One seed for every scenario (common random numbers).",
-)
+@_paths_option("200000", "Paths per scenario.")
+@_seed_option("One seed for every scenario (common random numbers).")
 @_JSON_OPTION
 def compare(scenarios, n_paths, seed, as_json) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
@@ -411,21 +401,8 @@ def compare(scenarios, n_paths, seed, as_json) -> None:
     required=True,
     help="A key and its values, e.g. training_cost.decline_median=0.7:2.3:9 (once or twice).",
 )
-@click.option(
-    "-n",
-    "--paths",
-    "n_paths",
-    type=PathCount(),
-    default="100000",
-    show_default=True,
-    help="Paths per grid point.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=None,
-    help="One seed for every grid point (common random numbers).",
-)
+@_paths_option("100000", "Paths per grid point.")
+@_seed_option("One seed for every grid point (common random numbers).")
 @_SET_OPTION
 @_JSON_OPTION
 def sweep(scenario, axes, n_paths, seed, overrides, as_json) -> None:
