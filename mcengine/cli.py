@@ -160,6 +160,31 @@ def _seed_option(help: str = "Random seed; omitted, a fresh one is drawn and rep
     return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None, help=help)
 
 
+_PLOT_OPTION = click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw a figure to this .png or .svg file.",
+)
+
+
+def _save_plot(make, data, target: Path | None) -> None:
+    if target is None:
+        return
+    from mcengine import plots
+
+    if target.suffix.lower() not in plots.FORMATS:
+        raise UserError(f"--plot {target}: must end in .png or .svg")
+    if not target.parent.is_dir():
+        raise UserError(f"--plot {target}: folder {target.parent} does not exist")
+    try:
+        plots.save(make(data), target)
+    except ScenarioError as err:
+        raise UserError(f"--plot {target}: {err}") from None
+    except OSError as err:
+        raise UserError(f"--plot {target}: cannot write ({err.strerror or err})") from None
+
+
 _SET_OPTION = click.option(
     "--set",
     "overrides",
@@ -269,6 +294,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     is_flag=True,
     help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
 )
+@_PLOT_OPTION
 @click.option(
     "--weights",
     type=Weights(),
@@ -292,6 +318,7 @@ def run(
     sampler,
     replicates,
     fan_chart,
+    plot,
     weights,
 ) -> None:
     """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
@@ -321,6 +348,12 @@ def run(
             write_netcdf(ds, out)
         except OSError as err:
             raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
+    if plot is not None:
+        if summary_only:
+            raise UserError("--plot draws the per-path distributions: drop --summary-only")
+        from mcengine.plots import distributions
+
+        _save_plot(distributions, ds, plot)
     table = summarize(ds, portfolio_weights=weights)
     if as_json:
         click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
@@ -330,12 +363,16 @@ def run(
 
 @cli.command()
 @_simulation_options
-def explain(scenario, n_paths, seed, overrides, as_json) -> None:
+@_PLOT_OPTION
+def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
     """Where each segment's mean annual return comes from: weighing versus voting.
 
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
     table = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
+    from mcengine.plots import waterfall
+
+    _save_plot(waterfall, table, plot)
     if as_json:
         click.echo(json.dumps(waterfall_to_json(table), indent=2))
     else:
@@ -376,7 +413,8 @@ class GridAxis(click.ParamType):
 @_paths_option("200000", "Paths per scenario.")
 @_seed_option("One seed for every scenario (common random numbers).")
 @_JSON_OPTION
-def compare(scenarios, n_paths, seed, as_json) -> None:
+@_PLOT_OPTION
+def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
     from mcengine.analysis import compare as compare_scenarios
 
@@ -385,6 +423,9 @@ def compare(scenarios, n_paths, seed, as_json) -> None:
         table = compare_scenarios(resolved, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
+    from mcengine.plots import comparison
+
+    _save_plot(comparison, table, plot)
     if as_json:
         click.echo(json.dumps(comparison_to_json(table), indent=2))
     else:
@@ -405,7 +446,8 @@ def compare(scenarios, n_paths, seed, as_json) -> None:
 @_seed_option("One seed for every grid point (common random numbers).")
 @_SET_OPTION
 @_JSON_OPTION
-def sweep(scenario, axes, n_paths, seed, overrides, as_json) -> None:
+@_PLOT_OPTION
+def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
     from mcengine.analysis import sweep as sweep_grid
 
@@ -414,11 +456,52 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json) -> None:
         table = sweep_grid(base, dict(axes), n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
+    from mcengine.plots import sweep_line
+
+    _save_plot(sweep_line, table, plot)
     dim = "|".join(key for key, _ in axes)
     if as_json:
         click.echo(json.dumps(comparison_to_json(table, dim), indent=2))
     else:
         render_comparison(table, dim)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["distributions", "fan", "waterfall"]),
+    default="distributions",
+    show_default=True,
+    help="Which figure to draw.",
+)
+@click.option(
+    "--out",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .png or .svg file to write.",
+)
+def plot(file, kind, target) -> None:
+    """Draw a figure of a result FILE written by ``mcengine run --out``."""
+    from mcengine import plots
+
+    try:
+        ds = read_result(file)
+    except ResultFileError as err:
+        raise UserError(str(err)) from None
+    if kind == "distributions" and "annual_return" not in ds:
+        raise UserError(
+            f"{file}: a summary has no per-path returns to draw; use --kind fan "
+            "or waterfall, or a full run"
+        )
+    make = {
+        "distributions": plots.distributions,
+        "fan": plots.fan_chart,
+        "waterfall": lambda d: plots.waterfall(summarize(d)),
+    }[kind]
+    _save_plot(make, ds, target)
+    click.echo(f"wrote {target}")
 
 
 @cli.command()

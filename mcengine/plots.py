@@ -1,0 +1,185 @@
+"""Figures people would rather look at: matplotlib, written as PNG or SVG.
+
+Each function takes a result or summary Dataset and returns a :class:`matplotlib.figure.Figure`
+with a title, labelled axes with units, and a note of the path count and seed, so it reads
+without the code. :func:`save` writes it atomically, as PNG or SVG by the file's suffix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or assumed
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from mcengine.errors import ScenarioError  # noqa: E402
+from mcengine.io import atomic_path  # noqa: E402
+
+__all__ = ["distributions", "fan_chart", "waterfall", "comparison", "sweep_line", "save", "FORMATS"]
+
+FORMATS = (".png", ".svg")
+_COLOURS = {"applications": "#1b9e77", "inference": "#7570b3", "training": "#d95f02"}
+
+
+def _note(fig, ds: xr.Dataset) -> None:
+    n = int(ds.attrs.get("n_paths", 0))
+    seed = ds.attrs.get("seed", "?")
+    fig.text(
+        0.99,
+        0.01,
+        f"mcengine, {n:,} paths, seed {seed}",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="grey",
+    )
+
+
+def distributions(ds: xr.Dataset) -> plt.Figure:
+    """Histogram of each segment's annual return, with the 5/50/95% quantiles marked."""
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, layout="constrained")
+    for ax, seg in zip(axes, ds["segment"].values, strict=True):
+        x = ds["annual_return"].sel(segment=seg).values * 100
+        wiped = np.mean(x <= -100)
+        lo, hi = np.percentile(x, [0.5, 99.5])
+        ax.hist(
+            x[(x >= lo) & (x <= hi)],
+            bins=120,
+            color=_COLOURS.get(str(seg)),
+            alpha=0.8,
+            density=True,
+        )
+        for q, style in ((5, ":"), (50, "-"), (95, ":")):
+            v = np.percentile(x, q)
+            ax.axvline(v, color="black", linestyle=style, linewidth=1)
+            ax.annotate(f"{q}%: {v:.1f}", (v, ax.get_ylim()[1] * 0.9), fontsize=8, ha="left")
+        ax.set_title(
+            f"{seg}: mean {x.mean():.1f}%/yr, P(loss) {np.mean(x < 0):.0%}, wiped out {wiped:.1%}",
+            fontsize=10,
+            loc="left",
+        )
+        ax.set_ylabel("density")
+    axes[-1].set_xlabel("annual return (% a year; middle 99% of paths shown)")
+    fig.suptitle(f"Return distributions: scenario {ds.attrs.get('scenario_name', '?')}")
+    _note(fig, ds)
+    return fig
+
+
+def fan_chart(ds: xr.Dataset) -> plt.Figure:
+    """Per-year quantile bands of wealth (5-95% and 25-75%) and the median, per segment."""
+    if "fan_wealth" not in ds:
+        raise ScenarioError("no fan-chart data: run with fan_chart=True (--fan-chart)")
+    fan = ds["fan_wealth"]
+    years = np.concatenate([[0], fan["year"].values])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True, layout="constrained")
+    for ax, seg in zip(axes, fan["segment"].values, strict=True):
+        band = fan.sel(segment=seg)
+
+        def q(level, band=band):
+            return np.concatenate([[1.0], band.sel(quantile=level).values])
+
+        colour = _COLOURS.get(str(seg))
+        ax.fill_between(years, q(0.05), q(0.95), color=colour, alpha=0.2, label="5-95%")
+        ax.fill_between(years, q(0.25), q(0.75), color=colour, alpha=0.4, label="25-75%")
+        ax.plot(years, q(0.5), color=colour, label="median")
+        ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_yscale("log")
+        ax.set_title(str(seg))
+        ax.set_xlabel("year")
+    axes[0].set_ylabel("investor wealth W (1 = money back; log scale)")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(f"Fan chart of investor wealth: scenario {ds.attrs.get('scenario_name', '?')}")
+    _note(fig, ds)
+    return fig
+
+
+def waterfall(table: xr.Dataset) -> plt.Figure:
+    """Weighing versus voting: each part's contribution to the mean annual return."""
+    if "contribution" not in table:
+        raise ScenarioError("no contributions: summarise a run of mcengine v1 (explain)")
+    parts = [str(c) for c in table["component"].values]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), sharey=True, layout="constrained")
+    for ax, seg in zip(axes, table["segment"].values, strict=True):
+        values = table["contribution"].sel(segment=seg).values * 100
+        errors = table["contribution_standard_error"].sel(segment=seg).values * 100
+        starts = np.concatenate([[0], np.cumsum(values)[:-1]])
+        colours = [
+            "#2b8cbe"
+            if p == "fundamental"
+            else "#e34a33"
+            if p in ("sentiment", "contagion")
+            else "#999999"
+            for p in parts
+        ]
+        ax.bar(parts, values, bottom=starts, color=colours, yerr=errors, capsize=2)
+        total = values.sum()
+        ax.bar(["= mean"], [total], color="black")
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title(f"{seg}: {total:+.1f}%/yr")
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+    axes[0].set_ylabel("contribution (percentage points a year)")
+    fig.suptitle(
+        "Where the mean annual return comes from: weighing (blue, fundamentals) "
+        "versus voting (red, sentiment and contagion)"
+    )
+    _note(fig, table)
+    return fig
+
+
+def comparison(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
+    """A statistic per segment and scenario, with 95% intervals (from :func:`compare`)."""
+    scenarios = [str(s) for s in table["scenario"].values]
+    segments = [str(s) for s in table["segment"].values]
+    width = 0.8 / len(scenarios)
+    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    for i, name in enumerate(scenarios):
+        est = table["estimate"].sel(scenario=name, statistic=statistic).values * 100
+        err = 1.96 * table["standard_error"].sel(scenario=name, statistic=statistic).values * 100
+        ax.bar(np.arange(len(segments)) + i * width, est, width, yerr=err, capsize=3, label=name)
+    ax.set_xticks(np.arange(len(segments)) + 0.4 - width / 2, segments)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel(f"{statistic} of annual return (%; bars: 95% interval)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Scenario comparison ({statistic}), common random numbers")
+    _note(fig, table)
+    return fig
+
+
+def sweep_line(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
+    """A statistic along a one-key sweep, per segment, with a 95% band."""
+    key = table["estimate"].dims[0]
+    if table["estimate"].ndim != 3:
+        raise ScenarioError("a sweep line needs a sweep of one key")
+    x = table[key].values
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    for seg in table["segment"].values:
+        est = table["estimate"].sel(segment=seg, statistic=statistic).values * 100
+        err = 1.96 * table["standard_error"].sel(segment=seg, statistic=statistic).values * 100
+        colour = _COLOURS.get(str(seg))
+        ax.plot(x, est, marker="o", color=colour, label=str(seg))
+        ax.fill_between(x, est - err, est + err, color=colour, alpha=0.2)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel(key)
+    ax.set_ylabel(f"{statistic} of annual return (%; band: 95% interval)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Sweep of {key} (common random numbers)")
+    _note(fig, table)
+    return fig
+
+
+def save(fig: plt.Figure, target: str | Path) -> Path:
+    """Write ``fig`` to ``target`` (``.png`` or ``.svg``) atomically, then close it."""
+    target = Path(target)
+    if target.suffix.lower() not in FORMATS:
+        raise ScenarioError(f"{target}: figure files must end in {' or '.join(FORMATS)}")
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
+    finally:
+        plt.close(fig)
+    return target
