@@ -119,7 +119,8 @@ def simulate(
         The statistic the targets apply to (a name of :data:`mcengine.summary.STATISTICS`).
     max_paths : int, optional
         With a target: stop here even if it is not met (``attrs["stopping"]`` says which).
-        Default ``100 * n_paths``, at most ``2**40``.
+        Default ``100 * n_paths``, at most ``2**40``, and with ``keep_paths`` at most what
+        fits in half of this machine's memory.
     portfolio_weights : sequence of 3 floats, default equal
         Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
         for full runs pass them to :func:`mcengine.summarize`).
@@ -164,7 +165,9 @@ def simulate(
     stopping = None
     if target_se is not None or rel_tol is not None:
         stopping = StoppingRule(target_se, rel_tol, stop_statistic)
-        max_paths = min(100 * n_paths, MAX_PATHS) if max_paths is None else max_paths
+        if max_paths is None:  # 100 x the first batch, and for kept paths what fits in memory
+            fits = _paths_that_fit() if keep_paths else None
+            max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
         max_paths = _check_int("max_paths", max_paths, n_paths, MAX_PATHS)
     check_sampler(sampler, n_paths, replicates)
     if sampler != "pseudo" and (stopping is not None or not keep_paths):
@@ -244,14 +247,24 @@ def simulate(
     return result if fan is None else attach_fan(result, fan)
 
 
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _paths_that_fit() -> int | None:
+    """Kept paths that fit in half of this machine's memory (None if unknown)."""
+    have = _physical_memory()
+    return None if have is None else have // 2 // PathArrays.bytes_per_path()
+
+
 def _check_memory(n_paths: int) -> None:
     """Refuse a run whose kept paths cannot fit in this machine's memory."""
     need = n_paths * PathArrays.bytes_per_path()
-    try:
-        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > have:
+    have = _physical_memory()
+    if have is not None and need > have:
         raise ScenarioError(
             f"n_paths = {n_paths} keeps {need / 2**30:.0f} GiB of per-path results, more than "
             f"this machine's {have / 2**30:.0f} GiB of memory; use keep_paths=False "

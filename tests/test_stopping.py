@@ -99,3 +99,17 @@ def test_cli_target_flags():
     bad = runner.invoke(cli, ["run", "--target-se", "-1"])
     assert bad.exit_code == 2
     assert bad.stderr == "Error: target_se = -1.0, must be a number in (0, inf)\n"
+
+
+def test_default_cap_fits_in_memory():
+    # 10^6 kept paths with the default cap of 100x would need about 28 GB; the default
+    # keeps the cap inside memory instead of refusing the run.
+    from mcengine.engine import _paths_that_fit
+
+    fits = _paths_that_fit()
+    ds = mcengine.simulate("base", 1000, seed=1, target_se=1.0)
+    assert ds.attrs["stopping"] == "target met"
+    if fits is not None:
+        assert fits > 1000
+        with pytest.raises(ScenarioError, match="keeps .* GiB of per-path results"):
+            mcengine.simulate("base", 1000, seed=1, target_se=1e-9, max_paths=10**11)
