@@ -26,8 +26,10 @@ from mcengine.report import (
     comparison_to_json,
     render_comparison,
     render_summary,
+    render_tornado,
     render_waterfall,
     summary_to_json,
+    tornado_to_json,
     waterfall_to_json,
 )
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
@@ -502,6 +504,27 @@ def plot(file, kind, target) -> None:
     }[kind]
     _save_plot(make, ds, target)
     click.echo(f"wrote {target}")
+
+
+@cli.command()
+@click.argument("scenario", default="base")
+@_paths_option("200000", "Paths (one ensemble; no re-runs).")
+@_seed_option()
+@_SET_OPTION
+@_JSON_OPTION
+@_PLOT_OPTION
+def sensitivity(scenario, n_paths, seed, overrides, as_json, plot) -> None:
+    """Tornado: each segment's mean return in every input's bottom and top decile."""
+    from mcengine.plots import tornado as tornado_figure
+    from mcengine.sensitivity import tornado
+
+    ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
+    table = tornado(ds)
+    _save_plot(tornado_figure, table, plot)
+    if as_json:
+        click.echo(json.dumps(tornado_to_json(table), indent=2))
+    else:
+        render_tornado(table)
 
 
 @cli.command()

@@ -26,6 +26,7 @@ from mcengine.kernel import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
     FLAG_WEALTH_OVERFLOW,
+    INPUTS,
     simulate_paths,
 )
 from mcengine.parameters import SEGMENTS
@@ -47,6 +48,7 @@ DEFAULT_CHUNK_PATHS = 1 << 16
 #: The path index is 64-bit in the streams; this bound keeps output sizes sane.
 MAX_PATHS = 1 << 40
 _NO_DRAWS = np.empty((0, 0))
+_NO_INPUTS = np.empty((0, 11))
 
 _OVERFLOW_CAUSES = {
     FLAG_CAPEX_OVERFLOW: "inference capex overflowed (demand outran capacity by more than "
@@ -88,6 +90,7 @@ def simulate(
     max_paths: int | None = None,
     portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
     fan_chart: bool = False,
+    record_inputs: bool = False,
     sampler: str = "pseudo",
     replicates: int = DEFAULT_REPLICATES,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
@@ -127,6 +130,10 @@ def simulate(
     fan_chart : bool, default False
         Add per-year quantile bands of wealth and drivers (``fan_wealth``, ``fan_drivers``;
         see :mod:`mcengine.fan`), computed in the same pass without storing paths x years.
+    record_inputs : bool, default False
+        Add ``inputs (path, input)``: each path's uncertain inputs (the per-path draws and
+        the standardised sums of each shock group; :data:`mcengine.kernel.INPUTS`), for
+        :func:`mcengine.sensitivity.tornado`. Needs ``keep_paths`` and no target.
     sampler : {"pseudo", "antithetic", "sobol"}, default "pseudo"
         Where the random inputs come from (:mod:`mcengine.samplers`). ``antithetic`` and
         ``sobol`` need ``keep_paths=True`` and no target; their standard errors come from
@@ -195,6 +202,9 @@ def simulate(
     years = horizon if fan_chart else 0
     yearly = np.empty((min(chunk_paths, limit), years, 6))
     fan = FanAccumulator(years) if fan_chart else None
+    if record_inputs and not (keep_paths and stopping is None):
+        raise ScenarioError("record_inputs=True needs keep_paths=True and no target")
+    inputs = np.empty((n_paths, len(INPUTS))) if record_inputs else None
 
     previous_threads = numba.get_num_threads()
     if threads is not None:
@@ -218,8 +228,17 @@ def simulate(
                 external = sobol_draws(
                     seed, done // group, scenario.n_steps, done % group, stop - done
                 )
+            block_inputs = inputs[done:stop] if inputs is not None else _NO_INPUTS
             simulate_paths(
-                coef, spend, key0, key1, done, *part.kernel_outputs(), block_yearly, external
+                coef,
+                spend,
+                key0,
+                key1,
+                done,
+                *part.kernel_outputs(),
+                block_yearly,
+                external,
+                block_inputs,
             )
             overflow.add(part.flags, done)
             if fan is not None:
@@ -244,6 +263,10 @@ def simulate(
         result = summary.result(attrs)
     else:
         result = to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
+        if inputs is not None:
+            result = result.assign_coords(input=list(INPUTS)).assign(
+                inputs=(("path", "input"), inputs)
+            )
     return result if fan is None else attach_fan(result, fan)
 
 

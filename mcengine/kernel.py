@@ -37,7 +37,23 @@ __all__ = [
     "WIPE_CASH_SHORTFALL",
     "WIPE_ZERO_VALUE",
     "WIPE_NOT_FINITE",
+    "INPUTS",
 ]
+
+#: Columns of the ``inputs`` output (sensitivity analysis).
+INPUTS = (
+    "decline_rate",  # lambda
+    "initial_growth",  # g0
+    "selection",  # Z_sel
+    "cost_shocks",
+    "open_share_shocks",
+    "demand_shocks",
+    "demand_jumps",
+    "sentiment_common",
+    "sentiment_applications",
+    "sentiment_inference",
+    "sentiment_training",
+)
 
 #: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
 WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value
@@ -75,6 +91,7 @@ def simulate_paths(
     flags,
     yearly,
     external,
+    inputs,
 ):
     """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
 
@@ -83,6 +100,7 @@ def simulate_paths(
     charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
+    ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
     n_paths = flags.shape[0]
     n_steps = int(coef[C.N_STEPS])
@@ -92,6 +110,7 @@ def simulate_paths(
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
     use_external = external.shape[0] > 0
+    record = inputs.shape[0] > 0
     log_fsm = np.array([coef[C.LOG_FSM_A], coef[C.LOG_FSM_I], coef[C.LOG_FSM_T]])
     z0 = np.array([coef[C.Z0_A], coef[C.Z0_I], coef[C.Z0_T]])
     hit = np.array([coef[C.HIT_A], coef[C.HIT_I], coef[C.HIT_T]])
@@ -102,6 +121,7 @@ def simulate_paths(
         stream_path = path >> np.uint64(1) if antithetic else path
         mirror = antithetic and (path & np.uint64(1)) == np.uint64(1)
         draw = np.empty(8)
+        shock_sums = np.zeros(8)
         stream = np.empty(STATE_SIZE, dtype=np.uint64)
         ring = np.empty((window, 3))
         log_v = np.empty(3)
@@ -169,6 +189,12 @@ def simulate_paths(
             e_c = draw[0]
             e_s = coef[C.L10] * draw[0] + coef[C.L11] * draw[1]
             e_d = coef[C.L20] * draw[0] + coef[C.L21] * draw[1] + coef[C.L22] * draw[2]
+            if record:
+                shock_sums[0] += e_c
+                shock_sums[1] += e_s
+                shock_sums[2] += e_d
+                for j in range(4):
+                    shock_sums[4 + j] += draw[3 + j]
             log_c += -lam * dt + coef[C.COST_VOL_SQDT] * e_c  # 2.
             x += open_drift + coef[C.OPEN_VOL_SQDT] * e_s  # 3.
             g_new = coef[C.G_LONG] + (g - coef[C.G_LONG]) * coef[C.G_DECAY] + coef[C.G_NOISE] * e_d
@@ -176,6 +202,8 @@ def simulate_paths(
             if coef[C.JUMP_MU] > 0.0:
                 jumps = poisson_inverse(draw[7], coef[C.JUMP_MU], coef[C.JUMP_P0])
                 log_d += coef[C.JUMP_SIZE] * jumps
+                if record:
+                    shock_sums[3] += jumps
             g = g_new
             log_qd = log_d - log_scale(coef[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
             log_k = (
@@ -315,3 +343,12 @@ def simulate_paths(
         open_share[i] = sigmoid(x)
         demand[i] = np.exp(log_d)
         flags[i] = flag
+        if record:
+            # Per-path inputs: the draws fixed per path, then the shock groups' sums over the
+            # steps, standardised (sum / sqrt(steps); the jump count as is).
+            inputs[i, 0] = lam
+            inputs[i, 1] = coef[C.G_MEAN] + coef[C.G_SD] * z_g
+            inputs[i, 2] = z_sel
+            root = np.sqrt(n_steps)
+            for j in range(8):
+                inputs[i, 3 + j] = shock_sums[j] if j == 3 else shock_sums[j] / root

@@ -30,11 +30,11 @@ def _note(fig, ds: xr.Dataset) -> None:
     n = int(ds.attrs.get("n_paths", 0))
     seed = ds.attrs.get("seed", "?")
     fig.text(
-        0.99,
-        0.01,
+        0.995,
+        0.995,
         f"mcengine, {n:,} paths, seed {seed}",
         ha="right",
-        va="bottom",
+        va="top",
         fontsize=7,
         color="grey",
     )
@@ -168,6 +168,31 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
     ax.set_ylabel(f"{statistic} of annual return (%; band: 95% interval)")
     ax.legend(fontsize=8)
     ax.set_title(f"Sweep of {key} (common random numbers)")
+    _note(fig, table)
+    return fig
+
+
+def tornado(table: xr.Dataset) -> plt.Figure:
+    """Tornado: mean annual return in each input's bottom and top decile, per segment."""
+    labels = [str(v) for v in table["label"].values][::-1]
+    fig, axes = plt.subplots(
+        1, 3, figsize=(14, 0.45 * len(labels) + 1.8), sharey=True, layout="constrained"
+    )
+    for ax, seg in zip(axes, table["segment"].values, strict=True):
+        low = table["mean"].sel(segment=seg, side="low").values[::-1] * 100
+        high = table["mean"].sel(segment=seg, side="high").values[::-1] * 100
+        centre = float(np.mean(np.concatenate([low, high])))
+        y = np.arange(len(labels))
+        ax.barh(y, low - centre, left=centre, color="#67a9cf", label="bottom decile")
+        ax.barh(y, high - centre, left=centre, color="#ef8a62", label="top decile")
+        ax.axvline(centre, color="grey", linewidth=0.8)
+        ax.set_yticks(y, labels)
+        ax.set_title(str(seg))
+        ax.set_xlabel("mean annual return (%)")
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(
+        "What moves each segment: mean return in each input's bottom and top decile (one ensemble)"
+    )
     _note(fig, table)
     return fig
 

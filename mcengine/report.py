@@ -19,6 +19,8 @@ __all__ = [
     "waterfall_to_json",
     "render_comparison",
     "comparison_to_json",
+    "render_tornado",
+    "tornado_to_json",
 ]
 
 _PERCENT = {
@@ -436,3 +438,53 @@ def comparison_to_json(table: xr.Dataset, dim: str = "scenario") -> dict:
             }
         out.append(entry)
     return {"seed": int(table.attrs["seed"]), "n_paths": int(table.attrs["n_paths"]), "rows": out}
+
+
+def render_tornado(table: xr.Dataset, console: Console | None = None) -> None:
+    """The tornado as a table: inputs by importance, each segment's low -> high mean."""
+    console = console or Console(highlight=False)
+    grid = Table(
+        title=f"scenario {table.attrs.get('scenario_name', '?')}: mean annual return (%) in "
+        f"each input's bottom -> top decile, {int(table.attrs.get('n_paths', 0)):,} paths",
+        title_justify="left",
+        caption="one ensemble, no re-runs; inputs ordered by their largest swing",
+    )
+    grid.add_column("input", overflow="fold")
+    for seg in table["segment"].values:
+        grid.add_column(str(seg), justify="right", overflow="fold")
+    for name in table["input"].values:
+        row = table.sel(input=name)
+        cells = [
+            f"{float(row['mean'].sel(segment=s, side='low')) * 100:.1f} -> "
+            f"{float(row['mean'].sel(segment=s, side='high')) * 100:.1f}"
+            for s in table["segment"].values
+        ]
+        grid.add_row(str(row["label"].values), *cells)
+    console.print(grid)
+
+
+def tornado_to_json(table: xr.Dataset) -> dict:
+    return {
+        "scenario": str(table.attrs.get("scenario_name", "")),
+        "seed": int(table.attrs.get("seed", -1)),
+        "n_paths": int(table.attrs.get("n_paths", 0)),
+        "inputs": [
+            {
+                "input": str(name),
+                "label": str(table["label"].sel(input=name).values),
+                "segments": {
+                    str(seg): {
+                        side: {
+                            "mean": float(table["mean"].sel(input=name, segment=seg, side=side)),
+                            "standard_error": float(
+                                table["standard_error"].sel(input=name, segment=seg, side=side)
+                            ),
+                        }
+                        for side in ("low", "high")
+                    }
+                    for seg in table["segment"].values
+                },
+            }
+            for name in table["input"].values
+        ],
+    }

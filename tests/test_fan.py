@@ -27,6 +27,7 @@ def brute_force_yearly(scenario, n, seed):
         *out.kernel_outputs(),
         yearly,
         np.empty((0, 0)),
+        np.empty((0, 11)),
     )
     return out, yearly
 
