@@ -95,16 +95,20 @@ def simulate_reference(
             t = step * dt
             draws = step_draws(step)
             eps = draws[:, :3] @ chol.T
-            log_c += -lam * dt + tc.volatility * np.sqrt(dt) * eps[:, 0]
+            shock = {
+                k: sum(getattr(x, k) for x in sc.stress if round(x.year / dt) == step)
+                for k in ("demand", "sentiment", "open_share", "training_cost")
+            }
+            log_c += -lam * dt + tc.volatility * np.sqrt(dt) * eps[:, 0] + shock["training_cost"]
             x += (op.drift + op.cost_coupling * (lam - tc.decline_median)) * dt
-            x += op.volatility * np.sqrt(dt) * eps[:, 1]
+            x += op.volatility * np.sqrt(dt) * eps[:, 1] + shock["open_share"]
             s = 1.0 / (1.0 + np.exp(-x))
             g_new = (
                 d.growth_long_run + (g - d.growth_long_run) * a + d.volatility * g_noise * eps[:, 2]
             )
             mu = d.jump_rate * dt
             jumps = _poisson_inverse(draws[:, 7], mu)
-            log_d += 0.5 * (g + g_new) * dt + d.jump_size * jumps
+            log_d += 0.5 * (g + g_new) * dt + d.jump_size * jumps + shock["demand"]
             g = g_new
             qd = np.exp(log_d) * (p_prev / p0) ** (-d.price_elasticity)
             c = np.exp(log_c)
@@ -134,7 +138,7 @@ def simulate_reference(
                 axis=1,
             )
             shocks = np.sqrt(rho) * draws[:, 3:4] + np.sqrt(1 - rho) * draws[:, 4:7]
-            z = z * b + s_noise * shocks
+            z = z * b + s_noise * shocks + shock["sentiment"]
             v_minus = fsm * rev * np.exp(z)
             peak = np.max(np.stack(history[-w_steps:]), axis=0)
             dd = np.where(peak == 0, 0.0, 1.0 - v_minus / np.maximum(peak, v_minus))

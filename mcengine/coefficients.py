@@ -18,7 +18,14 @@ import numpy as np
 
 from mcengine.scenario import Scenario
 
-__all__ = ["C", "build_coefficients", "spend_ratio_schedule", "crash_window_steps", "LOG_MAX"]
+__all__ = [
+    "C",
+    "build_coefficients",
+    "spend_ratio_schedule",
+    "stress_schedule",
+    "crash_window_steps",
+    "LOG_MAX",
+]
 
 #: Largest log that exp() maps to a finite float64.
 LOG_MAX = math.log(np.finfo(np.float64).max)
@@ -123,6 +130,15 @@ def spend_ratio_schedule(scenario: Scenario) -> np.ndarray:
     return lr + (init - lr) * np.exp2(-t / tr.spend_ratio_half_life)
 
 
+def stress_schedule(scenario: Scenario) -> np.ndarray:
+    """Shocks per step ``(N + 1, 4)``: demand, sentiment, open share, training cost."""
+    out = np.zeros((scenario.n_steps + 1, 4))
+    for shock in scenario.stress:
+        n = round(shock.year * scenario.simulation.steps_per_year)
+        out[n] += (shock.demand, shock.sentiment, shock.open_share, shock.training_cost)
+    return out
+
+
 def expected_log_demand(scenario: Scenario) -> float:
     """E[log D] at the horizon under the exact OU mean of g and the Poisson jumps."""
     d = scenario.demand
@@ -133,7 +149,7 @@ def expected_log_demand(scenario: Scenario) -> float:
         -d.growth_reversion * t
     )
     trapezoid = float(np.sum(0.5 * (mean_g[1:] + mean_g[:-1])) * dt)
-    return trapezoid + d.jump_rate * d.jump_size * horizon
+    return trapezoid + d.jump_rate * d.jump_size * horizon + sum(s.demand for s in scenario.stress)
 
 
 def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.ndarray:

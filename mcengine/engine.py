@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from mcengine.coefficients import build_coefficients, spend_ratio_schedule
+from mcengine.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
 from mcengine.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.errors import ScenarioError
 from mcengine.fan import FanAccumulator
@@ -188,6 +188,7 @@ def simulate(
     limit = n_paths if stopping is None else max_paths
     coef = build_coefficients(scenario, antithetic=sampler == "antithetic")
     spend = spend_ratio_schedule(scenario)
+    stress = stress_schedule(scenario)
     key0, key1 = key_from_seed(seed)
     horizon = scenario.simulation.horizon_years
     summary = None
@@ -232,6 +233,7 @@ def simulate(
             simulate_paths(
                 coef,
                 spend,
+                stress,
                 key0,
                 key1,
                 done,

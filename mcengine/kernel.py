@@ -74,6 +74,7 @@ _U53 = 2.0**-53
 def simulate_paths(
     coef,
     spend_ratio,
+    stress,
     key0,
     key1,
     first_path,
@@ -100,6 +101,8 @@ def simulate_paths(
     charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
+    ``stress`` is ``(N + 1, 4)`` deterministic shocks per step (demand, sentiment, open
+    share, training cost; docs/model.md "Stress overlays"), zeros without stress.
     ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
     n_paths = flags.shape[0]
@@ -195,10 +198,10 @@ def simulate_paths(
                 shock_sums[2] += e_d
                 for j in range(4):
                     shock_sums[4 + j] += draw[3 + j]
-            log_c += -lam * dt + coef[C.COST_VOL_SQDT] * e_c  # 2.
-            x += open_drift + coef[C.OPEN_VOL_SQDT] * e_s  # 3.
+            log_c += -lam * dt + coef[C.COST_VOL_SQDT] * e_c + stress[n, 3]  # 2.
+            x += open_drift + coef[C.OPEN_VOL_SQDT] * e_s + stress[n, 2]  # 3.
             g_new = coef[C.G_LONG] + (g - coef[C.G_LONG]) * coef[C.G_DECAY] + coef[C.G_NOISE] * e_d
-            log_d += 0.5 * (g + g_new) * dt  # 4.
+            log_d += 0.5 * (g + g_new) * dt + stress[n, 0]  # 4.
             if coef[C.JUMP_MU] > 0.0:
                 jumps = poisson_inverse(draw[7], coef[C.JUMP_MU], coef[C.JUMP_P0])
                 log_d += coef[C.JUMP_SIZE] * jumps
@@ -243,6 +246,7 @@ def simulate_paths(
             common = coef[C.SENT_COMMON] * draw[3]
             for s in range(3):
                 z[s] = z[s] * coef[C.SENT_DECAY] + common + coef[C.SENT_IDIO] * draw[4 + s]
+                z[s] += stress[n, 1]
             # 15. Crash test against the peak of the last `window` values, in logs:
             # dd > threshold  <=>  log(V-/max(peak, V-)) < log(1 - threshold), and the segment
             # with the largest drawdown has the most negative log ratio (no exp needed).

@@ -26,6 +26,7 @@ __all__ = [
     "Training",
     "Applications",
     "Valuation",
+    "Stress",
     "SEGMENTS",
 ]
 
@@ -243,6 +244,18 @@ class Valuation(_Section):
     )
 
 
+@dataclass(frozen=True)
+class Stress(_Section):
+    """One deterministic shock (a ``[[stress]]`` table), applied at the step ending at
+    ``year``: an addition to MODEL.md documented in docs/model.md, "Stress overlays"."""
+
+    year: float = _param(1.0, positive(100), "when, in years: the end of a step")
+    demand: float = _param(0.0, closed(-5, 5), "log shock to demand")
+    sentiment: float = _param(0.0, closed(-5, 5), "log hit to every segment's premium")
+    open_share: float = _param(0.0, closed(-10, 10), "logit jump of the open-weight share")
+    training_cost: float = _param(0.0, closed(-5, 5), "log shock to the training-cost index")
+
+
 #: Section name -> class, in the order of MODEL.md.
 SECTIONS: dict[str, type] = {
     "simulation": Simulation,
@@ -255,4 +268,4 @@ SECTIONS: dict[str, type] = {
     "applications": Applications,
     "valuation": Valuation,
 }
-SECTION_NAMES = {cls: name for name, cls in SECTIONS.items()}
+SECTION_NAMES = {cls: name for name, cls in SECTIONS.items()} | {Stress: "stress"}

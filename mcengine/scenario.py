@@ -28,6 +28,7 @@ from mcengine.parameters import (
     Inference,
     OpenShare,
     Simulation,
+    Stress,
     Training,
     TrainingCost,
     Valuation,
@@ -62,6 +63,7 @@ class Scenario:
     training: Training = field(default_factory=Training)
     applications: Applications = field(default_factory=Applications)
     valuation: Valuation = field(default_factory=Valuation)
+    stress: tuple[Stress, ...] = ()
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +77,16 @@ class Scenario:
                 f"valuation.crash_window_years = {window:g}, must be in (0, {horizon}] "
                 f"(at most simulation.horizon_years = {horizon})"
             )
+        per_year = self.simulation.steps_per_year
+        for i, shock in enumerate(self.stress):
+            if not isinstance(shock, Stress):
+                raise ScenarioError(f"stress[{i}] must be a Stress")
+            steps = shock.year * per_year
+            if shock.year > horizon or abs(steps - round(steps)) > 1e-9:
+                raise ScenarioError(
+                    f"stress[{i}].year = {shock.year:g}, must be a step end (a multiple of "
+                    f"1/{per_year}) in (0, {horizon}]"
+                )
         c = self.correlation
         try:
             np.linalg.cholesky(self.correlation_matrix())
@@ -108,6 +120,8 @@ class Scenario:
         for section in SECTIONS:
             values = dataclasses.asdict(getattr(self, section))
             out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        if self.stress:
+            out["stress"] = [dataclasses.asdict(shock) for shock in self.stress]
         return out
 
     def to_toml(self) -> str:
@@ -122,7 +136,8 @@ class Scenario:
         _check_names(mapping, source)
         try:
             sections = {s: SECTIONS[s](**dict(mapping.get(s, {}))) for s in SECTIONS}
-            return cls(**sections, name=name)
+            stress = tuple(_stress(i, table) for i, table in enumerate(mapping.get("stress", [])))
+            return cls(**sections, stress=stress, name=name)
         except ScenarioError as err:
             raise ScenarioError(f"{source}: {err}") from None
 
@@ -269,8 +284,18 @@ def _resolve(path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
     return base
 
 
+def _stress(index: int, table: Mapping[str, Any]) -> Stress:
+    try:
+        return Stress(**dict(table))
+    except ScenarioError as err:
+        raise ScenarioError(str(err).replace("stress.", f"stress[{index}].", 1)) from None
+
+
 def _check_names(mapping: Mapping[str, Any], source: str) -> None:
     for section, values in mapping.items():
+        if section == "stress":
+            _check_stress_names(values, source)
+            continue
         if section not in SECTIONS:
             raise ScenarioError(
                 f"{source}: unknown section [{section}]{_suggest(section, list(SECTIONS))}"
@@ -283,6 +308,19 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
                 raise ScenarioError(
                     f"{source}: unknown key {section}.{key}"
                     f"{_suggest(key, keys, prefix=section + '.')}"
+                )
+
+
+def _check_stress_names(tables: Any, source: str) -> None:
+    if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
+        raise ScenarioError(f"{source}: stress must be a list of [[stress]] tables")
+    keys = [f.name for f in dataclasses.fields(Stress)]
+    for i, table in enumerate(tables):
+        for key in table:
+            if key not in keys:
+                raise ScenarioError(
+                    f"{source}: unknown key stress[{i}].{key}"
+                    f"{_suggest(key, keys, prefix=f'stress[{i}].')}"
                 )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mcengine
-from mcengine.coefficients import build_coefficients, spend_ratio_schedule
+from mcengine.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
 from mcengine.dataset import PathArrays
 from mcengine.fan import FAN_QUANTILES, LOG_BIN_WIDTH
 from mcengine.kernel import simulate_paths
@@ -21,6 +21,7 @@ def brute_force_yearly(scenario, n, seed):
     simulate_paths(
         build_coefficients(scenario),
         spend_ratio_schedule(scenario),
+        stress_schedule(scenario),
         k0,
         k1,
         0,

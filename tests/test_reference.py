@@ -44,10 +44,27 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [*CASES, "stress_quarterly"])
 def test_kernel_matches_reference(case):
     name = case if case in mcengine.builtin_scenarios() else "base"
-    sc = mcengine.load_scenario(name, CASES[case] or None)
+    if case == "stress_quarterly":
+        sc = mcengine.Scenario.from_mapping(
+            {
+                "simulation": {"steps_per_year": 4},
+                "stress": [
+                    {
+                        "year": 2.5,
+                        "demand": -0.7,
+                        "sentiment": -0.4,
+                        "open_share": 0.5,
+                        "training_cost": 0.3,
+                    },
+                    {"year": 6, "sentiment": 0.3},
+                ],
+            }
+        )
+    else:
+        sc = mcengine.load_scenario(name, CASES[case] or None)
     n, seed = 1500, 11
     ds = mcengine.simulate(sc, n, seed=seed)
     per_path, per_step = draw_table(seed, n, sc.n_steps)
