@@ -24,7 +24,9 @@ from mcengine.errors import ResultFileError, ScenarioError
 from mcengine.io import read_result, write_netcdf
 from mcengine.report import (
     comparison_to_json,
+    indices_to_json,
     render_comparison,
+    render_indices,
     render_summary,
     render_tornado,
     render_waterfall,
@@ -292,6 +294,11 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     help="Replicate groups for antithetic/sobol standard errors.",
 )
 @click.option(
+    "--record-inputs",
+    is_flag=True,
+    help="Keep each path's uncertain inputs in --out (for mcengine plot --kind tornado).",
+)
+@click.option(
     "--fan-chart",
     is_flag=True,
     help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
@@ -319,6 +326,7 @@ def run(
     max_paths,
     sampler,
     replicates,
+    record_inputs,
     fan_chart,
     plot,
     weights,
@@ -341,6 +349,7 @@ def run(
         max_paths=max_paths,
         portfolio_weights=weights,
         fan_chart=fan_chart,
+        record_inputs=record_inputs,
         sampler=sampler,
         replicates=replicates,
     )
@@ -513,18 +522,63 @@ def plot(file, kind, target) -> None:
 @_SET_OPTION
 @_JSON_OPTION
 @_PLOT_OPTION
-def sensitivity(scenario, n_paths, seed, overrides, as_json, plot) -> None:
-    """Tornado: each segment's mean return in every input's bottom and top decile."""
+@click.option(
+    "--sobol-paths",
+    type=PathCount(),
+    default="4096",
+    show_default=True,
+    help="Base sample of the variance-based indices (the design runs 7x this many paths).",
+)
+def sensitivity(scenario, n_paths, seed, overrides, as_json, plot, sobol_paths) -> None:
+    """What moves each segment: a tornado, and Sobol indices by input group."""
     from mcengine.plots import tornado as tornado_figure
-    from mcengine.sensitivity import tornado
+    from mcengine.sensitivity import sobol_indices, tornado
 
     ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     table = tornado(ds)
+    try:
+        indices = sobol_indices(_load(scenario, overrides), sobol_paths, int(ds.attrs["seed"]))
+    except ValueError as err:
+        raise UserError(str(err)) from None
     _save_plot(tornado_figure, table, plot)
     if as_json:
-        click.echo(json.dumps(tornado_to_json(table), indent=2))
+        click.echo(
+            json.dumps({**tornado_to_json(table), "sobol": indices_to_json(indices)}, indent=2)
+        )
     else:
         render_tornado(table)
+        render_indices(indices)
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--out",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .html file to write.",
+)
+@_paths_option("100000", "Paths per scenario.")
+@_seed_option("One seed for every scenario (common random numbers).")
+def report(scenarios, target, n_paths, seed) -> None:
+    """One self-contained HTML page (inline SVG, no network) with tables and figures."""
+    from mcengine.html_report import write_report
+    from mcengine.streams import fresh_seed
+
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"-o {target}: must end in .html")
+    if not target.parent.is_dir():
+        raise UserError(f"-o {target}: folder {target.parent} does not exist")
+    resolved = [_load(name, ()) for name in scenarios]
+    try:
+        write_report(target, resolved, n_paths, fresh_seed() if seed is None else seed)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    except OSError as err:
+        raise UserError(f"-o {target}: cannot write ({err.strerror or err})") from None
+    click.echo(f"wrote {target}")
 
 
 @cli.command()

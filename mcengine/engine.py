@@ -30,7 +30,7 @@ from mcengine.kernel import (
     simulate_paths,
 )
 from mcengine.parameters import SEGMENTS
-from mcengine.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
+from mcengine.samplers import DEFAULT_REPLICATES, check_sampler, draw_dimension, sobol_draws
 from mcengine.scenario import Scenario, load_scenario
 from mcengine.streams import MAX_SEED, fresh_seed, key_from_seed
 from mcengine.summary import SummaryAccumulator
@@ -93,6 +93,7 @@ def simulate(
     record_inputs: bool = False,
     sampler: str = "pseudo",
     replicates: int = DEFAULT_REPLICATES,
+    draws: np.ndarray | None = None,
     chunk_paths: int = DEFAULT_CHUNK_PATHS,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -141,6 +142,10 @@ def simulate(
         property); both are reproducible for the same arguments.
     replicates : int, default 16
         Replicate groups for ``antithetic``/``sobol``; ``n_paths`` must divide into them.
+    draws : ndarray, optional
+        Every path's random inputs, ``(n_paths, 3 + 8 N)`` in the layout of
+        :func:`mcengine.samplers.sobol_draws`, instead of the streams (for designed
+        experiments such as :func:`mcengine.sensitivity.sobol_indices`).
     chunk_paths : int, default 65536
         Paths per kernel call; with a target, the block added each time. Results do not
         depend on it, except that a target is checked at block ends.
@@ -177,6 +182,15 @@ def simulate(
             max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
         max_paths = _check_int("max_paths", max_paths, n_paths, MAX_PATHS)
     check_sampler(sampler, n_paths, replicates)
+    if draws is not None and (
+        draws.shape != (n_paths, draw_dimension(scenario.n_steps))
+        or sampler != "pseudo"
+        or stopping is not None
+    ):
+        raise ScenarioError(
+            f"draws must have shape ({n_paths}, {draw_dimension(scenario.n_steps)}), with the "
+            "pseudo sampler and no target"
+        )
     if sampler != "pseudo" and (stopping is not None or not keep_paths):
         raise ScenarioError(
             f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
@@ -225,7 +239,9 @@ def simulate(
                 blocks.append(part)
             block_yearly = yearly[: stop - done]
             external = _NO_DRAWS
-            if sampler == "sobol":
+            if draws is not None:
+                external = draws[done:stop]
+            elif sampler == "sobol":
                 external = sobol_draws(
                     seed, done // group, scenario.n_steps, done % group, stop - done
                 )

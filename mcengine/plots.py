@@ -30,11 +30,11 @@ def _note(fig, ds: xr.Dataset) -> None:
     n = int(ds.attrs.get("n_paths", 0))
     seed = ds.attrs.get("seed", "?")
     fig.text(
-        0.995,
-        0.995,
+        0.005,
+        0.005,
         f"mcengine, {n:,} paths, seed {seed}",
-        ha="right",
-        va="top",
+        ha="left",
+        va="bottom",
         fontsize=7,
         color="grey",
     )

@@ -362,3 +362,14 @@ def test_sampler_flags(runner):
     bad = runner.invoke(cli, ["run", "-n", "100", "--sampler", "sobol"])
     assert bad.exit_code == 2
     assert bad.stderr.startswith("Error: n_paths = 100 with sampler = 'sobol', must be a multiple")
+
+
+def test_written_files_get_the_usual_permissions(runner, tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "run.nc"
+    invoke(runner, "run", "-n", "100", "--seed", "1", "--out", target, "--json")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

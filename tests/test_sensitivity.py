@@ -76,3 +76,69 @@ def test_cli_sensitivity(tmp_path):
         runner.invoke(cli, ["sensitivity", "-n", "5000", "--seed", "1", "--json"]).stdout
     )
     assert {entry["input"] for entry in doc["inputs"]} == set(INPUTS)
+
+
+# -- variance-based indices ---------------------------------------------------------------------
+ISHIGAMI_FIRST = (0.3139, 0.4424, 0.0)  # a = 7, b = 0.1 (Ishigami and Homma, 1990)
+ISHIGAMI_TOTAL = (0.5576, 0.4424, 0.2437)
+
+
+def ishigami(x):
+    return np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+
+@pytest.mark.statistical
+def test_estimator_recovers_the_ishigami_indices():
+    from mcengine.sensitivity import indices_from_samples
+
+    rng = np.random.default_rng(2024)
+    n = 2**15
+    a = rng.uniform(-np.pi, np.pi, (n, 3))
+    b = rng.uniform(-np.pi, np.pi, (n, 3))
+    f_ab = []
+    for j in range(3):
+        mixed = a.copy()
+        mixed[:, j] = b[:, j]
+        f_ab.append(ishigami(mixed))
+    first, total, first_ci, total_ci = indices_from_samples(
+        ishigami(a), ishigami(b), np.array(f_ab), bootstrap=300
+    )
+    np.testing.assert_allclose(first, ISHIGAMI_FIRST, atol=0.03)
+    np.testing.assert_allclose(total, ISHIGAMI_TOTAL, atol=0.03)
+    # The bootstrap intervals cover the analytic values.
+    assert np.all((first_ci[:, 0] <= ISHIGAMI_FIRST) & (first_ci[:, 1] >= ISHIGAMI_FIRST))
+    assert np.all((total_ci[:, 0] <= ISHIGAMI_TOTAL) & (total_ci[:, 1] >= ISHIGAMI_TOTAL))
+
+
+def test_sobol_indices_of_the_base_scenario():
+    from mcengine.sensitivity import sobol_indices
+
+    table = sobol_indices("base", 2048, seed=3, bootstrap=50)
+    first, total = table["first_order"], table["total"]
+    # Selection moves only applications; its total index there is large.
+    assert float(total.sel(group="selection", segment="applications")) > 0.3
+    np.testing.assert_allclose(
+        total.sel(group="selection", segment=["inference", "training"]), 0.0, atol=1e-12
+    )
+    # Training: the cost path (its thin moat) is a main driver.
+    assert float(first.sel(group="cost_path", segment="training")) > 0.3
+    assert (table["first_order_ci"].sel(bound="low") <= first + 1e-12).all()
+    assert float(first.sum("group").max()) < 1.1
+
+
+@pytest.mark.statistical
+def test_tornado_ordering_is_stable_across_seeds():
+    tops = []
+    for seed in (11, 12, 13):
+        table = tornado(mcengine.simulate("base", 20_000, seed=seed, record_inputs=True))
+        tops.append(
+            {
+                str(seg): list(
+                    abs(table["swing"].sel(segment=seg))
+                    .sortby(abs(table["swing"].sel(segment=seg)), ascending=False)["input"]
+                    .values[:2]
+                )
+                for seg in table["segment"].values
+            }
+        )
+    assert tops[0] == tops[1] == tops[2], tops

@@ -73,3 +73,26 @@ def test_bad_stress_is_refused(tmp_path, body, message):
     with pytest.raises(ScenarioError) as err:
         with_stress(tmp_path, body)
     assert message in str(err.value)
+
+
+def test_shocks_with_zero_volatility_are_exact(tmp_path):
+    """Issue 5: with every volatility at zero the drivers are deterministic, so a shock's
+    effect can be written down."""
+    quiet = (
+        "[demand]\nvolatility = 0\ngrowth_initial_sd = 0\njump_rate = 0\n"
+        "[training_cost]\nvolatility = 0\ndecline_dispersion = 0\n"
+        "[open_share]\nvolatility = 0\n"
+    )
+    plain = with_stress(tmp_path, quiet, "plain.toml")
+    shocked = with_stress(
+        tmp_path,
+        quiet + "[[stress]]\nyear = 4\ndemand = 0.3\ntraining_cost = -1.0\nopen_share = -2.0\n",
+        "shocked.toml",
+    )
+    a = mcengine.simulate(plain, 50, seed=1)
+    b = mcengine.simulate(shocked, 50, seed=9)  # any seed: nothing random left in the drivers
+    np.testing.assert_allclose(np.log(b["demand"] / a["demand"]), 0.3, atol=1e-12)
+    np.testing.assert_allclose(np.log(b["training_cost"] / a["training_cost"]), -1.0, atol=1e-12)
+    np.testing.assert_allclose(np.log(a["training_cost"]), -1.25 * 10, atol=1e-12)
+    x0 = np.log(0.2 / 0.8) + 10 * 0.05
+    np.testing.assert_allclose(np.log(b["open_share"] / (1 - b["open_share"])), x0 - 2.0, atol=1e-9)
