@@ -22,8 +22,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.special
-from scipy.stats import qmc
 
 from mcengine.errors import ScenarioError
 
@@ -73,6 +71,9 @@ def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
 
 def sobol_draws(seed: int, replicate: int, n_steps: int, start: int, count: int) -> np.ndarray:
     """Draws ``start .. start + count`` of scrambling ``replicate`` as ``(count, 3 + 8 N)``."""
+    import scipy.special  # lazily: scipy.stats costs half a second of start-up
+    from scipy.stats import qmc
+
     dims = draw_dimension(n_steps)
     rng = np.random.default_rng(np.random.SeedSequence([seed, replicate]))
     engine = qmc.Sobol(d=dims, scramble=True, seed=rng)

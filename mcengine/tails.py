@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.stats
 import xarray as xr
 
 from mcengine.parameters import SEGMENTS
@@ -198,6 +197,8 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     total = ds["total_return"].values
     annual = ds["annual_return"].values
     stats.add(total, annual, ds["crash_year"].values, ds["crash_origin"].values)
+    import scipy.stats  # lazily: it costs half a second of start-up
+
     # Average ranks for ties (every wiped-out path sits at -1). Under two paths there is no
     # correlation to measure: the same convention as for a constant segment.
     spearman = np.full((len(SEGMENTS), len(SEGMENTS)), np.nan)
