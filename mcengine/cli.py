@@ -218,7 +218,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     """Load, say "compiling..." when needed, simulate with a progress bar; errors exit 2."""
     sc = _load(scenario, overrides)
     if needs_compile():
-        click.echo("compiling the simulation kernel (first run only, about 15 s)...", err=True)
+        click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
     _RUN.done, _RUN.total = 0, n_paths
     try:
         with _progress(enabled=not quiet) as report:
