@@ -63,6 +63,20 @@ def _fmt(value: float, error: float, stat: str) -> str:
     return f"{value:.4g} ± {error:.2g}"
 
 
+def _segment_grid(
+    segments, first: str, title: str, caption: str | None = None, *, wrap_first: bool = False
+) -> Table:
+    """A table with a label column and one right-aligned column per segment."""
+    grid = Table(title=title, caption=caption, title_justify="left")
+    if wrap_first:
+        grid.add_column(first, overflow="fold")
+    else:
+        grid.add_column(first, no_wrap=True)
+    for seg in segments:
+        grid.add_column(str(seg), justify="right", overflow="fold")
+    return grid
+
+
 def render_summary(
     table: xr.Dataset,
     *,
@@ -79,10 +93,7 @@ def render_summary(
     )
     how = attrs.get("standard_errors")
     caption = "± is one Monte Carlo standard error" + (f" ({how})" if how else "")
-    grid = Table(title=title, caption=caption, title_justify="left")
-    grid.add_column("statistic", no_wrap=True)
-    for seg in table["segment"].values:
-        grid.add_column(str(seg), justify="right")
+    grid = _segment_grid(table["segment"].values, "statistic", title, caption)
     for stat in table["statistic"].values:
         row = [_LABELS.get(str(stat), str(stat))]
         for seg in table["segment"].values:
@@ -113,10 +124,7 @@ def render_summary(
 
 def _render_joint(table: xr.Dataset, console: Console) -> None:
     segments = [str(s) for s in table["segment"].values]
-    grid = Table(title="joint risk", title_justify="left")
-    grid.add_column("measure", no_wrap=True)
-    for seg in segments:
-        grid.add_column(seg, justify="right")
+    grid = _segment_grid(segments, "measure", "joint risk")
     for seg in segments:
         corr = table["correlation_pearson"].sel(segment=seg)
         grid.add_row(f"correlation with {seg}", *[f"{float(v):+.2f}" for v in corr.values])
@@ -290,15 +298,13 @@ def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
     """Print where each segment's mean annual return comes from, part by part."""
     console = console or Console(highlight=False)
     attrs = table.attrs
-    grid = Table(
-        title=f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
+    grid = _segment_grid(
+        table["segment"].values,
+        "part",
+        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
         f"paths, seed {attrs.get('seed', '?')}: where the mean annual return comes from",
-        caption="percentage points a year; ± is one Monte Carlo standard error",
-        title_justify="left",
+        "percentage points a year; ± is one Monte Carlo standard error",
     )
-    grid.add_column("part", no_wrap=True)
-    for seg in table["segment"].values:
-        grid.add_column(str(seg), justify="right")
     for part in table["component"].values:
         value = table["contribution"].sel(component=part) * 100
         error = table["contribution_standard_error"].sel(component=part) * 100
@@ -445,15 +451,14 @@ def comparison_to_json(table: xr.Dataset, dim: str = "scenario") -> dict:
 def render_tornado(table: xr.Dataset, console: Console | None = None) -> None:
     """The tornado as a table: inputs by importance, each segment's low -> high mean."""
     console = console or Console(highlight=False)
-    grid = Table(
-        title=f"scenario {table.attrs.get('scenario_name', '?')}: mean annual return (%) in "
+    grid = _segment_grid(
+        table["segment"].values,
+        "input",
+        f"scenario {table.attrs.get('scenario_name', '?')}: mean annual return (%) in "
         f"each input's bottom -> top decile, {int(table.attrs.get('n_paths', 0)):,} paths",
-        title_justify="left",
-        caption="one ensemble, no re-runs; inputs ordered by their largest swing",
+        "one ensemble, no re-runs; inputs ordered by their largest swing",
+        wrap_first=True,
     )
-    grid.add_column("input", overflow="fold")
-    for seg in table["segment"].values:
-        grid.add_column(str(seg), justify="right", overflow="fold")
     for name in table["input"].values:
         row = table.sel(input=name)
         cells = [
@@ -495,15 +500,14 @@ def tornado_to_json(table: xr.Dataset) -> dict:
 def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
     """Sobol indices: first-order / total share of each segment's return variance."""
     console = console or Console(highlight=False)
-    grid = Table(
-        title=f"variance-based sensitivity: first-order / total Sobol index by input group, "
+    grid = _segment_grid(
+        table["segment"].values,
+        "input group",
+        "variance-based sensitivity: first-order / total Sobol index by input group, "
         f"{int(table.attrs['n_paths']):,}-path Saltelli design",
-        title_justify="left",
-        caption="share of each segment's annual-return variance; 95% bootstrap intervals in JSON",
+        "share of each segment's annual-return variance; 95% bootstrap intervals in JSON",
+        wrap_first=True,
     )
-    grid.add_column("input group", overflow="fold")
-    for seg in table["segment"].values:
-        grid.add_column(str(seg), justify="right")
     for group in table["group"].values:
         grid.add_row(
             str(group).replace("_", " "),
