@@ -494,7 +494,7 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     help="The .png or .svg file to write.",
 )
 def plot(file, kind, target) -> None:
-    """Draw a figure of a result FILE written by ``mcengine run --out``."""
+    """Draw a figure of a result FILE written by "mcengine run --out"."""
     from mcengine import plots
 
     try:
@@ -617,7 +617,7 @@ def validate(files) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_JSON_OPTION
 def summarize_cmd(file, as_json) -> None:
-    """Summarise a result FILE written by ``mcengine run --out``."""
+    """Summarise a result FILE written by "mcengine run --out"."""
     try:
         ds = read_result(file)
         table = summarize(ds)
