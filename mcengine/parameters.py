@@ -8,6 +8,7 @@ on these classes; nothing else defines a range.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,15 +110,20 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
     return int(value) if discrete else float(value)
 
 
+def plain(text: str, limit: int = 60) -> str:
+    """User text made safe for a one-line message: control characters escaped, shortened."""
+    escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
+
+
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return '"' + value[:60] + ('..."' if len(value) > 60 else '"')
+        return f'"{plain(value)}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return _fmt(value) if math.isfinite(value) else str(value)
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return plain(repr(value))
 
 
 class _Section:

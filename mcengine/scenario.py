@@ -32,6 +32,7 @@ from mcengine.parameters import (
     Training,
     TrainingCost,
     Valuation,
+    plain,
 )
 
 __all__ = [
@@ -218,7 +219,7 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str]:
     if looks_like_path:
         path = Path(text)
         if not path.is_file():
-            raise ScenarioError(f"{text}: no such scenario file")
+            raise ScenarioError(f"{plain(text, 200)}: no such scenario file")
         return path, path.stem
     path = builtin_dir() / f"{text}.toml"
     if not path.is_file():
@@ -226,7 +227,7 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str]:
         hint = difflib.get_close_matches(text, names, n=1)
         suggestion = f"; did you mean {hint[0]}?" if hint else ""
         raise ScenarioError(
-            f'scenario = "{text}", must be a built-in ({", ".join(names)}) or a path to a '
+            f'scenario = "{plain(text)}", must be a built-in ({", ".join(names)}) or a path to a '
             f".toml file{suggestion}"
         )
     return path, text
@@ -238,7 +239,7 @@ def _label(path: Path) -> str:
             return f"scenarios/{path.name}"
     except OSError:
         pass
-    return str(path)
+    return plain(str(path), 200)
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -298,7 +299,7 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
             continue
         if section not in SECTIONS:
             raise ScenarioError(
-                f"{source}: unknown section [{section}]{_suggest(section, list(SECTIONS))}"
+                f"{source}: unknown section [{plain(section)}]{_suggest(section, list(SECTIONS))}"
             )
         if not isinstance(values, Mapping):
             raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")
@@ -306,7 +307,7 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
         for key in values:
             if key not in keys:
                 raise ScenarioError(
-                    f"{source}: unknown key {section}.{key}"
+                    f"{source}: unknown key {section}.{plain(key)}"
                     f"{_suggest(key, keys, prefix=section + '.')}"
                 )
 
@@ -319,7 +320,7 @@ def _check_stress_names(tables: Any, source: str) -> None:
         for key in table:
             if key not in keys:
                 raise ScenarioError(
-                    f"{source}: unknown key stress[{i}].{key}"
+                    f"{source}: unknown key stress[{i}].{plain(key)}"
                     f"{_suggest(key, keys, prefix=f'stress[{i}].')}"
                 )
 
@@ -336,7 +337,7 @@ def _apply_overrides(
     for dotted, value in overrides.items():
         section, _, key = str(dotted).partition(".")
         if not key:
-            raise ScenarioError(f"{source}: {dotted!r} must be written section.key")
+            raise ScenarioError(f"{source}: {plain(repr(dotted))} must be written section.key")
         out.setdefault(section, {})
         if not isinstance(out[section], dict):
             raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")

@@ -302,3 +302,16 @@ def test_random_invalid_values_name_their_key(field_, data):
 def test_library_exports():
     assert mcengine.load_scenario is load_scenario
     assert callable(mcengine.simulate) and callable(mcengine.summarize)
+
+
+def test_messages_stay_on_one_line_whatever_the_input(tmp_path):
+    # Found by tests/test_fuzz_documents.py: a value with a carriage return split the message.
+    path = tmp_path / "ctrl.toml"
+    path.write_text('[demand]\nvolatility = "a\\rb\\nc"\n"bad\\nkey" = 1\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert "\n" not in str(err.value) and "\r" not in str(err.value)
+    for name in ("odd\nname", "x\r.toml"):
+        with pytest.raises(ScenarioError) as err:
+            load_scenario(name)
+        assert "\n" not in str(err.value) and "\r" not in str(err.value)
