@@ -34,6 +34,7 @@ from mcengine.report import (
     tornado_to_json,
     waterfall_to_json,
 )
+from mcengine.samplers import DEFAULT_REPLICATES, SAMPLERS
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.streams import MAX_SEED
 from mcengine.summary import STATISTICS, summarize
@@ -280,7 +281,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
 )
 @click.option(
     "--sampler",
-    type=click.Choice(["pseudo", "antithetic", "sobol"]),
+    type=click.Choice(list(SAMPLERS)),
     default="pseudo",
     show_default=True,
     help="Random inputs: independent paths, antithetic pairs, or randomised Sobol points "
@@ -289,7 +290,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
 @click.option(
     "--replicates",
     type=click.IntRange(2, None),
-    default=16,
+    default=DEFAULT_REPLICATES,
     show_default=True,
     help="Replicate groups for antithetic/sobol standard errors.",
 )

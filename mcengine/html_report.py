@@ -16,7 +16,7 @@ import xarray as xr
 
 from mcengine import __version__, plots
 from mcengine.io import atomic_path
-from mcengine.report import _LABELS
+from mcengine.report import STATISTIC_LABELS
 
 __all__ = ["build_report", "write_report", "SECTIONS"]
 
@@ -46,7 +46,9 @@ def _summary_table(table: xr.Dataset) -> str:
             f"± {float(table['standard_error'].sel(segment=s, statistic=stat)) * 100:.2f}</td>"
             for s in segments
         )
-        rows.append(f"<tr><th>{html.escape(_LABELS.get(str(stat), str(stat)))}</th>{cells}</tr>")
+        rows.append(
+            f"<tr><th>{html.escape(STATISTIC_LABELS.get(str(stat), str(stat)))}</th>{cells}</tr>"
+        )
     crash = (
         f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% ± "
         f"{float(table['p_crash_standard_error']) * 100:.2f}"

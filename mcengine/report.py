@@ -40,7 +40,7 @@ _PERCENT = {
     "median_max_drawdown",
     "p_crash_origin",
 }
-_LABELS = {
+STATISTIC_LABELS = {
     "mean": "mean annual return",
     "std": "std of annual return",
     "q05": "5% quantile",
@@ -95,7 +95,7 @@ def render_summary(
     caption = "± is one Monte Carlo standard error" + (f" ({how})" if how else "")
     grid = _segment_grid(table["segment"].values, "statistic", title, caption)
     for stat in table["statistic"].values:
-        row = [_LABELS.get(str(stat), str(stat))]
+        row = [STATISTIC_LABELS.get(str(stat), str(stat))]
         for seg in table["segment"].values:
             cell = table.sel(segment=seg, statistic=stat)
             row.append(_fmt(float(cell["estimate"]), float(cell["standard_error"]), str(stat)))
@@ -161,33 +161,37 @@ def _render_joint(table: xr.Dataset, console: Console) -> None:
     )
 
 
+def _estimate(table: xr.Dataset, value: str, error: str | None = None, **where) -> dict:
+    """``{"estimate", "standard_error"}`` of ``table[value]`` at ``where``; the error is
+    ``table[error]``, by default the variable ``value + "_standard_error"``."""
+    error = error or f"{value}_standard_error"
+    return {
+        "estimate": float(table[value].sel(where)),
+        "standard_error": float(table[error].sel(where)),
+    }
+
+
+def _run_header(table: xr.Dataset) -> dict:
+    return {
+        "scenario": str(table.attrs.get("scenario_name", "")),
+        "seed": int(table.attrs.get("seed", -1)),
+        "n_paths": int(table.attrs.get("n_paths", 0)),
+    }
+
+
 def _joint_to_json(table: xr.Dataset) -> dict:
     def pairs(name: str, dim: str) -> dict:
-        return {
-            str(key): {
-                "estimate": float(table[name].sel({dim: key})),
-                "standard_error": float(table[f"{name}_standard_error"].sel({dim: key})),
-            }
-            for key in table[dim].values
-        }
+        return {str(key): _estimate(table, name, **{dim: key}) for key in table[dim].values}
 
     out = {
         "correlation_pearson": table["correlation_pearson"].values.tolist(),
-        "p_all_lose": {
-            "estimate": float(table["p_all_lose"]),
-            "standard_error": float(table["p_all_lose_standard_error"]),
-        },
+        "p_all_lose": _estimate(table, "p_all_lose"),
         "portfolio_weights": list(table.attrs.get("portfolio_weights", [])),
         "portfolio": pairs("portfolio", "portfolio_statistic"),
         "crash_year_probability": pairs("crash_year_probability", "year"),
         "conditional_mean": {
             str(c): {
-                str(s): {
-                    "estimate": float(table["conditional_mean"].sel(segment=s, condition=c)),
-                    "standard_error": float(
-                        table["conditional_mean_standard_error"].sel(segment=s, condition=c)
-                    ),
-                }
+                str(s): _estimate(table, "conditional_mean", segment=s, condition=c)
                 for s in table["segment"].values
             }
             for c in table["condition"].values
@@ -204,8 +208,7 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
     for seg in table["segment"].values:
         segments[str(seg)] = {
             str(stat): {
-                "estimate": float(table["estimate"].sel(segment=seg, statistic=stat)),
-                "standard_error": float(table["standard_error"].sel(segment=seg, statistic=stat)),
+                **_estimate(table, "estimate", "standard_error", segment=seg, statistic=stat),
                 "ci95": [
                     float(table["ci_low"].sel(segment=seg, statistic=stat)),
                     float(table["ci_high"].sel(segment=seg, statistic=stat)),
@@ -214,13 +217,10 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
             for stat in table["statistic"].values
         }
     doc = {
-        "scenario": str(table.attrs.get("scenario_name", "")),
-        "seed": int(table.attrs.get("seed", -1)),
-        "n_paths": int(table.attrs.get("n_paths", 0)),
+        **_run_header(table),
         "quantile_error_bound": float(table.attrs.get("quantile_error_bound", 0.0)),
         "p_crash": {
-            "estimate": float(table["p_crash"]),
-            "standard_error": float(table["p_crash_standard_error"]),
+            **_estimate(table, "p_crash"),
             "ci95": [float(v) for v in table["p_crash_ci"].values],
         },
         "segments": segments,
@@ -341,26 +341,16 @@ def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
 def waterfall_to_json(table: xr.Dataset) -> dict:
     """The contributions as JSON-ready data: ``segments -> part -> estimate/standard_error``."""
     return {
-        "scenario": str(table.attrs.get("scenario_name", "")),
-        "seed": int(table.attrs.get("seed", -1)),
-        "n_paths": int(table.attrs.get("n_paths", 0)),
+        **_run_header(table),
         "segments": {
             str(seg): {
                 **{
-                    str(part): {
-                        "estimate": float(table["contribution"].sel(segment=seg, component=part)),
-                        "standard_error": float(
-                            table["contribution_standard_error"].sel(segment=seg, component=part)
-                        ),
-                    }
+                    str(part): _estimate(table, "contribution", segment=seg, component=part)
                     for part in table["component"].values
                 },
-                "mean_annual_return": {
-                    "estimate": float(table["estimate"].sel(segment=seg, statistic="mean")),
-                    "standard_error": float(
-                        table["standard_error"].sel(segment=seg, statistic="mean")
-                    ),
-                },
+                "mean_annual_return": _estimate(
+                    table, "estimate", "standard_error", segment=seg, statistic="mean"
+                ),
             }
             for seg in table["segment"].values
         },
@@ -435,8 +425,7 @@ def comparison_to_json(table: xr.Dataset, dim: str = "scenario") -> dict:
             cell = row.sel(segment=seg)
             entry["segments"][str(seg)] = {
                 str(k): {
-                    "estimate": float(cell["estimate"].sel(statistic=k)),
-                    "standard_error": float(cell["standard_error"].sel(statistic=k)),
+                    **_estimate(cell, "estimate", "standard_error", statistic=k),
                     "difference": float(cell["difference"].sel(statistic=k)),
                     "difference_standard_error": float(
                         cell["difference_standard_error"].sel(statistic=k)
@@ -472,9 +461,7 @@ def render_tornado(table: xr.Dataset, console: Console | None = None) -> None:
 
 def tornado_to_json(table: xr.Dataset) -> dict:
     return {
-        "scenario": str(table.attrs.get("scenario_name", "")),
-        "seed": int(table.attrs.get("seed", -1)),
-        "n_paths": int(table.attrs.get("n_paths", 0)),
+        **_run_header(table),
         "inputs": [
             {
                 "input": str(name),

@@ -277,8 +277,6 @@ def next_normal(state):
 @kernel
 def replay_normals(state, out):
     """Fill ``out`` with normals drawn from ``state`` (see :func:`replay_state`)."""
-    state[_POS] = 0
-    state[_END] = 0
     for i in range(out.shape[0]):
         out[i] = next_normal(state)
 

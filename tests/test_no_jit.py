@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from test_reproducibility import VARIABLES as MODEL_VARIABLES
 
 import mcengine
 
@@ -25,19 +26,7 @@ CASES = [
         {"fan_chart": True, "simulation_overrides": {"simulation.steps_per_year": 4}},
     ),
 ]
-VARIABLES = (
-    "total_return",
-    "annual_return",
-    "max_drawdown",
-    "crash_year",
-    "crash_origin",
-    "training_cost",
-    "open_share",
-    "demand",
-    "components",
-    "wipe_year",
-    "wipe_cause",
-)
+VARIABLES = (*MODEL_VARIABLES, "components", "wipe_year", "wipe_cause")
 
 SCRIPT = """
 import json, sys, warnings
