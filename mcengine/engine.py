@@ -262,7 +262,7 @@ def simulate(
             if fan is not None:
                 fan.add(block_yearly)
             if summary is not None:
-                summary.add(part)
+                summary.add(part, done)
             done = stop
             if progress is not None:
                 progress(done, limit)
@@ -339,7 +339,7 @@ class StoppingRule:
 
     def met(self, summary: SummaryAccumulator, *, force: bool = False) -> bool:
         if self.statistic == "mean":
-            moments = [h.moments for h in summary.annual]
+            moments = summary.annual_moments()
             values = np.array([m.mean for m in moments])
             errors = np.array(
                 [math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else math.inf for m in moments]

@@ -48,7 +48,7 @@ class FanAccumulator:
         """Add a ``(paths, years, 6)`` block as the kernel writes it."""
         for y in range(self.years):
             for v in range(6):
-                self.hists[y][v].add(np.ascontiguousarray(yearly[:, y, v]), moments=False)
+                self.hists[y][v].add(np.ascontiguousarray(yearly[:, y, v]))
 
     def merge(self, other: FanAccumulator) -> FanAccumulator:
         out = FanAccumulator(0)

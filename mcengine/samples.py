@@ -1,13 +1,14 @@
 """Two views of a one-dimensional sample that the summary statistics read.
 
 * :class:`ExactSample` holds the sorted values (``simulate(..., keep_paths=True)``).
-* :class:`BinnedSample` holds a fine histogram plus exact moments, built chunk by chunk and
+* :class:`BinnedSample` holds a fine histogram plus moments, built block by block and
   mergeable (``keep_paths=False``): memory does not grow with the path count.
 
 Both answer the same questions (moments, order statistics, lower-tail means), so the
 statistics in :mod:`mcengine.summary` have one implementation. A binned answer about an order
-statistic is within :attr:`BinnedSample.error_bound` (one bin width) of the exact one; moments
-and counts are exact up to floating-point summation order.
+statistic is within :attr:`BinnedSample.error_bound` (one bin width) of the exact one; counts
+are exact, and moments, merged over the same blocks in the same tree
+(:mod:`mcengine.blocks`), are the same bits in both views.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcengine.blocks import reduce_blocks
 from mcengine.jit import kernel
 
 __all__ = ["Moments", "ExactSample", "BinnedSample", "Histogram"]
@@ -67,13 +69,14 @@ class Moments:
 
 
 class ExactSample:
-    """A sample kept in full (sorted)."""
+    """A sample kept in full (sorted). Its moments are merged over blocks of paths in the
+    fixed tree of :mod:`mcengine.blocks`, so they equal a streamed run's to the bit."""
 
     error_bound = 0.0
 
     def __init__(self, values: np.ndarray):
         self.sorted = np.sort(values)
-        self.moments = Moments.of(values)
+        self.moments = reduce_blocks(values.size, lambda part: Moments.of(values[part]))
         self.n = values.size
 
     def order_statistic(self, rank: int) -> float:
@@ -117,21 +120,18 @@ class Histogram:
     atom_count: int = 0
     minimum: float = math.inf
     maximum: float = -math.inf
-    moments: Moments = field(default_factory=Moments)
 
     def __post_init__(self) -> None:
         if self.counts is None:
             self.counts = np.zeros(int(round((self.hi - self.lo) / self.width)), dtype=np.int64)
 
-    def add(self, values: np.ndarray, *, moments: bool = True) -> None:
-        """Count ``values``; ``moments=False`` skips the moments (e.g. for logs with -inf)."""
+    def add(self, values: np.ndarray) -> None:
+        """Count ``values``."""
         _histogram_add(self.counts, values, self.lo, 1.0 / self.width, self.atom)
         self.atom_count += int(np.count_nonzero(values == self.atom))
         if values.size:
             self.minimum = min(self.minimum, float(values.min()))
             self.maximum = max(self.maximum, float(values.max()))
-        if moments:
-            self.moments = self.moments.merge(Moments.of(values))
 
     def merge(self, other: Histogram) -> Histogram:
         return Histogram(
@@ -143,16 +143,28 @@ class Histogram:
             self.atom_count + other.atom_count,
             min(self.minimum, other.minimum),
             max(self.maximum, other.maximum),
-            self.moments.merge(other.moments),
         )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        filled = np.flatnonzero(self.counts)
+        state["counts"] = (self.counts.size, filled, self.counts[filled])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        size, filled, values = state["counts"]
+        counts = np.zeros(size, dtype=np.int64)
+        counts[filled] = values
+        self.__dict__.update(state, counts=counts)
 
 
 class BinnedSample:
-    """Order statistics read from a :class:`Histogram`, uniformly spread within each bin."""
+    """Order statistics read from a :class:`Histogram`, uniformly spread within each bin,
+    and the sample's ``moments`` (kept apart: see :mod:`mcengine.blocks`)."""
 
-    def __init__(self, hist: Histogram):
+    def __init__(self, hist: Histogram, moments: Moments | None = None):
         self.hist = hist
-        self.moments = hist.moments
+        self.moments = moments if moments is not None else Moments()
         self.cumulative = np.cumsum(hist.counts)
         self.n = int(self.cumulative[-1]) + hist.atom_count
         # Order statistics are within one bin of the truth, unless values fell outside

@@ -20,18 +20,26 @@ standard deviation and CVaR.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
+from mcengine.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
 from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
 from mcengine.parameters import SEGMENTS
 from mcengine.samplers import student_t95
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
-from mcengine.tails import EQUAL_WEIGHTS, JointStats, check_weights, joint_variables
+from mcengine.tails import (
+    EQUAL_WEIGHTS,
+    JointMoments,
+    JointStats,
+    check_weights,
+    joint_variables,
+    portfolio_annual_return,
+)
 
 __all__ = [
     "summarize",
@@ -150,18 +158,38 @@ def annual_contributions(
     return out
 
 
-def _contribution_moments(components, wipe_cause, horizon) -> list[list[Moments]]:
+def _contribution_moments(components, wipe_cause, horizon) -> _MomentTable:
     parts = annual_contributions(components, wipe_cause, horizon)
-    return [
-        [Moments.of(parts[:, i, k]) for k in range(len(CONTRIBUTIONS))]
-        for i in range(len(SEGMENTS))
-    ]
+    return _MomentTable(
+        [
+            [Moments.of(parts[:, i, k]) for k in range(len(CONTRIBUTIONS))]
+            for i in range(len(SEGMENTS))
+        ]
+    )
 
 
-def _contribution_variables(moments: list[list[Moments]]) -> dict:
-    mean = np.array([[m.mean for m in row] for row in moments])
+@dataclass
+class _MomentTable:
+    """Moments in a nested list, merged element by element."""
+
+    rows: list[list[Moments]]
+
+    def merge(self, other: _MomentTable) -> _MomentTable:
+        return _MomentTable(
+            [
+                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
+                for ra, rb in zip(self.rows, other.rows, strict=True)
+            ]
+        )
+
+
+def _contribution_variables(moments: _MomentTable) -> dict:
+    mean = np.array([[m.mean for m in row] for row in moments.rows])
     se = np.array(
-        [[math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0 for m in row] for row in moments]
+        [
+            [math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0 for m in row]
+            for row in moments.rows
+        ]
     )
     dims = ("segment", "component")
     return {"contribution": (dims, mean), "contribution_standard_error": (dims, se)}
@@ -309,10 +337,10 @@ def _summarize_iid(ds: xr.Dataset, weights) -> xr.Dataset:
     attrs.update(joint_attrs)
     contributions = None
     if "components" in ds.variables and "horizon_years" in ds.attrs:
+        components, causes = ds["components"].values, ds["wipe_cause"].values
+        horizon = float(ds.attrs["horizon_years"])
         contributions = _contribution_variables(
-            _contribution_moments(
-                ds["components"].values, ds["wipe_cause"].values, float(ds.attrs["horizon_years"])
-            )
+            reduce_blocks(n, lambda p: _contribution_moments(components[p], causes[p], horizon))
         )
     fan = [name for name in ("fan_wealth", "fan_drivers") if name in ds.variables]
     if fan:
@@ -338,12 +366,72 @@ def _drawdown_histogram() -> Histogram:
 
 
 @dataclass
+class _MomentInputs:
+    """The per-path arrays the moments of a block are made of."""
+
+    annual_return: np.ndarray
+    max_drawdown: np.ndarray
+    components: np.ndarray
+    wipe_cause: np.ndarray
+    crash_origin: np.ndarray
+    portfolio: np.ndarray
+
+    @classmethod
+    def of(cls, paths, portfolio: np.ndarray) -> _MomentInputs:
+        names = [f.name for f in fields(cls)][:-1]
+        return cls(*(getattr(paths, name) for name in names), portfolio)
+
+    @property
+    def n(self) -> int:
+        return self.crash_origin.shape[0]
+
+    def slice(self, start: int, stop: int) -> _MomentInputs:
+        return _MomentInputs(*(getattr(self, f.name)[start:stop] for f in fields(self)))
+
+    def copy(self) -> _MomentInputs:
+        return _MomentInputs(*(getattr(self, f.name).copy() for f in fields(self)))
+
+    def concatenate(self, other: _MomentInputs) -> _MomentInputs:
+        return _MomentInputs(
+            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
+        )
+
+    def moments(self, horizon: float) -> BlockMoments:
+        return BlockMoments(
+            _MomentTable([[Moments.of(self.annual_return[:, i]) for i in range(3)]]),
+            _MomentTable([[Moments.of(self.max_drawdown[:, i]) for i in range(3)]]),
+            _contribution_moments(self.components, self.wipe_cause, horizon),
+            JointMoments.of(self.annual_return, self.crash_origin, self.portfolio),
+        )
+
+
+@dataclass
+class BlockMoments:
+    """Every floating-point statistic of one block of paths (merged in the block tree)."""
+
+    annual: _MomentTable  # one row: the segments
+    drawdown: _MomentTable
+    contributions: _MomentTable  # (segment, contribution)
+    joint: JointMoments
+
+    def merge(self, other: BlockMoments) -> BlockMoments:
+        return BlockMoments(
+            self.annual.merge(other.annual),
+            self.drawdown.merge(other.drawdown),
+            self.contributions.merge(other.contributions),
+            self.joint.merge(other.joint),
+        )
+
+
+@dataclass
 class SummaryAccumulator:
     """Mergeable running summary of per-path results, in memory independent of path count.
 
-    ``add`` a block of paths at a time (any order of blocks gives the same counts and
-    histograms; moments agree to rounding), ``merge`` accumulators from other workers, and
-    read :meth:`result`. ``horizon`` is the scenario's horizon in years.
+    ``add`` paths a block-aligned group at a time, ``merge`` accumulators of other paths
+    (e.g. from Dask workers), and read :meth:`result`. Counts and histograms add exactly;
+    moments are merged in the fixed block tree (:mod:`mcengine.blocks`), so any split of
+    the paths, added and merged in any order, gives the same bits. ``horizon`` is the
+    scenario's horizon in years.
     """
 
     horizon: float
@@ -356,32 +444,73 @@ class SummaryAccumulator:
     n_loss: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
     n_origin: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
-    contributions: list[list[Moments]] | None = None
     joint: JointStats | None = None
+    moments: BlockTree[BlockMoments] = field(default_factory=BlockTree)
+    _pending: tuple[int, _MomentInputs] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.portfolio_weights = check_weights(self.portfolio_weights)
         if self.joint is None:
             self.joint = JointStats(self.horizon, self.portfolio_weights)
 
-    def add(self, block) -> None:
-        """Add one block of paths: a :class:`~mcengine.dataset.PathArrays` or any object with
-        the result's per-path arrays as attributes."""
-        block_contributions = _contribution_moments(
-            block.components, block.wipe_cause, self.horizon
-        )
-        self.contributions = _merge_contributions(self.contributions, block_contributions)
+    def add(self, paths, first_path: int) -> None:
+        """Add paths ``first_path, first_path + 1, ...``: a
+        :class:`~mcengine.dataset.PathArrays` or any object with the result's per-path
+        arrays as attributes. Consecutive calls may split blocks anywhere; the moments of a
+        block are taken once it is complete (or at the end: see :meth:`merge`)."""
+        n = paths.crash_origin.shape[0]
         for i in range(len(SEGMENTS)):
-            self.annual[i].add(block.annual_return[:, i])
-            self.drawdown[i].add(block.max_drawdown[:, i])
-        origin = block.crash_origin
-        self.n += origin.shape[0]
-        self.n_loss += np.count_nonzero(block.total_return < 1.0, axis=0)
-        self.n_wiped += np.count_nonzero(block.total_return == 0.0, axis=0)
+            self.annual[i].add(paths.annual_return[:, i])
+            self.drawdown[i].add(paths.max_drawdown[:, i])
+        origin = paths.crash_origin
+        self.n += n
+        self.n_loss += np.count_nonzero(paths.total_return < 1.0, axis=0)
+        self.n_wiped += np.count_nonzero(paths.total_return == 0.0, axis=0)
         self.n_origin += np.bincount(origin[origin >= 0], minlength=3)[:3]
-        self.joint.add(block.total_return, block.annual_return, block.crash_year, origin)
+        total = paths.total_return
+        portfolio = portfolio_annual_return(total, self.portfolio_weights, self.horizon)
+        self.joint.add(paths.total_return, paths.crash_year, origin, portfolio)
+        parts = _MomentInputs.of(paths, portfolio)
+        done = 0
+        while done < n:
+            block, offset = divmod(first_path + done, BLOCK_PATHS)
+            take = min(BLOCK_PATHS - offset, n - done)
+            piece = parts.slice(done, done + take)
+            if self._pending is not None or take < BLOCK_PATHS:
+                piece = self._stage(block, offset, piece)
+            if piece is not None:
+                self.moments.add(block, piece.moments(self.horizon))
+            done += take
+
+    def _stage(self, block: int, offset: int, piece: _MomentInputs) -> _MomentInputs | None:
+        """Keep the first part of a block until the block is complete; then return it all."""
+        if self._pending is None:
+            if offset != 0:
+                raise ValueError(f"paths must be added in order: block {block} starts mid-way")
+            self._pending = (block, piece.copy())  # the caller may reuse its buffer
+        else:
+            pending_block, pending = self._pending
+            if pending_block != block or pending.n != offset:
+                raise ValueError(f"paths must be added in order: block {block} is not contiguous")
+            self._pending = (block, pending.concatenate(piece))
+        block, pending = self._pending
+        if pending.n < BLOCK_PATHS:
+            return None
+        self._pending = None
+        return pending
+
+    def _tree(self) -> BlockTree[BlockMoments]:
+        """The block tree, with a partly filled last block as a leaf."""
+        if self._pending is None:
+            return self.moments
+        block, pending = self._pending
+        tree: BlockTree[BlockMoments] = BlockTree()
+        tree.add(block, pending.moments(self.horizon))
+        return self.moments.merge(tree)
 
     def merge(self, other: SummaryAccumulator) -> SummaryAccumulator:
+        """The summary of both accumulators' paths (which must not overlap). Each side's
+        partly filled last block counts as complete: merge finished ranges of paths."""
         return SummaryAccumulator(
             self.horizon,
             self.portfolio_weights,
@@ -391,9 +520,13 @@ class SummaryAccumulator:
             self.n_loss + other.n_loss,
             self.n_wiped + other.n_wiped,
             self.n_origin + other.n_origin,
-            _merge_contributions(self.contributions, other.contributions),
             self.joint.merge(other.joint),
+            self._tree().merge(other._tree()),
         )
+
+    def annual_moments(self) -> list[Moments]:
+        """The running moments of each segment's annual return."""
+        return self._tree().fold().annual.rows[0]
 
     def result(self, attrs: dict | None = None) -> xr.Dataset:
         """The summary Dataset, as :func:`summarize` gives, with ``quantile_error_bound``.
@@ -402,11 +535,12 @@ class SummaryAccumulator:
         """
         if self.n == 0:
             raise ResultFileError("the result has no paths to summarise")
+        moments = self._tree().fold()
         per_segment = {}
         bound = 0.0
         for i, segment in enumerate(SEGMENTS):
-            annual = BinnedSample(self.annual[i])
-            drawdown = BinnedSample(self.drawdown[i])
+            annual = BinnedSample(self.annual[i], moments.annual.rows[0][i])
+            drawdown = BinnedSample(self.drawdown[i], moments.drawdown.rows[0][i])
             bound = max(bound, annual.error_bound, drawdown.error_bound)
             per_segment[segment] = _segment_statistics(
                 annual,
@@ -415,7 +549,7 @@ class SummaryAccumulator:
                 int(self.n_wiped[i]),
                 int(self.n_origin[i]),
             )
-        portfolio = BinnedSample(self.joint.portfolio)
+        portfolio = BinnedSample(self.joint.portfolio, moments.joint.portfolio)
         attrs = dict(attrs or {})
         attrs["quantile_error_bound"] = max(bound, portfolio.error_bound)
         attrs["portfolio_weights"] = list(self.portfolio_weights)
@@ -424,12 +558,6 @@ class SummaryAccumulator:
             int(self.n_origin.sum()),
             self.n,
             attrs,
-            _contribution_variables(self.contributions),
-            (self.joint.variables(portfolio), self.joint.coords()),
+            _contribution_variables(moments.contributions),
+            (self.joint.variables(moments.joint, portfolio), self.joint.coords()),
         )
-
-
-def _merge_contributions(a, b):
-    if a is None or b is None:
-        return a if b is None else b
-    return [[x.merge(y) for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(a, b, strict=True)]

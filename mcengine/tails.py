@@ -1,8 +1,9 @@
 """Tails and joint risk across segments: correlations, joint losses, a portfolio's tail,
 returns conditional on the contagion crash, and when crashes happen.
 
-:class:`JointStats` holds mergeable sufficient statistics (co-moments, counts, conditional
-sums, a portfolio histogram), so the same numbers come from a full run and from a streamed
+:class:`JointStats` holds mergeable counts (and a portfolio histogram), :class:`JointMoments`
+the floating-point sufficient statistics (co-moments, conditional moments), merged per
+block (:mod:`mcengine.blocks`), so the same numbers come from a full run and from a streamed
 one. Spearman's rank correlation needs every path and exists only in a full run.
 """
 
@@ -14,10 +15,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from mcengine.blocks import reduce_blocks
 from mcengine.parameters import SEGMENTS
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
 
-__all__ = ["JointStats", "CONDITIONS", "PORTFOLIO_STATISTICS", "portfolio_annual_return"]
+__all__ = [
+    "JointStats",
+    "JointMoments",
+    "CONDITIONS",
+    "PORTFOLIO_STATISTICS",
+    "portfolio_annual_return",
+]
 
 CONDITIONS = ("no_crash", "crash", *(f"crash_in_{s}" for s in SEGMENTS))
 PORTFOLIO_STATISTICS = ("mean", "q05", "var95", "cvar95", "p_loss")
@@ -45,18 +53,60 @@ def check_weights(weights) -> tuple[float, float, float]:
 
 
 @dataclass
+class JointMoments:
+    """The floating-point joint statistics of a block of paths: co-moments of the segments'
+    annual returns, their moments under each crash condition, and the portfolio's moments.
+    Merged in the fixed block tree (:mod:`mcengine.blocks`)."""
+
+    n: int = 0
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    comoment: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
+    conditions: list[list[Moments]] = field(
+        default_factory=lambda: [[Moments() for _ in SEGMENTS] for _ in CONDITIONS]
+    )
+    portfolio: Moments = field(default_factory=Moments)
+
+    @classmethod
+    def of(cls, annual_return, crash_origin, portfolio) -> JointMoments:
+        n = annual_return.shape[0]
+        if n == 0:
+            return cls()
+        mean = annual_return.mean(axis=0)
+        d = annual_return - mean
+        crashed = crash_origin >= 0
+        masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
+        conditions = [[Moments.of(annual_return[mask, s]) for s in range(3)] for mask in masks]
+        return cls(n, mean, d.T @ d, conditions, Moments.of(portfolio))
+
+    def merge(self, other: JointMoments) -> JointMoments:
+        """Chan's update for the co-moments, Pebay's for the moments."""
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        return JointMoments(
+            n,
+            self.mean + delta * other.n / n,
+            self.comoment + other.comoment + np.outer(delta, delta) * self.n * other.n / n,
+            [
+                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
+                for ra, rb in zip(self.conditions, other.conditions, strict=True)
+            ],
+            self.portfolio.merge(other.portfolio),
+        )
+
+
+@dataclass
 class JointStats:
-    """Mergeable joint statistics of per-path results."""
+    """Mergeable joint counts of per-path results (exact in any order): joint losses, crash
+    years, the portfolio's losses and (streamed runs) its histogram."""
 
     horizon: float
     weights: tuple[float, float, float] = EQUAL_WEIGHTS
     n: int = 0
     n_all_lose: int = 0
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    comoment: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
-    condition_moments: list[list[Moments]] = field(
-        default_factory=lambda: [[Moments() for _ in SEGMENTS] for _ in CONDITIONS]
-    )
     crash_years: np.ndarray | None = None
     portfolio: Histogram | None = None
     n_portfolio_loss: int = 0
@@ -69,65 +119,41 @@ class JointStats:
         if self.portfolio is None and self.bin_portfolio:
             self.portfolio = Histogram(-1.0, 4.0, 1e-6, atom=-1.0)
 
-    def add(self, total_return, annual_return, crash_year, crash_origin) -> None:
-        """Add one block of paths, in place (Chan's update for the co-moments)."""
-        n_block = annual_return.shape[0]
-        if n_block == 0:
-            return
-        block_mean = annual_return.mean(axis=0)
-        d = annual_return - block_mean
-        n = self.n + n_block
-        delta = block_mean - self.mean
-        self.comoment = self.comoment + d.T @ d + np.outer(delta, delta) * self.n * n_block / n
-        self.mean = self.mean + delta * n_block / n
-        self.n = n
+    def add(self, total_return, crash_year, crash_origin, portfolio) -> None:
+        """Add one block of paths, in place; ``portfolio`` is the block's
+        :func:`portfolio_annual_return`."""
+        self.n += total_return.shape[0]
         self.n_all_lose += int(np.count_nonzero((total_return < 1.0).all(axis=1)))
-        crashed = crash_origin >= 0
-        masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
-        self.condition_moments = [
-            [m.merge(Moments.of(annual_return[mask, s])) for s, m in enumerate(row)]
-            for mask, row in zip(masks, self.condition_moments, strict=True)
-        ]
-        years = np.ceil(crash_year[crashed]).astype(np.int64) - 1
+        years = np.ceil(crash_year[crash_origin >= 0]).astype(np.int64) - 1
         self.crash_years += np.bincount(years, minlength=self.crash_years.size)[
             : self.crash_years.size
         ]
-        portfolio = portfolio_annual_return(total_return, self.weights, self.horizon)
         if self.portfolio is not None:
             self.portfolio.add(portfolio)
         self.n_portfolio_loss += int(np.count_nonzero(portfolio < 0.0))
 
     def merge(self, other: JointStats) -> JointStats:
-        if self.n == 0:
-            return other
-        if other.n == 0:
-            return self
-        n = self.n + other.n
-        delta = other.mean - self.mean
         return JointStats(
             self.horizon,
             self.weights,
-            n,
+            self.n + other.n,
             self.n_all_lose + other.n_all_lose,
-            self.mean + delta * other.n / n,
-            self.comoment + other.comoment + np.outer(delta, delta) * self.n * other.n / n,
-            [
-                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
-                for ra, rb in zip(self.condition_moments, other.condition_moments, strict=True)
-            ],
             self.crash_years + other.crash_years,
             self.portfolio.merge(other.portfolio),
             self.n_portfolio_loss + other.n_portfolio_loss,
         )
 
-    def variables(self, portfolio_sample=None, spearman: np.ndarray | None = None) -> dict:
-        """The Dataset variables (see :func:`mcengine.summarize`)."""
+    def variables(
+        self, moments: JointMoments, portfolio_sample=None, spearman: np.ndarray | None = None
+    ) -> dict:
+        """The Dataset variables (see :func:`mcengine.summarize`), with the paths'
+        :class:`JointMoments`."""
         from mcengine.summary import _normal, _proportion, _quantile
 
         n = self.n
-        std = np.sqrt(np.diag(self.comoment))
+        std = np.sqrt(np.diag(moments.comoment))
         with np.errstate(invalid="ignore", divide="ignore"):
-            pearson = _defined(self.comoment / np.outer(std, std))
+            pearson = _defined(moments.comoment / np.outer(std, std))
         out = {"correlation_pearson": (("segment", "segment_b"), pearson)}
         if spearman is not None:
             out["correlation_spearman"] = (("segment", "segment_b"), spearman)
@@ -138,7 +164,7 @@ class JointStats:
         cond = np.zeros((len(SEGMENTS), len(CONDITIONS)))
         cond_se = np.zeros_like(cond)
         counts = np.zeros(len(CONDITIONS), dtype=np.int64)
-        for c, row in enumerate(self.condition_moments):
+        for c, row in enumerate(moments.conditions):
             counts[c] = row[0].n
             for s, m in enumerate(row):
                 cond[s, c] = m.mean if m.n else 0.0
@@ -154,7 +180,7 @@ class JointStats:
             np.sqrt(p_year * (1 - p_year) / n),
         )
 
-        sample = portfolio_sample or BinnedSample(self.portfolio)
+        sample = portfolio_sample or BinnedSample(self.portfolio, moments.portfolio)
         m = sample.moments
         p_std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
         tail = _quantile(sample, 0.05)
@@ -196,7 +222,12 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     stats = JointStats(horizon, weights, bin_portfolio=False)
     total = ds["total_return"].values
     annual = ds["annual_return"].values
-    stats.add(total, annual, ds["crash_year"].values, ds["crash_origin"].values)
+    origin = ds["crash_origin"].values
+    portfolio = portfolio_annual_return(total, weights, horizon)
+    stats.add(total, ds["crash_year"].values, origin, portfolio)
+    moments = reduce_blocks(
+        total.shape[0], lambda p: JointMoments.of(annual[p], origin[p], portfolio[p])
+    )
     import scipy.stats  # lazily: it costs half a second of start-up
 
     # Average ranks for ties (every wiped-out path sits at -1). Under two paths there is no
@@ -206,5 +237,5 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
         with np.errstate(invalid="ignore", divide="ignore"):
             spearman = np.atleast_2d(scipy.stats.spearmanr(annual).statistic)
     spearman = _defined(spearman)
-    exact = ExactSample(portfolio_annual_return(total, weights, horizon))
-    return stats.variables(exact, spearman), stats.coords(), {"portfolio_weights": list(weights)}
+    variables = stats.variables(moments, ExactSample(portfolio), spearman)
+    return variables, stats.coords(), {"portfolio_weights": list(weights)}

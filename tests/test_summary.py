@@ -101,7 +101,7 @@ QUANTILE_STATISTICS = ["q05", "q25", "q50", "q75", "q95", "var95", "median_max_d
     ("name", "chunk_paths"), [("base", 1 << 16), ("training_bust", 777), ("inference_glut", 5000)]
 )
 def test_summary_only_matches_the_exact_summary(name, chunk_paths):
-    n = 30_000
+    n = 140_000  # over two blocks (mcengine.blocks)
     exact = mcengine.summarize(mcengine.simulate(name, n, seed=8))
     streamed = mcengine.simulate(name, n, seed=8, keep_paths=False, chunk_paths=chunk_paths)
     bound = streamed.attrs["quantile_error_bound"]
@@ -110,17 +110,17 @@ def test_summary_only_matches_the_exact_summary(name, chunk_paths):
     assert streamed.attrs["n_paths"] == n and streamed.attrs["seed"] == 8
     est, est_x = streamed["estimate"], exact["estimate"]
     se, se_x = streamed["standard_error"], exact["standard_error"]
-    # Counts are exact; moments agree to summation rounding.
+    # Counts are exact, and moments too: both merge the same blocks in the same tree.
+    moment_statistics = [*COUNT_STATISTICS, "mean", "std"]
     xr.testing.assert_equal(
-        est.sel(statistic=COUNT_STATISTICS), est_x.sel(statistic=COUNT_STATISTICS)
+        est.sel(statistic=moment_statistics), est_x.sel(statistic=moment_statistics)
+    )
+    xr.testing.assert_equal(
+        se.sel(statistic=moment_statistics), se_x.sel(statistic=moment_statistics)
     )
     assert float(streamed["p_crash"]) == float(exact["p_crash"])
-    xr.testing.assert_allclose(
-        est.sel(statistic=["mean", "std"]), est_x.sel(statistic=["mean", "std"]), rtol=1e-10
-    )
-    xr.testing.assert_allclose(
-        se.sel(statistic=["mean", "std"]), se_x.sel(statistic=["mean", "std"]), rtol=1e-8
-    )
+    for name in ("contribution", "contribution_standard_error", "correlation_pearson"):
+        xr.testing.assert_equal(streamed[name], exact[name])
     # Order statistics: within the stated bound (their errors within two bounds).
     diff = abs(est.sel(statistic=QUANTILE_STATISTICS) - est_x.sel(statistic=QUANTILE_STATISTICS))
     assert float(diff.max()) <= bound
@@ -138,20 +138,23 @@ def test_summary_only_bound_is_far_below_the_monte_carlo_error():
     assert summary.attrs["quantile_error_bound"] < 0.1 * float(se.min()) / np.sqrt(500)
 
 
-def test_summary_accumulator_merges_in_any_order():
+def test_summary_accumulator_merges_in_any_order_to_the_same_bits():
+    from mcengine.blocks import BLOCK_PATHS
     from mcengine.summary import SummaryAccumulator
 
-    ds = mcengine.simulate("base", 6000, seed=3)
-    parts = [ds.isel(path=slice(a, a + 2000)) for a in (0, 2000, 4000)]
+    ds = mcengine.simulate("base", 3 * BLOCK_PATHS - 5, seed=3)
+    starts = (0, BLOCK_PATHS, 2 * BLOCK_PATHS)
 
-    def accumulate(block):
+    def accumulate(start):
         acc = SummaryAccumulator(horizon=10)
-        acc.add(SimpleNamespace(**{name: block[name].values for name in block.data_vars}))
+        block = ds.isel(path=slice(start, start + BLOCK_PATHS))
+        acc.add(SimpleNamespace(**{name: block[name].values for name in block.data_vars}), start)
         return acc
 
-    left = accumulate(parts[0]).merge(accumulate(parts[1])).merge(accumulate(parts[2]))
-    right = accumulate(parts[2]).merge(accumulate(parts[0]).merge(accumulate(parts[1])))
-    a, b = left.result(), right.result()
+    parts = [accumulate(start) for start in starts]
+    left = parts[0].merge(parts[1]).merge(parts[2])
+    right = parts[2].merge(parts[0].merge(parts[1]))
+    a, b, exact = left.result(), right.result(), mcengine.summarize(ds)
     for name in (
         "estimate",
         "standard_error",
@@ -160,7 +163,22 @@ def test_summary_accumulator_merges_in_any_order():
         "conditional_mean",
         "portfolio",
     ):
-        xr.testing.assert_allclose(a[name], b[name], rtol=1e-9)
+        xr.testing.assert_equal(a[name], b[name])
+    for name in ("contribution", "correlation_pearson", "conditional_mean"):
+        xr.testing.assert_equal(a[name], exact[name])
+
+
+def test_paths_must_be_added_in_order():
+    from mcengine.summary import SummaryAccumulator
+
+    ds = mcengine.simulate("base", 100, seed=3)
+    arrays = SimpleNamespace(**{name: ds[name].values for name in ds.data_vars})
+    acc = SummaryAccumulator(horizon=10)
+    with pytest.raises(ValueError, match="block 0 starts mid-way"):
+        acc.add(arrays, 50)
+    acc.add(arrays, 0)
+    with pytest.raises(ValueError, match="block 0 is not contiguous"):
+        acc.add(arrays, 200)
 
 
 def test_summarize_returns_a_summary_unchanged():
