@@ -38,21 +38,29 @@ def _batched_summaries(ds: xr.Dataset, batches: int) -> list[xr.Dataset]:
     return [summarize(ds.isel(path=slice(b * size, (b + 1) * size))) for b in range(batches)]
 
 
-def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int):
+def _scenario_tables(sc: Scenario, n_paths: int, seed: int, batches: int, threads=None):
+    """One scenario's summary and its batch estimates (a Dask task with a client)."""
+    ds = simulate(sc, n_paths, seed, threads=threads)
+    batch_estimates = xr.concat([b["estimate"] for b in _batched_summaries(ds, batches)], "batch")
+    return summarize(ds), batch_estimates
+
+
+def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int, client=None):
     if batches < 2 or n_paths < 2 * batches:
         raise ScenarioError(
             f"n_paths = {n_paths} with batches = {batches}: need batches >= 2 and at least 2 "
             "paths per batch"
         )
     n_paths -= n_paths % batches  # whole batches, identical in every scenario
-    tables, batch_estimates = [], []
-    for sc in scenarios:
-        ds = simulate(sc, n_paths, seed)
-        tables.append(summarize(ds))
-        batch_estimates.append(
-            xr.concat([b["estimate"] for b in _batched_summaries(ds, batches)], "batch")
-        )
-    return n_paths, tables, batch_estimates
+    arguments = {"n_paths": n_paths, "seed": seed, "batches": batches}
+    if client is None:
+        results = [_scenario_tables(sc, **arguments) for sc in scenarios]
+    else:
+        from mcengine.cluster import map_on
+
+        # One task per scenario, each on one Numba thread (the cluster runs them side by side).
+        results = map_on(client, _scenario_tables, scenarios, threads=1, **arguments)
+    return n_paths, [r[0] for r in results], [r[1] for r in results]
 
 
 def _stack(tables, dim: str) -> xr.Dataset:
@@ -75,6 +83,7 @@ def compare(
     seed: int | None = None,
     *,
     batches: int = DEFAULT_BATCHES,
+    client=None,
 ) -> xr.Dataset:
     """Summaries of several scenarios side by side, with differences from the first.
 
@@ -88,6 +97,8 @@ def compare(
         One seed for all scenarios (common random numbers); drawn and recorded if omitted.
     batches : int, default 20
         Paired batches for the standard errors of the differences.
+    client : None, "local" or dask.distributed.Client
+        Run the scenarios side by side on Dask, one task each (the same bits).
 
     Returns
     -------
@@ -101,7 +112,7 @@ def compare(
     if not resolved or len(set(names)) != len(names):
         raise ScenarioError(f"scenarios = {names}, must be at least one, with distinct names")
     seed = fresh_seed() if seed is None else seed
-    n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches)
+    n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates, batches)
     out = xr.concat(
         [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],
@@ -136,6 +147,7 @@ def sweep(
     seed: int | None = None,
     *,
     batches: int = DEFAULT_BATCHES,
+    client=None,
 ) -> xr.Dataset:
     """Summaries over a grid of one or two scenario keys, on common random numbers.
 
@@ -147,8 +159,9 @@ def sweep(
         ``{"section.key": values}`` for one or two keys, e.g.
         ``{"training_cost.decline_median": np.linspace(0.7, 2.3, 9)}``. Every value is
         validated like a scenario override.
-    n_paths, seed, batches
-        As in :func:`compare`. Differences are taken from the first grid point.
+    n_paths, seed, batches, client
+        As in :func:`compare` (with a client, one Dask task per grid point). Differences
+        are taken from the first grid point.
 
     Returns
     -------
@@ -165,7 +178,7 @@ def sweep(
         overrides = {key: float(v) for (key, _), v in zip(axes, combo, strict=True)}
         points.append(base.with_overrides(overrides, source="sweep"))
     seed = fresh_seed() if seed is None else seed
-    n, tables, batch_estimates = _run_all(points, n_paths, seed, batches)
+    n, tables, batch_estimates = _run_all(points, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates, batches)
     flat = xr.concat(
         [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],

@@ -7,10 +7,12 @@ arrays in an :class:`xarray.Dataset` (:mod:`mcengine.dataset`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -94,9 +96,10 @@ def simulate(
     sampler: str = "pseudo",
     replicates: int = DEFAULT_REPLICATES,
     draws: np.ndarray | None = None,
-    chunk_paths: int = DEFAULT_CHUNK_PATHS,
+    chunk_paths: int | None = None,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
+    client=None,
 ) -> xr.Dataset:
     """Simulate ``n_paths`` paths of ``scenario`` (or until an accuracy target is met).
 
@@ -146,14 +149,26 @@ def simulate(
         Every path's random inputs, ``(n_paths, 3 + 8 N)`` in the layout of
         :func:`mcengine.samplers.sobol_draws`, instead of the streams (for designed
         experiments such as :func:`mcengine.sensitivity.sobol_indices`).
-    chunk_paths : int, default 65536
-        Paths per kernel call; with a target, the block added each time. Results do not
-        depend on it, except that a target is checked at block ends.
+    chunk_paths : int, optional
+        Paths per kernel call (default 65536); with a target, the block added each time.
+        With a client, paths per Dask task: a multiple of
+        :data:`~mcengine.blocks.BLOCK_PATHS` (default: see
+        :func:`mcengine.cluster.default_chunk_paths`). Results do not depend on it, except
+        that a target is checked at block ends.
     threads : int, optional
-        Numba threads for this call (default: Numba's setting). Results do not depend on it.
+        Numba threads for this call (default: Numba's setting; with a client, 1 per task).
+        Results do not depend on it.
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk (``total`` is ``max_paths``
         when a target is set).
+    client : None, "local" or dask.distributed.Client
+        Run on Dask (:mod:`mcengine.cluster`; pseudo sampler, no target): one task per
+        chunk, a pure function of (scenario, seed, chunk), so lost tasks are recomputed
+        and the bits do not change. ``"local"`` starts a :class:`~distributed.LocalCluster`
+        (a process per core, 1 thread each) for this call and returns in-memory results.
+        With a :class:`~distributed.Client`, kept paths come back as a dask-backed Dataset
+        chunked along ``path``: nothing is computed or pulled until asked for (it
+        computes on the default Dask scheduler, normally that client).
 
     Returns
     -------
@@ -172,8 +187,40 @@ def simulate(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     n_paths = _check_int("n_paths", n_paths, 1, MAX_PATHS)
-    chunk_paths = _check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
+    if chunk_paths is not None:
+        chunk_paths = _check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
     seed = fresh_seed() if seed is None else _check_int("seed", seed, 0, MAX_SEED)
+    if client is not None:
+        from mcengine import cluster
+
+        unsupported = {
+            "target_se": target_se is not None,
+            "rel_tol": rel_tol is not None,
+            "record_inputs": record_inputs,
+            "draws": draws is not None,
+            f"sampler = {sampler!r}": sampler != "pseudo",
+            "fan_chart with keep_paths": fan_chart and keep_paths,
+        }
+        refused = [name for name, used in unsupported.items() if used]
+        if refused:
+            raise ScenarioError(
+                f"client: {', '.join(refused)} cannot run on Dask; run without a client, or "
+                "use the pseudo sampler, a fixed path count and (for fan charts) "
+                "keep_paths=False"
+            )
+        return cluster.simulate(
+            scenario,
+            n_paths,
+            seed,
+            client=client,
+            keep_paths=keep_paths,
+            chunk_paths=chunk_paths,
+            portfolio_weights=portfolio_weights,
+            fan_chart=fan_chart,
+            threads=threads,
+            progress=progress,
+        )
+    chunk_paths = DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths
     stopping = None
     if target_se is not None or rel_tol is not None:
         stopping = StoppingRule(target_se, rel_tol, stop_statistic)
@@ -197,13 +244,10 @@ def simulate(
             "standard errors come from replicate groups of the kept paths"
         )
     if keep_paths:
-        _check_memory(n_paths if stopping is None else max_paths)
+        check_memory(n_paths if stopping is None else max_paths)
     group = n_paths // replicates if sampler != "pseudo" else n_paths
     limit = n_paths if stopping is None else max_paths
-    coef = build_coefficients(scenario, antithetic=sampler == "antithetic")
-    spend = spend_ratio_schedule(scenario)
-    stress = stress_schedule(scenario)
-    key0, key1 = key_from_seed(seed)
+    kernel = KernelInputs.build(scenario, seed, antithetic=sampler == "antithetic")
     horizon = scenario.simulation.horizon_years
     summary = None
     if stopping or not keep_paths:
@@ -213,7 +257,7 @@ def simulate(
     out = PathArrays.empty(n_paths) if keep_paths and stopping is None else None
     blocks: list[PathArrays] = []
     buffer = None if keep_paths else PathArrays.empty(min(chunk_paths, limit))
-    overflow = _OverflowTally()
+    overflow = OverflowTally()
     years = horizon if fan_chart else 0
     yearly = np.empty((min(chunk_paths, limit), years, 6))
     fan = FanAccumulator(years) if fan_chart else None
@@ -221,12 +265,9 @@ def simulate(
         raise ScenarioError("record_inputs=True needs keep_paths=True and no target")
     inputs = np.empty((n_paths, len(INPUTS))) if record_inputs else None
 
-    previous_threads = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(_check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
     started = time.perf_counter()
     done = 0
-    try:
+    with numba_threads(threads):
         while done < limit:
             # A chunk never straddles a replicate group (Sobol draws are per group).
             stop = min(done + chunk_paths, limit, (done // group + 1) * group)
@@ -246,18 +287,7 @@ def simulate(
                     seed, done // group, scenario.n_steps, done % group, stop - done
                 )
             block_inputs = inputs[done:stop] if inputs is not None else _NO_INPUTS
-            simulate_paths(
-                coef,
-                spend,
-                stress,
-                key0,
-                key1,
-                done,
-                *part.kernel_outputs(),
-                block_yearly,
-                external,
-                block_inputs,
-            )
+            kernel.run(done, part, block_yearly, external, block_inputs)
             overflow.add(part.flags, done)
             if fan is not None:
                 fan.add(block_yearly)
@@ -268,8 +298,6 @@ def simulate(
                 progress(done, limit)
             if stopping is not None and done >= n_paths and stopping.met(summary):
                 break
-    finally:
-        numba.set_num_threads(previous_threads)
     elapsed = time.perf_counter() - started
     overflow.refuse(scenario, done)
     attrs = run_attributes(scenario, seed=seed, n_paths=done, sampler=sampler, elapsed=elapsed)
@@ -288,6 +316,60 @@ def simulate(
     return result if fan is None else attach_fan(result, fan)
 
 
+@dataclass(frozen=True)
+class KernelInputs:
+    """What the kernel needs of a scenario and a seed, built once per run."""
+
+    coefficients: np.ndarray
+    spend: np.ndarray
+    stress: np.ndarray
+    key0: int
+    key1: int
+
+    @classmethod
+    def build(cls, scenario: Scenario, seed: int, *, antithetic: bool = False) -> KernelInputs:
+        return cls(
+            build_coefficients(scenario, antithetic=antithetic),
+            spend_ratio_schedule(scenario),
+            stress_schedule(scenario),
+            *key_from_seed(seed),
+        )
+
+    def run(
+        self,
+        first_path: int,
+        part: PathArrays,
+        yearly: np.ndarray,
+        external: np.ndarray = _NO_DRAWS,
+        inputs: np.ndarray = _NO_INPUTS,
+    ) -> None:
+        """Simulate paths ``first_path ..`` into ``part`` (and ``yearly``, if it has years)."""
+        simulate_paths(
+            self.coefficients,
+            self.spend,
+            self.stress,
+            self.key0,
+            self.key1,
+            first_path,
+            *part.kernel_outputs(),
+            yearly,
+            external,
+            inputs,
+        )
+
+
+@contextlib.contextmanager
+def numba_threads(threads: int | None):
+    """Run with ``threads`` Numba threads (``None``: Numba's setting), then restore it."""
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(_check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _physical_memory() -> int | None:
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -301,7 +383,7 @@ def _paths_that_fit() -> int | None:
     return None if have is None else have // 2 // PathArrays.bytes_per_path()
 
 
-def _check_memory(n_paths: int) -> None:
+def check_memory(n_paths: int) -> None:
     """Refuse a run whose kept paths cannot fit in this machine's memory."""
     need = n_paths * PathArrays.bytes_per_path()
     have = _physical_memory()
@@ -369,7 +451,7 @@ class StoppingRule:
         return out
 
 
-class _OverflowTally:
+class OverflowTally:
     """Paths whose flags say a quantity left float64's range, over all chunks."""
 
     def __init__(self) -> None:
@@ -379,10 +461,18 @@ class _OverflowTally:
 
     def add(self, flags: np.ndarray, offset: int) -> None:
         bad = np.flatnonzero(flags)
-        if bad.size and self.count == 0:
+        if bad.size and (self.count == 0 or offset + int(bad[0]) < self.first_path):
             self.first_path = offset + int(bad[0])
             self.first_flags = int(flags[bad[0]])
         self.count += bad.size
+
+    def merge(self, other: OverflowTally) -> OverflowTally:
+        """The tally of both (the first bad path is the lower one, whatever the order)."""
+        first = min((t for t in (self, other) if t.count), key=lambda t: t.first_path, default=self)
+        out = OverflowTally()
+        out.count = self.count + other.count
+        out.first_path, out.first_flags = first.first_path, first.first_flags
+        return out
 
     def refuse(self, scenario: Scenario, n_paths: int) -> None:
         if self.count == 0:

@@ -1,0 +1,323 @@
+"""Running :func:`mcengine.simulate` on Dask (``client=``): the same bits on a cluster.
+
+The path index space is cut into chunks of ``chunk_paths`` paths, a multiple of the block
+(:data:`~mcengine.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function of
+(scenario, seed, chunk): its random numbers come from the Philox streams of its own path
+indices, so a task can run anywhere, any number of times, and give the same bytes. That is
+the whole fault-tolerance story: when a worker dies, Dask's scheduler reruns the tasks
+whose results it held (``distributed.scheduler.allowed-failures`` times at most), and the
+result does not change (``tests/test_dask.py`` kills a worker mid-run).
+
+* Kept paths: one delayed task per chunk; the variables are dask arrays chunked along
+  ``path`` (:func:`lazy_paths`). Nothing runs until they are computed or written
+  (``ds.to_zarr``), and then each task runs once per compute.
+* Summary only: each task streams its chunk into a :class:`~mcengine.summary.SummaryAccumulator`
+  (and fan-chart histograms) and returns that; a Dask bag tree reduction merges them on the
+  workers. Counts add exactly and moments merge in the fixed block tree, so any worker
+  count, chunk size and completion order gives the local engine's bits.
+
+Numba and Dask threads: a task sets its Numba thread count to ``threads`` (default 1), so
+a worker with ``nthreads`` task threads uses ``nthreads x threads`` cores. Use one
+single-threaded process per core (``LocalCluster(processes=True, threads_per_worker=1)``,
+what ``client="local"`` and ``mcengine run --workers`` start), or give ``threads`` the
+cores of a worker that runs one task at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from mcengine.blocks import BLOCK_PATHS
+from mcengine.dataset import PathArrays, run_attributes, to_dataset
+from mcengine.engine import (
+    KernelInputs,
+    OverflowTally,
+    ProgressCallback,
+    check_memory,
+    numba_threads,
+)
+from mcengine.errors import ScenarioError
+from mcengine.fan import FanAccumulator
+from mcengine.fan import attach as attach_fan
+from mcengine.scenario import Scenario
+from mcengine.summary import SummaryAccumulator
+
+__all__ = [
+    "simulate",
+    "map_on",
+    "local_client",
+    "default_chunk_paths",
+    "chunk_ranges",
+    "TASK_PREFIX",
+]
+
+#: Every task that runs the kernel has a key starting with this.
+TASK_PREFIX = "mcengine-chunk"
+#: Merges per node of the tree reduction.
+SPLIT_EVERY = 4
+_NO_YEARS = np.empty((0, 0, 6))
+
+
+@contextlib.contextmanager
+def local_client(n_workers: int | None = None) -> Iterator:
+    """A :class:`distributed.Client` on a new :class:`~distributed.LocalCluster` of
+    ``n_workers`` processes (default: one per core) with 1 thread each and no dashboard,
+    closed with the ``with`` block."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def default_chunk_paths(n_paths: int, workers: int, *, keep_paths: bool) -> int:
+    """Paths per task: about 4 tasks per worker thread (for balance and retries), at most
+    2**18 kept paths (about 70 MB of results) or 2**20 summarised ones, rounded up to
+    whole blocks."""
+    cap = (1 << 18) if keep_paths else (1 << 20)
+    per_task = min(math.ceil(n_paths / (4 * max(workers, 1))), cap)
+    return max(1, math.ceil(per_task / BLOCK_PATHS)) * BLOCK_PATHS
+
+
+def chunk_ranges(n_paths: int, chunk_paths: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each task's paths."""
+    return [(a, min(a + chunk_paths, n_paths)) for a in range(0, n_paths, chunk_paths)]
+
+
+def _check_chunk(chunk_paths: int) -> int:
+    if chunk_paths % BLOCK_PATHS:
+        raise ScenarioError(
+            f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
+            "size) with a Dask client"
+        )
+    return chunk_paths
+
+
+# -- tasks: pure functions of (scenario, seed, chunk) -----------------------------------------
+def chunk_paths_task(scenario: Scenario, seed: int, start: int, stop: int, threads) -> PathArrays:
+    """Every path of ``[start, stop)``; refuses a float64 overflow like the local engine."""
+    part = PathArrays.empty(stop - start)
+    with numba_threads(threads or 1):
+        KernelInputs.build(scenario, seed).run(start, part, _NO_YEARS)
+    tally = OverflowTally()
+    tally.add(part.flags, start)
+    tally.refuse(scenario, stop - start)
+    return part
+
+
+@dataclass
+class Partial:
+    """What a summarising task returns: its summary, fan histograms and overflow tally."""
+
+    summary: SummaryAccumulator
+    fan: FanAccumulator | None
+    overflow: OverflowTally
+
+    def merge(self, other: Partial) -> Partial:
+        return Partial(
+            self.summary.merge(other.summary),
+            None if self.fan is None else self.fan.merge(other.fan),
+            self.overflow.merge(other.overflow),
+        )
+
+
+def summary_task(
+    scenario: Scenario,
+    seed: int,
+    start: int,
+    stop: int,
+    weights,
+    fan_chart: bool,
+    threads,
+    paths: PathArrays | None = None,
+) -> Partial:
+    """The summary of paths ``[start, stop)``, streamed a block at a time (or of
+    ``paths``, already simulated)."""
+    horizon = scenario.simulation.horizon_years
+    years = horizon if fan_chart else 0
+    out = Partial(
+        SummaryAccumulator(horizon, weights),
+        FanAccumulator(years) if fan_chart else None,
+        OverflowTally(),
+    )
+    kernel = KernelInputs.build(scenario, seed)
+    buffer = PathArrays.empty(min(BLOCK_PATHS, stop - start)) if paths is None else None
+    yearly = np.empty((min(BLOCK_PATHS, stop - start), years, 6))
+    with numba_threads(threads or 1):
+        for first in range(start, stop, BLOCK_PATHS):
+            last = min(first + BLOCK_PATHS, stop)
+            if paths is None:
+                part = buffer.slice(0, last - first)
+                kernel.run(first, part, yearly[: last - first])
+                if out.fan is not None:
+                    out.fan.add(yearly[: last - first])
+            else:
+                part = paths.slice(first - start, last - start)
+            out.overflow.add(part.flags, first)
+            out.summary.add(part, first)
+    return out
+
+
+def _single(item) -> list:
+    return [item]
+
+
+def _merge_all(parts) -> Partial:
+    parts = list(parts)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total.merge(part)
+    return total
+
+
+def map_on(client, func, items: list, **kwargs) -> list:
+    """``[func(item, **kwargs) for item in items]``, one Dask task each on ``client``
+    (``"local"``: a LocalCluster for this call), gathered in order."""
+    if isinstance(client, str):
+        _check_client(client)
+        with local_client() as owned:
+            return map_on(owned, func, items, **kwargs)
+    _check_client(client)
+    return client.gather(client.map(func, items, pure=False, **kwargs))
+
+
+def _check_client(client) -> None:
+    if client == "local" or (hasattr(client, "map") and hasattr(client, "compute")):
+        return
+    raise ScenarioError(f"client = {client!r}, must be None, 'local' or a dask.distributed.Client")
+
+
+# -- the two modes ------------------------------------------------------------------------------
+def lazy_paths(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int, threads, attrs):
+    """The kept-path Dataset with dask arrays chunked along ``path`` (nothing computed)."""
+    import dask
+    import dask.array as da
+
+    token = dask.base.tokenize(scenario.to_toml(), seed, n_paths, chunk_paths)
+    tasks = [
+        (
+            stop - start,
+            dask.delayed(chunk_paths_task, pure=True)(
+                scenario, seed, start, stop, threads, dask_key_name=f"{TASK_PREFIX}-{token}-{i}"
+            ),
+        )
+        for i, (start, stop) in enumerate(chunk_ranges(n_paths, chunk_paths))
+    ]
+    template = PathArrays.empty(0)
+    arrays = {}
+    for name, empty in vars(template).items():
+        arrays[name] = da.concatenate(
+            [
+                da.from_delayed(
+                    dask.delayed(getattr, pure=True)(task, name),
+                    shape=(size, *empty.shape[1:]),
+                    dtype=empty.dtype,
+                )
+                for size, task in tasks
+            ]
+        )
+    return to_dataset(PathArrays(**arrays), attrs)
+
+
+def summarize_on(client, tasks: list, progress: ProgressCallback | None, sizes: list[int]):
+    """Merge the :class:`Partial` futures ``tasks`` with a tree reduction on the cluster,
+    calling ``progress`` as they finish; returns the merged Partial."""
+    import dask
+    import dask.bag as db
+    from distributed import as_completed
+
+    # A bag's partitions are lists: one Partial each.
+    bag = db.from_delayed([dask.delayed(_single, pure=True)(task) for task in tasks])
+    merged = client.compute(
+        bag.reduction(_merge_all, _merge_all, split_every=SPLIT_EVERY, name="mcengine-merge")
+    )
+    total, done = sum(sizes), 0
+    size_of = dict(zip((t.key for t in tasks), sizes, strict=True))
+    finished = as_completed(tasks)
+    del tasks, bag  # let the scheduler free each chunk's summary once it is merged
+    for future in finished:
+        done += size_of[future.key]
+        if progress is not None:
+            progress(done, total)
+        del future
+    return merged.result()
+
+
+def simulate(
+    scenario: Scenario,
+    n_paths: int,
+    seed: int,
+    *,
+    client,
+    keep_paths: bool,
+    chunk_paths: int | None,
+    portfolio_weights,
+    fan_chart: bool,
+    threads: int | None,
+    progress: ProgressCallback | None,
+) -> xr.Dataset:
+    """:func:`mcengine.simulate` on Dask (arguments checked there)."""
+    _check_client(client)
+    if isinstance(client, str):
+        if keep_paths:
+            check_memory(n_paths)
+        with local_client() as owned:
+            result = simulate(
+                scenario,
+                n_paths,
+                seed,
+                client=owned,
+                keep_paths=keep_paths,
+                chunk_paths=chunk_paths,
+                portfolio_weights=portfolio_weights,
+                fan_chart=fan_chart,
+                threads=threads,
+                progress=progress,
+            )
+            return result.compute() if keep_paths else result
+    workers = sum(client.nthreads().values()) or 1
+    if chunk_paths is None:
+        chunk_paths = default_chunk_paths(n_paths, workers, keep_paths=keep_paths)
+    chunk_paths = _check_chunk(chunk_paths)
+    attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
+    attrs["chunk_paths"] = np.int64(chunk_paths)
+    if keep_paths:
+        del attrs["elapsed_seconds"]  # the work happens when the Dataset is computed
+        return lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
+    import time
+
+    import dask
+
+    started = time.perf_counter()
+    ranges = chunk_ranges(n_paths, chunk_paths)
+    token = dask.base.tokenize(scenario.to_toml(), seed, n_paths, chunk_paths, fan_chart)
+    tasks = client.map(
+        summary_task,
+        [scenario] * len(ranges),
+        [seed] * len(ranges),
+        [a for a, _ in ranges],
+        [b for _, b in ranges],
+        weights=portfolio_weights,
+        fan_chart=fan_chart,
+        threads=threads,
+        key=[f"{TASK_PREFIX}-{token}-{i}" for i in range(len(ranges))],
+    )
+    merged = summarize_on(client, tasks, progress, [b - a for a, b in ranges])
+    merged.overflow.refuse(scenario, n_paths)
+    attrs["elapsed_seconds"] = time.perf_counter() - started
+    result = merged.summary.result(attrs)
+    return result if merged.fan is None else attach_fan(result, merged.fan)
