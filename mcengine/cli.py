@@ -7,6 +7,7 @@ one line on stderr; only a bug prints a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -36,6 +37,7 @@ from mcengine.report import (
 )
 from mcengine.samplers import DEFAULT_REPLICATES, SAMPLERS
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
+from mcengine.store import ZARR_SUFFIX, write_zarr
 from mcengine.streams import MAX_SEED
 from mcengine.summary import STATISTICS, summarize
 from mcengine.tails import check_weights
@@ -215,8 +217,9 @@ def _simulation_options(func):
     return func
 
 
-def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
-    """Load, say "compiling..." when needed, simulate with a progress bar; errors exit 2."""
+def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwargs):
+    """Load, say "compiling..." when needed, ``run`` (simulate) with a progress bar; errors
+    exit 2."""
     sc = _load(scenario, overrides)
     if needs_compile():
         click.echo("compiling the simulation kernel (first run only, about 20 s)...", err=True)
@@ -229,17 +232,20 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
                 if report is not None:
                     report(done, total)
 
-            return simulate(sc, n_paths, seed, progress=progress, **kwargs)
+            return run(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
+    except OSError as err:
+        raise UserError(f"cannot write: {err.strerror or err}") from None
 
 
 @cli.command()
 @_simulation_options
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=False, path_type=Path),
-    help="Write the per-path results to this netCDF file (atomically).",
+    type=click.Path(writable=False, path_type=Path),
+    help="Write the per-path results to this netCDF file, or a Zarr store if it ends in "
+    ".zarr (atomically).",
 )
 @click.option(
     "--summary-only",
@@ -312,6 +318,29 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, **kwargs):
     show_default=True,
     help="Portfolio weights of applications, inference, training for the joint-risk table.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Run on a local Dask cluster of this many worker processes (1 thread each).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Run on the running Dask cluster at this scheduler address (tcp://host:8786).",
+)
+@click.option(
+    "--chunk-paths",
+    type=PathCount(),
+    default=None,
+    help="Paths per Dask task and per Zarr chunk (a multiple of 65536; default: automatic).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish the interrupted run whose --out .zarr store was left unfinished.",
+)
 def run(
     scenario,
     n_paths,
@@ -331,29 +360,72 @@ def run(
     fan_chart,
     plot,
     weights,
+    workers,
+    scheduler,
+    chunk_paths,
+    resume,
 ) -> None:
-    """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it."""
+    """Simulate SCENARIO (a built-in name or a .toml file; default: base) and summarise it.
+
+    --out FILE.nc writes netCDF; --out DIR.zarr writes a Zarr store chunk by chunk (from the
+    Dask workers with --workers/--scheduler), which --resume can finish after an interrupt.
+    """
     if out is not None and not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
-    started = time.perf_counter()
-    ds = _simulate(
-        scenario,
-        overrides,
-        n_paths,
-        seed,
-        quiet=as_json,
-        keep_paths=not summary_only,
-        threads=threads,
-        target_se=target_se,
-        rel_tol=rel_tol,
-        stop_statistic=stop_on,
-        max_paths=max_paths,
-        portfolio_weights=weights,
-        fan_chart=fan_chart,
-        record_inputs=record_inputs,
+    to_zarr = out is not None and out.suffix == ZARR_SUFFIX
+    _check_run_options(
+        to_zarr=to_zarr,
+        resume=resume,
+        workers=workers,
+        scheduler=scheduler,
+        chunk_paths=chunk_paths,
+        summary_only=summary_only,
+        plot=plot,
         sampler=sampler,
-        replicates=replicates,
+        target=target_se is not None or rel_tol is not None,
+        record_inputs=record_inputs,
+        fan_chart=fan_chart,
     )
+    started = time.perf_counter()
+    with _dask_client(workers, scheduler) as client:
+        if to_zarr:
+            table = _simulate(
+                scenario,
+                overrides,
+                n_paths,
+                seed,
+                quiet=as_json,
+                run=write_zarr,
+                target=out,
+                client=client,
+                chunk_paths=chunk_paths,
+                portfolio_weights=weights,
+                threads=threads,
+                resume=resume,
+            )
+            _report(table, as_json, time.perf_counter() - started, out)
+            return
+        ds = _simulate(
+            scenario,
+            overrides,
+            n_paths,
+            seed,
+            quiet=as_json,
+            keep_paths=not summary_only,
+            threads=threads,
+            target_se=target_se,
+            rel_tol=rel_tol,
+            stop_statistic=stop_on,
+            max_paths=max_paths,
+            portfolio_weights=weights,
+            fan_chart=fan_chart,
+            record_inputs=record_inputs,
+            sampler=sampler,
+            replicates=replicates,
+            **({} if client is None else {"client": client, "chunk_paths": chunk_paths}),
+        )
+        if client is not None and not summary_only:
+            ds = _compute(ds, quiet=as_json)
     elapsed = time.perf_counter() - started
     if out is not None:
         try:
@@ -366,11 +438,89 @@ def run(
         from mcengine.plots import distributions
 
         _save_plot(distributions, ds, plot)
-    table = summarize(ds, portfolio_weights=weights)
+    _report(summarize(ds, portfolio_weights=weights), as_json, elapsed, out)
+
+
+def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
     else:
         render_summary(table, elapsed=elapsed, out=out)
+
+
+def _check_run_options(*, to_zarr, resume, workers, scheduler, chunk_paths, **used) -> None:
+    """Cross-field rules of ``run``'s Dask and Zarr options."""
+    if workers is not None and scheduler is not None:
+        raise UserError("--workers starts a local cluster and --scheduler joins one: pick one")
+    if resume and not to_zarr:
+        raise UserError("--resume finishes a Zarr store: give --out DIR.zarr")
+    dask = workers is not None or scheduler is not None
+    if chunk_paths is not None and not (dask or to_zarr):
+        raise UserError(
+            "--chunk-paths sets Dask tasks and Zarr chunks: add --workers, "
+            "--scheduler or --out DIR.zarr"
+        )
+    refused = {
+        "--summary-only": used["summary_only"],
+        "--plot": used["plot"] is not None,
+        "--sampler": used["sampler"] != "pseudo",
+        "--target-se/--rel-tol": used["target"],
+        "--record-inputs": used["record_inputs"],
+        "--fan-chart": used["fan_chart"],
+    }
+    if to_zarr:
+        names = [name for name, on in refused.items() if on]
+        if names:
+            raise UserError(
+                f"--out .zarr stores every path of a fixed-size run: drop {', '.join(names)} "
+                "(or write .nc)"
+            )
+    elif dask:
+        del refused["--summary-only"], refused["--plot"]
+        refused["--fan-chart"] = used["fan_chart"] and not used["summary_only"]
+        names = [name for name, on in refused.items() if on]
+        if names:
+            raise UserError(
+                f"{', '.join(names)} cannot run on Dask (--workers/--scheduler); --fan-chart "
+                "needs --summary-only there"
+            )
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None):
+    """The Dask client ``run`` was asked for, closed afterwards (``None``: run locally)."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from mcengine.cluster import local_client
+
+    if workers is not None:
+        with local_client(workers) as client:
+            yield client
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise UserError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+    with client:
+        yield client
+
+
+def _compute(ds: xr.Dataset, *, quiet: bool) -> xr.Dataset:
+    """Compute a dask-backed result on its cluster, with Dask's progress bar on a terminal."""
+    from distributed import progress
+
+    persisted = ds.persist()
+    if not quiet and sys.stderr.isatty():
+        with contextlib.redirect_stdout(sys.stderr):
+            progress(persisted)
+            click.echo(err=True)
+    try:
+        return persisted.compute()
+    except ValueError as err:  # a float64 overflow, refused in the task
+        raise UserError(str(err)) from None
 
 
 @cli.command()
@@ -479,7 +629,7 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--kind",
     type=click.Choice(["distributions", "fan", "waterfall"]),
@@ -615,7 +765,7 @@ def validate(files) -> None:
 
 
 @cli.command(name="summarize")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @_JSON_OPTION
 def summarize_cmd(file, as_json) -> None:
     """Summarise a result FILE written by "mcengine run --out"."""

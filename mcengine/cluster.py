@@ -98,7 +98,7 @@ def chunk_ranges(n_paths: int, chunk_paths: int) -> list[tuple[int, int]]:
     return [(a, min(a + chunk_paths, n_paths)) for a in range(0, n_paths, chunk_paths)]
 
 
-def _check_chunk(chunk_paths: int) -> int:
+def check_chunk(chunk_paths: int) -> int:
     if chunk_paths % BLOCK_PATHS:
         raise ScenarioError(
             f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
@@ -292,7 +292,7 @@ def simulate(
     workers = sum(client.nthreads().values()) or 1
     if chunk_paths is None:
         chunk_paths = default_chunk_paths(n_paths, workers, keep_paths=keep_paths)
-    chunk_paths = _check_chunk(chunk_paths)
+    chunk_paths = check_chunk(chunk_paths)
     attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
     attrs["chunk_paths"] = np.int64(chunk_paths)
     if keep_paths:

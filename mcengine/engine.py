@@ -72,7 +72,7 @@ def needs_compile() -> bool:
     return not simulate_paths.signatures and not is_cached(simulate_paths)
 
 
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
+def check_int(name: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ScenarioError(f"{name} = {value!r}, must be an integer in [{lo}, {hi}]")
     if not lo <= int(value) <= hi:
@@ -186,10 +186,10 @@ def simulate(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    n_paths = _check_int("n_paths", n_paths, 1, MAX_PATHS)
+    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
     if chunk_paths is not None:
-        chunk_paths = _check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
-    seed = fresh_seed() if seed is None else _check_int("seed", seed, 0, MAX_SEED)
+        chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
+    seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
     if client is not None:
         from mcengine import cluster
 
@@ -227,7 +227,7 @@ def simulate(
         if max_paths is None:  # 100 x the first batch, and for kept paths what fits in memory
             fits = _paths_that_fit() if keep_paths else None
             max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
-        max_paths = _check_int("max_paths", max_paths, n_paths, MAX_PATHS)
+        max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS)
     check_sampler(sampler, n_paths, replicates)
     if draws is not None and (
         draws.shape != (n_paths, draw_dimension(scenario.n_steps))
@@ -363,7 +363,7 @@ def numba_threads(threads: int | None):
     """Run with ``threads`` Numba threads (``None``: Numba's setting), then restore it."""
     previous = numba.get_num_threads()
     if threads is not None:
-        numba.set_num_threads(_check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
     try:
         yield
     finally:

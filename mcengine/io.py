@@ -78,19 +78,28 @@ def check_result(ds: xr.Dataset, source: str = "result") -> None:
 
 
 def read_result(path: str | Path) -> xr.Dataset:
-    """Open an mcengine netCDF result (per-path, or a summary) and check it.
+    """Open an mcengine result (per-path, or a summary) and check it: a netCDF file
+    (loaded), or a Zarr store of ``mcengine run --out DIR.zarr`` (opened lazily).
 
     Raises :class:`ResultFileError` if the file is missing, unreadable or not mcengine's.
     """
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        try:
+            ds = xr.open_zarr(path, consolidated=False)
+        except Exception as err:  # zarr raises many types for foreign or damaged stores
+            raise ResultFileError(
+                f"{path}: not a readable Zarr store ({type(err).__name__})"
+            ) from None
+    elif not path.is_file():
         raise ResultFileError(f"{path}: no such file")
-    try:
-        ds = xr.load_dataset(path, engine=_ENGINE)
-    except Exception as err:  # h5py raises many types for damaged files
-        raise ResultFileError(
-            f"{path}: not a readable netCDF-4 file ({type(err).__name__})"
-        ) from None
+    else:
+        try:
+            ds = xr.load_dataset(path, engine=_ENGINE)
+        except Exception as err:  # h5py raises many types for damaged files
+            raise ResultFileError(
+                f"{path}: not a readable netCDF-4 file ({type(err).__name__})"
+            ) from None
     from mcengine.summary import is_summary
 
     if not is_summary(ds):

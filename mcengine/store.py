@@ -1,0 +1,262 @@
+"""Zarr result stores, written a chunk at a time (by one process or many Dask workers) and
+resumable after an interrupt.
+
+``write_zarr(..., target="results.zarr")`` builds the store in ``results.zarr.partial``,
+with a manifest beside it (``results.zarr.manifest/``): the run's identity (scenario,
+seed, path count, chunk size, version) and one entry per finished chunk holding the
+SHA-256 of the chunk's bytes. Each chunk is a pure function of (scenario, seed, chunk), so
+a task writes its own region (one Zarr chunk per variable: no two tasks touch the same
+file) and then its manifest entry, atomically. Only when every chunk is in does the
+partial store become ``results.zarr`` (a rename), so a reader never sees half a result.
+
+``resume=True`` continues a partial store: every chunk with a manifest entry is read back
+and checked against its checksum (a damaged one is recomputed), the missing chunks are
+computed, and the result equals an uninterrupted run bit for bit
+(``tests/test_store.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from mcengine import __version__
+from mcengine.cluster import (
+    TASK_PREFIX,
+    Partial,
+    check_chunk,
+    chunk_paths_task,
+    chunk_ranges,
+    default_chunk_paths,
+    lazy_paths,
+    summarize_on,
+    summary_task,
+)
+from mcengine.dataset import PathArrays, run_attributes, to_dataset
+from mcengine.engine import MAX_PATHS, ProgressCallback, check_int
+from mcengine.errors import ScenarioError
+from mcengine.io import atomic_path
+from mcengine.scenario import Scenario
+from mcengine.streams import MAX_SEED, fresh_seed
+
+__all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX"]
+
+ZARR_SUFFIX = ".zarr"
+_LABELS = ["segment", "component"]  # coordinates without a path dimension
+
+
+def partial_paths(target: str | Path) -> tuple[Path, Path]:
+    """Where an unfinished store for ``target`` and its manifest live."""
+    target = Path(target)
+    return target.with_name(target.name + ".partial"), target.with_name(target.name + ".manifest")
+
+
+def _identity(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int) -> dict:
+    return {
+        "scenario": scenario.to_toml(),
+        "seed": seed,
+        "n_paths": n_paths,
+        "chunk_paths": chunk_paths,
+        "mcengine_version": __version__,
+    }
+
+
+def _digest(arrays: PathArrays) -> str:
+    """SHA-256 of a chunk's stored variables (NaNs made canonical)."""
+    h = hashlib.sha256()
+    for name, values in sorted(vars(arrays).items()):
+        if name == "flags":
+            continue
+        if values.dtype.kind == "f":
+            values = np.where(np.isnan(values), np.nan, values)
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def _entry(manifest: Path, start: int) -> Path:
+    return manifest / f"chunk-{start:015d}.json"
+
+
+def _read_back(store: Path, start: int, stop: int) -> PathArrays:
+    ds = xr.open_zarr(store, consolidated=False).isel(path=slice(start, stop)).load()
+    n = stop - start
+    return PathArrays(
+        **{name: ds[name].values for name in vars(PathArrays.empty(0)) if name != "flags"},
+        flags=np.zeros(n, dtype=np.int8),  # a stored chunk had no overflow (it is refused)
+    )
+
+
+def store_chunk(
+    scenario: Scenario,
+    seed: int,
+    start: int,
+    stop: int,
+    store: str,
+    manifest: str,
+    weights,
+    threads,
+) -> Partial:
+    """Write paths ``[start, stop)`` into ``store`` (unless a verified copy is there) and
+    return their summary. Safe to run again: it writes the same bytes."""
+    store, manifest = Path(store), Path(manifest)
+    entry = _entry(manifest, start)
+    paths = None
+    if entry.is_file():
+        expected = json.loads(entry.read_text())["sha256"]
+        with contextlib.suppress(Exception):  # unreadable counts as damaged
+            kept = _read_back(store, start, stop)
+            if _digest(kept) == expected:
+                paths = kept
+    if paths is None:
+        paths = chunk_paths_task(scenario, seed, start, stop, threads)
+        region = to_dataset(paths, {}).drop_vars(_LABELS)
+        region.to_zarr(store, region={"path": slice(start, stop)}, consolidated=False)
+        with atomic_path(entry) as tmp:
+            tmp.write_text(json.dumps({"start": start, "stop": stop, "sha256": _digest(paths)}))
+    return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+
+
+def _recorded_seed(manifest: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        return int(json.loads((manifest / "run.json").read_text())["seed"])
+    return None
+
+
+def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template) -> int:
+    """Create (or, resuming, check) the partial store; return the chunks already listed."""
+    run_file = manifest / "run.json"
+    if store.exists() or manifest.exists():
+        if not resume:
+            raise ScenarioError(
+                f"{store} holds an unfinished run; resume it (--resume / resume=True) or delete it"
+            )
+        try:
+            recorded = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            raise ScenarioError(f"{manifest}: no readable run.json; delete {store}") from None
+        for key, value in identity.items():
+            if recorded.get(key) != value:
+                shown = "the scenario" if key == "scenario" else f"{key} = {recorded.get(key)!r}"
+                raise ScenarioError(
+                    f"--resume: {store} holds another run ({shown}, not this run's); "
+                    "delete it or repeat that run's arguments"
+                )
+        return len(list(manifest.glob("chunk-*.json")))
+    manifest.mkdir()
+    # Zarr format 2: its string coordinates (segment names) have a stable specification.
+    template.to_zarr(store, compute=False, consolidated=False, mode="w-", zarr_format=2)
+    with atomic_path(run_file) as tmp:
+        tmp.write_text(json.dumps(identity))
+    return 0
+
+
+def write_zarr(
+    scenario: Scenario,
+    n_paths: int,
+    seed: int | None,
+    target: str | Path,
+    *,
+    client=None,
+    chunk_paths: int | None = None,
+    portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
+    threads: int | None = None,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+) -> xr.Dataset:
+    """Simulate into the Zarr store ``target`` (chunked along ``path``) and return the
+    run's summary (streamed from the chunks: quantiles within ``quantile_error_bound``).
+
+    Parameters
+    ----------
+    scenario, n_paths, seed, chunk_paths, threads, portfolio_weights, progress
+        As in :func:`mcengine.simulate`; ``chunk_paths`` (a multiple of
+        :data:`~mcengine.blocks.BLOCK_PATHS`) is also the store's chunk along ``path``.
+    target : path
+        The store to create; an existing one is replaced when the run finishes.
+    client : None or dask.distributed.Client
+        Write from the Dask workers, one task per chunk (the store must be on storage that
+        every worker sees). ``None`` writes from this process.
+    resume : bool
+        Continue the unfinished store of the same run (see the module notes); with
+        ``seed=None`` it takes the seed that run recorded.
+
+    Raises
+    ------
+    ScenarioError
+        For a bad argument, an unfinished store without ``resume``, or one of another run.
+    OSError
+        If the store cannot be written.
+    """
+    target = Path(target)
+    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
+    if target.suffix != ZARR_SUFFIX:
+        raise ScenarioError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
+    if not target.parent.is_dir():
+        raise OSError(f"{target}: folder {target.parent} does not exist")
+    workers = 1 if client is None else sum(client.nthreads().values())
+    if chunk_paths is None:
+        chunk_paths = default_chunk_paths(n_paths, workers, keep_paths=True)
+    chunk_paths = check_chunk(chunk_paths)
+    store, manifest = partial_paths(target)
+    if seed is None:  # a resumed run repeats its seed; a new one draws one
+        seed = _recorded_seed(manifest) if resume else None
+        seed = fresh_seed() if seed is None else seed
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
+    attrs["chunk_paths"] = np.int64(chunk_paths)
+    template = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
+    _prepare(store, manifest, _identity(scenario, seed, n_paths, chunk_paths), resume, template)
+    started = time.perf_counter()
+    ranges = chunk_ranges(n_paths, chunk_paths)
+    arguments = {"store": str(store), "manifest": str(manifest), "weights": portfolio_weights}
+    if client is None:
+        merged, done = None, 0
+        for start, stop in ranges:
+            part = store_chunk(scenario, seed, start, stop, threads=threads, **arguments)
+            merged = part if merged is None else merged.merge(part)
+            done = stop
+            if progress is not None:
+                progress(done, n_paths)
+    else:
+        import dask
+
+        token = dask.base.tokenize(str(store), scenario.to_toml(), seed, n_paths, chunk_paths)
+        tasks = client.map(
+            store_chunk,
+            [scenario] * len(ranges),
+            [seed] * len(ranges),
+            [a for a, _ in ranges],
+            [b for _, b in ranges],
+            threads=threads,
+            key=[f"{TASK_PREFIX}-store-{token}-{i}" for i in range(len(ranges))],
+            **arguments,
+        )
+        merged = summarize_on(client, tasks, progress, [b - a for a, b in ranges])
+    attrs["elapsed_seconds"] = time.perf_counter() - started
+    _finish(store, manifest, target, attrs)
+    return merged.summary.result(attrs)
+
+
+def _finish(store: Path, manifest: Path, target: Path, attrs: dict) -> None:
+    """Record the final attributes and move the store into place."""
+    import zarr
+
+    group = zarr.open_group(store, mode="r+")
+    group.attrs["elapsed_seconds"] = float(attrs["elapsed_seconds"])
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(store, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(store, target)
+    shutil.rmtree(manifest)
