@@ -37,7 +37,7 @@ from mcengine.report import (
 )
 from mcengine.samplers import DEFAULT_REPLICATES, SAMPLERS
 from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
-from mcengine.store import ZARR_SUFFIX, write_zarr
+from mcengine.store import ZARR_SUFFIX, partial_paths, write_zarr
 from mcengine.streams import MAX_SEED
 from mcengine.summary import STATISTICS, summarize
 from mcengine.tails import check_weights
@@ -116,7 +116,7 @@ class OneLineErrors(click.Group):
             if _RUN.total:
                 click.echo(
                     f"Interrupted ({_RUN.signal or 'SIGINT'}) after {_RUN.done:,} of "
-                    f"{_RUN.total:,} paths; no result was written.",
+                    f"{_RUN.total:,} paths; no result was written{_RUN.note}.",
                     err=True,
                 )
             else:
@@ -131,6 +131,7 @@ class _RunState:
     done = 0
     total = 0
     signal: str | None = None
+    note = ""  # what an interrupted run leaves behind
 
 
 _RUN = _RunState()
@@ -387,6 +388,11 @@ def run(
         fan_chart=fan_chart,
     )
     started = time.perf_counter()
+    if to_zarr:
+        _RUN.note = (
+            f" (the finished chunks are kept in {partial_paths(out)[0]}: run again with "
+            "--resume to finish)"
+        )
     with _dask_client(workers, scheduler) as client:
         if to_zarr:
             table = _simulate(

@@ -68,8 +68,11 @@ _NO_YEARS = np.empty((0, 0, 6))
 @contextlib.contextmanager
 def local_client(n_workers: int | None = None) -> Iterator:
     """A :class:`distributed.Client` on a new :class:`~distributed.LocalCluster` of
-    ``n_workers`` processes (default: one per core) with 1 thread each and no dashboard,
-    closed with the ``with`` block."""
+    ``n_workers`` processes (default: one per core) with 1 thread each, closed with the
+    ``with`` block. Its dashboard takes a free port (``client.dashboard_link``), and only
+    errors are logged."""
+    import logging
+
     from distributed import Client, LocalCluster
 
     with (
@@ -77,7 +80,8 @@ def local_client(n_workers: int | None = None) -> Iterator:
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):

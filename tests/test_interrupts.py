@@ -58,6 +58,26 @@ def test_interrupted_run_leaves_no_file(tmp_path, sig, code, name):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_an_interrupted_zarr_run_keeps_its_chunks_for_resume(tmp_path):
+    target = tmp_path / "run.zarr"
+    command = [sys.executable, "-m", "mcengine", "run", "-n", "4e6", "--seed", "1"]
+    command += ["--out", str(target), "--chunk-paths", "65536"]
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while cpu_seconds(proc.pid) < 8 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "no result was written (the finished chunks are kept in " in err
+    assert "run again with --resume to finish)" in err and "Traceback" not in err
+    assert not target.exists()
+    finished = len(list((tmp_path / "run.zarr.manifest").glob("chunk-*.json")))
+    assert 0 < finished < 62
+
+
 def test_too_many_kept_paths_is_a_clear_error():
     proc = subprocess.run(
         [sys.executable, "-m", "mcengine", "run", "-n", "1e11"],
