@@ -37,6 +37,8 @@ TARGETS = {
     "summary_only_peak_rss_mb": ("<=", 1024.0),
     "cached_startup_seconds": ("<=", 3.0),
     "cold_compile_seconds": ("<=", 30.0),
+    "dask_overhead": ("<=", 0.15),
+    "dask_scaling_1_to_2_workers": (">=", 1.7),
 }
 
 
@@ -163,6 +165,7 @@ def run_suite(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as cold:
         results["cold_compile_seconds"] = _startup(cold)
 
+    results.update(dask_results(10 * n))
     return {
         "schema": SCHEMA,
         "quick": quick,
@@ -177,6 +180,41 @@ def run_suite(quick: bool = False) -> dict:
         "paths": n,
         "results": results,
         "targets": {name: _verdict(name, results[name]) for name in TARGETS},
+    }
+
+
+def dask_results(n: int) -> dict[str, float]:
+    """Summary-only runs of ``n`` paths: the local engine on 2 Numba threads against warm
+    LocalClusters of 2 and 1 single-threaded worker processes, and the projection inputs."""
+    import mcengine
+    from mcengine.blocks import BLOCK_PATHS
+    from mcengine.cluster import local_client
+
+    def run(client=None) -> float:
+        return _best_of(
+            1, lambda: mcengine.simulate("base", n, seed=1, keep_paths=False, client=client)
+        )
+
+    mcengine.simulate("base", 1000, seed=1)
+    local = run()
+    timed = {}
+    for workers in (2, 1):
+        with local_client(workers) as client:
+            # Warm: every worker loads the cached kernel before the timed run.
+            mcengine.simulate(
+                "base", 2 * workers * BLOCK_PATHS, seed=2, client=client, keep_paths=False
+            )
+            timed[workers] = run(client)
+    blocks = math.ceil(n / BLOCK_PATHS)
+    return {
+        "dask_paths": n,
+        "dask_local_seconds": local,
+        "dask_2_workers_seconds": timed[2],
+        "dask_1_worker_seconds": timed[1],
+        "dask_overhead": timed[2] / local - 1.0,
+        "dask_scaling_1_to_2_workers": timed[1] / timed[2],
+        # One block on one core, all included (kernel, summary, transfer, merge).
+        "dask_seconds_per_block_core": timed[1] / blocks,
     }
 
 
@@ -238,6 +276,7 @@ def render(report: dict) -> None:
     table.add_row("parallel efficiency (2 threads)", f"{r['parallel_efficiency']:.2f}", "", "")
     table.add_row("paths scaling exponent", f"{r['paths_scaling_exponent']:.3f}", "1", "")
     table.add_row("steps scaling exponent", f"{r['steps_scaling_exponent']:.3f}", "1", "")
+    table.add_row("Dask s per block per core", f"{r['dask_seconds_per_block_core']:.3f}", "", "")
     for sampler in ("antithetic", "sobol"):
         paths, timed = r[f"vr_{sampler}_equal_paths"], r[f"vr_{sampler}_equal_time"]
         table.add_row(
@@ -264,7 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--output", default="bench-results.json", help="where to write JSON")
     parser.add_argument("--quick", action="store_true", help="tenfold smaller sizes")
+    parser.add_argument(
+        "--dask-only", action="store_true", help="only the Dask rows (print their JSON)"
+    )
     args = parser.parse_args(argv)
+    if args.dask_only:
+        print(json.dumps(dask_results(10**6 if args.quick else 10**7), indent=2))
+        return 0
     report = run_suite(quick=args.quick)
     text = json.dumps(report, indent=2)
     if args.json:

@@ -38,6 +38,7 @@ def fake_report(quick=False):
         steps_scaling_exponent=1.0,
         vr_antithetic_equal_paths=2.0,
         vr_antithetic_equal_time=2.0,
+        dask_seconds_per_block_core=0.3,
         vr_sobol_equal_paths=9.0,
         vr_sobol_equal_time=8.0,
     )
