@@ -165,3 +165,22 @@ def test_default_chunks_are_whole_blocks():
     assert default_chunk_paths(10**9, 64, keep_paths=True) == 1 << 18
     assert default_chunk_paths(10, 8, keep_paths=True) == BLOCK_PATHS
     assert default_chunk_paths(10**6, 2, keep_paths=False) == 2 * BLOCK_PATHS  # 4 per thread
+
+
+def test_cli_workers_give_the_local_summary():
+    import json
+
+    from click.testing import CliRunner
+
+    from mcengine.cli import cli
+
+    args = ["run", "base", "-n", str(2 * BLOCK_PATHS + 7), "--seed", "3", "--json"]
+    runner = CliRunner()
+    local = runner.invoke(cli, [*args, "--summary-only"])
+    remote = runner.invoke(cli, [*args, "--summary-only", "--workers", "2"])
+    kept = runner.invoke(cli, [*args, "--workers", "1", "--chunk-paths", str(BLOCK_PATHS)])
+    assert local.exit_code == remote.exit_code == kept.exit_code == 0, remote.output
+    a, b, c = (json.loads(r.output) for r in (local, remote, kept))
+    assert a["segments"] == b["segments"]
+    mean = "mean"
+    assert c["segments"]["training"][mean] == a["segments"]["training"][mean]
