@@ -21,7 +21,7 @@ import numpy as np
 from mcengine.blocks import reduce_blocks
 from mcengine.jit import kernel
 
-__all__ = ["Moments", "ExactSample", "BinnedSample", "Histogram"]
+__all__ = ["Moments", "MomentTable", "ExactSample", "BinnedSample", "Histogram"]
 
 
 @dataclass
@@ -68,15 +68,33 @@ class Moments:
         return Moments(n, self.mean + delta * nb / n, m2, m3, m4)
 
 
+@dataclass
+class MomentTable:
+    """Moments in a nested list (e.g. segment x component), merged element by element."""
+
+    rows: list[list[Moments]]
+
+    def merge(self, other: MomentTable) -> MomentTable:
+        return MomentTable(
+            [
+                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
+                for ra, rb in zip(self.rows, other.rows, strict=True)
+            ]
+        )
+
+
 class ExactSample:
-    """A sample kept in full (sorted). Its moments are merged over blocks of paths in the
-    fixed tree of :mod:`mcengine.blocks`, so they equal a streamed run's to the bit."""
+    """A sample kept in full (sorted). Its moments (unless given) are merged over blocks of
+    paths in the fixed tree of :mod:`mcengine.blocks`, so they equal a streamed run's to
+    the bit."""
 
     error_bound = 0.0
 
-    def __init__(self, values: np.ndarray):
+    def __init__(self, values: np.ndarray, moments: Moments | None = None):
         self.sorted = np.sort(values)
-        self.moments = reduce_blocks(values.size, lambda part: Moments.of(values[part]))
+        if moments is None:
+            moments = reduce_blocks(values.size, lambda part: Moments.of(values[part]))
+        self.moments = moments
         self.n = values.size
 
     def order_statistic(self, rank: int) -> float:

@@ -31,7 +31,7 @@ from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
 from mcengine.parameters import SEGMENTS
 from mcengine.samplers import student_t95
-from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
+from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
 from mcengine.tails import (
     EQUAL_WEIGHTS,
     JointMoments,
@@ -158,9 +158,9 @@ def annual_contributions(
     return out
 
 
-def _contribution_moments(components, wipe_cause, horizon) -> _MomentTable:
+def _contribution_moments(components, wipe_cause, horizon) -> MomentTable:
     parts = annual_contributions(components, wipe_cause, horizon)
-    return _MomentTable(
+    return MomentTable(
         [
             [Moments.of(parts[:, i, k]) for k in range(len(CONTRIBUTIONS))]
             for i in range(len(SEGMENTS))
@@ -168,22 +168,7 @@ def _contribution_moments(components, wipe_cause, horizon) -> _MomentTable:
     )
 
 
-@dataclass
-class _MomentTable:
-    """Moments in a nested list, merged element by element."""
-
-    rows: list[list[Moments]]
-
-    def merge(self, other: _MomentTable) -> _MomentTable:
-        return _MomentTable(
-            [
-                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
-                for ra, rb in zip(self.rows, other.rows, strict=True)
-            ]
-        )
-
-
-def _contribution_variables(moments: _MomentTable) -> dict:
+def _contribution_variables(moments: MomentTable) -> dict:
     mean = np.array([[m.mean for m in row] for row in moments.rows])
     se = np.array(
         [
@@ -398,8 +383,8 @@ class _MomentInputs:
 
     def moments(self, horizon: float) -> BlockMoments:
         return BlockMoments(
-            _MomentTable([[Moments.of(self.annual_return[:, i]) for i in range(3)]]),
-            _MomentTable([[Moments.of(self.max_drawdown[:, i]) for i in range(3)]]),
+            MomentTable([[Moments.of(self.annual_return[:, i]) for i in range(3)]]),
+            MomentTable([[Moments.of(self.max_drawdown[:, i]) for i in range(3)]]),
             _contribution_moments(self.components, self.wipe_cause, horizon),
             JointMoments.of(self.annual_return, self.crash_origin, self.portfolio),
         )
@@ -409,9 +394,9 @@ class _MomentInputs:
 class BlockMoments:
     """Every floating-point statistic of one block of paths (merged in the block tree)."""
 
-    annual: _MomentTable  # one row: the segments
-    drawdown: _MomentTable
-    contributions: _MomentTable  # (segment, contribution)
+    annual: MomentTable  # one row: the segments
+    drawdown: MomentTable
+    contributions: MomentTable  # (segment, contribution)
     joint: JointMoments
 
     def merge(self, other: BlockMoments) -> BlockMoments:
@@ -469,7 +454,7 @@ class SummaryAccumulator:
         self.n_origin += np.bincount(origin[origin >= 0], minlength=3)[:3]
         total = paths.total_return
         portfolio = portfolio_annual_return(total, self.portfolio_weights, self.horizon)
-        self.joint.add(paths.total_return, paths.crash_year, origin, portfolio)
+        self.joint.add(total, paths.crash_year, origin, portfolio)
         parts = _MomentInputs.of(paths, portfolio)
         done = 0
         while done < n:

@@ -17,7 +17,7 @@ import xarray as xr
 
 from mcengine.blocks import reduce_blocks
 from mcengine.parameters import SEGMENTS
-from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments
+from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
 
 __all__ = [
     "JointStats",
@@ -61,8 +61,8 @@ class JointMoments:
     n: int = 0
     mean: np.ndarray = field(default_factory=lambda: np.zeros(3))
     comoment: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
-    conditions: list[list[Moments]] = field(
-        default_factory=lambda: [[Moments() for _ in SEGMENTS] for _ in CONDITIONS]
+    conditions: MomentTable = field(
+        default_factory=lambda: MomentTable([[Moments() for _ in SEGMENTS] for _ in CONDITIONS])
     )
     portfolio: Moments = field(default_factory=Moments)
 
@@ -76,7 +76,7 @@ class JointMoments:
         crashed = crash_origin >= 0
         masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
         conditions = [[Moments.of(annual_return[mask, s]) for s in range(3)] for mask in masks]
-        return cls(n, mean, d.T @ d, conditions, Moments.of(portfolio))
+        return cls(n, mean, d.T @ d, MomentTable(conditions), Moments.of(portfolio))
 
     def merge(self, other: JointMoments) -> JointMoments:
         """Chan's update for the co-moments, Pebay's for the moments."""
@@ -90,10 +90,7 @@ class JointMoments:
             n,
             self.mean + delta * other.n / n,
             self.comoment + other.comoment + np.outer(delta, delta) * self.n * other.n / n,
-            [
-                [a.merge(b) for a, b in zip(ra, rb, strict=True)]
-                for ra, rb in zip(self.conditions, other.conditions, strict=True)
-            ],
+            self.conditions.merge(other.conditions),
             self.portfolio.merge(other.portfolio),
         )
 
@@ -164,7 +161,7 @@ class JointStats:
         cond = np.zeros((len(SEGMENTS), len(CONDITIONS)))
         cond_se = np.zeros_like(cond)
         counts = np.zeros(len(CONDITIONS), dtype=np.int64)
-        for c, row in enumerate(moments.conditions):
+        for c, row in enumerate(moments.conditions.rows):
             counts[c] = row[0].n
             for s, m in enumerate(row):
                 cond[s, c] = m.mean if m.n else 0.0
@@ -237,5 +234,5 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
         with np.errstate(invalid="ignore", divide="ignore"):
             spearman = np.atleast_2d(scipy.stats.spearmanr(annual).statistic)
     spearman = _defined(spearman)
-    variables = stats.variables(moments, ExactSample(portfolio), spearman)
+    variables = stats.variables(moments, ExactSample(portfolio, moments.portfolio), spearman)
     return variables, stats.coords(), {"portfolio_weights": list(weights)}
