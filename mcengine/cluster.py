@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,9 +38,11 @@ import xarray as xr
 from mcengine.blocks import BLOCK_PATHS
 from mcengine.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.engine import (
+    MAX_PATHS,
     KernelInputs,
     OverflowTally,
     ProgressCallback,
+    check_int,
     check_memory,
     numba_threads,
 )
@@ -52,6 +55,8 @@ from mcengine.summary import SummaryAccumulator
 __all__ = [
     "simulate",
     "map_on",
+    "run_chunks",
+    "using",
     "local_client",
     "default_chunk_paths",
     "chunk_ranges",
@@ -103,6 +108,7 @@ def chunk_ranges(n_paths: int, chunk_paths: int) -> list[tuple[int, int]]:
 
 
 def check_chunk(chunk_paths: int) -> int:
+    chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
     if chunk_paths % BLOCK_PATHS:
         raise ScenarioError(
             f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
@@ -188,21 +194,95 @@ def _merge_all(parts) -> Partial:
     return total
 
 
+@contextlib.contextmanager
+def using(client) -> Iterator:
+    """``client``, or for ``"local"`` the client of a LocalCluster that lives for the
+    ``with`` block."""
+    _check_client(client)
+    if isinstance(client, str):
+        with local_client() as owned:
+            yield owned
+    else:
+        yield client
+
+
 def map_on(client, func, items: list, **kwargs) -> list:
     """``[func(item, **kwargs) for item in items]``, one Dask task each on ``client``
     (``"local"``: a LocalCluster for this call), gathered in order."""
-    if isinstance(client, str):
-        _check_client(client)
-        with local_client() as owned:
-            return map_on(owned, func, items, **kwargs)
-    _check_client(client)
-    return client.gather(client.map(func, items, pure=False, **kwargs))
+    with using(client) as active:
+        return active.gather(active.map(func, items, pure=False, **kwargs))
 
 
 def _check_client(client) -> None:
     if client == "local" or (hasattr(client, "map") and hasattr(client, "compute")):
         return
     raise ScenarioError(f"client = {client!r}, must be None, 'local' or a dask.distributed.Client")
+
+
+def plan_chunks(client, n_paths: int, chunk_paths: int | None, *, keep_paths: bool) -> int:
+    """Paths per task: ``chunk_paths`` checked, or the default for the client's worker
+    threads (one thread without a client)."""
+    if chunk_paths is None:
+        workers = 1 if client is None else sum(client.nthreads().values())
+        return default_chunk_paths(n_paths, workers, keep_paths=keep_paths)
+    return check_chunk(chunk_paths)
+
+
+def run_chunks(
+    client,
+    task,
+    scenario: Scenario,
+    seed: int,
+    ranges: list[tuple[int, int]],
+    *,
+    name: str,
+    progress: ProgressCallback | None,
+    **kwargs,
+) -> Partial:
+    """``task(scenario, seed, start, stop, **kwargs)`` (which returns a :class:`Partial`)
+    for each range, merged: in this process without a client, else as Dask tasks named
+    ``mcengine-chunk-<name>-...`` whose results are tree-reduced on the workers.
+    ``progress(done, total)`` follows the finished paths."""
+    sizes = [stop - start for start, stop in ranges]
+    total, done = sum(sizes), 0
+    if client is None:
+        merged = None
+        for (start, stop), size in zip(ranges, sizes, strict=True):
+            part = task(scenario, seed, start, stop, **kwargs)
+            merged = part if merged is None else merged.merge(part)
+            done += size
+            if progress is not None:
+                progress(done, total)
+        return merged
+
+    import dask
+    import dask.bag as db
+    from distributed import as_completed
+
+    token = dask.base.tokenize(name, scenario.to_toml(), seed, ranges, kwargs)
+    tasks = client.map(
+        task,
+        [scenario] * len(ranges),
+        [seed] * len(ranges),
+        [a for a, _ in ranges],
+        [b for _, b in ranges],
+        key=[f"{TASK_PREFIX}-{name}-{token}-{i}" for i in range(len(ranges))],
+        **kwargs,
+    )
+    # A bag's partitions are lists: one Partial each.
+    bag = db.from_delayed([dask.delayed(_single, pure=True)(t) for t in tasks])
+    merged = client.compute(
+        bag.reduction(_merge_all, _merge_all, split_every=SPLIT_EVERY, name="mcengine-merge")
+    )
+    size_of = dict(zip((t.key for t in tasks), sizes, strict=True))
+    finished = as_completed(tasks)
+    del tasks, bag  # let the scheduler free each chunk's summary once it is merged
+    for future in finished:
+        done += size_of[future.key]
+        if progress is not None:
+            progress(done, total)
+        del future
+    return merged.result()
 
 
 # -- the two modes ------------------------------------------------------------------------------
@@ -237,30 +317,6 @@ def lazy_paths(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int, th
     return to_dataset(PathArrays(**arrays), attrs)
 
 
-def summarize_on(client, tasks: list, progress: ProgressCallback | None, sizes: list[int]):
-    """Merge the :class:`Partial` futures ``tasks`` with a tree reduction on the cluster,
-    calling ``progress`` as they finish; returns the merged Partial."""
-    import dask
-    import dask.bag as db
-    from distributed import as_completed
-
-    # A bag's partitions are lists: one Partial each.
-    bag = db.from_delayed([dask.delayed(_single, pure=True)(task) for task in tasks])
-    merged = client.compute(
-        bag.reduction(_merge_all, _merge_all, split_every=SPLIT_EVERY, name="mcengine-merge")
-    )
-    total, done = sum(sizes), 0
-    size_of = dict(zip((t.key for t in tasks), sizes, strict=True))
-    finished = as_completed(tasks)
-    del tasks, bag  # let the scheduler free each chunk's summary once it is merged
-    for future in finished:
-        done += size_of[future.key]
-        if progress is not None:
-            progress(done, total)
-        del future
-    return merged.result()
-
-
 def simulate(
     scenario: Scenario,
     n_paths: int,
@@ -276,51 +332,30 @@ def simulate(
 ) -> xr.Dataset:
     """:func:`mcengine.simulate` on Dask (arguments checked there)."""
     _check_client(client)
-    if isinstance(client, str):
+    owned = isinstance(client, str)
+    if owned and keep_paths:
+        check_memory(n_paths)  # a "local" run brings every path back into memory
+    with using(client) as active:
+        chunk_paths = plan_chunks(active, n_paths, chunk_paths, keep_paths=keep_paths)
+        attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0)
+        attrs["chunk_paths"] = np.int64(chunk_paths)
         if keep_paths:
-            check_memory(n_paths)
-        with local_client() as owned:
-            result = simulate(
-                scenario,
-                n_paths,
-                seed,
-                client=owned,
-                keep_paths=keep_paths,
-                chunk_paths=chunk_paths,
-                portfolio_weights=portfolio_weights,
-                fan_chart=fan_chart,
-                threads=threads,
-                progress=progress,
-            )
-            return result.compute() if keep_paths else result
-    workers = sum(client.nthreads().values()) or 1
-    if chunk_paths is None:
-        chunk_paths = default_chunk_paths(n_paths, workers, keep_paths=keep_paths)
-    chunk_paths = check_chunk(chunk_paths)
-    attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
-    attrs["chunk_paths"] = np.int64(chunk_paths)
-    if keep_paths:
-        del attrs["elapsed_seconds"]  # the work happens when the Dataset is computed
-        return lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
-    import time
-
-    import dask
-
-    started = time.perf_counter()
-    ranges = chunk_ranges(n_paths, chunk_paths)
-    token = dask.base.tokenize(scenario.to_toml(), seed, n_paths, chunk_paths, fan_chart)
-    tasks = client.map(
-        summary_task,
-        [scenario] * len(ranges),
-        [seed] * len(ranges),
-        [a for a, _ in ranges],
-        [b for _, b in ranges],
-        weights=portfolio_weights,
-        fan_chart=fan_chart,
-        threads=threads,
-        key=[f"{TASK_PREFIX}-{token}-{i}" for i in range(len(ranges))],
-    )
-    merged = summarize_on(client, tasks, progress, [b - a for a, b in ranges])
+            del attrs["elapsed_seconds"]  # the work happens when the Dataset is computed
+            paths = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
+            return paths.compute() if owned else paths
+        started = time.perf_counter()
+        merged = run_chunks(
+            active,
+            summary_task,
+            scenario,
+            seed,
+            chunk_ranges(n_paths, chunk_paths),
+            name="summary",
+            progress=progress,
+            weights=portfolio_weights,
+            fan_chart=fan_chart,
+            threads=threads,
+        )
     merged.overflow.refuse(scenario, n_paths)
     attrs["elapsed_seconds"] = time.perf_counter() - started
     result = merged.summary.result(attrs)

@@ -30,14 +30,12 @@ import xarray as xr
 
 from mcengine import __version__
 from mcengine.cluster import (
-    TASK_PREFIX,
     Partial,
-    check_chunk,
     chunk_paths_task,
     chunk_ranges,
-    default_chunk_paths,
     lazy_paths,
-    summarize_on,
+    plan_chunks,
+    run_chunks,
     summary_task,
 )
 from mcengine.dataset import PathArrays, run_attributes, to_dataset
@@ -131,8 +129,8 @@ def _recorded_seed(manifest: Path) -> int | None:
     return None
 
 
-def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template) -> int:
-    """Create (or, resuming, check) the partial store; return the chunks already listed."""
+def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template) -> None:
+    """Create (or, resuming, check) the partial store."""
     run_file = manifest / "run.json"
     if store.exists() or manifest.exists():
         if not resume:
@@ -150,7 +148,7 @@ def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template
                     f"--resume: {store} holds another run ({shown}, not this run's); "
                     "delete it or repeat that run's arguments"
                 )
-        return len(list(manifest.glob("chunk-*.json")))
+        return
     manifest.mkdir()
     # Zarr format 2: its string coordinates (segment names) have a stable specification.
     template.to_zarr(store, compute=False, consolidated=False, mode="w-", zarr_format=2)
@@ -202,10 +200,7 @@ def write_zarr(
         raise ScenarioError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
     if not target.parent.is_dir():
         raise OSError(f"{target}: folder {target.parent} does not exist")
-    workers = 1 if client is None else sum(client.nthreads().values())
-    if chunk_paths is None:
-        chunk_paths = default_chunk_paths(n_paths, workers, keep_paths=True)
-    chunk_paths = check_chunk(chunk_paths)
+    chunk_paths = plan_chunks(client, n_paths, chunk_paths, keep_paths=True)
     store, manifest = partial_paths(target)
     if seed is None:  # a resumed run repeats its seed; a new one draws one
         seed = _recorded_seed(manifest) if resume else None
@@ -216,31 +211,19 @@ def write_zarr(
     template = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
     _prepare(store, manifest, _identity(scenario, seed, n_paths, chunk_paths), resume, template)
     started = time.perf_counter()
-    ranges = chunk_ranges(n_paths, chunk_paths)
-    arguments = {"store": str(store), "manifest": str(manifest), "weights": portfolio_weights}
-    if client is None:
-        merged, done = None, 0
-        for start, stop in ranges:
-            part = store_chunk(scenario, seed, start, stop, threads=threads, **arguments)
-            merged = part if merged is None else merged.merge(part)
-            done = stop
-            if progress is not None:
-                progress(done, n_paths)
-    else:
-        import dask
-
-        token = dask.base.tokenize(str(store), scenario.to_toml(), seed, n_paths, chunk_paths)
-        tasks = client.map(
-            store_chunk,
-            [scenario] * len(ranges),
-            [seed] * len(ranges),
-            [a for a, _ in ranges],
-            [b for _, b in ranges],
-            threads=threads,
-            key=[f"{TASK_PREFIX}-store-{token}-{i}" for i in range(len(ranges))],
-            **arguments,
-        )
-        merged = summarize_on(client, tasks, progress, [b - a for a, b in ranges])
+    merged = run_chunks(
+        client,
+        store_chunk,
+        scenario,
+        seed,
+        chunk_ranges(n_paths, chunk_paths),
+        name="store",
+        progress=progress,
+        store=str(store),
+        manifest=str(manifest),
+        weights=portfolio_weights,
+        threads=threads,
+    )
     attrs["elapsed_seconds"] = time.perf_counter() - started
     _finish(store, manifest, target, attrs)
     return merged.summary.result(attrs)

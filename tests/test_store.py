@@ -103,6 +103,7 @@ def test_resume_with_nothing_to_resume_just_runs(scenario, expected, tmp_path):
     [
         ({"target": "r.nc"}, "r.nc', must end in .zarr"),
         ({"chunk_paths": 5000}, "chunk_paths = 5000, must be a multiple of 65536"),
+        ({"chunk_paths": 0}, r"chunk_paths = 0, must be in \[1, "),
         ({"n_paths": 0}, r"n_paths = 0, must be in \[1, "),
     ],
 )
