@@ -114,10 +114,7 @@ def compare(
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates, batches)
-    out = xr.concat(
-        [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],
-        "scenario",
-    )
+    out = _stack(tables, "scenario")
     out = out.assign_coords(scenario=names)
     out["difference"] = diff.assign_coords(scenario=names)
     out["difference_standard_error"] = diff_se.assign_coords(scenario=names)
@@ -180,10 +177,7 @@ def sweep(
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(points, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates, batches)
-    flat = xr.concat(
-        [t[list(_SUMMARY_VARIABLES) + ["p_crash", "p_crash_standard_error"]] for t in tables],
-        "point",
-    )
+    flat = _stack(tables, "point")
     flat["difference"] = diff.rename(scenario="point")
     flat["difference_standard_error"] = diff_se.rename(scenario="point")
     shape = [len(values) for _, values in axes]

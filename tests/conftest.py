@@ -16,6 +16,15 @@ def base_run():
     return mcengine.simulate("base", 20_000, seed=SEED)
 
 
+@pytest.fixture(scope="session")
+def training_wiped_out():
+    """500 paths of base without a training moat: every training investor is wiped out."""
+    scenario = mcengine.load_scenario(
+        "base", {"training.brand_moat": 0.0, "training.tech_premium": 0.0}
+    )
+    return mcengine.simulate(scenario, 500, seed=1)
+
+
 def assert_finite_outputs(ds) -> None:
     """MODEL.md: no output is NaN or inf, except crash_year = NaN for 'no crash'."""
     for name in (

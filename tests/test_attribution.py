@@ -97,12 +97,8 @@ def test_sentiment_component_follows_the_decaying_premium():
     assert abs(x.mean() - expected[2]) < 4 * x.std(ddof=1) / np.sqrt(x.size)
 
 
-def test_wipe_out_causes():
-    zero_value = mcengine.simulate(
-        mcengine.load_scenario("base", {"training.brand_moat": 0.0, "training.tech_premium": 0.0}),
-        500,
-        seed=1,
-    )
+def test_wipe_out_causes(training_wiped_out):
+    zero_value = training_wiped_out
     training = zero_value.sel(segment="training")
     assert np.all(training["wipe_cause"].values == WIPE_ZERO_VALUE)
     assert np.all(training["wipe_year"].values == 1.0)

@@ -73,12 +73,8 @@ def test_standard_errors_agree_with_the_spread_of_independent_runs():
         np.testing.assert_allclose(reported, observed, rtol=0.35, err_msg=stat)
 
 
-def test_quantile_error_is_zero_on_an_atom():
-    ds = mcengine.simulate(
-        mcengine.load_scenario("base", {"training.brand_moat": 0.0, "training.tech_premium": 0.0}),
-        500,
-        seed=1,
-    )
+def test_quantile_error_is_zero_on_an_atom(training_wiped_out):
+    ds = training_wiped_out
     table = mcengine.summarize(ds)
     training = table.sel(segment="training")
     assert float(training["estimate"].sel(statistic="q50")) == -1.0
