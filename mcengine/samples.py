@@ -21,7 +21,7 @@ import numpy as np
 from mcengine.blocks import reduce_blocks
 from mcengine.jit import kernel
 
-__all__ = ["Moments", "MomentTable", "ExactSample", "BinnedSample", "Histogram"]
+__all__ = ["Moments", "MomentTable", "ExactSample", "BinnedSample", "Histogram", "comoments"]
 
 
 @dataclass
@@ -38,10 +38,8 @@ class Moments:
     def of(cls, x: np.ndarray) -> Moments:
         if x.size == 0:
             return cls()
-        mean = float(np.mean(x))
-        d = x - mean
-        d2 = d * d
-        return cls(x.size, mean, float(d2.sum()), float((d2 * d).sum()), float((d2 * d2).sum()))
+        mean, m2, m3, m4 = _central_sums(x)
+        return cls(x.size, float(mean), float(m2), float(m3), float(m4))
 
     def merge(self, other: Moments) -> Moments:
         if other.n == 0:
@@ -66,6 +64,49 @@ class Moments:
             + 4.0 * delta * (na * other.m3 - nb * self.m3) / n
         )
         return Moments(n, self.mean + delta * nb / n, m2, m3, m4)
+
+
+@kernel
+def _central_sums(x):
+    """Mean and central sums of powers 2..4 of ``x``, summed in index order.
+
+    A plain loop, not numpy's pairwise sums: those take another order when the data are not
+    aligned (e.g. arrays Dask deserialised at an odd offset), and the block moments must be
+    the same bits whatever memory they sit in.
+    """
+    total = 0.0
+    for v in x:
+        total += v
+    mean = total / x.shape[0]
+    m2 = m3 = m4 = 0.0
+    for v in x:
+        d = v - mean
+        d2 = d * d
+        m2 += d2
+        m3 += d2 * d
+        m4 += d2 * d2
+    return mean, m2, m3, m4
+
+
+@kernel
+def comoments(x):
+    """Column means and the co-moment matrix ``sum (x_i - mean)(x_i - mean)^T`` of the
+    rows of ``x``, summed in row order (see :func:`_central_sums`)."""
+    n, k = x.shape
+    mean = np.zeros(k)
+    for i in range(n):
+        for j in range(k):
+            mean[j] += x[i, j]
+    mean /= n
+    out = np.zeros((k, k))
+    d = np.empty(k)
+    for i in range(n):
+        for j in range(k):
+            d[j] = x[i, j] - mean[j]
+        for a in range(k):
+            for b in range(k):
+                out[a, b] += d[a] * d[b]
+    return mean, out
 
 
 @dataclass

@@ -17,7 +17,7 @@ import xarray as xr
 
 from mcengine.blocks import reduce_blocks
 from mcengine.parameters import SEGMENTS
-from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
+from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable, comoments
 
 __all__ = [
     "JointStats",
@@ -71,12 +71,11 @@ class JointMoments:
         n = annual_return.shape[0]
         if n == 0:
             return cls()
-        mean = annual_return.mean(axis=0)
-        d = annual_return - mean
+        mean, comoment = comoments(annual_return)
         crashed = crash_origin >= 0
         masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
         conditions = [[Moments.of(annual_return[mask, s]) for s in range(3)] for mask in masks]
-        return cls(n, mean, d.T @ d, MomentTable(conditions), Moments.of(portfolio))
+        return cls(n, mean, comoment, MomentTable(conditions), Moments.of(portfolio))
 
     def merge(self, other: JointMoments) -> JointMoments:
         """Chan's update for the co-moments, Pebay's for the moments."""
