@@ -82,6 +82,8 @@ def simulate_reference(
     mdd = np.zeros((n, 3))
     crash_year = np.full(n, np.nan)
     crash_origin = np.full(n, -1, dtype=np.int8)
+    wipe_year = np.full((n, 3), np.nan)
+    wipe_cause = np.zeros((n, 3), dtype=np.int8)
     kappa_d = d.growth_reversion
     a = np.exp(-kappa_d * dt)
     g_noise = np.sqrt((1 - a * a) / (2 * kappa_d)) if kappa_d > 0 else np.sqrt(dt)
@@ -153,6 +155,11 @@ def simulate_reference(
             v = fsm * rev * np.exp(z)
             growth = (v + cash) / v_prev
             dead = (v_prev == 0) | ~(growth > 0) | ~np.isfinite(growth) | (wealth == 0)
+            # Why: nothing left to invest in (2), cash needs beyond the value (1), or overflow.
+            newly = dead & (wealth > 0)
+            wipe_year[newly] = t
+            cause = np.where(v_prev == 0, 2, np.where(growth <= 0, 1, 3))
+            wipe_cause[newly] = cause[newly]
             wealth = np.where(
                 dead, 0.0, wealth * growth * np.exp(-np.array(val.entrant_dilution) * dt)
             )
@@ -170,6 +177,8 @@ def simulate_reference(
         "max_drawdown": mdd,
         "crash_year": crash_year,
         "crash_origin": crash_origin,
+        "wipe_year": wipe_year,
+        "wipe_cause": wipe_cause,
         "training_cost": np.exp(log_c),
         "open_share": 1.0 / (1.0 + np.exp(-x)),
         "demand": np.exp(log_d),

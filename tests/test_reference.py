@@ -10,6 +10,8 @@ W > 1e-6 for the same reason.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -41,7 +43,15 @@ CASES = {
     "no_selection": {"applications.selection_dispersion": 0.0},
     "full_capex_cut": {"inference.crash_capex_cut": 1.0, "valuation.crash_threshold": 0.4},
     "unit_value_elasticity": {"applications.value_elasticity": 1.0},
+    # No training revenue: V_T = 0 from the start, so training investors are wiped out at
+    # the first step (nothing left to invest in).
+    "no_training_moat": {"training.brand_moat": 0.0, "training.tech_premium": 0.0},
 }
+
+
+#: Paths per case. The mutation run (docs/testing.md) runs the kernel as plain Python and
+#: lowers this through the environment.
+REFERENCE_PATHS = int(os.environ.get("MCENGINE_REFERENCE_PATHS", "1500"))
 
 
 @pytest.mark.parametrize("case", [*CASES, "stress_quarterly"])
@@ -65,11 +75,15 @@ def test_kernel_matches_reference(case):
         )
     else:
         sc = mcengine.load_scenario(name, CASES[case] or None)
-    n, seed = 1500, 11
+    n, seed = REFERENCE_PATHS, 11
     ds = mcengine.simulate(sc, n, seed=seed)
     per_path, per_step = draw_table(seed, n, sc.n_steps)
-    ref = simulate_reference(sc, per_path, lambda step: per_step[:, step - 1])
+    assert_matches_reference(
+        ds, simulate_reference(sc, per_path, lambda step: per_step[:, step - 1])
+    )
 
+
+def assert_matches_reference(ds, ref) -> None:
     w = ds["total_return"].values
     np.testing.assert_allclose(w, ref["total_return"], rtol=1e-9, atol=1e-9)
     alive = (w > 1e-6) & (ref["total_return"] > 1e-6)
@@ -83,6 +97,46 @@ def test_kernel_matches_reference(case):
         np.testing.assert_allclose(ds[name_].values, ref[name_], rtol=1e-9, atol=1e-300)
     # The knife-edge exception must stay rare.
     assert np.mean(alive) > 0.9 * np.mean(ref["total_return"] > 1e-6)
+    # Wiped out: when and why, wherever both agree that the investor was wiped out.
+    both = (w == 0) & (ref["total_return"] == 0)
+    np.testing.assert_array_equal(ds["wipe_year"].values[both], ref["wipe_year"][both])
+    np.testing.assert_array_equal(ds["wipe_cause"].values[both], ref["wipe_cause"][both])
+    assert np.isnan(ds["wipe_year"].values[w > 0]).all()
+    assert (ds["wipe_cause"].values[w > 0] == 0).all()
+
+
+def mirrored(per_path, per_step):
+    """The draws of antithetic pairs: path 2k replays stream k, path 2k + 1 mirrors it."""
+    odd_path = -per_path
+    odd_step = np.concatenate([-per_step[..., :7], 1.0 - per_step[..., 7:] - 2.0**-53], axis=-1)
+
+    def pairs(even, odd):
+        return np.stack([even, odd], axis=1).reshape(-1, *even.shape[1:])
+
+    return pairs(per_path, odd_path), pairs(per_step, odd_step)
+
+
+def test_antithetic_pairs_match_the_reference_on_mirrored_draws():
+    sc = mcengine.load_scenario("training_bust")
+    n, seed = 2 * max(REFERENCE_PATHS // 2, 2), 5
+    ds = mcengine.simulate(sc, n, seed=seed, sampler="antithetic", replicates=2)
+    per_path, per_step = mirrored(*draw_table(seed, n // 2, sc.n_steps))
+    assert_matches_reference(
+        ds, simulate_reference(sc, per_path, lambda step: per_step[:, step - 1])
+    )
+
+
+def test_external_draws_match_the_reference():
+    sc = mcengine.load_scenario("inference_glut", {"simulation.steps_per_year": 2})
+    n, rng = REFERENCE_PATHS, np.random.default_rng(8)
+    per_path = rng.standard_normal((n, 3))
+    per_step = rng.standard_normal((n, sc.n_steps, 8))
+    per_step[..., 7] = rng.random((n, sc.n_steps))
+    draws = np.concatenate([per_path, per_step.reshape(n, -1)], axis=1)
+    ds = mcengine.simulate(sc, n, seed=1, draws=draws)
+    assert_matches_reference(
+        ds, simulate_reference(sc, per_path, lambda step: per_step[:, step - 1])
+    )
 
 
 @pytest.mark.statistical

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from strategies import FIELDS, valid_overrides
 import mcengine
 from mcengine import scenario as scenario_module
 from mcengine.errors import ScenarioError
-from mcengine.parameters import SECTIONS
+from mcengine.parameters import SECTIONS, Range
 from mcengine.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
 
 SHARED_MODEL = Path(__file__).resolve().parents[2] / "shared" / "MODEL.md"
@@ -53,6 +54,45 @@ def test_defaults_and_ranges_match_model_md():
         assert got == pytest.approx(expected), key
 
 
+def model_md_ranges() -> dict[str, Range]:
+    """The valid range of each key, read from the last column of MODEL.md's table."""
+    ranges = {}
+    for line in SHARED_MODEL.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] not in SECTIONS or "≈" in line:
+            continue
+        text = cells[3].replace("−", "-").replace("–", " to ")
+        if cells[1] == "steps_per_year":  # "1, 2, 4 or 12"
+            rng = Range(choices=tuple(int(x) for x in re.findall(r"\d+", text)))
+        else:
+            inner = re.findall(r"\(([^()]*)\)\s*$", text)[0].split(";")[0]
+            number = r"-?[\d.]+"
+            if inner == "0 < s < 1":
+                rng = Range(0.0, 1.0, lo_open=True, hi_open=True)
+            elif m := re.fullmatch(rf"≥({number})", inner):
+                rng = Range(float(m[1]))
+            elif m := re.fullmatch(rf"(integer )?(>)?({number}) to ({number}|horizon)", inner):
+                # The crash window's upper end is the horizon (checked across fields),
+                # whose own upper end is 100.
+                hi = 100.0 if m[4] == "horizon" else float(m[4])
+                rng = Range(float(m[3]), hi, lo_open=bool(m[2]), integer=bool(m[1]))
+            else:
+                raise AssertionError(f"unparsed range {inner!r} of {cells[1]}")
+        for key in cells[1].split(","):
+            ranges[f"{cells[0]}.{key.strip()}"] = rng
+    return ranges
+
+
+@pytest.mark.skipif(not SHARED_MODEL.exists(), reason="needs ../shared/MODEL.md")
+def test_ranges_match_model_md():
+    """Every key's range is MODEL.md's, bound for bound, open or closed."""
+    ours = {f"{s}.{f.name}": f.metadata["range"] for s, f in FIELDS}
+    theirs = model_md_ranges()
+    assert set(theirs) == set(ours)
+    for key, rng in theirs.items():
+        assert ours[key] == rng, key
+
+
 @pytest.mark.parametrize("name", builtin_scenarios())
 def test_builtin_round_trips_through_toml(name, tmp_path):
     sc = load_scenario(name)
@@ -74,11 +114,15 @@ def test_builtin_files_tell_their_story(name):
 
 def test_extends_merges_per_key(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('extends = "training_bust"\n[demand]\nvolatility = 0.3\n', encoding="utf-8")
+    path.write_text(
+        'extends = "training_bust"\n[demand]\nvolatility = 0.3\n[training]\nopex = 0.3\n',
+        encoding="utf-8",
+    )
     sc = load_scenario(path)
     bust = load_scenario("training_bust")
     assert sc.demand.volatility == 0.3
-    assert sc.training == bust.training
+    # A section the parent sets too keeps the parent's other keys.
+    assert sc.training == dataclasses.replace(bust.training, opex=0.3)
     assert sc.demand.jump_rate == bust.demand.jump_rate
     assert sc.name == "mine"
 
@@ -100,6 +144,8 @@ def test_overrides_apply_and_validate():
 def test_scenario_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Scenario().demand.volatility = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Scenario().name = "other"  # type: ignore[misc]
 
 
 def _outside(rng):
@@ -315,3 +361,70 @@ def test_messages_stay_on_one_line_whatever_the_input(tmp_path):
         with pytest.raises(ScenarioError) as err:
             load_scenario(name)
         assert "\n" not in str(err.value) and "\r" not in str(err.value)
+
+
+def test_crash_window_may_equal_the_horizon_but_not_exceed_it():
+    ok = load_scenario("base", {"simulation.horizon_years": 4, "valuation.crash_window_years": 4})
+    assert ok.valuation.crash_window_years == 4
+    with pytest.raises(
+        ScenarioError,
+        match=r": valuation\.crash_window_years = 4\.5, must be in \(0, 4\] \(at most "
+        r"simulation\.horizon_years = 4\)$",
+    ):
+        load_scenario("base", {"simulation.horizon_years": 4, "valuation.crash_window_years": 4.5})
+
+
+def test_stress_years_must_be_step_ends_within_the_horizon():
+    def scenario(year, steps_per_year=4):
+        return Scenario.from_mapping(
+            {
+                "simulation": {"steps_per_year": steps_per_year, "horizon_years": 5},
+                "stress": [{"year": 1, "demand": -0.5}, {"year": year, "sentiment": -0.2}],
+            }
+        )
+
+    assert scenario(2.25).stress[1].year == 2.25
+    assert scenario(5).stress[1].year == 5  # the last step's end
+    for year, per_year in [(2.3, 4), (2.25, 2), (5.25, 4), (6, 1)]:
+        with pytest.raises(
+            ScenarioError,
+            match=rf"^scenario: stress\[1\]\.year = {year:g}, must be a step end \(a multiple of "
+            rf"1/{per_year}\) in \(0, 5\]$",
+        ):
+            scenario(year, per_year)
+
+
+def test_correlation_matrix_and_its_positive_definiteness():
+    sc = load_scenario(
+        "base",
+        {
+            "correlation.cost_open": 0.5,
+            "correlation.cost_demand": -0.3,
+            "correlation.open_demand": 0.2,
+        },
+    )
+    assert sc.correlation_matrix().tolist() == [[1.0, 0.5, -0.3], [0.5, 1.0, 0.2], [-0.3, 0.2, 1.0]]
+    with pytest.raises(ScenarioError, match=r"correlation matrix must be positive definite$"):
+        load_scenario(
+            "base",
+            {
+                "correlation.cost_open": 0.9,
+                "correlation.cost_demand": 0.9,
+                "correlation.open_demand": -0.9,
+            },
+        )
+
+
+def test_long_paths_are_shortened_in_messages(tmp_path):
+    deep = tmp_path / ("d" * 150) / ("e" * 150)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(deep / "missing.toml"))
+    label = str(err.value).removesuffix(": no such scenario file")
+    assert len(label) == 200 and label.endswith("...")
+    deep.mkdir(parents=True)
+    bad = deep / "bad.toml"
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(bad))
+    label = str(err.value).removesuffix(": not a UTF-8 text file")
+    assert len(label) == 200 and label.endswith("...")

@@ -121,3 +121,14 @@ def test_golden_stream_hash():
 
 GOLDEN_STREAM_SHA256 = "5e0e9c56b7b39fd4c8836b95a31e4212bd1e123530e8bd9e6f5d2b5f563d45ab"
 GOLDEN_PATH0 = [-0.47814172879577405, -1.3772703900727716, 0.21300847476062618]
+
+
+def test_both_words_of_the_path_index_enter_the_counter():
+    # Paths beyond 2**32 (runs of up to 2**40 paths) must not replay lower paths' streams.
+    tables = [draw_table(7, 1, 2, first_path=p) for p in (0, 1, 2**32, 2**33, 2**32 + 1)]
+    flat = [np.concatenate([a.ravel(), b.ravel()]) for a, b in tables]
+    assert len({x.tobytes() for x in flat}) == len(flat)
+    # ...and a path's draws do not depend on where the table starts.
+    per_path, per_step = draw_table(7, 2, 2, first_path=2**32 - 1)
+    np.testing.assert_array_equal(per_path[1], tables[2][0][0])
+    np.testing.assert_array_equal(per_step[1], tables[2][1][0])
