@@ -46,6 +46,13 @@ CASES = {
     # No training revenue: V_T = 0 from the start, so training investors are wiped out at
     # the first step (nothing left to invest in).
     "no_training_moat": {"training.brand_moat": 0.0, "training.tech_premium": 0.0},
+    # ...and a low crash threshold: a segment worth 0 throughout has no drawdown, so it
+    # never sets off a crash.
+    "no_training_moat_crash_prone": {
+        "training.brand_moat": 0.0,
+        "training.tech_premium": 0.0,
+        "valuation.crash_threshold": 0.3,
+    },
 }
 
 
@@ -101,6 +108,7 @@ def assert_matches_reference(ds, ref) -> None:
     both = (w == 0) & (ref["total_return"] == 0)
     np.testing.assert_array_equal(ds["wipe_year"].values[both], ref["wipe_year"][both])
     np.testing.assert_array_equal(ds["wipe_cause"].values[both], ref["wipe_cause"][both])
+    np.testing.assert_array_equal(ds["annual_return"].values[both], -1.0)
     assert np.isnan(ds["wipe_year"].values[w > 0]).all()
     assert (ds["wipe_cause"].values[w > 0] == 0).all()
 

@@ -15,7 +15,7 @@ from strategies import FIELDS, valid_overrides
 import mcengine
 from mcengine import scenario as scenario_module
 from mcengine.errors import ScenarioError
-from mcengine.parameters import SECTIONS, Range
+from mcengine.parameters import SECTIONS, Range, Stress
 from mcengine.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
 
 SHARED_MODEL = Path(__file__).resolve().parents[2] / "shared" / "MODEL.md"
@@ -146,6 +146,10 @@ def test_scenario_is_frozen():
         Scenario().demand.volatility = 1.0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         Scenario().name = "other"  # type: ignore[misc]
+    for section in (*SECTIONS, "stress"):
+        cls = SECTIONS.get(section, Stress)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(cls(), dataclasses.fields(cls)[0].name, 1.0)
 
 
 def _outside(rng):
@@ -428,3 +432,116 @@ def test_long_paths_are_shortened_in_messages(tmp_path):
         load_scenario(str(bad))
     label = str(err.value).removesuffix(": not a UTF-8 text file")
     assert len(label) == 200 and label.endswith("...")
+
+
+def test_stress_tables_are_checked_like_sections():
+    with pytest.raises(
+        ScenarioError,
+        match=r"^x: unknown key stress\[1\]\.demnad; did you mean stress\[1\]\.demand\?$",
+    ):
+        Scenario.from_mapping({"stress": [{"year": 1}, {"year": 2, "demnad": -1}]}, source="x")
+    # Sections after the stress tables are still checked.
+    with pytest.raises(ScenarioError, match=r"^x: unknown section \[demnd\]; did you mean demand"):
+        Scenario.from_mapping({"stress": [{"year": 1}], "demnd": {"volatility": 1}}, source="x")
+
+
+def test_load_scenario_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        load_scenario("base", None, "mine")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Scenario.from_mapping({}, "x")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Scenario().with_overrides({}, "x")  # type: ignore[misc]
+
+
+def test_what_counts_as_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.toml").write_text("[demand]\nvolatility = 0.3\n", encoding="utf-8")
+    assert load_scenario("mine.toml").demand.volatility == 0.3  # a .toml name, no folder
+    other = tmp_path / "mine.conf"
+    other.write_text("[demand]\nvolatility = 0.25\n", encoding="utf-8")
+    assert load_scenario(str(other)).demand.volatility == 0.25  # a folder, any suffix
+    assert load_scenario(Path("mine.conf")).demand.volatility == 0.25  # a Path
+
+
+def test_a_path_that_cannot_be_resolved_is_labelled_as_given(tmp_path, monkeypatch):
+    path = tmp_path / "bad.toml"
+    path.write_text("[demand]\nvolatility = 9\n", encoding="utf-8")
+
+    def refuse(self, strict=False):
+        raise PermissionError("denied")
+
+    monkeypatch.setattr(Path, "resolve", refuse)
+    with pytest.raises(ScenarioError, match=rf"^{re.escape(str(path))}: demand\.volatility = 9"):
+        load_scenario(path)
+
+
+def test_a_file_of_exactly_the_size_limit_is_read(tmp_path):
+    path = tmp_path / "padded.toml"
+    text = "[demand]\nvolatility = 0.3\n"
+    path.write_text(text + "#" * (scenario_module.MAX_FILE_BYTES - len(text)), encoding="utf-8")
+    assert load_scenario(path).demand.volatility == 0.3
+    path.write_text(text + "#" * (scenario_module.MAX_FILE_BYTES + 1 - len(text)), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"must be at most 1048576$"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("stress", [3, [1], [{"year": 1}, "x"]])
+def test_stress_must_be_a_list_of_tables(stress):
+    with pytest.raises(ScenarioError, match=r"^x: stress must be a list of \[\[stress\]\] tables$"):
+        Scenario.from_mapping({"stress": stress}, source="x")
+
+
+def test_stress_keys_default_and_ranges_match_docs_model_md():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("Ranges: demand"))
+    documented = {}
+    for keys, lo, hi in re.findall(r"([a-z_, ]+?) in \[([−\d.]+), ([−\d.]+)\]", line):
+        for key in filter(None, re.split(r",\s*|\s+and\s+", keys.removeprefix("Ranges: "))):
+            documented[key.strip()] = Range(
+                float(lo.replace("−", "-")), float(hi.replace("−", "-"))
+            )
+    ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(Stress)}
+    assert ranges.pop("year") == Range(0.0, 100.0, lo_open=True)
+    assert ranges == documented
+    # A [[stress]] table without a year shocks the end of year 1; other keys default to 0.
+    shock = Scenario.from_mapping({"stress": [{"demand": -0.5}]}).stress[0]
+    assert (shock.year, shock.sentiment, shock.open_share, shock.training_cost) == (1, 0, 0, 0)
+
+
+def test_ranges_print_as_intervals():
+    assert str(Range(hi=3.0)) == "(-inf, 3]"
+    assert str(Range(0.5, 2.0, hi_open=True)) == "[0.5, 2)"
+    assert str(Range(1.0)) == "[1, inf)"
+    assert str(Range(choices=(1, 2, 4))) == "1, 2, 4"
+
+
+def test_user_text_in_messages_is_escaped_and_shortened():
+    key = "k" * 58 + "\n" + "x" * 20
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("base", {f"demand.{key}": 1})
+    # 60 characters of the key as escaped ("\n" is two), the last three of them "...".
+    assert str(err.value).endswith("unknown key demand." + "k" * 57 + "...")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("base", {f"demand.{'k' * 60}": 1})
+    assert str(err.value).endswith("unknown key demand." + "k" * 60)
+    with pytest.raises(ScenarioError, match="unknown key demand.volatilité; did you mean"):
+        load_scenario("base", {"demand.volatilité": 1})  # readable, not \u00e9
+
+
+@pytest.mark.parametrize(("value", "shown"), [(True, "true"), (False, "false")])
+def test_booleans_are_shown_as_toml_writes_them(value, shown):
+    with pytest.raises(
+        ScenarioError, match=rf"demand\.volatility = {shown}, must be a number in \[0, 2\]$"
+    ):
+        load_scenario("base", {"demand.volatility": value})
+
+
+def test_overrides_keep_the_stress_tables(tmp_path):
+    stressed = Scenario.from_mapping({"stress": [{"year": 2, "demand": -0.5}]})
+    again = stressed.with_overrides({"demand.volatility": 0.3})
+    assert again.stress == stressed.stress and again.demand.volatility == 0.3
+    path = tmp_path / "stressed.toml"
+    path.write_text(stressed.to_toml(), encoding="utf-8")
+    loaded = load_scenario(path, {"demand.volatility": 0.3})
+    assert loaded.stress == stressed.stress and loaded.demand.volatility == 0.3

@@ -11,6 +11,7 @@ from scipy import stats
 from mcengine.streams import (
     MAX_SEED,
     draw_table,
+    fresh_seed,
     key_from_seed,
     next_uniform,
     philox4x32,
@@ -65,6 +66,15 @@ def test_key_from_seed_is_seedsequence():
     expected = np.random.SeedSequence(12345).generate_state(2, dtype=np.uint32)
     assert key_from_seed(12345) == (int(expected[0]), int(expected[1]))
     assert key_from_seed(1) != key_from_seed(2)
+
+
+def test_seeds_fill_the_allowed_range():
+    lo, hi = key_from_seed(0), key_from_seed(MAX_SEED)  # both ends are valid seeds
+    assert lo != hi and all(0 <= w < 2**32 for w in (*lo, *hi))
+    # Fresh seeds use all 63 bits: 64 of them all below 2**62 has probability 2**-64.
+    seeds = [fresh_seed() for _ in range(64)]
+    assert all(0 <= s <= MAX_SEED for s in seeds)
+    assert max(seeds) >= 2**62
 
 
 @pytest.mark.parametrize("seed", [-1, MAX_SEED + 1])
@@ -128,6 +138,16 @@ def test_both_words_of_the_path_index_enter_the_counter():
     tables = [draw_table(7, 1, 2, first_path=p) for p in (0, 1, 2**32, 2**33, 2**32 + 1)]
     flat = [np.concatenate([a.ravel(), b.ravel()]) for a, b in tables]
     assert len({x.tobytes() for x in flat}) == len(flat)
+    # The counter is (stream, low word, high word, block), as the module documents: built
+    # here by hand for a path past 2**32, its words give the path's draws.
+    path, (k0, k1) = 2**32 + 5, key_from_seed(7)
+    words = []
+    for block in range(4):
+        w0, w1, w2, w3 = philox4x32(0, path & 0xFFFFFFFF, path >> 32, block, k0, k1)
+        words += [(int(w1) << 32) | int(w0), (int(w3) << 32) | int(w2)]
+    normals = np.empty(3)
+    replay_normals(replay_state(np.array(words, dtype=np.uint64)), normals)
+    np.testing.assert_array_equal(draw_table(7, 1, 1, first_path=path)[0][0], normals)
     # ...and a path's draws do not depend on where the table starts.
     per_path, per_step = draw_table(7, 2, 2, first_path=2**32 - 1)
     np.testing.assert_array_equal(per_path[1], tables[2][0][0])

@@ -21,7 +21,7 @@ for module in "${@:-parameters scenario streams kernel}"; do
     case $module in
     parameters | scenario)
         # Plain Python: the tests of the schema, its messages and the document fuzzers.
-        tests="tests/test_scenario.py tests/test_fuzz_documents.py -m 'not slow'"
+        tests="tests/test_scenario.py tests/test_stress.py tests/test_fuzz_documents.py -m 'not slow'"
         jit=0
         ;;
     streams | kernel)
