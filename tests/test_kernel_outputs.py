@@ -73,6 +73,8 @@ def test_recorded_inputs_are_the_draws_and_their_sums():
         },
     )
     ds = mcengine.simulate(sc, N, seed=SEED, record_inputs=True)
+    one = mcengine.simulate(sc, 1, seed=SEED, record_inputs=True)  # a run of one path too
+    np.testing.assert_array_equal(one["inputs"].values, ds["inputs"].values[:1])
     got = {k: ds["inputs"].sel(input=k).values for k in ds["input"].values}
     per_path, per_step = draw_table(SEED, N, sc.n_steps)
     tc, d = sc.training_cost, sc.demand

@@ -134,9 +134,10 @@ def test_antithetic_pairs_match_the_reference_on_mirrored_draws():
     )
 
 
-def test_external_draws_match_the_reference():
+@pytest.mark.parametrize("n", [REFERENCE_PATHS, 1])
+def test_external_draws_match_the_reference(n):
     sc = mcengine.load_scenario("inference_glut", {"simulation.steps_per_year": 2})
-    n, rng = REFERENCE_PATHS, np.random.default_rng(8)
+    rng = np.random.default_rng(8)
     per_path = rng.standard_normal((n, 3))
     per_step = rng.standard_normal((n, sc.n_steps, 8))
     per_step[..., 7] = rng.random((n, sc.n_steps))

@@ -545,3 +545,10 @@ def test_overrides_keep_the_stress_tables(tmp_path):
     path.write_text(stressed.to_toml(), encoding="utf-8")
     loaded = load_scenario(path, {"demand.volatility": 0.3})
     assert loaded.stress == stressed.stress and loaded.demand.volatility == 0.3
+
+
+def test_sections_must_be_their_classes():
+    with pytest.raises(ScenarioError, match=r"^demand must be a Demand section$"):
+        Scenario(demand={"volatility": 0.3})  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"^stress\[0\] must be a Stress$"):
+        Scenario(stress=({"year": 1},))  # type: ignore[arg-type]
