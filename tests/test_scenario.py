@@ -146,6 +146,8 @@ def test_scenario_is_frozen():
         Scenario().demand.volatility = 1.0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         Scenario().name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Range(0.0, 1.0).hi = 2.0  # type: ignore[misc]
     for section in (*SECTIONS, "stress"):
         cls = SECTIONS.get(section, Stress)
         with pytest.raises(dataclasses.FrozenInstanceError):
@@ -507,6 +509,7 @@ def test_stress_keys_default_and_ranges_match_docs_model_md():
     # A [[stress]] table without a year shocks the end of year 1; other keys default to 0.
     shock = Scenario.from_mapping({"stress": [{"demand": -0.5}]}).stress[0]
     assert (shock.year, shock.sentiment, shock.open_share, shock.training_cost) == (1, 0, 0, 0)
+    assert Scenario.from_mapping({"stress": [{"year": 2}]}).stress[0].demand == 0
 
 
 def test_ranges_print_as_intervals():
