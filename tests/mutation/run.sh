@@ -3,7 +3,7 @@
 # survivors. Not part of CI (about an hour per module on 2 cores).
 #
 #   pip install cosmic-ray            # in the environment that has mcengine[test]
-#   tests/mutation/run.sh parameters scenario &  tests/mutation/run.sh streams kernel
+#   tests/mutation/run.sh parameters scenario &  MUTATION_WORKERS=2 tests/mutation/run.sh streams kernel
 #
 # Each module is mutated in a scratch copy of the tracked files, so two runs can share a
 # checkout. Results: .mutation/MODULE.sqlite and .mutation/MODULE.txt (cr-report).
@@ -17,7 +17,9 @@ root=$(cd "$here/../.." && pwd)
 out=${MUTATION_OUT:-$root/.mutation}
 mkdir -p "$out"
 
-for module in "${@:-parameters scenario streams kernel}"; do
+modules=("$@")
+[ $# -gt 0 ] || modules=(parameters scenario streams kernel)
+for module in "${modules[@]}"; do
     case $module in
     parameters | scenario)
         # Plain Python: the tests of the schema, its messages and the document fuzzers.
