@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
+from test_reference import CASES
 
 import mcengine
 from mcengine.fan import LOG_BIN_WIDTH
@@ -22,13 +23,8 @@ SEED = 4
 
 @pytest.mark.parametrize("name", ["base", "training_bust", "crash_prone", "no_training_moat"])
 def test_components_add_up_to_log_wealth(name):
-    overrides = {
-        "base": None,
-        "training_bust": None,
-        "crash_prone": {"valuation.crash_threshold": 0.3, "valuation.contagion_jump": 2.0},
-        "no_training_moat": {"training.brand_moat": 0.0, "training.tech_premium": 0.0},
-    }[name]
-    sc = mcengine.load_scenario(name if overrides is None else "base", overrides)
+    overrides = CASES.get(name) or None  # the reference test's cases
+    sc = mcengine.load_scenario(name if name in mcengine.builtin_scenarios() else "base", overrides)
     ds = mcengine.simulate(sc, N, seed=SEED)
     parts = ds["components"].values  # (path, segment, component)
     wealth = ds["total_return"].values
