@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -46,9 +47,54 @@ __all__ = ["main", "cli"]
 
 
 class UserError(click.ClickException):
-    """Bad input found in a command body (cross-field rules, files): exit code 2."""
+    """Bad input found in a command body (cross-field rules, files): exit code 2.
+
+    Messages from the library name its arguments (``target_se``); :func:`option_words`
+    turns them into the options a user typed (``--target-se``).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(option_words(message))
+
+
+#: Library argument names -> the options that set them. Identifiers with an underscore are
+#: unambiguous; plain words (seed, threads) are only replaced in "name = value" form.
+_OPTION_OF = {
+    "keep_paths=False": "--summary-only",
+    "keep_paths=True": "kept paths (no --summary-only)",
+    "write_zarr": "--out DIR.zarr",
+    "target_se/rel_tol": "--target-se/--rel-tol",
+    "target_se": "--target-se",
+    "rel_tol": "--rel-tol",
+    "stop_statistic": "--stop-on",
+    "max_paths": "--max-paths",
+    "chunk_paths": "--chunk-paths",
+    "n_paths =": "-n",
+    "record_inputs=True": "--record-inputs",
+    "record_inputs": "--record-inputs",
+    "fan_chart": "--fan-chart",
+    "portfolio_weights": "--weights",
+    "sobol_paths": "--sobol-paths",
+}
+_OPTION_PATTERN = re.compile(
+    r"(?<![\w./-])("
+    + "|".join(re.escape(k) for k in sorted(_OPTION_OF, key=len, reverse=True))
+    + r")(?![\w./-])"
+    + r"|(?<![\w./-])(seed|threads|sampler|replicates|workers) (?==)"
+)
+
+
+def option_words(message: str) -> str:
+    """``message`` with the library's argument names replaced by the CLI's option names."""
+
+    def replace(match: re.Match) -> str:
+        if match.group(1):
+            return _OPTION_OF[match.group(1)]
+        return f"--{match.group(2)} "
+
+    return _OPTION_PATTERN.sub(replace, message)
 
 
 class Weights(click.ParamType):
@@ -84,6 +130,25 @@ class PathCount(click.ParamType):
         if not math.isfinite(number) or not number.is_integer() or not 1 <= number <= MAX_PATHS:
             self.fail(f"{value} must be an integer in [1, {MAX_PATHS}]", param, ctx)
         return int(number)
+
+
+class Seed(click.ParamType):
+    """A seed: an integer in [0, 2**63 - 1]."""
+
+    name = "SEED"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().replace("_", "")
+        if text.isdigit() and int(text) <= MAX_SEED:
+            return int(text)
+        self.fail(
+            f"{value!r} is not a seed; a seed is a whole number from 0 to {MAX_SEED} that "
+            "fixes the random numbers (omit --seed to draw a fresh one, which is reported)",
+            param,
+            ctx,
+        )
 
 
 def _load(scenario: str, overrides: tuple[str, ...]):
@@ -165,7 +230,7 @@ def _paths_option(default: str, help: str):
 
 
 def _seed_option(help: str = "Random seed; omitted, a fresh one is drawn and reported."):
-    return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None, help=help)
+    return click.option("--seed", type=Seed(), default=None, help=help)
 
 
 _PLOT_OPTION = click.option(
@@ -449,7 +514,7 @@ def run(
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
     if as_json:
-        click.echo(json.dumps(summary_to_json(table, elapsed=elapsed), indent=2))
+        click.echo(_dumps(summary_to_json(table, elapsed=elapsed)))
     else:
         render_summary(table, elapsed=elapsed, out=out)
 
@@ -542,7 +607,7 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 
     _save_plot(waterfall, table, plot)
     if as_json:
-        click.echo(json.dumps(waterfall_to_json(table), indent=2))
+        click.echo(_dumps(waterfall_to_json(table)))
     else:
         render_waterfall(table)
 
@@ -595,7 +660,7 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 
     _save_plot(comparison, table, plot)
     if as_json:
-        click.echo(json.dumps(comparison_to_json(table), indent=2))
+        click.echo(_dumps(comparison_to_json(table)))
     else:
         render_comparison(table)
 
@@ -629,7 +694,7 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     _save_plot(sweep_line, table, plot)
     dim = "|".join(key for key, _ in axes)
     if as_json:
-        click.echo(json.dumps(comparison_to_json(table, dim), indent=2))
+        click.echo(_dumps(comparison_to_json(table, dim)))
     else:
         render_comparison(table, dim)
 
@@ -699,9 +764,7 @@ def sensitivity(scenario, n_paths, seed, overrides, as_json, plot, sobol_paths) 
         raise UserError(str(err)) from None
     _save_plot(tornado_figure, table, plot)
     if as_json:
-        click.echo(
-            json.dumps({**tornado_to_json(table), "sobol": indices_to_json(indices)}, indent=2)
-        )
+        click.echo(_dumps({**tornado_to_json(table), "sobol": indices_to_json(indices)}))
     else:
         render_tornado(table)
         render_indices(indices)
@@ -781,7 +844,7 @@ def summarize_cmd(file, as_json) -> None:
     except ResultFileError as err:
         raise UserError(str(err)) from None
     if as_json:
-        click.echo(json.dumps(summary_to_json(table), indent=2))
+        click.echo(_dumps(summary_to_json(table)))
     else:
         render_summary(table)
 
@@ -793,29 +856,52 @@ def summarize_cmd(file, as_json) -> None:
     default="bench-results.json",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="Where to write the JSON report.",
+    help="Where to write the JSON report of the full suite.",
 )
 @click.option("--quick", is_flag=True, help="Tenfold smaller sizes (a smoke run).")
-def bench(as_json, output, quick) -> None:
-    """Run the benchmark suite (from a source checkout: it lives in benchmarks/)."""
-    suite = _benchmark_suite()
+@click.option(
+    "--workload",
+    "workloads",
+    multiple=True,
+    metavar="NAME",
+    help="Time only this workload (repeatable; see --list) and print its figures.",
+)
+@click.option("--list", "list_only", is_flag=True, help="List the workloads and exit.")
+def bench(as_json, output, quick, workloads, list_only) -> None:
+    """Run the benchmark suite: speed ratios measured side by side (docs/benchmarks.md).
+
+    Everything it runs ships in the package, so it works from any directory.
+    """
+    from mcengine.bench import WORKLOADS, run_workload
+
+    if list_only:
+        for name, workload in WORKLOADS.items():
+            click.echo(f"{name:<15} {workload.description}")
+        return
+    if workloads:
+        unknown = [name for name in workloads if name not in WORKLOADS]
+        if unknown:
+            raise UserError(f"--workload {unknown[0]}: unknown; one of {', '.join(WORKLOADS)}")
+        figures = [run_workload(name, quick=quick) for name in workloads]
+        if as_json:
+            click.echo(_dumps(figures))
+        for f in [] if as_json else figures:
+            click.echo(
+                f"{f['name']:<15} {f['paths']:>10,} paths  {f['seconds']:8.3f} s  "
+                f"{f['paths_per_second']:>12,.0f} paths/s"
+            )
+        return
+    from mcengine.bench import suite
+
     args = ["--output", output] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
     sys.exit(suite.main(args))
 
 
-def _benchmark_suite():
-    try:
-        from benchmarks import suite
-    except ImportError:
-        checkout = Path(__file__).resolve().parent.parent
-        if not (checkout / "benchmarks" / "suite.py").is_file():
-            raise UserError(
-                "mcengine bench needs a source checkout (its benchmarks/ folder); run it "
-                "there, or run python -m benchmarks"
-            ) from None
-        sys.path.insert(0, str(checkout))
-        from benchmarks import suite
-    return suite
+def _dumps(doc) -> str:
+    """JSON for people and programs: undefined figures are null, never NaN."""
+    from mcengine.report import json_ready
+
+    return json.dumps(json_ready(doc), indent=2, allow_nan=False)
 
 
 def _progress(enabled: bool):

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from mcengine.numerics import cholesky, exp_array
 from mcengine.scenario import Scenario
 
 __all__ = [
@@ -127,7 +128,9 @@ def spend_ratio_schedule(scenario: Scenario) -> np.ndarray:
     tr = scenario.training
     t = np.arange(scenario.n_steps + 1) / scenario.simulation.steps_per_year
     lr, init = tr.spend_ratio_long_run, tr.spend_ratio_initial
-    return lr + (init - lr) * np.exp2(-t / tr.spend_ratio_half_life)
+    # math.exp2 (libm), not np.exp2, whose SIMD loops give other last bits on some CPUs.
+    halvings = [math.exp2(-x / tr.spend_ratio_half_life) for x in t.tolist()]
+    return lr + (init - lr) * np.array(halvings)
 
 
 def stress_schedule(scenario: Scenario) -> np.ndarray:
@@ -145,7 +148,7 @@ def expected_log_demand(scenario: Scenario) -> float:
     horizon = scenario.simulation.horizon_years
     dt = 1.0 / scenario.simulation.steps_per_year
     t = np.arange(scenario.n_steps + 1) * dt
-    mean_g = d.growth_long_run + (d.growth_initial_mean - d.growth_long_run) * np.exp(
+    mean_g = d.growth_long_run + (d.growth_initial_mean - d.growth_long_run) * exp_array(
         -d.growth_reversion * t
     )
     trapezoid = float(np.sum(0.5 * (mean_g[1:] + mean_g[:-1])) * dt)
@@ -214,7 +217,7 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     c[C.JUMP_SIZE] = d.jump_size
     c[C.PRICE_ELASTICITY] = d.price_elasticity
 
-    chol = np.linalg.cholesky(scenario.correlation_matrix())
+    chol = cholesky(scenario.correlation_matrix())
     c[C.L10], c[C.L11] = chol[1, 0], chol[1, 1]
     c[C.L20], c[C.L21], c[C.L22] = chol[2, 0], chol[2, 1], chol[2, 2]
 

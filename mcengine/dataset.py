@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine import __version__
+from mcengine.numerics import NUMERICS
 from mcengine.parameters import SEGMENTS
 from mcengine.scenario import Scenario
 
@@ -113,6 +114,7 @@ def run_attributes(
         "horizon_years": np.int64(scenario.simulation.horizon_years),
         "mcengine_version": __version__,
         "model": "MODEL.md v1",
+        "numerics": np.int64(NUMERICS),
         "elapsed_seconds": float(elapsed),
     }
 

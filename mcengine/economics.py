@@ -15,6 +15,7 @@ import numpy as np
 
 from mcengine.coefficients import C
 from mcengine.jit import kernel
+from mcengine.numerics import exp, log, log1p
 
 _NEG_INF = -np.inf
 
@@ -41,7 +42,7 @@ def logaddexp(a, b):
     hi = max(a, b)
     if hi == _NEG_INF or hi == np.inf:
         return hi
-    return hi + np.log1p(np.exp(-abs(a - b)))
+    return hi + log1p(exp(-abs(a - b)))
 
 
 @kernel
@@ -49,21 +50,21 @@ def weighted_exp(weight, log_x):
     """``weight * exp(log_x)``, with a zero weight giving zero even if ``exp`` overflows."""
     if weight == 0.0:
         return 0.0
-    return weight * np.exp(log_x)
+    return weight * exp(log_x)
 
 
 @kernel
 def sigmoid(x):
     if x >= 0.0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
     return e / (1.0 + e)
 
 
 @kernel
 def log_one_minus_sigmoid(x):
     """``log(1 - sigmoid(x)) = -softplus(x)``, finite for every finite ``x``."""
-    return -(max(x, 0.0) + np.log1p(np.exp(-abs(x))))
+    return -(max(x, 0.0) + log1p(exp(-abs(x))))
 
 
 @kernel
@@ -95,14 +96,14 @@ def log_revenues(log_p, log_q, log_closed_share, log_c, coef):
     ``R_A = v*Q = (1+markup) * Q**(1-elasticity)`` avoids ``inf * 0`` when ``Q = 0``.
     """
     log_bill = log_mul(log_p, log_q)
-    tech = coef[C.TECH_PREMIUM] * np.exp(log_scale(coef[C.MOAT_EROSION], log_c))
+    tech = coef[C.TECH_PREMIUM] * exp(log_scale(coef[C.MOAT_EROSION], log_c))
     cut = min(coef[C.CUT_MAX], coef[C.BRAND_MOAT] + tech)
-    log_cut = np.log(cut) if cut > 0.0 else _NEG_INF
+    log_cut = log(cut) if cut > 0.0 else _NEG_INF
     log_closed_cut = log_mul(log_closed_share, log_cut)
     log_rt = log_mul(log_bill, log_closed_cut)
     # R_I = P - R_T = P * (1 - (1-s)*phi); log1p keeps precision when the cut is small.
-    open_part = -np.exp(log_closed_cut)
-    log_ri = log_mul(log_bill, np.log1p(open_part) if open_part > -1.0 else _NEG_INF)
+    open_part = -exp(log_closed_cut)
+    log_ri = log_mul(log_bill, log1p(open_part) if open_part > -1.0 else _NEG_INF)
     log_ra = coef[C.LOG_MARKUP_A] + log_scale(1.0 - coef[C.VALUE_ELASTICITY], log_q)
     return log_bill, log_ra, log_ri, log_rt
 
@@ -112,4 +113,4 @@ def growth_factor(log_v, log_v_prev, cash_over_v_prev):
     """Step 17: ``G = (V + F) / V_prev`` given ``F / V_prev``; ``nan`` when ``V_prev = 0``."""
     if log_v_prev == _NEG_INF:
         return np.nan
-    return np.exp(log_v - log_v_prev) + cash_over_v_prev
+    return exp(log_v - log_v_prev) + cash_over_v_prev

@@ -20,7 +20,8 @@ import xarray as xr
 
 from mcengine.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
 from mcengine.dataset import PathArrays, run_attributes, to_dataset
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError, ScenarioError
+from mcengine.estimates import mean_standard_error
 from mcengine.fan import FanAccumulator
 from mcengine.fan import attach as attach_fan
 from mcengine.jit import is_cached
@@ -244,7 +245,9 @@ def simulate(
             "standard errors come from replicate groups of the kept paths"
         )
     if keep_paths:
-        check_memory(n_paths if stopping is None else max_paths)
+        # With a target, only the first batch must fit now; later batches are checked as
+        # the run grows (a target is often met long before max_paths).
+        check_memory(n_paths)
     group = n_paths // replicates if sampler != "pseudo" else n_paths
     limit = n_paths if stopping is None else max_paths
     kernel = KernelInputs.build(scenario, seed, antithetic=sampler == "antithetic")
@@ -271,11 +274,14 @@ def simulate(
         while done < limit:
             # A chunk never straddles a replicate group (Sobol draws are per group).
             stop = min(done + chunk_paths, limit, (done // group + 1) * group)
+            if done < n_paths:  # with a target, -n is the first batch
+                stop = min(stop, n_paths)
             if out is not None:
                 part = out.slice(done, stop)
             elif buffer is not None:
                 part = buffer.slice(0, stop - done)
             else:
+                check_memory(stop, reached=done or None)
                 part = PathArrays.empty(stop - done)
                 blocks.append(part)
             block_yearly = yearly[: stop - done]
@@ -383,16 +389,30 @@ def _paths_that_fit() -> int | None:
     return None if have is None else have // 2 // PathArrays.bytes_per_path()
 
 
-def check_memory(n_paths: int) -> None:
-    """Refuse a run whose kept paths cannot fit in this machine's memory."""
+def check_memory(n_paths: int, *, reached: int | None = None) -> None:
+    """Refuse to keep ``n_paths`` paths if they cannot fit in this machine's memory.
+
+    ``reached`` is how many paths a run with a target has already kept (``None``: the run
+    has not started). Such a run keeps its paths in blocks and joins them at the end, a
+    copy, so it may keep only half of memory.
+    """
     need = n_paths * PathArrays.bytes_per_path()
     have = _physical_memory()
-    if have is not None and need > have:
-        raise ScenarioError(
-            f"n_paths = {n_paths} keeps {need / 2**30:.0f} GiB of per-path results, more than "
-            f"this machine's {have / 2**30:.0f} GiB of memory; use keep_paths=False "
-            "(--summary-only) or fewer paths"
-        )
+    if have is not None and reached is not None:
+        have //= 2
+    if have is None or need <= have:
+        return
+    size = (
+        f"{need / 2**30:.1f} GiB of per-path results, more than this machine's "
+        f"{have / 2**30:.1f} GiB of memory; use keep_paths=False, write the paths to a Zarr "
+        "store (write_zarr), or "
+    )
+    if reached is None:
+        raise InputError(f"n_paths = {n_paths} keeps {size}fewer paths")
+    raise InputError(
+        f"the target was not met after {reached:,} paths, and keeping {n_paths:,} takes "
+        f"{size}a lower max_paths"
+    )
 
 
 class StoppingRule:
@@ -423,9 +443,8 @@ class StoppingRule:
         if self.statistic == "mean":
             moments = summary.annual_moments()
             values = np.array([m.mean for m in moments])
-            errors = np.array(
-                [math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else math.inf for m in moments]
-            )
+            # Undefined (NaN, under two paths) never meets a target.
+            errors = np.array([mean_standard_error(m.m2, m.n) for m in moments])
         else:
             if not force and summary.n < 1.25 * self._last_check:
                 return False

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["ScenarioError", "ResultFileError"]
+__all__ = ["InputError", "ScenarioError", "ResultFileError"]
 
 
-class ScenarioError(ValueError):
+class InputError(ValueError):
+    """Bad input: an argument, a combination of arguments, or a run that cannot fit.
+
+    The message names the argument (by its library name, e.g. ``target_se``; the CLI says
+    ``--target-se``), the value and what is allowed.
+    """
+
+
+class ScenarioError(InputError):
     """A scenario file, override or argument is invalid.
 
     The message names the source (file or ``--set``), the ``section.key``, the value and the
@@ -13,5 +21,5 @@ class ScenarioError(ValueError):
     """
 
 
-class ResultFileError(ValueError):
+class ResultFileError(InputError):
     """A result file cannot be read as an mcengine result."""

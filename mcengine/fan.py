@@ -15,6 +15,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from mcengine.numerics import exp_array
 from mcengine.samples import BinnedSample, Histogram
 
 __all__ = ["FanAccumulator", "attach", "FAN_QUANTILES", "DRIVERS", "LOG_BIN_WIDTH"]
@@ -74,7 +75,7 @@ class FanAccumulator:
                 else:
                     log_bound = max(log_bound, sample.error_bound)
         with np.errstate(over="ignore"):
-            natural = np.exp(bands)  # exp(-inf) = 0: wiped out
+            natural = exp_array(bands)  # exp(-inf) = 0: wiped out
         natural[..., 4] = bands[..., 4]
         coords = {
             "year": np.arange(1, self.years + 1),

@@ -27,6 +27,7 @@ from mcengine.economics import (
     weighted_exp,
 )
 from mcengine.jit import parallel_kernel, prange
+from mcengine.numerics import exp, expm1, log
 from mcengine.streams import STATE_SIZE, path_draws, step_draws
 
 __all__ = [
@@ -147,7 +148,7 @@ def simulate_paths(
                 for j in range(3):
                     draw[j] = -draw[j]
         z_lam, z_g, z_sel = draw[0], draw[1], draw[2]
-        lam = coef[C.LAMBDA_MEDIAN] * np.exp(coef[C.LAMBDA_DISPERSION] * z_lam)
+        lam = coef[C.LAMBDA_MEDIAN] * exp(coef[C.LAMBDA_DISPERSION] * z_lam)
         g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
         open_drift = (
             coef[C.OPEN_DRIFT] + coef[C.OPEN_COUPLING] * (lam - coef[C.LAMBDA_MEDIAN])
@@ -215,7 +216,7 @@ def simulate_paths(
             if log_capex != _NEG_INF:  # 7. (zero capex stays zero)
                 growth = coef[C.CAPEX_GROWTH_DT]
                 if coef[C.CAPEX_ACCEL_DT] != 0.0:
-                    growth += coef[C.CAPEX_ACCEL_DT] * (np.exp(log_r) - 1.0)
+                    growth += coef[C.CAPEX_ACCEL_DT] * (exp(log_r) - 1.0)
                 log_capex += growth
                 if log_capex == np.inf:
                     flag |= FLAG_CAPEX_OVERFLOW
@@ -232,13 +233,13 @@ def simulate_paths(
             # 13. Cash flows, each divided by the previous segment value (see growth_factor).
             cash[0] = dt * (
                 weighted_exp(1.0 - coef[C.APP_OPEX], log_rev[0] - log_v[0])
-                - np.exp(log_bill - log_v[0])
+                - exp(log_bill - log_v[0])
             )
             cash[1] = dt * (
-                np.exp(log_rev[1] - log_v[1])
+                exp(log_rev[1] - log_v[1])
                 - weighted_exp(coef[C.VARIABLE_SHARE], log_k + log_q - log_v[1])
                 - weighted_exp(1.0 - coef[C.VARIABLE_SHARE], log_k + log_cap - log_v[1])
-                - np.exp(log_capex - log_v[1])
+                - exp(log_capex - log_v[1])
             )
             margin = 1.0 - coef[C.TRAIN_OPEX] - spend_ratio[n] * spend_mult
             cash[2] = dt * weighted_exp(margin, log_rev[2] - log_v[2])
@@ -288,7 +289,7 @@ def simulate_paths(
                         else:
                             wipe_why[s] = WIPE_NOT_FINITE
                     else:
-                        log_g = np.log(gf)
+                        log_g = log(gf)
                         log_w[s] += log_g - dilution[s]
                         cash_part[s] += log_g - (log_v_new - log_v[s])
                         log_peak_w[s] = max(log_peak_w[s], log_w[s])
@@ -316,12 +317,12 @@ def simulate_paths(
             else:
                 if log_w[s] > LOG_MAX:
                     flag |= FLAG_WEALTH_OVERFLOW << s
-                total_return[i, s] = np.exp(log_w[s])
-                annual_return[i, s] = np.expm1(log_w[s] / horizon)
+                total_return[i, s] = exp(log_w[s])
+                annual_return[i, s] = expm1(log_w[s] / horizon)
             if not alive[s]:
                 max_drawdown[i, s] = 1.0
             elif min_gap_w[s] < 0.0:
-                max_drawdown[i, s] = -np.expm1(min_gap_w[s])
+                max_drawdown[i, s] = -expm1(min_gap_w[s])
             else:
                 max_drawdown[i, s] = 0.0  # never below its peak (and not -0.0)
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
@@ -343,9 +344,9 @@ def simulate_paths(
             flag |= FLAG_DEMAND_OVERFLOW
         crash_year[i] = crash_t
         crash_origin[i] = origin
-        training_cost[i] = np.exp(log_c)
+        training_cost[i] = exp(log_c)
         open_share[i] = sigmoid(x)
-        demand[i] = np.exp(log_d)
+        demand[i] = exp(log_d)
         flags[i] = flag
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over the

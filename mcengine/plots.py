@@ -3,10 +3,15 @@
 Each function takes a result or summary Dataset and returns a :class:`matplotlib.figure.Figure`
 with a title, labelled axes with units, and a note of the path count and seed, so it reads
 without the code. :func:`save` writes it atomically, as PNG or SVG by the file's suffix.
+
+Each also takes ``ax=`` (matplotlib's convention) to draw into axes of your own: one
+:class:`~matplotlib.axes.Axes` for :func:`comparison` and :func:`sweep_line`, three (one per
+segment) for the others. It then leaves the figure's title and note to you.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -19,30 +24,67 @@ import xarray as xr  # noqa: E402
 
 from mcengine.errors import ScenarioError  # noqa: E402
 from mcengine.io import atomic_path  # noqa: E402
+from mcengine.report import PART_LABELS, VOTING_PARTS  # noqa: E402
 
-__all__ = ["distributions", "fan_chart", "waterfall", "comparison", "sweep_line", "save", "FORMATS"]
+__all__ = [
+    "distributions",
+    "fan_chart",
+    "waterfall",
+    "comparison",
+    "sweep_line",
+    "tornado",
+    "save",
+    "FORMATS",
+]
 
 FORMATS = (".png", ".svg")
 _COLOURS = {"applications": "#1b9e77", "inference": "#7570b3", "training": "#d95f02"}
 
 
+_NOTE_INCHES = 0.22  # the strip under the axes that the note sits in
+
+
 def _note(fig, ds: xr.Dataset) -> None:
+    """The path count and seed in a strip of its own under everything else: constrained
+    layout does not see ``fig.text``, so the strip is taken out of its rectangle."""
     n = int(ds.attrs.get("n_paths", 0))
     seed = ds.attrs.get("seed", "?")
+    strip = _NOTE_INCHES / fig.get_figheight()
+    fig.get_layout_engine().set(rect=(0, strip, 1, 1 - strip))
     fig.text(
         0.005,
-        0.005,
+        strip / 2,
         f"mcengine, {n:,} paths, seed {seed}",
         ha="left",
-        va="bottom",
+        va="center",
         fontsize=7,
         color="grey",
     )
 
 
-def distributions(ds: xr.Dataset) -> plt.Figure:
+def _panels(ax, count: int, **subplots):
+    """``(fig, axes, own)``: new subplots, or the caller's ``ax`` (``own`` is False)."""
+    if ax is None:
+        fig, axes = plt.subplots(1, count, layout="constrained", **subplots)
+        return fig, np.atleast_1d(axes), True
+    axes = np.atleast_1d(np.asarray(ax if isinstance(ax, Sequence | np.ndarray) else [ax]))
+    if axes.size != count:
+        raise ValueError(f"ax = {axes.size} axes, must be {count} (one per panel)")
+    return axes[0].figure, axes, False
+
+
+def distributions(ds: xr.Dataset, ax=None) -> plt.Figure:
     """Histogram of each segment's annual return, with the 5/50/95% quantiles marked."""
-    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, layout="constrained")
+    if "annual_return" not in ds:
+        raise ScenarioError(
+            "distributions need per-path returns: pass a result of simulate(...) with "
+            "keep_paths=True (a summary has none)"
+        )
+    if ax is None:
+        fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, layout="constrained")
+        own = True
+    else:
+        fig, axes, own = _panels(ax, 3)
     for ax, seg in zip(axes, ds["segment"].values, strict=True):
         x = ds["annual_return"].sel(segment=seg).values * 100
         wiped = np.mean(x <= -100)
@@ -54,10 +96,21 @@ def distributions(ds: xr.Dataset) -> plt.Figure:
             alpha=0.8,
             density=True,
         )
-        for q, style in ((5, ":"), (50, "-"), (95, ":")):
+        top = ax.get_ylim()[1]
+        for q, style, height in ((5, ":", 0.92), (50, "-", 0.78), (95, ":", 0.92)):
             v = np.percentile(x, q)
             ax.axvline(v, color="black", linestyle=style, linewidth=1)
-            ax.annotate(f"{q}%: {v:.1f}", (v, ax.get_ylim()[1] * 0.9), fontsize=8, ha="left")
+            # Beside its line, not on it: offset to the right, on a white ground.
+            ax.annotate(
+                f"{q}%: {v:.1f}",
+                (v, top * height),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=8,
+                ha="left",
+                va="center",
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+            )
         ax.set_title(
             f"{seg}: mean {x.mean():.1f}%/yr, P(loss) {np.mean(x < 0):.0%}, wiped out {wiped:.1%}",
             fontsize=10,
@@ -65,18 +118,19 @@ def distributions(ds: xr.Dataset) -> plt.Figure:
         )
         ax.set_ylabel("density")
     axes[-1].set_xlabel("annual return (% a year; middle 99% of paths shown)")
-    fig.suptitle(f"Return distributions: scenario {ds.attrs.get('scenario_name', '?')}")
-    _note(fig, ds)
+    if own:
+        fig.suptitle(f"Return distributions: scenario {ds.attrs.get('scenario_name', '?')}")
+        _note(fig, ds)
     return fig
 
 
-def fan_chart(ds: xr.Dataset) -> plt.Figure:
+def fan_chart(ds: xr.Dataset, ax=None) -> plt.Figure:
     """Per-year quantile bands of wealth (5-95% and 25-75%) and the median, per segment."""
     if "fan_wealth" not in ds:
         raise ScenarioError("no fan-chart data: run with fan_chart=True (--fan-chart)")
     fan = ds["fan_wealth"]
     years = np.concatenate([[0], fan["year"].values])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True, layout="constrained")
+    fig, axes, own = _panels(ax, 3, figsize=(12, 4), sharey=True)
     for ax, seg in zip(axes, fan["segment"].values, strict=True):
         band = fan.sel(segment=seg)
 
@@ -93,50 +147,60 @@ def fan_chart(ds: xr.Dataset) -> plt.Figure:
         ax.set_xlabel("year")
     axes[0].set_ylabel("investor wealth W (1 = money back; log scale)")
     axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"Fan chart of investor wealth: scenario {ds.attrs.get('scenario_name', '?')}")
-    _note(fig, ds)
+    if own:
+        fig.suptitle(f"Fan chart of investor wealth: scenario {ds.attrs.get('scenario_name', '?')}")
+        _note(fig, ds)
     return fig
 
 
-def waterfall(table: xr.Dataset) -> plt.Figure:
-    """Weighing versus voting: each part's contribution to the mean annual return."""
+def waterfall(table: xr.Dataset, ax=None) -> plt.Figure:
+    """Weighing versus voting: each part's contribution to the mean annual return.
+
+    ``table`` is a summary: ``mcengine.summarize(ds)`` of a result, or the result of
+    ``simulate(..., keep_paths=False)``.
+    """
     if "contribution" not in table:
-        raise ScenarioError("no contributions: summarise a run of mcengine v1 (explain)")
+        if "annual_return" in table:
+            raise ScenarioError(
+                "waterfall needs a summary, not per-path results: pass "
+                "mcengine.summarize(ds), or simulate(..., keep_paths=False)"
+            )
+        raise ScenarioError(
+            "no contributions in this summary: summarise a run of mcengine 1.0 or later"
+        )
     parts = [str(c) for c in table["component"].values]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), sharey=True, layout="constrained")
+    labels = [PART_LABELS.get(p, p) for p in parts]
+    fig, axes, own = _panels(ax, 3, figsize=(13, 4.5), sharey=True)
     for ax, seg in zip(axes, table["segment"].values, strict=True):
         values = table["contribution"].sel(segment=seg).values * 100
         errors = table["contribution_standard_error"].sel(segment=seg).values * 100
         starts = np.concatenate([[0], np.cumsum(values)[:-1]])
         colours = [
-            "#2b8cbe"
-            if p == "fundamental"
-            else "#e34a33"
-            if p in ("sentiment", "contagion")
-            else "#999999"
+            "#2b8cbe" if p == "fundamental" else "#e34a33" if p in VOTING_PARTS else "#999999"
             for p in parts
         ]
-        ax.bar(parts, values, bottom=starts, color=colours, yerr=errors, capsize=2)
+        ax.bar(labels, values, bottom=starts, color=colours, yerr=errors, capsize=2)
         total = values.sum()
         ax.bar(["= mean"], [total], color="black")
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_title(f"{seg}: {total:+.1f}%/yr")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
     axes[0].set_ylabel("contribution (percentage points a year)")
-    fig.suptitle(
-        "Where the mean annual return comes from: weighing (blue, fundamentals) "
-        "versus voting (red, sentiment and contagion)"
-    )
-    _note(fig, table)
+    if own:
+        fig.suptitle(
+            "Where the mean annual return comes from: weighing (blue: fundamentals, grey: "
+            "the rest) versus voting (red)"
+        )
+        _note(fig, table)
     return fig
 
 
-def comparison(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
+def comparison(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figure:
     """A statistic per segment and scenario, with 95% intervals (from :func:`compare`)."""
     scenarios = [str(s) for s in table["scenario"].values]
     segments = [str(s) for s in table["segment"].values]
     width = 0.8 / len(scenarios)
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    fig, (ax,), own = _panels(ax, 1, figsize=(9, 4.5))
     for i, name in enumerate(scenarios):
         est = table["estimate"].sel(scenario=name, statistic=statistic).values * 100
         err = 1.96 * table["standard_error"].sel(scenario=name, statistic=statistic).values * 100
@@ -146,17 +210,18 @@ def comparison(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
     ax.set_ylabel(f"{statistic} of annual return (%; bars: 95% interval)")
     ax.legend(fontsize=8)
     ax.set_title(f"Scenario comparison ({statistic}), common random numbers")
-    _note(fig, table)
+    if own:
+        _note(fig, table)
     return fig
 
 
-def sweep_line(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
+def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figure:
     """A statistic along a one-key sweep, per segment, with a 95% band."""
     key = table["estimate"].dims[0]
     if table["estimate"].ndim != 3:
         raise ScenarioError("a sweep line needs a sweep of one key")
     x = table[key].values
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    fig, (ax,), own = _panels(ax, 1, figsize=(8, 4.5))
     for seg in table["segment"].values:
         est = table["estimate"].sel(segment=seg, statistic=statistic).values * 100
         err = 1.96 * table["standard_error"].sel(segment=seg, statistic=statistic).values * 100
@@ -168,16 +233,15 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean") -> plt.Figure:
     ax.set_ylabel(f"{statistic} of annual return (%; band: 95% interval)")
     ax.legend(fontsize=8)
     ax.set_title(f"Sweep of {key} (common random numbers)")
-    _note(fig, table)
+    if own:
+        _note(fig, table)
     return fig
 
 
-def tornado(table: xr.Dataset) -> plt.Figure:
+def tornado(table: xr.Dataset, ax=None) -> plt.Figure:
     """Tornado: mean annual return in each input's bottom and top decile, per segment."""
     labels = [str(v) for v in table["label"].values][::-1]
-    fig, axes = plt.subplots(
-        1, 3, figsize=(14, 0.45 * len(labels) + 1.8), sharey=True, layout="constrained"
-    )
+    fig, axes, own = _panels(ax, 3, figsize=(14, 0.45 * len(labels) + 1.8), sharey=True)
     for ax, seg in zip(axes, table["segment"].values, strict=True):
         low = table["mean"].sel(segment=seg, side="low").values[::-1] * 100
         high = table["mean"].sel(segment=seg, side="high").values[::-1] * 100
@@ -190,10 +254,12 @@ def tornado(table: xr.Dataset) -> plt.Figure:
         ax.set_title(str(seg))
         ax.set_xlabel("mean annual return (%)")
     axes[0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(
-        "What moves each segment: mean return in each input's bottom and top decile (one ensemble)"
-    )
-    _note(fig, table)
+    if own:
+        fig.suptitle(
+            "What moves each segment: mean return in each input's bottom and top decile "
+            "(one ensemble)"
+        )
+        _note(fig, table)
     return fig
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 __all__ = [
+    "json_ready",
+    "cell",
+    "PART_LABELS",
     "render_summary",
     "summary_to_json",
     "progress_reporter",
@@ -42,7 +46,7 @@ _PERCENT = {
 }
 STATISTIC_LABELS = {
     "mean": "mean annual return",
-    "std": "std of annual return",
+    "std": "std deviation",
     "q05": "5% quantile",
     "q25": "25% quantile",
     "q50": "median",
@@ -52,28 +56,64 @@ STATISTIC_LABELS = {
     "cvar95": "CVaR 95%",
     "p_loss": "P(loss)",
     "p_wiped_out": "P(wiped out)",
-    "median_max_drawdown": "median max drawdown",
+    "median_max_drawdown": "median drawdown",
     "p_crash_origin": "P(crash starts here)",
 }
 
 
-def _fmt(value: float, error: float, stat: str) -> str:
-    if stat in _PERCENT:
-        return f"{value * 100:6.2f}% ± {error * 100:.2f}"
-    return f"{value:.4g} ± {error:.2g}"
+#: Tables print what cannot be estimated (NaN) as this, JSON as null.
+UNDEFINED = "n/a"
+#: Most decimals a table shows: at 10**7 paths and more, a standard error of a few
+#: thousandths of a percentage point still shows one significant digit.
+_MAX_DECIMALS = 3
+
+
+def _decimals(error: float) -> int:
+    """Decimals that show two significant digits of ``error`` (at least 2, at most 3)."""
+    if not math.isfinite(error) or error <= 0:
+        return 2
+    return min(max(2, 1 - math.floor(math.log10(error))), _MAX_DECIMALS)
+
+
+def _number(value: float, decimals: int = 2, *, sign: bool = False) -> str:
+    if not math.isfinite(value):
+        return UNDEFINED
+    return f"{value:{'+' if sign else ''}.{decimals}f}"
+
+
+def _error(error: float, decimals: int) -> str:
+    if not math.isfinite(error):
+        return UNDEFINED
+    if error == 0:
+        return "0"  # exact: e.g. a proportion of 0 paths, or a part that is always 0
+    if error < 0.5 * 10.0**-decimals:
+        return f"<{10.0**-decimals:.{decimals}f}"
+    return f"{error:.{decimals}f}"
+
+
+def cell(
+    value: float, error: float, *, scale: float = 100.0, sign: bool = False, sep: str = " ± "
+) -> str:
+    """``value ± error`` (both times ``scale``): the error to two significant digits and
+    the value to the same decimals; ``n/a`` for what is undefined."""
+    v, e = value * scale, error * scale
+    if not math.isfinite(v):
+        return UNDEFINED
+    decimals = _decimals(e)
+    return f"{_number(v, decimals, sign=sign)}{sep}{_error(e, decimals)}"
 
 
 def _segment_grid(
     segments, first: str, title: str, caption: str | None = None, *, wrap_first: bool = False
 ) -> Table:
     """A table with a label column and one right-aligned column per segment."""
-    grid = Table(title=title, caption=caption, title_justify="left")
+    grid = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
     if wrap_first:
         grid.add_column(first, overflow="fold")
     else:
         grid.add_column(first, no_wrap=True)
     for seg in segments:
-        grid.add_column(str(seg), justify="right", overflow="fold")
+        grid.add_column(str(seg), justify="right", no_wrap=True)
     return grid
 
 
@@ -87,18 +127,18 @@ def render_summary(
     """Print the summary as a table: statistics down, segments across, each with ± s.e."""
     console = console or Console(highlight=False)
     attrs = table.attrs
-    title = (
-        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
-        f"paths, seed {attrs.get('seed', '?')}"
-    )
     how = attrs.get("standard_errors")
-    caption = "± is one Monte Carlo standard error" + (f" ({how})" if how else "")
-    grid = _segment_grid(table["segment"].values, "statistic", title, caption)
+    caption = (
+        "annual returns and probabilities in %; ± is one Monte Carlo standard error, in "
+        "percentage points" + (f" ({how})" if how else "")
+    )
+    grid = _segment_grid(table["segment"].values, "statistic", _title(attrs), caption)
     for stat in table["statistic"].values:
         row = [STATISTIC_LABELS.get(str(stat), str(stat))]
+        scale = 100.0 if str(stat) in _PERCENT else 1.0
         for seg in table["segment"].values:
-            cell = table.sel(segment=seg, statistic=stat)
-            row.append(_fmt(float(cell["estimate"]), float(cell["standard_error"]), str(stat)))
+            at = table.sel(segment=seg, statistic=stat)
+            row.append(cell(float(at["estimate"]), float(at["standard_error"]), scale=scale))
         grid.add_row(*row)
     console.print(grid)
     if "stopping" in attrs:
@@ -109,10 +149,8 @@ def render_summary(
     bound = float(attrs.get("quantile_error_bound", 0.0))
     if bound:
         console.print(f"summary-only run: quantile-based figures within {bound:.0e} of exact")
-    console.print(
-        f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% "
-        f"± {float(table['p_crash_standard_error']) * 100:.2f}"
-    )
+    crash = cell(float(table["p_crash"]), float(table["p_crash_standard_error"]))
+    console.print(f"P(contagion crash) = {crash} %")
     if "portfolio" in table:
         _render_joint(table, console)
     if elapsed is not None:
@@ -122,43 +160,69 @@ def render_summary(
         console.print(f"wrote {out}")
 
 
+def _title(attrs) -> str:
+    """The run header: scenario, paths, seed and horizon."""
+    horizon = attrs.get("horizon_years")
+    return (
+        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
+        f"paths, seed {attrs.get('seed', '?')}"
+        + (f", {int(horizon)}-year horizon" if horizon is not None else "")
+    )
+
+
 def _render_joint(table: xr.Dataset, console: Console) -> None:
     segments = [str(s) for s in table["segment"].values]
-    grid = _segment_grid(segments, "measure", "joint risk")
+    grid = _segment_grid(
+        segments,
+        "measure",
+        "joint risk",
+        "corr.: Pearson correlation of annual returns; means of annual return in %, ± one "
+        "standard error in percentage points",
+    )
     for seg in segments:
         corr = table["correlation_pearson"].sel(segment=seg)
-        grid.add_row(f"correlation with {seg}", *[f"{float(v):+.2f}" for v in corr.values])
+        grid.add_row(f"corr. {seg}", *[_number(float(v), sign=True) for v in corr.values])
     for condition in ("no_crash", "crash"):
-        mean = table["conditional_mean"].sel(condition=condition) * 100
-        error = table["conditional_mean_standard_error"].sel(condition=condition) * 100
+        mean = table["conditional_mean"].sel(condition=condition)
+        error = table["conditional_mean_standard_error"].sel(condition=condition)
         grid.add_row(
-            f"mean annual return, {condition.replace('_', ' ')}",
-            *[
-                f"{float(mean.sel(segment=s)):6.2f}% ± {float(error.sel(segment=s)):.2f}"
-                for s in segments
-            ],
+            f"mean, {condition.replace('_', ' ')}",
+            *[cell(float(mean.sel(segment=s)), float(error.sel(segment=s))) for s in segments],
         )
     console.print(grid)
     weights = ", ".join(f"{w:.2f}" for w in table.attrs.get("portfolio_weights", []))
-    p = table["portfolio"] * 100
-    pe = table["portfolio_standard_error"] * 100
+
+    def portfolio(statistic: str) -> str:
+        at = {"portfolio_statistic": statistic}
+        value = float(table["portfolio"].sel(at))
+        return cell(value, float(table["portfolio_standard_error"].sel(at)))
+
+    all_lose = cell(float(table["p_all_lose"]), float(table["p_all_lose_standard_error"]))
+    console.print(f"portfolio, buy and hold ({weights}), in %:")
     console.print(
-        f"portfolio ({weights}): mean {float(p.sel(portfolio_statistic='mean')):.2f}% ± "
-        f"{float(pe.sel(portfolio_statistic='mean')):.2f}, VaR 95% "
-        f"{float(p.sel(portfolio_statistic='var95')):.2f}%, CVaR 95% "
-        f"{float(p.sel(portfolio_statistic='cvar95')):.2f}% ± "
-        f"{float(pe.sel(portfolio_statistic='cvar95')):.2f}; P(all three lose) = "
-        f"{float(table['p_all_lose']) * 100:.2f}% ± "
-        f"{float(table['p_all_lose_standard_error']) * 100:.2f}"
+        f"  mean annual return {portfolio('mean')}, VaR 95% {portfolio('var95')}, "
+        f"CVaR 95% {portfolio('cvar95')}"
     )
-    years = table["crash_year_probability"] * 100
+    console.print(f"  P(all three lose) = {all_lose}")
+    console.print("  (it compounds its total wealth: on every path its annual return is at least")
+    console.print("  the weighted mean of the segments', so its mean can exceed every segment's)")
+    years = table["crash_year_probability"]
     console.print(
-        "P(crash in year): "
-        + ", ".join(
-            f"{int(y)}: {float(v):.1f}%"
-            for y, v in zip(years["year"].values, years.values, strict=True)
-        )
+        f"P(crash in year 1..{years.sizes['year']}), %: "
+        + " ".join(_number(float(v) * 100, 1) for v in years.values)
     )
+
+
+def json_ready(doc):
+    """``doc`` with every NaN or infinite float replaced by ``None`` (JSON ``null``): what
+    cannot be estimated is undefined, and JSON has no NaN."""
+    if isinstance(doc, dict):
+        return {k: json_ready(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [json_ready(v) for v in doc]
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return None
+    return doc
 
 
 def _estimate(table: xr.Dataset, value: str, error: str | None = None, **where) -> dict:
@@ -283,15 +347,18 @@ def progress_reporter(*, enabled: bool, delay: float = 1.0):
             bar.stop()
 
 
-_PARTS = {
-    "fundamental": "fundamentals (weighing)",
-    "sentiment": "sentiment (voting)",
+#: The parts of the mean annual return, in the words tables and figures use.
+PART_LABELS = {
+    "fundamental": "fundamentals",
+    "sentiment": "sentiment",
     "contagion": "contagion hit",
-    "cash_flow": "cash paid out less raised",
+    "cash_flow": "net payout",
     "dilution": "entrant dilution",
     "selection": "selection spread",
-    "wipe_out": "wiped-out investors",
+    "wipe_out": "wipe-outs",
 }
+#: The voting parts; the rest is weighing.
+VOTING_PARTS = ("sentiment", "contagion")
 
 
 def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
@@ -301,40 +368,34 @@ def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
     grid = _segment_grid(
         table["segment"].values,
         "part",
-        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
-        f"paths, seed {attrs.get('seed', '?')}: where the mean annual return comes from",
-        "percentage points a year; ± is one Monte Carlo standard error",
+        f"{_title(attrs)}: where the mean annual return comes from",
+        "percentage points a year; voting is sentiment and the contagion hit, the rest is "
+        "weighing; ± is one Monte Carlo standard error",
     )
+    segments = table["segment"].values
     for part in table["component"].values:
-        value = table["contribution"].sel(component=part) * 100
-        error = table["contribution_standard_error"].sel(component=part) * 100
+        value = table["contribution"].sel(component=part)
+        error = table["contribution_standard_error"].sel(component=part)
         cells = [
-            f"{float(value.sel(segment=seg)):+7.2f} ± {float(error.sel(segment=seg)):.2f}"
-            for seg in table["segment"].values
+            cell(float(value.sel(segment=seg)), float(error.sel(segment=seg)), sign=True)
+            for seg in segments
         ]
-        grid.add_row(_PARTS.get(str(part), str(part)), *cells)
+        grid.add_row(PART_LABELS.get(str(part), str(part)), *cells)
     grid.add_section()
-    voting = table["contribution"].sel(component=["sentiment", "contagion"]).sum("component")
+    voting = table["contribution"].sel(component=list(VOTING_PARTS)).sum("component")
     mean = table["estimate"].sel(statistic="mean")
+    error = table["standard_error"].sel(statistic="mean")
     grid.add_row(
         "= mean annual return",
         *[
-            f"{float(mean.sel(segment=seg)) * 100:+7.2f} ± "
-            f"{float(table['standard_error'].sel(segment=seg, statistic='mean')) * 100:.2f}"
-            for seg in table["segment"].values
+            cell(float(mean.sel(segment=seg)), float(error.sel(segment=seg)), sign=True)
+            for seg in segments
         ],
     )
-    grid.add_row(
-        "  of which voting",
-        *[f"{float(voting.sel(segment=seg)) * 100:+7.2f}" for seg in table["segment"].values],
-    )
-    grid.add_row(
-        "  weighing only",
-        *[
-            f"{float((mean - voting).sel(segment=seg)) * 100:+7.2f}"
-            for seg in table["segment"].values
-        ],
-    )
+    for label, part in (("  of which voting", voting), ("  weighing only", mean - voting)):
+        grid.add_row(
+            label, *[_number(float(part.sel(segment=s)) * 100, sign=True) for s in segments]
+        )
     console.print(grid)
 
 
@@ -360,10 +421,6 @@ def waterfall_to_json(table: xr.Dataset) -> dict:
 _COMPARED = {"mean": "mean", "q50": "median", "p_loss": "P(loss)", "cvar95": "CVaR95"}
 
 
-def _compact(value: float, error: float) -> str:
-    return f"{value * 100:.2f} ±{error * 100:.2f}"
-
-
 def _rows(table: xr.Dataset, dim: str) -> tuple[list[str], xr.Dataset, str]:
     """Labels and a table with one ``row`` per scenario or grid point."""
     if dim == "scenario":
@@ -382,34 +439,38 @@ def render_comparison(table: xr.Dataset, dim: str = "scenario", console: Console
     percent, and the difference of the mean from the first row with its own (paired) s.e."""
     console = console or Console(highlight=False)
     labels, rows, row_dim = _rows(table, dim)
+    keys = dim.replace("|", ", ")
+    # Each cell is two lines, the estimate over "± s.e.", so that seven columns fit 80.
     for seg in table["segment"].values:
         grid = Table(
             title=f"{seg}: annual return (%), {int(table.attrs['n_paths']):,} paths per row, "
-            f"seed {table.attrs['seed']}, common random numbers",
+            f"seed {table.attrs['seed']}, common random numbers"
+            + ("" if dim == "scenario" else f"; rows: {keys}"),
             title_justify="left",
-            caption=f"± one s.e.; Δ mean is the difference from the first row, its s.e. from "
-            f"{int(table.attrs['batches'])} paired batches",
+            caption=f"± one s.e. in percentage points; Δ mean is the difference from the first "
+            f"row (ref), its s.e. from {int(table.attrs['batches'])} paired batches",
+            caption_justify="left",
         )
-        grid.add_column(dim.replace("|", ", "), overflow="fold")
+        grid.add_column("scenario" if dim == "scenario" else "value", no_wrap=True)
         for label in (*_COMPARED.values(), "Δ mean", "P(crash)"):
-            grid.add_column(label, justify="right", overflow="fold", min_width=6)
+            grid.add_column(label, justify="right", no_wrap=True)
         flat = rows.sel(segment=seg)
         for i, label in enumerate(labels):
             row = flat.isel({row_dim: i})
-            cells = [
-                _compact(
-                    float(row["estimate"].sel(statistic=k)),
-                    float(row["standard_error"].sel(statistic=k)),
-                )
+            pairs = [
+                (row["estimate"].sel(statistic=k), row["standard_error"].sel(statistic=k))
                 for k in _COMPARED
             ]
-            cells.append(
-                _compact(
-                    float(row["difference"].sel(statistic="mean")),
-                    float(row["difference_standard_error"].sel(statistic="mean")),
+            pairs.append(
+                (
+                    row["difference"].sel(statistic="mean"),
+                    row["difference_standard_error"].sel(statistic="mean"),
                 )
             )
-            cells.append(_compact(float(row["p_crash"]), float(row["p_crash_standard_error"])))
+            pairs.append((row["p_crash"], row["p_crash_standard_error"]))
+            cells = [cell(float(v), float(e), sep="\n± ") for v, e in pairs]
+            if i == 0:
+                cells[len(_COMPARED)] = "ref"
             grid.add_row(label, *cells)
         console.print(grid)
 
@@ -443,16 +504,15 @@ def render_tornado(table: xr.Dataset, console: Console | None = None) -> None:
     grid = _segment_grid(
         table["segment"].values,
         "input",
-        f"scenario {table.attrs.get('scenario_name', '?')}: mean annual return (%) in "
-        f"each input's bottom -> top decile, {int(table.attrs.get('n_paths', 0)):,} paths",
+        f"{_title(table.attrs)}: mean annual return (%) in each input's bottom -> top decile",
         "one ensemble, no re-runs; inputs ordered by their largest swing",
         wrap_first=True,
     )
     for name in table["input"].values:
         row = table.sel(input=name)
         cells = [
-            f"{float(row['mean'].sel(segment=s, side='low')) * 100:.1f} -> "
-            f"{float(row['mean'].sel(segment=s, side='high')) * 100:.1f}"
+            f"{_number(float(row['mean'].sel(segment=s, side='low')) * 100, 1)} -> "
+            f"{_number(float(row['mean'].sel(segment=s, side='high')) * 100, 1)}"
             for s in table["segment"].values
         ]
         grid.add_row(str(row["label"].values), *cells)
@@ -499,8 +559,8 @@ def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
         grid.add_row(
             str(group).replace("_", " "),
             *[
-                f"{float(table['first_order'].sel(group=group, segment=s)):.2f} / "
-                f"{float(table['total'].sel(group=group, segment=s)):.2f}"
+                f"{_number(float(table['first_order'].sel(group=group, segment=s)))} / "
+                f"{_number(float(table['total'].sel(group=group, segment=s)))}"
                 for s in table["segment"].values
             ],
         )

@@ -20,6 +20,7 @@ import numpy as np
 
 from mcengine.blocks import reduce_blocks
 from mcengine.jit import kernel
+from mcengine.numerics import dot
 
 __all__ = ["Moments", "MomentTable", "ExactSample", "BinnedSample", "Histogram", "comoments"]
 
@@ -264,8 +265,8 @@ class BinnedSample:
         counts = h.counts[:below]
         s = threshold - (h.lo + (np.arange(below) + 0.5) * h.width)
         atom_s = max(threshold - h.atom, 0.0)
-        total = float(np.dot(counts, s)) + h.atom_count * atom_s
-        square = float(np.dot(counts, s * s)) + h.atom_count * atom_s**2
+        total = dot(counts, s) + h.atom_count * atom_s
+        square = dot(counts, s * s) + h.atom_count * atom_s**2
         mean = total / self.n
         var = max(square / self.n - mean * mean, 0.0) * self.n / max(self.n - 1, 1)
         return mean, var

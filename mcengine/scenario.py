@@ -20,6 +20,7 @@ import numpy as np
 import tomli_w
 
 from mcengine.errors import ScenarioError
+from mcengine.numerics import cholesky
 from mcengine.parameters import (
     SECTIONS,
     Applications,
@@ -90,7 +91,7 @@ class Scenario:
                 )
         c = self.correlation
         try:
-            np.linalg.cholesky(self.correlation_matrix())
+            cholesky(self.correlation_matrix())
         except np.linalg.LinAlgError:
             raise ScenarioError(
                 f"correlation.cost_open = {c.cost_open:g}, correlation.cost_demand = "

@@ -45,7 +45,7 @@ from mcengine.io import atomic_path
 from mcengine.scenario import Scenario
 from mcengine.streams import MAX_SEED, fresh_seed
 
-__all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX"]
+__all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX", "stored_chunk_summary"]
 
 ZARR_SUFFIX = ".zarr"
 _LABELS = ["segment", "component"]  # coordinates without a path dimension
@@ -85,7 +85,8 @@ def _entry(manifest: Path, start: int) -> Path:
 
 
 def _read_back(store: Path, start: int, stop: int) -> PathArrays:
-    ds = xr.open_zarr(store, consolidated=False).isel(path=slice(start, stop)).load()
+    ds = xr.open_zarr(store, consolidated=_consolidated(store)).isel(path=slice(start, stop))
+    ds = ds.load()
     n = stop - start
     return PathArrays(
         **{name: ds[name].values for name in vars(PathArrays.empty(0)) if name != "flags"},
@@ -121,6 +122,38 @@ def store_chunk(
         with atomic_path(entry) as tmp:
             tmp.write_text(json.dumps({"start": start, "stop": stop, "sha256": _digest(paths)}))
     return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+
+
+def stored_chunk_summary(
+    scenario: Scenario, seed: int, start: int, stop: int, store: str, weights, threads
+) -> Partial:
+    """The summary of paths ``[start, stop)`` of a finished store, read back, not rerun."""
+    paths = _read_back(Path(store), start, stop)
+    return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+
+
+def _stored_attributes(target: Path) -> dict:
+    return dict(xr.open_zarr(target, consolidated=_consolidated(target)).attrs)
+
+
+def _consolidated(store: Path) -> bool:
+    return (Path(store) / ".zmetadata").is_file()
+
+
+def _is_complete(target: Path, identity: dict) -> bool:
+    """Whether ``target`` is the finished store of the run ``identity`` describes."""
+    try:
+        attrs = _stored_attributes(target)
+    except Exception:  # missing, foreign or damaged: not this run's finished store
+        return False
+    recorded = {
+        "scenario": attrs.get("scenario"),
+        "seed": int(attrs.get("seed", -1)),
+        "n_paths": int(attrs.get("n_paths", -1)),
+        "chunk_paths": int(attrs.get("chunk_paths", -1)),
+        "mcengine_version": attrs.get("mcengine_version"),
+    }
+    return recorded == identity
 
 
 def _recorded_seed(manifest: Path) -> int | None:
@@ -204,12 +237,30 @@ def write_zarr(
     store, manifest = partial_paths(target)
     if seed is None:  # a resumed run repeats its seed; a new one draws one
         seed = _recorded_seed(manifest) if resume else None
+        if seed is None and resume and not manifest.exists():
+            with contextlib.suppress(Exception):  # a finished store keeps its seed
+                seed = int(_stored_attributes(target)["seed"])
         seed = fresh_seed() if seed is None else seed
     seed = check_int("seed", seed, 0, MAX_SEED)
     attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
     attrs["chunk_paths"] = np.int64(chunk_paths)
     template = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
-    _prepare(store, manifest, _identity(scenario, seed, n_paths, chunk_paths), resume, template)
+    identity = _identity(scenario, seed, n_paths, chunk_paths)
+    if resume and not (store.exists() or manifest.exists()) and _is_complete(target, identity):
+        # Nothing to finish: summarise the stored chunks instead of computing them again.
+        return run_chunks(
+            client,
+            stored_chunk_summary,
+            scenario,
+            seed,
+            chunk_ranges(n_paths, chunk_paths),
+            name="summarise",
+            progress=progress,
+            store=str(target),
+            weights=portfolio_weights,
+            threads=threads,
+        ).summary.result(_stored_attributes(target))
+    _prepare(store, manifest, identity, resume, template)
     started = time.perf_counter()
     merged = run_chunks(
         client,
@@ -235,6 +286,9 @@ def _finish(store: Path, manifest: Path, target: Path, attrs: dict) -> None:
 
     group = zarr.open_group(store, mode="r+")
     group.attrs["elapsed_seconds"] = float(attrs["elapsed_seconds"])
+    # One metadata file for the whole store: readers open it in one read, and xarray does
+    # not warn that it is missing.
+    zarr.consolidate_metadata(str(store))
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)

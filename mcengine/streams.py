@@ -26,19 +26,20 @@ Draws:
 
 Normals use the 256-layer ziggurat of Marsaglia and Tsang (2000) in the 64-bit form of
 ``numpy.random.Generator.standard_normal``: fed the same words, it consumes the same words and
-returns the same values to 1e-13 (its table is computed here, not copied, and differs from
-numpy's in the last bits; ``tests/test_streams.py::test_ziggurat_matches_numpy``). About 99%
-of normals take one word; the rest take one or two more.
+returns the same values to 1e-13 (its tables are the exact ones correctly rounded, which
+differ from numpy's in the last bits; ``tests/test_streams.py::test_ziggurat_matches_numpy``).
+About 99% of normals take one word; the rest take one or two more.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 
 import numpy as np
 
+from mcengine import _ziggurat_tables
 from mcengine.jit import inline_kernel, kernel
+from mcengine.numerics import exp, log1p
 
 __all__ = [
     "STATE_SIZE",
@@ -70,34 +71,14 @@ _LO32 = np.uint64(0xFFFFFFFF)
 _U53 = 1.0 / 9007199254740992.0
 
 
-_ZIG_R = 3.6541528853610088  # the base strip's right edge for 256 layers
+# Marsaglia-Tsang tables for 256 layers and 52-bit mantissas: literals, the exact tables
+# correctly rounded (tests/test_ziggurat.py). They were computed here with numpy's exp/log,
+# whose AVX-512 loops changed 44 entries by an ulp, and so 6% of normals, on such CPUs.
+_ZIG_R = _ziggurat_tables.R
 _ZIG_INV_R = 1.0 / _ZIG_R
-
-
-def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Marsaglia-Tsang tables for 256 layers and 52-bit mantissas (numpy's constants)."""
-    # v is the area of each layer, R f(R) + the tail integral, computed exactly for this R so
-    # the table is self-consistent (numpy's rounded v = 0.00492867323399 is off by 1e-13).
-    r, m1 = _ZIG_R, 2.0**52
-    v = r * np.exp(-0.5 * r * r) + np.sqrt(np.pi / 2) * math.erfc(r / np.sqrt(2))
-    ki = np.zeros(256, dtype=np.uint64)
-    wi = np.zeros(256)
-    fi = np.zeros(256)
-    dn = tn = r
-    q = v / np.exp(-0.5 * dn * dn)
-    ki[0] = np.uint64((dn / q) * m1)
-    wi[0], wi[255] = q / m1, dn / m1
-    fi[0], fi[255] = 1.0, np.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = np.sqrt(-2.0 * np.log(v / dn + np.exp(-0.5 * dn * dn)))
-        ki[i + 1] = np.uint64((dn / tn) * m1)
-        tn = dn
-        fi[i] = np.exp(-0.5 * dn * dn)
-        wi[i] = dn / m1
-    return ki, wi, fi
-
-
-_ZIG_K, _ZIG_W, _ZIG_F = _ziggurat_tables()
+_ZIG_K = np.array(_ziggurat_tables.KI, dtype=np.uint64)
+_ZIG_W = np.array(_ziggurat_tables.WI)
+_ZIG_F = np.array(_ziggurat_tables.FI)
 
 
 def key_from_seed(seed: int) -> tuple[int, int]:
@@ -264,13 +245,13 @@ def next_normal(state):
         if idx == 0:
             # The tail beyond R, by Marsaglia's exponential rejection; 1 - U avoids log(0).
             while True:
-                xx = -_ZIG_INV_R * np.log1p(-next_uniform(state))
-                yy = -np.log1p(-next_uniform(state))
+                xx = -_ZIG_INV_R * log1p(-next_uniform(state))
+                yy = -log1p(-next_uniform(state))
                 if yy + yy > xx * xx:
                     return -(_ZIG_R + xx) if (rabs >> 8) & 1 else _ZIG_R + xx
         else:
             wedge = (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_uniform(state) + _ZIG_F[idx]
-            if wedge < np.exp(-0.5 * x * x):
+            if wedge < exp(-0.5 * x * x):
                 return x
 
 

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
+from mcengine import estimates
 from mcengine.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
 from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
+from mcengine.estimates import TAIL_ALPHA
+from mcengine.numerics import expm1_array
 from mcengine.parameters import SEGMENTS
 from mcengine.samplers import student_t95
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
@@ -56,8 +58,6 @@ __all__ = [
 CONTRIBUTIONS = (*COMPONENTS, "wipe_out")
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-TAIL_ALPHA = 0.05
-_Z95 = 1.959963984540054
 #: Histogram bin width of annual return and drawdown in summary-only runs: the bound on the
 #: error of every quantile-based figure (1e-4 percentage points).
 ANNUAL_BIN_WIDTH = 1e-6
@@ -76,62 +76,19 @@ STATISTICS = {
 }
 
 
-class Estimate(NamedTuple):
-    """A statistic with its Monte Carlo standard error and 95% confidence interval."""
-
-    value: float
-    se: float
-    ci_low: float
-    ci_high: float
-
-
-def _normal(value: float, se: float) -> Estimate:
-    return Estimate(value, se, value - _Z95 * se, value + _Z95 * se)
-
-
-def _quantile(sample, q: float) -> Estimate:
-    """Quantile with the distribution-free order-statistic interval: ranks
-    ``n q +/- 1.96 sqrt(n q (1-q))``. Its width / (2 * 1.96) is the standard error; it needs
-    no density estimate and collapses onto an atom (e.g. wipe-outs at -1)."""
-    n = sample.n
-    half = _Z95 * math.sqrt(n * q * (1.0 - q))
-    lo = sample.order_statistic(min(max(math.floor(n * q - half), 0), n - 1))
-    hi = sample.order_statistic(min(max(math.ceil(n * q + half), 0), n - 1))
-    return Estimate(sample.quantile(q), (hi - lo) / (2.0 * _Z95), lo, hi)
-
-
-def _proportion(hits: int, n: int) -> Estimate:
-    """Proportion with the Wilson score interval (sound near 0 and 1, unlike p +/- 1.96 se)."""
-    p = hits / n
-    z2 = _Z95 * _Z95
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    # At p = 0 (or 1) the interval ends exactly at 0 (or 1); rounding would miss by 1 ulp.
-    low = 0.0 if hits == 0 else max(centre - half, 0.0)
-    high = 1.0 if hits == n else min(centre + half, 1.0)
-    return Estimate(p, math.sqrt(p * (1.0 - p) / n), low, high)
-
-
 def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: int):
     n = annual.n
-    m = annual.moments
-    stats: dict[str, Estimate] = {}
-    std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
-    stats["mean"] = _normal(m.mean, std / math.sqrt(n))
-    m4 = m.m4 / n
-    std_se = math.sqrt(max(m4 - std**4, 0.0) / n) / (2.0 * std) if std > 0 else 0.0
-    stats["std"] = _normal(std, std_se)
+    stats: dict[str, estimates.Estimate] = {
+        "mean": estimates.mean(annual.moments),
+        "std": estimates.std(annual.moments),
+    }
     for q in QUANTILES:
-        stats[f"q{round(q * 100):02d}"] = _quantile(annual, q)
-    tail = stats["q05"]
-    stats["var95"] = Estimate(-tail.value, tail.se, -tail.ci_high, -tail.ci_low)
-    shortfall_mean, shortfall_var = annual.shortfall(tail.value)
-    cvar = -(tail.value - shortfall_mean / TAIL_ALPHA)
-    stats["cvar95"] = _normal(cvar, math.sqrt(shortfall_var) / (TAIL_ALPHA * math.sqrt(n)))
-    stats["p_loss"] = _proportion(n_loss, n)
-    stats["p_wiped_out"] = _proportion(n_wiped, n)
-    stats["median_max_drawdown"] = _quantile(drawdown, 0.5)
-    stats["p_crash_origin"] = _proportion(n_origin, n)
+        stats[f"q{round(q * 100):02d}"] = estimates.quantile(annual, q)
+    _, stats["var95"], stats["cvar95"] = estimates.tail(annual)
+    stats["p_loss"] = estimates.proportion(n_loss, n)
+    stats["p_wiped_out"] = estimates.proportion(n_wiped, n)
+    stats["median_max_drawdown"] = estimates.quantile(drawdown, 0.5)
+    stats["p_crash_origin"] = estimates.proportion(n_origin, n)
     return stats
 
 
@@ -151,7 +108,7 @@ def annual_contributions(
     alive = wipe_cause == 0
     r = components.sum(axis=-1) / horizon
     with np.errstate(invalid="ignore", divide="ignore"):
-        carino = np.where(r == 0.0, 1.0, np.expm1(r) / r)
+        carino = np.where(r == 0.0, 1.0, expm1_array(r) / r)
     out = np.empty((*components.shape[:-1], len(CONTRIBUTIONS)))
     out[..., :-1] = np.where(alive[..., None], components * (carino / horizon)[..., None], 0.0)
     out[..., -1] = np.where(alive, 0.0, -1.0)
@@ -170,12 +127,7 @@ def _contribution_moments(components, wipe_cause, horizon) -> MomentTable:
 
 def _contribution_variables(moments: MomentTable) -> dict:
     mean = np.array([[m.mean for m in row] for row in moments.rows])
-    se = np.array(
-        [
-            [math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0 for m in row]
-            for row in moments.rows
-        ]
-    )
+    se = np.array([[estimates.mean_standard_error(m.m2, m.n) for m in row] for row in moments.rows])
     dims = ("segment", "component")
     return {"contribution": (dims, mean), "contribution_standard_error": (dims, se)}
 
@@ -191,7 +143,7 @@ def _summary_dataset(
     def table(field: str) -> np.ndarray:
         return np.array([[getattr(per_segment[s][k], field) for k in STATISTICS] for s in SEGMENTS])
 
-    crash = _proportion(n_crash, n)
+    crash = estimates.proportion(n_crash, n)
     out = xr.Dataset(
         {
             "estimate": (("segment", "statistic"), table("value")),

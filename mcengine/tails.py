@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from mcengine import estimates
 from mcengine.blocks import reduce_blocks
+from mcengine.numerics import expm1_array, log_array
 from mcengine.parameters import SEGMENTS
 from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable, comoments
 
@@ -34,9 +36,15 @@ EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
 
 def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -> np.ndarray:
     """Annual return of a buy-and-hold portfolio holding ``weights`` of each segment today."""
-    wealth = total_return @ np.asarray(weights, dtype=float)
-    with np.errstate(divide="ignore"):
-        return np.where(wealth > 0, np.expm1(np.log(wealth) / horizon), -1.0)
+    # Element-wise products and sums in segment order, and libm's log/expm1: BLAS's matrix
+    # product and numpy's SIMD log/expm1 give other last bits on other CPUs.
+    w = np.asarray(weights, dtype=float)
+    total = np.asarray(total_return, dtype=float)
+    wealth = total[:, 0] * w[0]
+    for s in range(1, w.size):
+        wealth = wealth + total[:, s] * w[s]
+    positive = np.where(wealth > 0, wealth, 1.0)
+    return np.where(wealth > 0, expm1_array(log_array(positive) / horizon), -1.0)
 
 
 def check_weights(weights) -> tuple[float, float, float]:
@@ -144,8 +152,6 @@ class JointStats:
     ) -> dict:
         """The Dataset variables (see :func:`mcengine.summarize`), with the paths'
         :class:`JointMoments`."""
-        from mcengine.summary import _normal, _proportion, _quantile
-
         n = self.n
         std = np.sqrt(np.diag(moments.comoment))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -153,7 +159,7 @@ class JointStats:
         out = {"correlation_pearson": (("segment", "segment_b"), pearson)}
         if spearman is not None:
             out["correlation_spearman"] = (("segment", "segment_b"), spearman)
-        joint = _proportion(self.n_all_lose, n)
+        joint = estimates.proportion(self.n_all_lose, n)
         out["p_all_lose"] = ((), joint.value)
         out["p_all_lose_standard_error"] = ((), joint.se)
 
@@ -163,33 +169,23 @@ class JointStats:
         for c, row in enumerate(moments.conditions.rows):
             counts[c] = row[0].n
             for s, m in enumerate(row):
-                cond[s, c] = m.mean if m.n else 0.0
-                cond_se[s, c] = math.sqrt(m.m2 / (m.n - 1) / m.n) if m.n > 1 else 0.0
+                cond[s, c], cond_se[s, c] = estimates.mean(m)[:2]
         out["conditional_mean"] = (("segment", "condition"), cond)
         out["conditional_mean_standard_error"] = (("segment", "condition"), cond_se)
         out["condition_paths"] = (("condition",), counts)
 
-        p_year = self.crash_years / n
-        out["crash_year_probability"] = (("year",), p_year)
-        out["crash_year_probability_standard_error"] = (
-            ("year",),
-            np.sqrt(p_year * (1 - p_year) / n),
-        )
+        years = [estimates.proportion(int(k), n) for k in self.crash_years]
+        out["crash_year_probability"] = (("year",), [e.value for e in years])
+        out["crash_year_probability_standard_error"] = (("year",), [e.se for e in years])
 
         sample = portfolio_sample or BinnedSample(self.portfolio, moments.portfolio)
-        m = sample.moments
-        p_std = math.sqrt(m.m2 / (n - 1)) if n > 1 else 0.0
-        tail = _quantile(sample, 0.05)
-        shortfall_mean, shortfall_var = sample.shortfall(tail.value)
+        q05, var95, cvar95 = estimates.tail(sample)
         stats = {
-            "mean": _normal(m.mean, p_std / math.sqrt(n)),
-            "q05": tail,
-            "var95": type(tail)(-tail.value, tail.se, -tail.ci_high, -tail.ci_low),
-            "cvar95": _normal(
-                -(tail.value - shortfall_mean / 0.05),
-                math.sqrt(shortfall_var) / (0.05 * math.sqrt(n)),
-            ),
-            "p_loss": _proportion(self.n_portfolio_loss, n),
+            "mean": estimates.mean(sample.moments),
+            "q05": q05,
+            "var95": var95,
+            "cvar95": cvar95,
+            "p_loss": estimates.proportion(self.n_portfolio_loss, n),
         }
         for name, idx in (("portfolio", 0), ("portfolio_standard_error", 1)):
             out[name] = (("portfolio_statistic",), [stats[k][idx] for k in PORTFOLIO_STATISTICS])
@@ -205,10 +201,11 @@ class JointStats:
 
 
 def _defined(correlation: np.ndarray) -> np.ndarray:
-    """A segment whose return never varies (e.g. always wiped out) is uncorrelated with the
-    others (0) and perfectly with itself (1), rather than NaN."""
-    out = np.where(np.isfinite(correlation), correlation, 0.0)
-    np.fill_diagonal(out, 1.0)
+    """A segment whose return never varies (e.g. always wiped out) has no correlation to
+    measure: NaN (``n/a`` in tables), also with itself; a varying segment's own is 1."""
+    out = np.where(np.isfinite(correlation), correlation, np.nan)
+    diagonal = np.isfinite(np.diag(correlation))
+    out[np.diag_indices_from(out)] = np.where(diagonal, 1.0, np.nan)
     return out
 
 

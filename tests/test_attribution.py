@@ -134,8 +134,10 @@ def test_explain_command(tmp_path):
     result = runner.invoke(cli, ["explain", "-n", "5000", "--seed", "1"])
     assert result.exit_code == 0, result.output
     for text in (
-        "fundamentals (weighing)",
-        "sentiment (voting)",
+        "fundamentals",
+        "sentiment",
+        "net payout",
+        "wipe-outs",
         "= mean annual return",
         "of which voting",
         "weighing only",

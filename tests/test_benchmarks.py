@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from benchmarks import suite
+from mcengine.bench import suite
 from mcengine.cli import cli
 
 
@@ -76,3 +76,46 @@ def test_mcengine_bench_prints_a_table(tmp_path, monkeypatch):
     assert result.exit_code == 0
     assert "rng_floor_ratio" in result.stdout and "paths/s (warm)" in result.stdout
     assert "variance reduction, sobol" in result.stdout
+
+
+def test_run_workload_returns_its_figures():
+    from mcengine.bench import WORKLOADS, run_workload
+
+    figures = run_workload("summary_only", quick=True, repeats=1)
+    assert figures["name"] == "summary_only" and figures["repeats"] == 1
+    assert figures["paths"] == WORKLOADS["summary_only"].paths // 10
+    assert figures["seconds"] > 0
+    assert figures["paths_per_second"] == figures["paths"] / figures["seconds"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "fast"}, "workload = 'fast', must be one of: base, base_1_thread"),
+        ({"name": "base", "repeats": 0}, "repeats = 0, must be an integer >= 1"),
+    ],
+)
+def test_run_workload_refuses_bad_arguments(kwargs, message):
+    from mcengine.bench import run_workload
+
+    with pytest.raises(ValueError, match=message):
+        run_workload(**kwargs)
+
+
+def test_asv_classes_cover_every_workload():
+    from mcengine.bench import WORKLOADS, asv
+
+    assert asv.TimeWorkloads.params == [list(WORKLOADS)]
+    assert callable(asv.TimeWorkloads().time_workload)
+
+
+def test_mcengine_bench_lists_and_times_one_workload(tmp_path):
+    listed = CliRunner().invoke(cli, ["bench", "--list"])
+    assert listed.exit_code == 0 and listed.stdout.splitlines()[0].startswith("base ")
+    timed = CliRunner().invoke(cli, ["bench", "--workload", "rng_floor", "--quick", "--json"])
+    assert timed.exit_code == 0, timed.output
+    (figures,) = json.loads(timed.stdout)
+    assert figures["name"] == "rng_floor" and figures["paths"] == 100_000
+    bad = CliRunner().invoke(cli, ["bench", "--workload", "fast"])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("Error: --workload fast: unknown; one of base, ")

@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
+import mcengine
 from mcengine import io as io_module
 from mcengine.cli import cli
 
@@ -100,8 +101,9 @@ def test_set_overrides_apply(runner):
         ),
         (
             ["run", "-n", "10", "--seed", "-3"],
-            "Error: mcengine run: Invalid value for '--seed': -3 is not in the range "
-            "0<=x<=9223372036854775807.\n",
+            "Error: mcengine run: Invalid value for '--seed': '-3' is not a seed; a seed is a "
+            "whole number from 0 to 9223372036854775807 that fixes the random numbers (omit "
+            "--seed to draw a fresh one, which is reported)\n",
         ),
         (["frobnicate"], "Error: mcengine: No such command 'frobnicate'.\n"),
         (
@@ -304,11 +306,12 @@ def test_joint_risk_in_table_and_json(runner):
     result = invoke(runner, "run", "-n", "3000", "--seed", "1", "--weights", "1,1,2")
     for text in (
         "joint risk",
-        "correlation with training",
-        "mean annual return, crash",
-        "portfolio (0.25, 0.25, 0.50)",
+        "corr. training",
+        "mean, crash",
+        "portfolio, buy and hold (0.25, 0.25, 0.50), in %:",
         "P(all three lose)",
-        "P(crash in year): 1:",
+        "so its mean can exceed every segment's",
+        "P(crash in year 1..10), %: ",
     ):
         assert text in result.output
     doc = json.loads(invoke(runner, "run", "-n", "3000", "--seed", "1", "--json").output)
@@ -361,7 +364,9 @@ def test_sampler_flags(runner):
     assert "(from 8 replicate groups (antithetic))" in table
     bad = runner.invoke(cli, ["run", "-n", "100", "--sampler", "sobol"])
     assert bad.exit_code == 2
-    assert bad.stderr.startswith("Error: n_paths = 100 with sampler = 'sobol', must be a multiple")
+    assert bad.stderr.startswith(
+        "Error: -n 100 with --sampler = 'sobol', must be a multiple of --replicates = 16"
+    )
 
 
 def test_written_files_get_the_usual_permissions(runner, tmp_path):
@@ -373,3 +378,63 @@ def test_written_files_get_the_usual_permissions(runner, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.parametrize(
+    ("variable", "where", "value", "message"),
+    [
+        (
+            "annual_return",
+            {"path": 17, "segment": 1},
+            -3.0,
+            "annual_return = -3.0 at path 17, segment inference, must be in [-1, inf]",
+        ),
+        (
+            "open_share",
+            {"path": 5},
+            1.5,
+            "open_share = 1.5 at path 5, must be in [0, 1]",
+        ),
+        (
+            "crash_year",
+            {"path": 3},
+            np.inf,
+            "crash_year = inf at path 3, must be in [0, inf] or NaN",
+        ),
+    ],
+)
+def test_result_files_are_checked_value_by_value(tmp_path, variable, where, value, message):
+    ds = mcengine.simulate("base", 50, seed=1)
+    ds[variable][where] = value
+    target = tmp_path / "tampered.nc"
+    ds.to_netcdf(target, engine="h5netcdf")
+    for command in (["summarize", str(target)], ["plot", str(target), "--out", "x.png"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (
+            f"Error: {target}: {message}; not a result mcengine could have written\n"
+        )
+
+
+def test_wiped_out_paths_must_agree(tmp_path):
+    ds = mcengine.simulate("base", 50, seed=1)
+    ds["total_return"][{"path": 9, "segment": 0}] = 0.0
+    target = tmp_path / "t.nc"
+    ds.to_netcdf(target, engine="h5netcdf")
+    result = CliRunner().invoke(cli, ["summarize", str(target)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {target}: total_return and annual_return disagree at path 9, segment 0"
+    )
+
+
+def test_netcdf_results_are_compressed_and_chunked_along_path(tmp_path):
+    from mcengine.io import NETCDF_CHUNK_PATHS, write_netcdf
+
+    ds = mcengine.simulate("base", 70_000, seed=1)
+    write_netcdf(ds, tmp_path / "r.nc")
+    back = xr.load_dataset(tmp_path / "r.nc", engine="h5netcdf")
+    xr.testing.assert_identical(back, ds)
+    encoding = back["annual_return"].encoding
+    assert encoding["zlib"] and encoding["chunksizes"] == (NETCDF_CHUNK_PATHS, 3)
+    assert (tmp_path / "r.nc").stat().st_size < 0.8 * sum(v.nbytes for v in ds.data_vars.values())

@@ -86,5 +86,7 @@ def test_too_many_kept_paths_is_a_clear_error():
         text=True,
     )
     assert proc.returncode == 2
-    assert proc.stderr.startswith("Error: n_paths = 100000000000 keeps ")
-    assert "use keep_paths=False (--summary-only) or fewer paths" in proc.stderr
+    assert proc.stderr.startswith("Error: -n 100000000000 keeps ")
+    assert proc.stderr.endswith(
+        "use --summary-only, write the paths to a Zarr store (--out DIR.zarr), or fewer paths\n"
+    )

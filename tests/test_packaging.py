@@ -38,6 +38,9 @@ def test_wheel_ships_scenarios_and_runs_from_site_packages(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for scenario in ("base", "training_bust", "open_weights_win", "agentic_boom", "inference_glut"):
         assert f"mcengine/scenarios/{scenario}.toml" in names
+    for module in ("__init__", "suite", "reference", "asv"):
+        assert f"mcengine/bench/{module}.py" in names
+    assert "mcengine/py.typed" in names
     site = tmp_path / "site"
     subprocess.run(
         [
@@ -70,3 +73,13 @@ def test_wheel_ships_scenarios_and_runs_from_site_packages(tmp_path):
         text=True,
     ).stdout
     assert "training_bust" in out and "base" in out
+    # Benchmark suites install packages, they don't clone them: the workloads ship too.
+    bench = subprocess.run(
+        [sys.executable, "-m", "mcengine", "bench", "--workload", "rng_floor", "--quick"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert bench.startswith("rng_floor ") and "100,000 paths" in bench

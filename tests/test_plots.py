@@ -94,3 +94,71 @@ def test_cli_plot_options(tmp_path):
     )
     assert bad.exit_code == 2
     assert bad.stderr == ("Error: --plot draws the per-path distributions: drop --summary-only\n")
+
+
+def _pixels(fig, artist):
+    fig.canvas.draw()
+    return artist.get_window_extent(fig.canvas.get_renderer())
+
+
+def test_the_run_note_overlaps_nothing(run):
+    # The note used to sit on the x-axis labels: constrained layout does not see fig.text.
+    table = mcengine.summarize(run)
+    for fig in (plots.distributions(run), plots.fan_chart(run), plots.waterfall(table)):
+        (note,) = [t for t in fig.texts if t.get_text().startswith("mcengine, ")]
+        box = _pixels(fig, note)
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_tightbbox(renderer)), note.get_text()
+
+
+def test_histogram_quantile_labels_sit_beside_their_lines(run):
+    fig = plots.distributions(run)
+    ax = fig.axes[0]
+    lines = [line for line in ax.lines if line.get_linestyle() in ("-", ":")]
+    labels = [t for t in ax.texts if "%:" in t.get_text()]
+    assert len(labels) == 3
+    for label, line in zip(labels, lines, strict=True):
+        x_line = ax.transData.transform((line.get_xdata()[0], 0))[0]
+        assert _pixels(fig, label).x0 > x_line  # right of its line, not on it
+
+
+def test_waterfall_uses_the_tables_words(run):
+    fig = plots.waterfall(mcengine.summarize(run))
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == [
+        "fundamentals",
+        "sentiment",
+        "contagion hit",
+        "net payout",
+        "entrant dilution",
+        "selection spread",
+        "wipe-outs",
+        "= mean",
+    ]
+
+
+def test_waterfall_of_per_path_results_says_what_to_pass(run):
+    with pytest.raises(ScenarioError) as err:
+        plots.waterfall(run)
+    assert str(err.value) == (
+        "waterfall needs a summary, not per-path results: pass mcengine.summarize(ds), or "
+        "simulate(..., keep_paths=False)"
+    )
+
+
+def test_plot_functions_draw_into_given_axes(run):
+    import matplotlib.pyplot as plt
+
+    table = mcengine.summarize(run)
+    compared = mcengine.compare(["base", "training_bust"], 1000, seed=1)
+    fig, axes = plt.subplots(1, 3)
+    assert plots.waterfall(table, ax=axes) is fig and axes[0].get_title().startswith("applic")
+    assert plots.fan_chart(run, ax=list(axes)) is fig
+    assert plots.distributions(run, ax=axes) is fig
+    fig2, single = plt.subplots()
+    assert plots.comparison(compared, ax=single) is fig2 and single.get_title()
+    with pytest.raises(ValueError, match=r"^ax = 1 axes, must be 3 \(one per panel\)$"):
+        plots.waterfall(table, ax=single)
+    assert not fig.texts  # the caller's figure gets no title or note
+    plt.close("all")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mcengine
-from benchmarks.reference import simulate_reference
+from mcengine.bench.reference import simulate_reference
 from mcengine.streams import draw_table
 
 CASES = {
@@ -152,7 +152,7 @@ def test_external_draws_match_the_reference(n):
 @pytest.mark.parametrize("name", ["base", "training_bust"])
 def test_reference_with_numpy_draws_agrees_in_distribution(name):
     """Independent random numbers, same model: means and P(loss) within 4 combined s.e."""
-    from benchmarks.reference import simulate_reference_numpy
+    from mcengine.bench.reference import simulate_reference_numpy
 
     sc = mcengine.load_scenario(name)
     n = 40_000

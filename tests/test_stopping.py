@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError, ScenarioError
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_reproducibility import digest  # noqa: E402
@@ -98,7 +98,7 @@ def test_cli_target_flags():
     assert "stopped at" in table.stdout and "target met" in table.stdout
     bad = runner.invoke(cli, ["run", "--target-se", "-1"])
     assert bad.exit_code == 2
-    assert bad.stderr == "Error: target_se = -1.0, must be a number in (0, inf)\n"
+    assert bad.stderr == "Error: --target-se = -1.0, must be a number in (0, inf)\n"
 
 
 def test_default_cap_fits_in_memory():
@@ -111,5 +111,42 @@ def test_default_cap_fits_in_memory():
     assert ds.attrs["stopping"] == "target met"
     if fits is not None:
         assert fits > 1000
-        with pytest.raises(ScenarioError, match="keeps .* GiB of per-path results"):
-            mcengine.simulate("base", 1000, seed=1, target_se=1e-9, max_paths=10**11)
+
+
+def test_memory_is_checked_as_the_run_grows(monkeypatch):
+    # A cap far beyond memory is no reason to refuse a run whose target is met early; only
+    # the batch that would not fit is refused, with every way out.
+    from mcengine import engine
+    from mcengine.dataset import PathArrays
+
+    monkeypatch.setattr(engine, "_physical_memory", lambda: 5000 * PathArrays.bytes_per_path())
+    ds = mcengine.simulate("base", 1000, seed=1, target_se=1.0, max_paths=10**11)
+    assert ds.attrs["stopping"] == "target met" and ds.sizes["path"] == 1000
+    with pytest.raises(InputError) as err:
+        mcengine.simulate("base", 1000, seed=1, target_se=1e-9, max_paths=10**11, chunk_paths=1000)
+    gib = 3000 * PathArrays.bytes_per_path() / 2**30
+    half = 2500 * PathArrays.bytes_per_path() / 2**30
+    assert str(err.value) == (
+        f"the target was not met after 2,000 paths, and keeping 3,000 takes {gib:.1f} GiB of "
+        f"per-path results, more than this machine's {half:.1f} GiB of memory; use "
+        "keep_paths=False, write the paths to a Zarr store (write_zarr), or a lower max_paths"
+    )
+    with pytest.raises(InputError, match=r"^n_paths = 6000 keeps .* or fewer paths$"):
+        mcengine.simulate("base", 6000, seed=1)
+
+
+def test_cli_memory_message_offers_every_way_out(monkeypatch):
+    from mcengine import engine
+    from mcengine.dataset import PathArrays
+
+    monkeypatch.setattr(engine, "_physical_memory", lambda: 5000 * PathArrays.bytes_per_path())
+    result = CliRunner().invoke(
+        cli, ["run", "-n", "1000", "--seed", "1", "--target-se", "1e-9", "--max-paths", "1e8"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: the target was not met after ")
+    assert result.stderr.endswith(
+        "use --summary-only, write the paths to a Zarr store (--out DIR.zarr), or a lower "
+        "--max-paths\n"
+    )
+    assert "Traceback" not in result.output

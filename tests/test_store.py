@@ -145,3 +145,33 @@ def test_cli_refuses_contradictory_options(tmp_path, extra, message):
     assert result.exit_code == 2
     assert message in result.output
     assert result.output.count("\n") == 1
+
+
+def test_resume_of_a_finished_store_does_not_recompute_it(scenario, tmp_path, monkeypatch):
+    from mcengine import cluster, store
+
+    target = tmp_path / "r.zarr"
+    first = write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS)
+    before = {p: p.stat().st_mtime_ns for p in target.rglob("*")}
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("the finished store was computed again")
+
+    monkeypatch.setattr(cluster, "chunk_paths_task", no_kernel)
+    monkeypatch.setattr(store, "chunk_paths_task", no_kernel)
+    again = write_zarr(scenario, N, None, target, chunk_paths=BLOCK_PATHS, resume=True)
+    xr.testing.assert_identical(again["estimate"], first["estimate"])
+    assert again.attrs["seed"] == SEED
+    assert {p: p.stat().st_mtime_ns for p in target.rglob("*")} == before
+
+
+def test_a_finished_store_has_consolidated_metadata(scenario, tmp_path):
+    import warnings
+
+    target = tmp_path / "r.zarr"
+    write_zarr(scenario, 1000, SEED, target)
+    assert (target / ".zmetadata").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # xr.open_zarr warns when the metadata is missing
+        ds = xr.open_zarr(target)
+    assert ds.attrs["seed"] == SEED

@@ -1,6 +1,7 @@
 """mcengine's benchmark suite: speed, scaling and memory as ratios measured side by side.
 
-Run ``python -m benchmarks`` (or ``mcengine bench``) from a checkout. It prints a table and
+Run ``mcengine bench`` (or ``python -m mcengine.bench``, or ``python -m benchmarks`` in a
+checkout) from any directory: everything it runs ships in the package. It prints a table and
 writes JSON (schema ``mcengine-bench/1``, documented in ``docs/benchmarks.md``); ``--json``
 prints the JSON instead. Targets are issue 3's; each row says whether it was met.
 
@@ -23,10 +24,10 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
+from mcengine.bench import WORKLOADS, run_workload
+from mcengine.io import atomic_path
 
 SCHEMA = "mcengine-bench/1"
-ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS = {
     "rng_floor_ratio": ("<=", 0.6),
@@ -51,19 +52,6 @@ def _best_of(repeats: int, func) -> float:
     return best
 
 
-def _rng_floor(n_paths: int, n_steps: int) -> float:
-    """Seconds for numpy's Generator(PCG64) to draw what the model consumes, one thread."""
-    rng = np.random.Generator(np.random.PCG64(1))
-
-    def draw():
-        rng.standard_normal((n_paths, 3))
-        for _ in range(n_steps):
-            rng.standard_normal((n_paths, 7))
-            rng.random(n_paths)
-
-    return _best_of(3, draw)
-
-
 def _child(code: str, env: dict | None = None) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON line, returned with peak RSS."""
     wrapper = (
@@ -79,7 +67,7 @@ def _child(code: str, env: dict | None = None) -> dict:
     )
     proc = subprocess.run(
         [sys.executable, "-c", wrapper],
-        cwd=ROOT,
+        cwd=tempfile.gettempdir(),
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -96,7 +84,7 @@ def _startup(cache_dir: str | None) -> float:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "mcengine", "run", "-n", "10000", "--seed", "1", "--json"],
-        cwd=ROOT,
+        cwd=tempfile.gettempdir(),
         env=env,
         capture_output=True,
         check=True,
@@ -109,18 +97,15 @@ def run_suite(quick: bool = False) -> dict:
     import numba
 
     import mcengine
-    from benchmarks.reference import simulate_reference_numpy
 
-    scale = 10 if quick else 1
-    n = 1_000_000 // scale
+    n = WORKLOADS["base"].sized(quick)
     base = mcengine.load_scenario("base")
     results: dict[str, float] = {}
 
-    mcengine.simulate(base, 1000, seed=1)  # compile or load from cache before timing
     threads = numba.get_num_threads()
-    engine = _best_of(3, lambda: mcengine.simulate(base, n, seed=1))
-    one_thread = _best_of(2, lambda: mcengine.simulate(base, n, seed=1, threads=1))
-    floor = _rng_floor(n, base.n_steps)
+    engine = run_workload("base", quick=quick)["seconds"]
+    one_thread = run_workload("base_1_thread", quick=quick, repeats=2)["seconds"]
+    floor = run_workload("rng_floor", quick=quick)["seconds"]
     results["paths_per_second"] = n / engine
     results["rng_floor_seconds"] = floor
     results["engine_seconds"] = engine
@@ -128,7 +113,7 @@ def run_suite(quick: bool = False) -> dict:
     results["parallel_speedup_2_threads"] = one_thread / engine if threads >= 2 else 1.0
     results["parallel_efficiency"] = results["parallel_speedup_2_threads"] / min(threads, 2)
 
-    reference = _best_of(1, lambda: simulate_reference_numpy(base, n, seed=2))
+    reference = run_workload("reference", quick=quick, repeats=1)["seconds"]
     results["reference_seconds"] = reference
     results["reference_speedup"] = reference / engine
 
@@ -298,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+        prog="python -m mcengine.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--output", default="bench-results.json", help="where to write JSON")
@@ -316,5 +301,6 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
     else:
         render(report)
-    Path(args.output).write_text(text + "\n", encoding="utf-8")
+    with atomic_path(args.output) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
     return 0

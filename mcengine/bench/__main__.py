@@ -1,0 +1,5 @@
+import sys
+
+from mcengine.bench.suite import main
+
+sys.exit(main())
