@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -22,8 +24,8 @@ import xarray as xr
 
 from mcengine import __version__
 from mcengine.engine import MAX_PATHS, needs_compile, simulate
-from mcengine.errors import ResultFileError, ScenarioError
-from mcengine.io import read_result, write_netcdf
+from mcengine.errors import Note, ResultFileError, ScenarioError
+from mcengine.io import RESULT_SUFFIXES, check_writable, read_result, write_netcdf
 from mcengine.report import (
     comparison_to_json,
     indices_to_json,
@@ -186,8 +188,20 @@ class OneLineErrors(click.Group):
                 )
             else:
                 click.echo(f"Interrupted ({_RUN.signal or 'SIGINT'}).", err=True)
+            _quiet_shutdown()
             sys.exit(143 if terminated else 130)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_shutdown() -> None:
+    """After the one line an interrupt prints, send stderr to /dev/null: threads that the
+    interrupt cut short (Zarr's writers, Dask's comms) would print their tracebacks while the
+    interpreter shuts down. Files are already cleaned up by then."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
 
 
 class _RunState:
@@ -298,11 +312,14 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
                 if report is not None:
                     report(done, total)
 
-            return run(sc, n_paths, seed, progress=progress, **kwargs)
+            with _notes():
+                return run(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
     except OSError as err:
-        raise UserError(f"cannot write: {err.strerror or err}") from None
+        target = kwargs.get("target")
+        where = f"--out {target}: " if target is not None else ""
+        raise UserError(f"{where}cannot write ({err.strerror or err})") from None
 
 
 @cli.command()
@@ -436,8 +453,8 @@ def run(
     --out FILE.nc writes netCDF; --out DIR.zarr writes a Zarr store chunk by chunk (from the
     Dask workers with --workers/--scheduler), which --resume can finish after an interrupt.
     """
-    if out is not None and not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    if out is not None:
+        _check_out(out)
     to_zarr = out is not None and out.suffix == ZARR_SUFFIX
     _check_run_options(
         to_zarr=to_zarr,
@@ -510,6 +527,18 @@ def run(
 
         _save_plot(distributions, ds, plot)
     _report(summarize(ds, portfolio_weights=weights), as_json, elapsed, out)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse a bad ``--out`` before the run, not after it."""
+    if out.suffix not in RESULT_SUFFIXES:
+        raise UserError(f"--out {out}: must end in .nc (a netCDF-4 file) or .zarr (a Zarr store)")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    try:
+        check_writable(out)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
 
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
@@ -673,7 +702,9 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     type=GridAxis(),
     multiple=True,
     required=True,
-    help="A key and its values, e.g. training_cost.decline_median=0.7:2.3:9 (once or twice).",
+    help="A key and its values: evenly spaced, training_cost.decline_median=0.7:2.3:9 "
+    "(LOW:HIGH:COUNT), or listed, training_cost.decline_median=0.7,1.5,2.3 (v1,v2,...). "
+    "Once or twice.",
 )
 @_paths_option("100000", "Paths per grid point.")
 @_seed_option("One seed for every grid point (common random numbers).")
@@ -703,7 +734,7 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--kind",
-    type=click.Choice(["distributions", "fan", "waterfall"]),
+    type=click.Choice(["distributions", "fan", "waterfall", "tornado"]),
     default="distributions",
     show_default=True,
     help="Which figure to draw.",
@@ -723,15 +754,20 @@ def plot(file, kind, target) -> None:
         ds = read_result(file)
     except ResultFileError as err:
         raise UserError(str(err)) from None
-    if kind == "distributions" and "annual_return" not in ds:
+    if kind in ("distributions", "tornado") and "annual_return" not in ds:
         raise UserError(
             f"{file}: a summary has no per-path returns to draw; use --kind fan "
             "or waterfall, or a full run"
         )
+    if kind == "tornado" and "inputs" not in ds:
+        raise UserError(f"{file}: no recorded inputs; run with --record-inputs --out FILE.nc")
+    from mcengine.sensitivity import tornado
+
     make = {
         "distributions": plots.distributions,
         "fan": plots.fan_chart,
         "waterfall": lambda d: plots.waterfall(summarize(d)),
+        "tornado": lambda d: plots.tornado(tornado(d)),
     }[kind]
     _save_plot(make, ds, target)
     click.echo(f"wrote {target}")
@@ -895,6 +931,22 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
 
     args = ["--output", output] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
     sys.exit(suite.main(args))
+
+
+@contextlib.contextmanager
+def _notes():
+    """Print the library's :class:`~mcengine.errors.Note` warnings as plain one-line notes
+    on stderr (no file name, no source line); pass other warnings on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Note)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, Note):
+                    click.echo(f"note: {w.message}", err=True)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _dumps(doc) -> str:

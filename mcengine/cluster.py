@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,17 +82,32 @@ def local_client(n_workers: int | None = None) -> Iterator:
 
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
+    # A terminal's Ctrl-C reaches the whole process group. The worker processes would each
+    # print a page of tracebacks; started with SIGINT ignored (which a new Python keeps),
+    # they leave the interrupt to this process, which closes the cluster.
+    with _sigint_ignored():
+        cluster = LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
             silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored in this block (in the main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_chunk_paths(n_paths: int, workers: int, *, keep_paths: bool) -> int:

@@ -5,7 +5,7 @@ inlined into :mod:`mcengine.kernel`. Quantities that multiply (demand, capacity,
 prices, revenues, values, wealth) are carried as natural logs, so that no product ever
 overflows or underflows in the middle of a formula: ``-inf`` is an exact zero and follows
 MODEL.md's rules for zero values. ``docs/model.md`` ("Numerics") lists each rewrite; the
-plain-numpy transcription in ``benchmarks/reference.py`` checks them
+plain-numpy transcription in ``mcengine/bench/reference.py`` checks them
 (``tests/test_reference.py``).
 """
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ScenarioError", "ResultFileError"]
+__all__ = ["InputError", "ScenarioError", "ResultFileError", "Note"]
+
+
+class Note(UserWarning):
+    """A remark about a run worth knowing, not an error (e.g. a Sobol sample that is not a
+    power of two). Library users get a warning of this class; the CLI prints one plain line,
+    ``note: ...``."""
 
 
 class InputError(ValueError):

@@ -16,7 +16,7 @@ import xarray as xr
 
 from mcengine import __version__, plots
 from mcengine.io import atomic_path
-from mcengine.report import STATISTIC_LABELS
+from mcengine.report import STATISTIC_LABELS, cell, cell_of
 
 __all__ = ["build_report", "write_report", "SECTIONS"]
 
@@ -41,33 +41,29 @@ def _summary_table(table: xr.Dataset) -> str:
     head = "".join(f"<th>{html.escape(s)}</th>" for s in segments)
     rows = []
     for stat in table["statistic"].values:
+        at = table.sel(statistic=stat)
         cells = "".join(
-            f"<td>{float(table['estimate'].sel(segment=s, statistic=stat)) * 100:.2f}% "
-            f"± {float(table['standard_error'].sel(segment=s, statistic=stat)) * 100:.2f}</td>"
-            for s in segments
+            f"<td>{cell_of(at, 'estimate', 'standard_error', segment=s)}</td>" for s in segments
         )
         rows.append(
             f"<tr><th>{html.escape(STATISTIC_LABELS.get(str(stat), str(stat)))}</th>{cells}</tr>"
         )
-    crash = (
-        f"P(contagion crash) = {float(table['p_crash']) * 100:.2f}% ± "
-        f"{float(table['p_crash_standard_error']) * 100:.2f}"
-    )
+    crash = cell(float(table["p_crash"]), float(table["p_crash_standard_error"]))
     return (
         f"<table><tr><th>statistic</th>{head}</tr>{''.join(rows)}</table>"
-        f"<p>{crash}. ± is one Monte Carlo standard error.</p>"
+        f"<p>P(contagion crash) = {crash} %. Annual returns and probabilities in %; ± is one "
+        "Monte Carlo standard error, in percentage points; n/a: cannot be estimated.</p>"
     )
 
 
 def _comparison_table(table: xr.Dataset) -> str:
     rows = []
     for name in table["scenario"].values:
-        mean = table.sel(scenario=name, statistic="mean") * 100
+        mean = table.sel(scenario=name, statistic="mean")
         cells = "".join(
-            f"<td>{float(mean['estimate'].sel(segment=s)):.2f} ± "
-            f"{float(mean['standard_error'].sel(segment=s)):.2f} "
-            f"(Δ {float(mean['difference'].sel(segment=s)):+.2f} ± "
-            f"{float(mean['difference_standard_error'].sel(segment=s)):.2f})</td>"
+            f"<td>{cell_of(mean, 'estimate', 'standard_error', segment=s)} (Δ "
+            f"{cell_of(mean, 'difference', 'difference_standard_error', sign=True, segment=s)})"
+            "</td>"
             for s in table["segment"].values
         )
         rows.append(f"<tr><th>{html.escape(str(name))}</th>{cells}</tr>")

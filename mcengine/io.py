@@ -19,7 +19,18 @@ import xarray as xr
 from mcengine.dataset import PER_PATH, PER_PATH_SEGMENT
 from mcengine.errors import ResultFileError
 
-__all__ = ["write_netcdf", "read_result", "check_result", "check_values", "atomic_path"]
+__all__ = [
+    "write_netcdf",
+    "read_result",
+    "check_result",
+    "check_values",
+    "check_writable",
+    "atomic_path",
+    "RESULT_SUFFIXES",
+]
+
+#: What ``--out`` may write: netCDF-4 files and Zarr stores (folders).
+RESULT_SUFFIXES = (".nc", ".zarr")
 
 _ENGINE = "h5netcdf"
 
@@ -32,13 +43,9 @@ def atomic_path(target: str | Path):
     left as it was.
     """
     target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OSError(f"{target}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    tmp = _temporary_beside(target, ".tmp")
     try:
-        yield Path(tmp)
+        yield tmp
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)
@@ -71,6 +78,22 @@ def netcdf_encoding(ds: xr.Dataset) -> dict:
         )
         encoding[name] = {**_COMPRESSION, "chunksizes": chunks}
     return encoding
+
+
+def check_writable(target: str | Path) -> None:
+    """Raise :class:`OSError` now, before a long run, if ``target``'s folder is missing or
+    refuses the temporary file that an atomic write starts with."""
+    os.unlink(_temporary_beside(Path(target), ".probe"))
+
+
+def _temporary_beside(target: Path, suffix: str) -> Path:
+    """A new empty file in ``target``'s folder, hidden and named after it."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OSError(f"{target}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(tmp)
 
 
 def write_netcdf(ds: xr.Dataset, target: str | Path) -> Path:

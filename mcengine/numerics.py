@@ -82,24 +82,17 @@ def log1p(x):
     return -math.inf if x == -1.0 else math.nan
 
 
-@overload(exp, inline="always")
-def _exp(x):
-    return lambda x: math.exp(x)
+def _compiled_as(libm):
+    """Numba's implementation of one of the functions above: libm's, inlined."""
+
+    def implementation(x):
+        return lambda x: libm(x)
+
+    return implementation
 
 
-@overload(expm1, inline="always")
-def _expm1(x):
-    return lambda x: math.expm1(x)
-
-
-@overload(log, inline="always")
-def _log(x):
-    return lambda x: math.log(x)
-
-
-@overload(log1p, inline="always")
-def _log1p(x):
-    return lambda x: math.log1p(x)
+for _python, _libm in ((exp, math.exp), (expm1, math.expm1), (log, math.log), (log1p, math.log1p)):
+    overload(_python, inline="always")(_compiled_as(_libm))
 
 
 @kernel

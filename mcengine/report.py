@@ -15,6 +15,7 @@ from rich.table import Table
 __all__ = [
     "json_ready",
     "cell",
+    "cell_of",
     "PART_LABELS",
     "render_summary",
     "summary_to_json",
@@ -137,8 +138,8 @@ def render_summary(
         row = [STATISTIC_LABELS.get(str(stat), str(stat))]
         scale = 100.0 if str(stat) in _PERCENT else 1.0
         for seg in table["segment"].values:
-            at = table.sel(segment=seg, statistic=stat)
-            row.append(cell(float(at["estimate"]), float(at["standard_error"]), scale=scale))
+            where = {"segment": seg, "statistic": stat}
+            row.append(cell_of(table, "estimate", "standard_error", scale=scale, **where))
         grid.add_row(*row)
     console.print(grid)
     if "stopping" in attrs:
@@ -149,7 +150,7 @@ def render_summary(
     bound = float(attrs.get("quantile_error_bound", 0.0))
     if bound:
         console.print(f"summary-only run: quantile-based figures within {bound:.0e} of exact")
-    crash = cell(float(table["p_crash"]), float(table["p_crash_standard_error"]))
+    crash = cell_of(table, "p_crash", "p_crash_standard_error")
     console.print(f"P(contagion crash) = {crash} %")
     if "portfolio" in table:
         _render_joint(table, console)
@@ -158,6 +159,15 @@ def render_summary(
         console.print(f"{elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} paths/s)")
     if out is not None:
         console.print(f"wrote {out}")
+
+
+def cell_of(
+    table: xr.Dataset, value: str, error: str, *, sign: bool = False, scale: float = 100.0, **where
+) -> str:
+    """:func:`cell` of ``table[value]`` and ``table[error]`` at ``where`` (in %)."""
+    return cell(
+        float(table[value].sel(where)), float(table[error].sel(where)), scale=scale, sign=sign
+    )
 
 
 def _title(attrs) -> str:
@@ -182,27 +192,23 @@ def _render_joint(table: xr.Dataset, console: Console) -> None:
     for seg in segments:
         corr = table["correlation_pearson"].sel(segment=seg)
         grid.add_row(f"corr. {seg}", *[_number(float(v), sign=True) for v in corr.values])
+    mean = ("conditional_mean", "conditional_mean_standard_error")
     for condition in ("no_crash", "crash"):
-        mean = table["conditional_mean"].sel(condition=condition)
-        error = table["conditional_mean_standard_error"].sel(condition=condition)
         grid.add_row(
             f"mean, {condition.replace('_', ' ')}",
-            *[cell(float(mean.sel(segment=s)), float(error.sel(segment=s))) for s in segments],
+            *[cell_of(table, *mean, condition=condition, segment=s) for s in segments],
         )
     console.print(grid)
     weights = ", ".join(f"{w:.2f}" for w in table.attrs.get("portfolio_weights", []))
 
     def portfolio(statistic: str) -> str:
-        at = {"portfolio_statistic": statistic}
-        value = float(table["portfolio"].sel(at))
-        return cell(value, float(table["portfolio_standard_error"].sel(at)))
+        pair = ("portfolio", "portfolio_standard_error")
+        return cell_of(table, *pair, portfolio_statistic=statistic)
 
-    all_lose = cell(float(table["p_all_lose"]), float(table["p_all_lose_standard_error"]))
+    all_lose = cell_of(table, "p_all_lose", "p_all_lose_standard_error")
     console.print(f"portfolio, buy and hold ({weights}), in %:")
-    console.print(
-        f"  mean annual return {portfolio('mean')}, VaR 95% {portfolio('var95')}, "
-        f"CVaR 95% {portfolio('cvar95')}"
-    )
+    console.print(f"  mean annual return {portfolio('mean')}")
+    console.print(f"  VaR 95% {portfolio('var95')}, CVaR 95% {portfolio('cvar95')}")
     console.print(f"  P(all three lose) = {all_lose}")
     console.print("  (it compounds its total wealth: on every path its annual return is at least")
     console.print("  the weighted mean of the segments', so its mean can exceed every segment's)")
@@ -373,24 +379,17 @@ def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
         "weighing; ± is one Monte Carlo standard error",
     )
     segments = table["segment"].values
+    pair = ("contribution", "contribution_standard_error")
     for part in table["component"].values:
-        value = table["contribution"].sel(component=part)
-        error = table["contribution_standard_error"].sel(component=part)
-        cells = [
-            cell(float(value.sel(segment=seg)), float(error.sel(segment=seg)), sign=True)
-            for seg in segments
-        ]
+        cells = [cell_of(table, *pair, sign=True, component=part, segment=s) for s in segments]
         grid.add_row(PART_LABELS.get(str(part), str(part)), *cells)
     grid.add_section()
     voting = table["contribution"].sel(component=list(VOTING_PARTS)).sum("component")
     mean = table["estimate"].sel(statistic="mean")
-    error = table["standard_error"].sel(statistic="mean")
+    total = ("estimate", "standard_error")
     grid.add_row(
         "= mean annual return",
-        *[
-            cell(float(mean.sel(segment=seg)), float(error.sel(segment=seg)), sign=True)
-            for seg in segments
-        ],
+        *[cell_of(table, *total, sign=True, statistic="mean", segment=s) for s in segments],
     )
     for label, part in (("  of which voting", voting), ("  weighing only", mean - voting)):
         grid.add_row(

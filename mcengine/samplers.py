@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from mcengine.errors import ScenarioError
+from mcengine.errors import Note, ScenarioError
 
 __all__ = [
     "SAMPLERS",
@@ -64,7 +64,7 @@ def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
         warnings.warn(
             f"sobol: n_paths / replicates = {group} is not a power of 2; the variance reduction "
             "is best at powers of 2",
-            UserWarning,
+            Note,
             stacklevel=3,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.resources
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -187,7 +188,8 @@ def load_scenario(
     ----------
     name_or_path : str or Path, default ``"base"``
         A built-in name (see :func:`builtin_scenarios`) or the path of a TOML file. A file may
-        begin with ``extends = "NAME"`` to start from a built-in scenario.
+        begin with ``extends = "NAME"`` to start from a built-in scenario, or
+        ``extends = "other.toml"`` to start from another file (relative to this one).
     overrides : mapping, optional
         ``{"section.key": value}`` applied after the file, e.g.
         ``{"demand.volatility": 0.3, "valuation.initial_premium": [1, 2, 3]}``.
@@ -201,7 +203,7 @@ def load_scenario(
         value out of range. The message names the source, ``section.key``, value and range.
     """
     path, name = _locate(name_or_path)
-    mapping = _resolve(path, (name,))
+    mapping = _resolve(path, ((_identity(path), name),))
     if overrides:
         mapping = _apply_overrides(mapping, overrides, overrides_source)
         source = f"{_label(path)} with {overrides_source}"
@@ -262,22 +264,48 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{label}: not valid TOML (nested too deeply)") from None
 
 
-def _resolve(path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
-    """Read ``path`` and merge it over the scenario it extends, if any."""
+def _identity(path: Path) -> str:
+    """The file ``path`` names, for cycle checks (its absolute path if it cannot be
+    resolved)."""
+    try:
+        return str(path.resolve())
+    except OSError:
+        return os.path.abspath(path)
+
+
+def _resolve(path: Path, chain: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Read ``path`` and merge it over the scenario it extends, if any.
+
+    ``extends`` names a built-in scenario, or another scenario file, relative to the folder
+    of the file that extends it. ``chain`` holds the (resolved path, name) of each file on
+    the way here, to refuse cycles.
+    """
     label = _label(path)
     doc = _read_document(path)
     if "extends" not in doc:
         return doc
     parent = doc.pop("extends")
     names = builtin_scenarios()
-    if not isinstance(parent, str) or parent not in names:
+    is_file = isinstance(parent, str) and (parent.endswith(".toml") or "/" in parent)
+    if is_file:
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise ScenarioError(
+                f'{label}: extends = "{plain(parent, 200)}": no such scenario file '
+                f"(looked for {plain(str(parent_path), 200)})"
+            )
+    elif isinstance(parent, str) and parent in names:
+        parent_path = builtin_dir() / f"{parent}.toml"
+    else:
         raise ScenarioError(
-            f"{label}: extends = {parent!r}, must be one of {', '.join(names)}".replace("'", '"')
+            f"{label}: extends = {parent!r}, must be one of {', '.join(names)}, or a .toml "
+            "file (relative to this one)".replace("'", '"')
         )
-    if parent in chain:
-        cycle = " -> ".join((*chain, parent))
+    key = _identity(parent_path)
+    if key in (k for k, _ in chain):
+        cycle = " -> ".join((*(n for _, n in chain), parent))
         raise ScenarioError(f'{label}: extends = "{parent}" makes a cycle ({cycle})')
-    base = _resolve(builtin_dir() / f"{parent}.toml", (*chain, parent))
+    base = _resolve(parent_path, (*chain, (key, parent)))
     for section, values in doc.items():
         if isinstance(values, dict) and isinstance(base.get(section), dict):
             base[section] = {**base[section], **values}

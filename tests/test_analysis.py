@@ -43,6 +43,7 @@ def test_common_random_numbers_shrink_the_errors_of_differences(comparison):
     assert (diff_se < 0.5 * independent).all()
 
 
+@pytest.mark.slow
 @pytest.mark.statistical
 def test_paired_batch_errors_match_the_spread_over_seeds():
     diffs = [

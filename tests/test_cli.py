@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -438,3 +439,134 @@ def test_netcdf_results_are_compressed_and_chunked_along_path(tmp_path):
     encoding = back["annual_return"].encoding
     assert encoding["zlib"] and encoding["chunksizes"] == (NETCDF_CHUNK_PATHS, 3)
     assert (tmp_path / "r.nc").stat().st_size < 0.8 * sum(v.nbytes for v in ds.data_vars.values())
+
+
+def test_out_is_checked_before_the_run(tmp_path, monkeypatch):
+    from mcengine import cli as cli_module
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the run started before --out was checked")
+
+    monkeypatch.setattr(cli_module, "simulate", no_run)
+    monkeypatch.setattr(cli_module, "write_zarr", no_run)
+    unknown = CliRunner().invoke(cli, ["run", "-n", "10", "--out", str(tmp_path / "x.csv")])
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        f"Error: --out {tmp_path / 'x.csv'}: must end in .nc (a netCDF-4 file) or .zarr "
+        "(a Zarr store)\n"
+    )
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(io_module.tempfile, "mkstemp", refuse)
+    for name in ("x.nc", "x.zarr"):
+        result = CliRunner().invoke(cli, ["run", "-n", "10", "--out", str(tmp_path / name)])
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"Error: --out {tmp_path / name}: cannot write (Permission denied)\n"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_zarr_write_error_names_the_store(tmp_path, monkeypatch):
+    from mcengine import cli as cli_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_module, "write_zarr", full_disk)
+    target = tmp_path / "r.zarr"
+    result = CliRunner().invoke(cli, ["run", "-n", "10", "--out", str(target)])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: --out {target}: cannot write (No space left on device)\n"
+
+
+def test_sobol_balance_is_one_plain_note():
+    result = CliRunner().invoke(
+        cli, ["run", "-n", "1000", "--seed", "1", "--sampler", "sobol", "--replicates", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "note: sobol: n_paths / replicates = 100 is not a power of 2; the variance reduction "
+        "is best at powers of 2\n"
+    )
+
+
+def test_sensitivity_prints_the_seed_it_drew():
+    result = CliRunner().invoke(cli, ["sensitivity", "-n", "2000", "--sobol-paths", "64"])
+    assert result.exit_code == 0, result.output
+    header = result.stdout.split(": mean annual return")[0]
+    assert header.startswith("scenario base: 2,000 paths, seed ")
+    seed = int(header.split("seed ")[1].split(",")[0])
+    again = CliRunner().invoke(
+        cli, ["sensitivity", "-n", "2000", "--sobol-paths", "64", "--seed", str(seed)]
+    )
+    assert again.stdout == result.stdout  # the printed seed repeats the run
+
+
+def test_help_texts_point_to_what_exists(tmp_path):
+    run_help = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).stdout
+    plot_help = CliRunner().invoke(cli, ["plot", "--help"], terminal_width=200).stdout
+    assert "mcengine plot --kind tornado" in run_help
+    assert "tornado" in plot_help.split("--kind")[1].split("\n")[0]
+    sweep_help = CliRunner().invoke(cli, ["sweep", "--help"], terminal_width=200).stdout
+    assert "training_cost.decline_median=0.7,1.5,2.3 (v1,v2,...)" in sweep_help
+    target = tmp_path / "r.nc"
+    made = CliRunner().invoke(
+        cli, ["run", "-n", "2000", "--seed", "1", "--record-inputs", "--out", str(target)]
+    )
+    assert made.exit_code == 0, made.output
+    drawn = CliRunner().invoke(
+        cli, ["plot", str(target), "--kind", "tornado", "--out", str(tmp_path / "t.png")]
+    )
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+TABLE_COMMANDS = [
+    ["run", "-n", "3000", "--seed", "1"],
+    ["explain", "-n", "3000", "--seed", "1"],
+    ["compare", "base", "open_weights_win", "training_bust", "-n", "2000", "--seed", "1"],
+    ["sweep", "base", "--vary", "demand.volatility=0.1,0.3", "-n", "2000", "--seed", "1"],
+    ["sensitivity", "-n", "2000", "--sobol-paths", "64", "--seed", "1"],
+]
+
+
+@pytest.mark.parametrize("args", TABLE_COMMANDS, ids=lambda a: a[0])
+def test_tables_fit_80_columns_without_splitting_a_cell(args):
+    result = CliRunner().invoke(cli, args)  # not a terminal: rich's 80 columns
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for line in (line for line in lines if "│" in line):
+        # In a table row, every "±" is followed by its error on the same line (a split cell
+        # left "16.09% ± " on one line and "0.14" on the next).
+        for part in line.split("±")[1:]:
+            assert re.match(r" (\d|<|n/a)", part), line
+    if args[0] == "compare":
+        assert "open_weights_win" in result.stdout and "training_bust" in result.stdout
+
+
+def test_wider_terminals_get_the_same_table_wider():
+    narrow = CliRunner().invoke(cli, TABLE_COMMANDS[0]).stdout
+    wide = CliRunner(env={"COLUMNS": "120"}).invoke(cli, TABLE_COMMANDS[0]).stdout
+
+    def cells(text: str) -> list[list[str]]:
+        return [[c.strip() for c in line.split("│")] for line in text.splitlines() if "│" in line]
+
+    assert cells(wide) == cells(narrow)
+
+
+def test_undefined_figures_are_na_in_tables_and_null_in_json():
+    one = CliRunner().invoke(cli, ["run", "-n", "1", "--seed", "1"])
+    assert one.exit_code == 0, one.output
+    assert "n/a" in one.stdout and "0.00 ± 0.00" not in one.stdout
+    mean_row = next(line for line in one.stdout.splitlines() if "mean annual return" in line)
+    assert mean_row.count("± n/a") == 3
+    doc = json.loads(CliRunner().invoke(cli, ["run", "-n", "1", "--seed", "1", "--json"]).stdout)
+    mean = doc["segments"]["applications"]["mean"]
+    assert mean["standard_error"] is None and mean["estimate"] is not None
+    crash = doc["joint"]["conditional_mean"]["crash"]["training"]
+    no_crash = doc["joint"]["conditional_mean"]["no_crash"]["training"]
+    assert (crash["estimate"] is None) != (no_crash["estimate"] is None)  # one path: one side

@@ -14,6 +14,9 @@ from mcengine.blocks import BLOCK_PATHS
 from mcengine.cluster import TASK_PREFIX, default_chunk_paths, local_client
 from mcengine.errors import ScenarioError
 
+# Subprocesses, clusters or builds: seconds each, so outside the quick subset.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 N = 5 * BLOCK_PATHS + 321  # five whole blocks and a partial one

@@ -87,6 +87,7 @@ def test_cli_fuzz_long(args):
 @settings(
     max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
+@pytest.mark.slow
 @given(argument_lists())
 def test_cli_fuzz(args):
     check(args)

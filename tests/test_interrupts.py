@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+# Subprocesses, clusters or builds: seconds each, so outside the quick subset.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,3 +94,43 @@ def test_too_many_kept_paths_is_a_clear_error():
     assert proc.stderr.endswith(
         "use --summary-only, write the paths to a Zarr store (--out DIR.zarr), or fewer paths\n"
     )
+
+
+def children(pid: int) -> list[int]:
+    # Every thread's children: Dask's nannies start the workers from their own thread.
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_under_workers_prints_one_clean_line(tmp_path):
+    # A terminal's Ctrl-C reaches the whole process group: the Dask worker processes too.
+    target = tmp_path / "run.nc"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcengine", "run", "-n", "1e9", "--seed", "1"]
+        + ["--summary-only", "--workers", "2", "--out", str(target)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until both workers are simulating
+        assert proc.poll() is None, proc.communicate()
+        busy = [p for p in children(proc.pid) if cpu_seconds(p) > 2]
+        if len(busy) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("Interrupted (SIGINT) after ")
+    assert lines[0].endswith("of 1,000,000,000 paths; no result was written.")
+    assert out == "" and list(tmp_path.iterdir()) == []

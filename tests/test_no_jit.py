@@ -13,9 +13,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from test_reproducibility import VARIABLES as MODEL_VARIABLES
 
 import mcengine
+
+# Subprocesses, clusters or builds: seconds each, so outside the quick subset.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Subprocesses, clusters or builds: seconds each, so outside the quick subset.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,23 +66,21 @@ def test_wheel_ships_scenarios_and_runs_from_site_packages(tmp_path):
         "sc = mcengine.load_scenario('training_bust');"
         "print(sorted(mcengine.builtin_scenarios()))"
     )
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+
+    def installed(*args: str) -> str:
+        """Run Python on the installed wheel, outside the checkout."""
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=tmp_path,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    out = installed("-c", script)
     assert "training_bust" in out and "base" in out
     # Benchmark suites install packages, they don't clone them: the workloads ship too.
-    bench = subprocess.run(
-        [sys.executable, "-m", "mcengine", "bench", "--workload", "rng_floor", "--quick"],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    bench = installed("-m", "mcengine", "bench", "--workload", "rng_floor", "--quick")
     assert bench.startswith("rng_floor ") and "100,000 paths" in bench

@@ -58,6 +58,7 @@ def test_bad_requests(run, tmp_path):
         plots.sweep_line(two_keys)
 
 
+@pytest.mark.slow
 def test_cli_plot_options(tmp_path):
     runner = CliRunner()
     result = runner.invoke(

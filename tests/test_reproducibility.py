@@ -53,6 +53,7 @@ def test_thread_count_does_not_change_bits_in_process():
     assert digest(one) == digest(two)
 
 
+@pytest.mark.slow
 def test_thread_count_does_not_change_bits_across_processes():
     script = (
         "import hashlib, numpy as np, mcengine, numba, json;"

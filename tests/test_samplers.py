@@ -42,6 +42,7 @@ def test_samplers_are_reproducible_and_antithetic_keeps_prefixes():
     np.testing.assert_array_equal(short["total_return"], long["total_return"][:512])
 
 
+@pytest.mark.slow
 def test_estimates_agree_and_intervals_cover(runs):
     truth = mcengine.simulate("base", 1_000_000, seed=99, keep_paths=False)["estimate"]
     for sampler in ("antithetic", "sobol"):

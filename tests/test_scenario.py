@@ -555,3 +555,38 @@ def test_sections_must_be_their_classes():
         Scenario(demand={"volatility": 0.3})  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match=r"^stress\[0\] must be a Stress$"):
         Scenario(stress=({"year": 1},))  # type: ignore[arg-type]
+
+
+def test_extends_may_name_a_file_relative_to_the_one_that_extends_it(tmp_path, monkeypatch):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "house.toml").write_text(
+        'extends = "training_bust"\n[demand]\nvolatility = 0.31\n', encoding="utf-8"
+    )
+    (tmp_path / "mine.toml").write_text(
+        'extends = "shared/house.toml"\n[training]\nopex = 0.3\n', encoding="utf-8"
+    )
+    monkeypatch.chdir("/")  # relative to the file, not to the working directory
+    sc = load_scenario(tmp_path / "mine.toml")
+    bust = load_scenario("training_bust")
+    assert sc.demand.volatility == 0.31 and sc.training.opex == 0.3
+    assert sc.training_cost == bust.training_cost  # the rest comes from the built-in
+
+
+def test_extends_cycles_through_files_are_refused(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('extends = "./a.toml"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "a.toml")
+    assert str(err.value) == (
+        f'{tmp_path / "b.toml"}: extends = "./a.toml" makes a cycle (a -> b.toml -> ./a.toml)'
+    )
+
+
+def test_extends_of_a_missing_file_names_where_it_looked(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "gone.toml"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "a.toml")
+    assert str(err.value) == (
+        f'{tmp_path / "a.toml"}: extends = "gone.toml": no such scenario file (looked for '
+        f"{tmp_path / 'gone.toml'})"
+    )

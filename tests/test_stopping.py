@@ -16,6 +16,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_reproducibility import digest  # noqa: E402
 
 
+@pytest.mark.slow
 def test_target_se_is_met_and_equals_a_fixed_run():
     ds = mcengine.simulate("base", 20_000, seed=3, target_se=0.0006, chunk_paths=10_000)
     n = int(ds.attrs["n_paths"])

@@ -41,6 +41,7 @@ def interrupt_after(chunks: int):
     return progress
 
 
+@pytest.mark.slow
 def test_a_store_equals_the_in_memory_run(scenario, expected, tmp_path):
     target = tmp_path / "r.zarr"
     summary = write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS)
@@ -53,6 +54,7 @@ def test_a_store_equals_the_in_memory_run(scenario, expected, tmp_path):
     xr.testing.assert_identical(summary["estimate"], streamed["estimate"])
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_bits(scenario, expected, tmp_path):
     target = tmp_path / "r.zarr"
     store, manifest = partial_paths(target)
@@ -70,6 +72,7 @@ def test_an_interrupted_run_resumes_to_the_same_bits(scenario, expected, tmp_pat
     assert not store.exists() and not manifest.exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_chunk_is_found_by_its_checksum_and_recomputed(scenario, expected, tmp_path):
     target = tmp_path / "r.zarr"
     store, manifest = partial_paths(target)
@@ -92,6 +95,7 @@ def test_a_damaged_chunk_is_found_by_its_checksum_and_recomputed(scenario, expec
     xr.testing.assert_identical(open_store(target).drop_attrs(), expected.drop_attrs())
 
 
+@pytest.mark.slow
 def test_resume_with_nothing_to_resume_just_runs(scenario, expected, tmp_path):
     target = tmp_path / "r.zarr"
     write_zarr(scenario, N, SEED, target, chunk_paths=2 * BLOCK_PATHS, resume=True)
@@ -147,6 +151,7 @@ def test_cli_refuses_contradictory_options(tmp_path, extra, message):
     assert result.output.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_store_does_not_recompute_it(scenario, tmp_path, monkeypatch):
     from mcengine import cluster, store
 

@@ -134,6 +134,7 @@ def test_summary_only_bound_is_far_below_the_monte_carlo_error():
     assert summary.attrs["quantile_error_bound"] < 0.1 * float(se.min()) / np.sqrt(500)
 
 
+@pytest.mark.slow
 def test_summary_accumulator_merges_in_any_order_to_the_same_bits():
     from mcengine.blocks import BLOCK_PATHS
     from mcengine.summary import SummaryAccumulator
@@ -230,6 +231,7 @@ def test_interval_methods_at_the_edges():
     assert float(origin["ci_low"]) == 0.0 and float(origin["ci_high"]) > 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.statistical
 def test_intervals_cover_91_to_99_percent():
     """Issue 4: 95% intervals of the mean and the median from 200 independent runs of 2000
