@@ -10,7 +10,7 @@ crash when no path crashed, a quantile of no paths) is NaN here, ``n/a`` in tabl
   95% interval, ranks ``n q +/- 1.96 sqrt(n q (1-q))``, divided by ``2 * 1.96``. It needs no
   density estimate and is zero where the interval sits on an atom (e.g. wipe-outs at -1);
 * CVaR (expected shortfall): ``std((q - X)+) / (alpha sqrt(n))``, its asymptotic error;
-* probabilities: ``sqrt(p (1 - p) / n)``, with Wilson's score interval.
+* probabilities: ``sqrt(p (1 - p) / n)``, from 2 paths, with Wilson's score interval.
 
 95% confidence intervals: the order-statistic interval itself for quantiles, Wilson's for
 probabilities, estimate +/- 1.96 s.e. for the mean, standard deviation and CVaR.
@@ -103,7 +103,9 @@ def proportion(hits: int, n: int) -> Estimate:
     # At p = 0 (or 1) the interval ends exactly at 0 (or 1); rounding would miss by 1 ulp.
     low = 0.0 if hits == 0 else max(centre - half, 0.0)
     high = 1.0 if hits == n else min(centre + half, 1.0)
-    return Estimate(p, math.sqrt(p * (1.0 - p) / n), low, high)
+    # One path is one Bernoulli draw: no spread to estimate a standard error from.
+    se = math.sqrt(p * (1.0 - p) / n) if n > 1 else UNDEFINED
+    return Estimate(p, se, low, high)
 
 
 def tail(sample) -> tuple[Estimate, Estimate, Estimate]:

@@ -23,7 +23,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from numpy._core import _multiarray_umath as umath
+
+try:  # numpy >= 2
+    from numpy._core import _multiarray_umath as umath
+except ImportError:  # numpy 1.26
+    from numpy.core import _multiarray_umath as umath
 
 ROOT = Path(__file__).resolve().parents[1]
 
