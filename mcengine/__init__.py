@@ -8,18 +8,12 @@ Load a scenario, simulate paths, summarise them::
     table = mcengine.summarize(ds)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mcengine")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "1.0.0+unknown"
-
-from mcengine.analysis import compare, sweep  # noqa: E402
-from mcengine.engine import simulate  # noqa: E402
+from mcengine._version import __version__
+from mcengine.engine.local import simulate  # noqa: E402
 from mcengine.errors import ResultFileError, ScenarioError  # noqa: E402
-from mcengine.scenario import Scenario, builtin_scenarios, load_scenario  # noqa: E402
-from mcengine.summary import summarize  # noqa: E402
+from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario  # noqa: E402
+from mcengine.stats.summary import summarize  # noqa: E402
+from mcengine.studies.compare import compare, sweep  # noqa: E402
 
 __all__ = [
     "Scenario",

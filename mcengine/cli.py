@@ -22,11 +22,13 @@ import click
 import numpy as np
 import xarray as xr
 
-from mcengine import __version__
-from mcengine.engine import MAX_PATHS, needs_compile, simulate
+from mcengine._version import __version__
+from mcengine.engine.chunks import MAX_PATHS, needs_compile
+from mcengine.engine.local import simulate
+from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
 from mcengine.errors import Note, ResultFileError, ScenarioError
-from mcengine.io import RESULT_SUFFIXES, check_writable, read_result, write_netcdf
-from mcengine.report import (
+from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
+from mcengine.present.tables import (
     comparison_to_json,
     indices_to_json,
     render_comparison,
@@ -38,12 +40,11 @@ from mcengine.report import (
     tornado_to_json,
     waterfall_to_json,
 )
-from mcengine.samplers import DEFAULT_REPLICATES, SAMPLERS
-from mcengine.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
-from mcengine.store import ZARR_SUFFIX, partial_paths, write_zarr
-from mcengine.streams import MAX_SEED
-from mcengine.summary import STATISTICS, summarize
-from mcengine.tails import check_weights
+from mcengine.results.files import RESULT_SUFFIXES, check_writable, read_result, write_netcdf
+from mcengine.rng.samplers import DEFAULT_REPLICATES, SAMPLERS
+from mcengine.rng.streams import MAX_SEED
+from mcengine.stats.summary import STATISTICS, summarize
+from mcengine.stats.tails import check_weights
 
 __all__ = ["main", "cli"]
 
@@ -258,7 +259,7 @@ _PLOT_OPTION = click.option(
 def _save_plot(make, data, target: Path | None) -> None:
     if target is None:
         return
-    from mcengine import plots
+    from mcengine.present import plots
 
     if target.suffix.lower() not in plots.FORMATS:
         raise UserError(f"--plot {target}: must end in .png or .svg")
@@ -523,7 +524,7 @@ def run(
     if plot is not None:
         if summary_only:
             raise UserError("--plot draws the per-path distributions: drop --summary-only")
-        from mcengine.plots import distributions
+        from mcengine.present.plots import distributions
 
         _save_plot(distributions, ds, plot)
     _report(summarize(ds, portfolio_weights=weights), as_json, elapsed, out)
@@ -592,7 +593,7 @@ def _dask_client(workers: int | None, scheduler: str | None):
     if workers is None and scheduler is None:
         yield None
         return
-    from mcengine.cluster import local_client
+    from mcengine.engine.dask import local_client
 
     if workers is not None:
         with local_client(workers) as client:
@@ -632,7 +633,7 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
     table = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
-    from mcengine.plots import waterfall
+    from mcengine.present.plots import waterfall
 
     _save_plot(waterfall, table, plot)
     if as_json:
@@ -678,14 +679,14 @@ class GridAxis(click.ParamType):
 @_PLOT_OPTION
 def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
-    from mcengine.analysis import compare as compare_scenarios
+    from mcengine.studies.compare import compare as compare_scenarios
 
     resolved = [_load(name, ()) for name in scenarios]
     try:
         table = compare_scenarios(resolved, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    from mcengine.plots import comparison
+    from mcengine.present.plots import comparison
 
     _save_plot(comparison, table, plot)
     if as_json:
@@ -713,14 +714,14 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 @_PLOT_OPTION
 def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
-    from mcengine.analysis import sweep as sweep_grid
+    from mcengine.studies.compare import sweep as sweep_grid
 
     base = _load(scenario, overrides)
     try:
         table = sweep_grid(base, dict(axes), n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    from mcengine.plots import sweep_line
+    from mcengine.present.plots import sweep_line
 
     _save_plot(sweep_line, table, plot)
     dim = "|".join(key for key, _ in axes)
@@ -748,7 +749,7 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
 )
 def plot(file, kind, target) -> None:
     """Draw a figure of a result FILE written by "mcengine run --out"."""
-    from mcengine import plots
+    from mcengine.present import plots
 
     try:
         ds = read_result(file)
@@ -761,7 +762,7 @@ def plot(file, kind, target) -> None:
         )
     if kind == "tornado" and "inputs" not in ds:
         raise UserError(f"{file}: no recorded inputs; run with --record-inputs --out FILE.nc")
-    from mcengine.sensitivity import tornado
+    from mcengine.studies.sensitivity import tornado
 
     make = {
         "distributions": plots.distributions,
@@ -789,8 +790,8 @@ def plot(file, kind, target) -> None:
 )
 def sensitivity(scenario, n_paths, seed, overrides, as_json, plot, sobol_paths) -> None:
     """What moves each segment: a tornado, and Sobol indices by input group."""
-    from mcengine.plots import tornado as tornado_figure
-    from mcengine.sensitivity import sobol_indices, tornado
+    from mcengine.present.plots import tornado as tornado_figure
+    from mcengine.studies.sensitivity import sobol_indices, tornado
 
     ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     table = tornado(ds)
@@ -820,8 +821,8 @@ def sensitivity(scenario, n_paths, seed, overrides, as_json, plot, sobol_paths) 
 @_seed_option("One seed for every scenario (common random numbers).")
 def report(scenarios, target, n_paths, seed) -> None:
     """One self-contained HTML page (inline SVG, no network) with tables and figures."""
-    from mcengine.html_report import write_report
-    from mcengine.streams import fresh_seed
+    from mcengine.rng.streams import fresh_seed
+    from mcengine.studies.report import write_report
 
     if target.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"-o {target}: must end in .html")
@@ -951,13 +952,13 @@ def _notes():
 
 def _dumps(doc) -> str:
     """JSON for people and programs: undefined figures are null, never NaN."""
-    from mcengine.report import json_ready
+    from mcengine.present.tables import json_ready
 
     return json.dumps(json_ready(doc), indent=2, allow_nan=False)
 
 
 def _progress(enabled: bool):
-    from mcengine.report import progress_reporter
+    from mcengine.present.tables import progress_reporter
 
     return progress_reporter(enabled=enabled and sys.stderr.isatty())
 

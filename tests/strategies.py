@@ -6,7 +6,7 @@ import dataclasses
 
 from hypothesis import strategies as st
 
-from mcengine.parameters import SECTIONS
+from mcengine.model.parameters import SECTIONS
 
 #: Every (section, dataclass field) of the schema.
 FIELDS = [(s, f) for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]

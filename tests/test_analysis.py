@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import mcengine
-from mcengine.analysis import compare, sweep
 from mcengine.cli import cli
 from mcengine.errors import ScenarioError
+from mcengine.studies.compare import compare, sweep
 
 
 @pytest.fixture(scope="module")

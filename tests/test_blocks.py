@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcengine.blocks import BLOCK_PATHS, BlockTree, block_slices, reduce_blocks
+from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, block_slices, reduce_blocks
 
 
 @dataclass(frozen=True)

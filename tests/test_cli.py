@@ -11,8 +11,8 @@ import xarray as xr
 from click.testing import CliRunner
 
 import mcengine
-from mcengine import io as io_module
 from mcengine.cli import cli
+from mcengine.results import files as io_module
 
 
 @pytest.fixture
@@ -430,7 +430,7 @@ def test_wiped_out_paths_must_agree(tmp_path):
 
 
 def test_netcdf_results_are_compressed_and_chunked_along_path(tmp_path):
-    from mcengine.io import NETCDF_CHUNK_PATHS, write_netcdf
+    from mcengine.results.files import NETCDF_CHUNK_PATHS, write_netcdf
 
     ds = mcengine.simulate("base", 70_000, seed=1)
     write_netcdf(ds, tmp_path / "r.nc")

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 import mcengine
-from mcengine.streams import draw_table
+from mcengine.rng.streams import draw_table
 
 pytestmark = pytest.mark.statistical
 N = 40_000

@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 import mcengine
-from mcengine.blocks import BLOCK_PATHS
-from mcengine.cluster import TASK_PREFIX, default_chunk_paths, local_client
+from mcengine.engine.dask import TASK_PREFIX, default_chunk_paths, local_client
 from mcengine.errors import ScenarioError
+from mcengine.stats.blocks import BLOCK_PATHS
 
 # Subprocesses, clusters or builds: seconds each, so outside the quick subset.
 pytestmark = pytest.mark.slow

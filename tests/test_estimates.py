@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mcengine import estimates
-from mcengine.samples import ExactSample, Moments
+from mcengine.stats import estimates
+from mcengine.stats.samples import ExactSample, Moments
 
 
 def test_a_mean_of_one_value_has_no_standard_error():

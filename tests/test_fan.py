@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import mcengine
-from mcengine.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
-from mcengine.dataset import PathArrays
-from mcengine.fan import FAN_QUANTILES, LOG_BIN_WIDTH
-from mcengine.kernel import simulate_paths
-from mcengine.streams import key_from_seed
+from mcengine.kernel.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
+from mcengine.kernel.paths import simulate_paths
+from mcengine.results.dataset import PathArrays
+from mcengine.rng.streams import key_from_seed
+from mcengine.stats.fan import FAN_QUANTILES, LOG_BIN_WIDTH
 
 
 def brute_force_yearly(scenario, n, seed):

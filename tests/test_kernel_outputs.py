@@ -1,7 +1,7 @@
 """The kernel's bookkeeping outputs against what they must equal by construction.
 
 ``components`` telescope ``ln W`` (docs/model.md, "Weighing versus voting") and ``inputs``
-are functions of the draws (mcengine.kernel.INPUTS); both are checked here against the
+are functions of the draws (mcengine.kernel.paths.INPUTS); both are checked here against the
 streams' draws directly. Small path counts: the mutation run (docs/testing.md) executes
 these as plain Python.
 """
@@ -14,8 +14,8 @@ import scipy.stats
 from test_reference import CASES
 
 import mcengine
-from mcengine.fan import LOG_BIN_WIDTH
-from mcengine.streams import draw_table
+from mcengine.rng.streams import draw_table
+from mcengine.stats.fan import LOG_BIN_WIDTH
 
 N = 24
 SEED = 4

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 import mcengine
-from mcengine import plots
 from mcengine.cli import cli
 from mcengine.errors import ScenarioError
+from mcengine.present import plots
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 import mcengine
 from mcengine.bench.reference import simulate_reference
-from mcengine.streams import draw_table
+from mcengine.rng.streams import draw_table
 
 CASES = {
     **{name: {} for name in mcengine.builtin_scenarios()},

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from strategies import FIELDS, valid_overrides
 
 import mcengine
-from mcengine import scenario as scenario_module
 from mcengine.errors import ScenarioError
-from mcengine.parameters import SECTIONS, Range, Stress
-from mcengine.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
+from mcengine.model import scenario as scenario_module
+from mcengine.model.parameters import SECTIONS, Range, Stress
+from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
 
 SHARED_MODEL = Path(__file__).resolve().parents[2] / "shared" / "MODEL.md"
 

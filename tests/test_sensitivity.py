@@ -11,8 +11,8 @@ from click.testing import CliRunner
 import mcengine
 from mcengine.cli import cli
 from mcengine.errors import ScenarioError
-from mcengine.kernel import INPUTS
-from mcengine.sensitivity import tornado
+from mcengine.kernel.paths import INPUTS
+from mcengine.studies.sensitivity import tornado
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def ishigami(x):
 
 @pytest.mark.statistical
 def test_estimator_recovers_the_ishigami_indices():
-    from mcengine.sensitivity import indices_from_samples
+    from mcengine.studies.sensitivity import indices_from_samples
 
     rng = np.random.default_rng(2024)
     n = 2**15
@@ -111,7 +111,7 @@ def test_estimator_recovers_the_ishigami_indices():
 
 
 def test_sobol_indices_of_the_base_scenario():
-    from mcengine.sensitivity import sobol_indices
+    from mcengine.studies.sensitivity import sobol_indices
 
     table = sobol_indices("base", 2048, seed=3, bootstrap=50)
     first, total = table["first_order"], table["total"]

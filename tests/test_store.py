@@ -9,11 +9,11 @@ import xarray as xr
 from click.testing import CliRunner
 
 import mcengine
-from mcengine.blocks import BLOCK_PATHS
 from mcengine.cli import cli
+from mcengine.engine.store import partial_paths, write_zarr
 from mcengine.errors import ScenarioError
-from mcengine.scenario import load_scenario
-from mcengine.store import partial_paths, write_zarr
+from mcengine.model.scenario import load_scenario
+from mcengine.stats.blocks import BLOCK_PATHS
 
 N = 4 * BLOCK_PATHS - 1000
 SEED = 21
@@ -153,7 +153,8 @@ def test_cli_refuses_contradictory_options(tmp_path, extra, message):
 
 @pytest.mark.slow
 def test_resume_of_a_finished_store_does_not_recompute_it(scenario, tmp_path, monkeypatch):
-    from mcengine import cluster, store
+    from mcengine.engine import dask as cluster
+    from mcengine.engine import store
 
     target = tmp_path / "r.zarr"
     first = write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mcengine.streams import (
+from mcengine.rng.streams import (
     MAX_SEED,
     draw_table,
     fresh_seed,

@@ -7,7 +7,7 @@ import pytest
 
 import mcengine
 from mcengine.errors import ScenarioError
-from mcengine.scenario import load_scenario
+from mcengine.model.scenario import load_scenario
 
 
 def with_stress(tmp_path, body: str, name: str = "s.toml"):

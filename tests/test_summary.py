@@ -10,7 +10,7 @@ import xarray as xr
 
 import mcengine
 from mcengine.errors import ResultFileError
-from mcengine.summary import QUANTILES, STATISTICS
+from mcengine.stats.summary import QUANTILES, STATISTICS
 
 
 def test_shape_and_labels(base_run):
@@ -97,7 +97,7 @@ QUANTILE_STATISTICS = ["q05", "q25", "q50", "q75", "q95", "var95", "median_max_d
     ("name", "chunk_paths"), [("base", 1 << 16), ("training_bust", 777), ("inference_glut", 5000)]
 )
 def test_summary_only_matches_the_exact_summary(name, chunk_paths):
-    n = 140_000  # over two blocks (mcengine.blocks)
+    n = 140_000  # over two blocks (mcengine.stats.blocks)
     exact = mcengine.summarize(mcengine.simulate(name, n, seed=8))
     streamed = mcengine.simulate(name, n, seed=8, keep_paths=False, chunk_paths=chunk_paths)
     bound = streamed.attrs["quantile_error_bound"]
@@ -136,8 +136,8 @@ def test_summary_only_bound_is_far_below_the_monte_carlo_error():
 
 @pytest.mark.slow
 def test_summary_accumulator_merges_in_any_order_to_the_same_bits():
-    from mcengine.blocks import BLOCK_PATHS
-    from mcengine.summary import SummaryAccumulator
+    from mcengine.stats.blocks import BLOCK_PATHS
+    from mcengine.stats.summary import SummaryAccumulator
 
     ds = mcengine.simulate("base", 3 * BLOCK_PATHS - 5, seed=3)
     starts = (0, BLOCK_PATHS, 2 * BLOCK_PATHS)
@@ -166,7 +166,7 @@ def test_summary_accumulator_merges_in_any_order_to_the_same_bits():
 
 
 def test_paths_must_be_added_in_order():
-    from mcengine.summary import SummaryAccumulator
+    from mcengine.stats.summary import SummaryAccumulator
 
     ds = mcengine.simulate("base", 100, seed=3)
     arrays = SimpleNamespace(**{name: ds[name].values for name in ds.data_vars})

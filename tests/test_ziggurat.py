@@ -2,12 +2,12 @@
 
 numpy's AVX-512 ``exp``/``log`` differ from its other code paths in the last bit, so tables
 computed with numpy at import gave other normals on AVX-512 machines (about 6% of them).
-The tables are now literals in ``mcengine/_ziggurat_tables.py``. This file recomputes them
+The tables are now literals in ``mcengine/rng/_ziggurat_tables.py``. This file recomputes them
 from the definition at 60 significant digits with mpmath and requires every entry to be the
 nearest double (or, for ``ki``, the exact floor) of the exact value: it fails for tables
 computed in float64 on any CPU, since the recurrence's rounding errors accumulate.
 
-Regenerate the module with ``python tests/test_ziggurat.py > mcengine/_ziggurat_tables.py``.
+Regenerate the module with ``python tests/test_ziggurat.py > mcengine/rng/_ziggurat_tables.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-from mcengine import _ziggurat_tables as tables
+from mcengine.rng import _ziggurat_tables as tables
 
 LAYERS = 256
 #: The base strip's right edge for 256 layers, as a double (Marsaglia and Tsang 2000).
@@ -69,7 +69,7 @@ def test_tables_are_the_correctly_rounded_exact_tables():
 
 
 def test_the_engine_reads_these_tables():
-    from mcengine import streams
+    from mcengine.rng import streams
 
     np.testing.assert_array_equal(streams._ZIG_K, np.array(tables.KI, dtype=np.uint64))
     np.testing.assert_array_equal(streams._ZIG_W, np.array(tables.WI))

@@ -1,10 +1,10 @@
 """A plain, vectorised numpy transcription of MODEL.md, in linear space.
 
 It is the independent reference for the Numba kernel: written straight from the equations
-(no log-space rewrites, no shared helpers with :mod:`mcengine.kernel`), vectorised over paths
+(no log-space rewrites, no shared helpers with :mod:`mcengine.kernel.paths`), vectorised over paths
 with the time loop in Python. Two uses:
 
-* tests feed it the engine's own Philox draws (:func:`mcengine.streams.draw_table`) and
+* tests feed it the engine's own Philox draws (:func:`mcengine.rng.streams.draw_table`) and
   require the same per-path results to ~1e-9 (``tests/test_reference.py``);
 * benchmarks feed it numpy ``Generator`` draws and time it against the engine.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mcengine.scenario import Scenario
+from mcengine.model.scenario import Scenario
 
 StepDraws = Callable[[int], np.ndarray]
 
@@ -48,7 +48,7 @@ def simulate_reference(
     """Run MODEL.md on ``len(per_path)`` paths.
 
     ``per_path`` holds ``(Z_lambda, Z_g, Z_sel)`` per path; ``step_draws(n)`` returns the
-    ``(paths, 8)`` draws of step ``n`` in the layout of :func:`mcengine.streams.step_draws`.
+    ``(paths, 8)`` draws of step ``n`` in the layout of :func:`mcengine.rng.streams.step_draws`.
     Returns the per-path outputs under MODEL.md's names.
     """
     sim, tc, op, d = sc.simulation, sc.training_cost, sc.open_share, sc.demand

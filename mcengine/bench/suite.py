@@ -25,7 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from mcengine.bench import WORKLOADS, run_workload
-from mcengine.io import atomic_path
+from mcengine.results.files import atomic_path
 
 SCHEMA = "mcengine-bench/1"
 
@@ -172,8 +172,8 @@ def dask_results(n: int) -> dict[str, float]:
     """Summary-only runs of ``n`` paths: the local engine on 2 Numba threads against warm
     LocalClusters of 2 and 1 single-threaded worker processes, and the projection inputs."""
     import mcengine
-    from mcengine.blocks import BLOCK_PATHS
-    from mcengine.cluster import local_client
+    from mcengine.engine.dask import local_client
+    from mcengine.stats.blocks import BLOCK_PATHS
 
     def run(client=None) -> float:
         return _best_of(

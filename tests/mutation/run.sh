@@ -53,7 +53,12 @@ for module in "${modules[@]}"; do
     [ -d "$root/../shared" ] && ln -s "$(cd "$root/../shared" && pwd)" "$scratch/shared"
     (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$work")
     config="$work/cosmic-ray.toml"
-    sed -e "s#MODULE#$module#" -e "s#TESTS#${tests//\'/\"}#" "$here/cosmic-ray.toml" >"$config"
+    case $module in  # where each module lives in the layers (docs/architecture.md)
+    parameters | scenario) path=model/$module ;;
+    streams) path=rng/streams ;;
+    kernel) path=kernel/paths ;;
+    esac
+    sed -e "s#MODULE#$path#" -e "s#TESTS#${tests//\'/\"}#" "$here/cosmic-ray.toml" >"$config"
     db="$out/$module.sqlite"
     (
         cd "$work"

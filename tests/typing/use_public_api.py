@@ -8,7 +8,7 @@ import xarray as xr
 import mcengine
 from mcengine.bench import WORKLOADS, Workload, run_workload
 from mcengine.errors import InputError, ResultFileError, ScenarioError
-from mcengine.estimates import Estimate, mean_standard_error, proportion
+from mcengine.stats.estimates import Estimate, mean_standard_error, proportion
 
 
 def risk_model(seed: int) -> float:

@@ -11,12 +11,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 import xarray as xr
 
-from mcengine import __version__
+from mcengine._version import __version__
+from mcengine.model.parameters import SEGMENTS
+from mcengine.model.scenario import Scenario
 from mcengine.numerics import NUMERICS
-from mcengine.parameters import SEGMENTS
-from mcengine.scenario import Scenario
 
 __all__ = [
+    "is_summary",
     "PathArrays",
     "run_attributes",
     "to_dataset",
@@ -92,8 +93,13 @@ class PathArrays:
         return PathArrays(*(getattr(self, f.name)[start:stop] for f in fields(self)))
 
     def kernel_outputs(self) -> tuple[np.ndarray, ...]:
-        """The arrays in the order :func:`mcengine.kernel.simulate_paths` takes them."""
+        """The arrays in the order :func:`mcengine.kernel.paths.simulate_paths` takes them."""
         return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def is_summary(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is already a summary (of :func:`summarize` or a summary-only run)."""
+    return "estimate" in ds.variables and "standard_error" in ds.variables
 
 
 def fields_of(arrays: PathArrays) -> list[np.ndarray]:

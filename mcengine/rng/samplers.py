@@ -1,6 +1,6 @@
 """Samplers: where a run's random inputs come from, and how its errors are estimated.
 
-* ``pseudo`` (default): the Philox streams of :mod:`mcengine.streams`; paths are independent
+* ``pseudo`` (default): the Philox streams of :mod:`mcengine.rng.streams`; paths are independent
   and standard errors are the usual ones.
 * ``antithetic``: path ``2k + 1`` replays path ``2k``'s stream mirrored (normals negated,
   ``U -> 1 - U``), which cancels the odd part of the response.
@@ -31,7 +31,6 @@ __all__ = [
     "check_sampler",
     "sobol_draws",
     "draw_dimension",
-    "student_t95",
 ]
 
 SAMPLERS = ("pseudo", "antithetic", "sobol")
@@ -88,10 +87,3 @@ def sobol_draws(seed: int, replicate: int, n_steps: int, start: int, count: int)
     out = scipy.special.ndtri(u)
     out[:, 3 + 7 :: 8] = u[:, 3 + 7 :: 8]  # each step's jump uniform stays uniform
     return out
-
-
-def student_t95(replicates: int) -> float:
-    """Two-sided 95% Student-t quantile with ``replicates - 1`` degrees of freedom."""
-    import scipy.stats
-
-    return float(scipy.stats.t.ppf(0.975, replicates - 1))

@@ -1,6 +1,8 @@
 """One self-contained HTML page per analysis: tables and figures, inline SVG, no network.
 
-``mcengine report SCENARIO... -o report.html`` writes it: for each scenario the summary table,
+Rendering only: :func:`render_report` takes finished Datasets (``mcengine.studies.report``
+runs the simulations). ``mcengine report SCENARIO... -o report.html`` writes it: for each
+scenario the summary table,
 the weighing-versus-voting waterfall, return distributions and a fan chart; then, for
 several scenarios, the comparison on common random numbers; and the tornado of the first.
 """
@@ -9,16 +11,15 @@ from __future__ import annotations
 
 import html
 import io
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import xarray as xr
 
-from mcengine import __version__, plots
-from mcengine.io import atomic_path
-from mcengine.report import STATISTIC_LABELS, cell, cell_of
+from mcengine._version import __version__
+from mcengine.present import plots
+from mcengine.present.tables import STATISTIC_LABELS, cell, cell_of
 
-__all__ = ["build_report", "write_report", "SECTIONS"]
+__all__ = ["render_report", "SECTIONS"]
 
 SECTIONS = ("summary", "waterfall", "distributions", "fan chart", "comparison", "tornado")
 
@@ -75,18 +76,22 @@ def _comparison_table(table: xr.Dataset) -> str:
     )
 
 
-def build_report(scenarios, n_paths: int = 100_000, seed: int = 0) -> str:
-    """The report's HTML for ``scenarios`` (Scenario objects), ``n_paths`` each."""
-    from mcengine.analysis import compare
-    from mcengine.engine import simulate
-    from mcengine.sensitivity import tornado
-    from mcengine.summary import summarize
-
+def render_report(
+    runs: list[tuple[str, xr.Dataset, xr.Dataset]],
+    comparison: xr.Dataset | None,
+    tornado: xr.Dataset,
+    *,
+    n_paths: int,
+    seed: int,
+) -> str:
+    """The report's HTML from finished results: ``runs`` holds, per scenario, its name, its
+    kept paths (with fan-chart bands) and their summary; ``comparison`` is
+    :func:`mcengine.compare`'s table (or ``None`` for one scenario); ``tornado`` is the first
+    scenario's tornado table. Nothing is simulated here (:mod:`mcengine.studies.report`
+    runs them)."""
     parts = []
-    for sc in scenarios:
-        ds = simulate(sc, n_paths, seed, fan_chart=True)
-        table = summarize(ds)
-        name = html.escape(sc.name)
+    for scenario_name, ds, table in runs:
+        name = html.escape(scenario_name)
         parts.append(f"<h2 id='summary-{name}'>Summary: {name}</h2>{_summary_table(table)}")
         parts.append(
             f"<h2 id='waterfall-{name}'>Weighing versus voting: {name}</h2>"
@@ -97,18 +102,15 @@ def build_report(scenarios, n_paths: int = 100_000, seed: int = 0) -> str:
             f"{_svg(plots.distributions(ds))}"
         )
         parts.append(f"<h2 id='fan-{name}'>Fan chart: {name}</h2>{_svg(plots.fan_chart(ds))}")
-    if len(scenarios) > 1:
-        table = compare(scenarios, n_paths, seed)
+    if comparison is not None:
         parts.append(
-            f"<h2 id='comparison'>Comparison</h2>{_comparison_table(table)}"
-            f"{_svg(plots.comparison(table))}"
+            f"<h2 id='comparison'>Comparison</h2>{_comparison_table(comparison)}"
+            f"{_svg(plots.comparison(comparison))}"
         )
-    first = simulate(scenarios[0], n_paths, seed, record_inputs=True)
     parts.append(
-        f"<h2 id='tornado'>Tornado: {html.escape(scenarios[0].name)}</h2>"
-        f"{_svg(plots.tornado(tornado(first)))}"
+        f"<h2 id='tornado'>Tornado: {html.escape(runs[0][0])}</h2>{_svg(plots.tornado(tornado))}"
     )
-    names = ", ".join(html.escape(s.name) for s in scenarios)
+    names = ", ".join(html.escape(name) for name, _, _ in runs)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>mcengine report: {names}</title>
@@ -125,11 +127,3 @@ figure carries its Monte Carlo error; the page needs no network.</p>
 {"".join(parts)}
 </body></html>
 """
-
-
-def write_report(target: str | Path, scenarios, n_paths: int = 100_000, seed: int = 0) -> Path:
-    """Write :func:`build_report` to ``target`` atomically."""
-    text = build_report(scenarios, n_paths, seed)
-    with atomic_path(target) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-    return Path(target)

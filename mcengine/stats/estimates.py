@@ -33,6 +33,7 @@ __all__ = [
     "quantile",
     "proportion",
     "tail",
+    "student_t95",
 ]
 
 Z95 = 1.959963984540054
@@ -61,7 +62,7 @@ def mean_standard_error(m2: float, n: int) -> float:
 
 
 def mean(moments) -> Estimate:
-    """The mean of a :class:`mcengine.samples.Moments` (undefined for no values)."""
+    """The mean of a :class:`mcengine.stats.samples.Moments` (undefined for no values)."""
     value = moments.mean if moments.n > 0 else UNDEFINED
     return normal(value, mean_standard_error(moments.m2, moments.n))
 
@@ -108,9 +109,16 @@ def proportion(hits: int, n: int) -> Estimate:
     return Estimate(p, se, low, high)
 
 
+def student_t95(replicates: int) -> float:
+    """Two-sided 95% Student-t quantile with ``replicates - 1`` degrees of freedom."""
+    import scipy.stats
+
+    return float(scipy.stats.t.ppf(0.975, replicates - 1))
+
+
 def tail(sample) -> tuple[Estimate, Estimate, Estimate]:
     """The 5% quantile, VaR 95% (its negative) and CVaR 95% (expected shortfall) of a
-    sample of returns (:mod:`mcengine.samples`)."""
+    sample of returns (:mod:`mcengine.stats.samples`)."""
     q = quantile(sample, TAIL_ALPHA)
     var = Estimate(-q.value, q.se, -q.ci_high, -q.ci_low)
     if sample.n < 2:

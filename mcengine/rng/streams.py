@@ -37,9 +37,9 @@ import secrets
 
 import numpy as np
 
-from mcengine import _ziggurat_tables
 from mcengine.jit import inline_kernel, kernel
 from mcengine.numerics import exp, log1p
+from mcengine.rng import _ziggurat_tables
 
 __all__ = [
     "STATE_SIZE",

@@ -1,6 +1,6 @@
 """Scenarios: what evolves. Loading, ``extends``, overrides, validation and TOML round trips.
 
-A :class:`Scenario` is a frozen dataclass of sections (see :mod:`mcengine.parameters`),
+A :class:`Scenario` is a frozen dataclass of sections (see :mod:`mcengine.model.parameters`),
 validated once when it is built. Every error is a :class:`~mcengine.errors.ScenarioError`
 whose message names the source, the ``section.key``, the value and the allowed range.
 """
@@ -21,8 +21,7 @@ import numpy as np
 import tomli_w
 
 from mcengine.errors import ScenarioError
-from mcengine.numerics import cholesky
-from mcengine.parameters import (
+from mcengine.model.parameters import (
     SECTIONS,
     Applications,
     Correlation,
@@ -36,6 +35,7 @@ from mcengine.parameters import (
     Valuation,
     plain,
 )
+from mcengine.numerics import cholesky
 
 __all__ = [
     "Scenario",
@@ -159,7 +159,7 @@ def builtin_dir() -> Path:
     packaged = importlib.resources.files("mcengine") / "scenarios"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def builtin_scenarios() -> list[str]:

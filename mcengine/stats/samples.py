@@ -5,10 +5,10 @@
   mergeable (``keep_paths=False``): memory does not grow with the path count.
 
 Both answer the same questions (moments, order statistics, lower-tail means), so the
-statistics in :mod:`mcengine.summary` have one implementation. A binned answer about an order
+statistics in :mod:`mcengine.stats.summary` have one implementation. A binned answer about an order
 statistic is within :attr:`BinnedSample.error_bound` (one bin width) of the exact one; counts
 are exact, and moments, merged over the same blocks in the same tree
-(:mod:`mcengine.blocks`), are the same bits in both views.
+(:mod:`mcengine.stats.blocks`), are the same bits in both views.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcengine.blocks import reduce_blocks
 from mcengine.jit import kernel
 from mcengine.numerics import dot
+from mcengine.stats.blocks import reduce_blocks
 
 __all__ = ["Moments", "MomentTable", "ExactSample", "BinnedSample", "Histogram", "comoments"]
 
@@ -127,7 +127,7 @@ class MomentTable:
 
 class ExactSample:
     """A sample kept in full (sorted). Its moments (unless given) are merged over blocks of
-    paths in the fixed tree of :mod:`mcengine.blocks`, so they equal a streamed run's to
+    paths in the fixed tree of :mod:`mcengine.stats.blocks`, so they equal a streamed run's to
     the bit."""
 
     error_bound = 0.0
@@ -220,7 +220,7 @@ class Histogram:
 
 class BinnedSample:
     """Order statistics read from a :class:`Histogram`, uniformly spread within each bin,
-    and the sample's ``moments`` (kept apart: see :mod:`mcengine.blocks`)."""
+    and the sample's ``moments`` (kept apart: see :mod:`mcengine.stats.blocks`)."""
 
     def __init__(self, hist: Histogram, moments: Moments | None = None):
         self.hist = hist

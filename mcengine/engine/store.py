@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mcengine import __version__
-from mcengine.cluster import (
+from mcengine._version import __version__
+from mcengine.checks import check_int
+from mcengine.engine.chunks import MAX_PATHS, ProgressCallback
+from mcengine.engine.dask import (
     Partial,
     chunk_paths_task,
     chunk_ranges,
@@ -38,12 +40,11 @@ from mcengine.cluster import (
     run_chunks,
     summary_task,
 )
-from mcengine.dataset import PathArrays, run_attributes, to_dataset
-from mcengine.engine import MAX_PATHS, ProgressCallback, check_int
 from mcengine.errors import ScenarioError
-from mcengine.io import atomic_path
-from mcengine.scenario import Scenario
-from mcengine.streams import MAX_SEED, fresh_seed
+from mcengine.model.scenario import Scenario
+from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
+from mcengine.results.files import atomic_path
+from mcengine.rng.streams import MAX_SEED, fresh_seed
 
 __all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX", "stored_chunk_summary"]
 
@@ -122,6 +123,22 @@ def store_chunk(
         with atomic_path(entry) as tmp:
             tmp.write_text(json.dumps({"start": start, "stop": stop, "sha256": _digest(paths)}))
     return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+
+
+def _summarise_finished(client, scenario, seed, ranges, target, weights, threads, progress):
+    """The summary of the finished store ``target``, read back chunk by chunk."""
+    return run_chunks(
+        client,
+        stored_chunk_summary,
+        scenario,
+        seed,
+        ranges,
+        name="summarise",
+        progress=progress,
+        store=str(target),
+        weights=weights,
+        threads=threads,
+    ).summary.result(_stored_attributes(target))
 
 
 def stored_chunk_summary(
@@ -210,7 +227,7 @@ def write_zarr(
     ----------
     scenario, n_paths, seed, chunk_paths, threads, portfolio_weights, progress
         As in :func:`mcengine.simulate`; ``chunk_paths`` (a multiple of
-        :data:`~mcengine.blocks.BLOCK_PATHS`) is also the store's chunk along ``path``.
+        :data:`~mcengine.stats.blocks.BLOCK_PATHS`) is also the store's chunk along ``path``.
     target : path
         The store to create; an existing one is replaced when the run finishes.
     client : None or dask.distributed.Client
@@ -248,18 +265,10 @@ def write_zarr(
     identity = _identity(scenario, seed, n_paths, chunk_paths)
     if resume and not (store.exists() or manifest.exists()) and _is_complete(target, identity):
         # Nothing to finish: summarise the stored chunks instead of computing them again.
-        return run_chunks(
-            client,
-            stored_chunk_summary,
-            scenario,
-            seed,
-            chunk_ranges(n_paths, chunk_paths),
-            name="summarise",
-            progress=progress,
-            store=str(target),
-            weights=portfolio_weights,
-            threads=threads,
-        ).summary.result(_stored_attributes(target))
+        ranges = chunk_ranges(n_paths, chunk_paths)
+        return _summarise_finished(
+            client, scenario, seed, ranges, target, portfolio_weights, threads, progress
+        )
     _prepare(store, manifest, identity, resume, template)
     started = time.perf_counter()
     merged = run_chunks(

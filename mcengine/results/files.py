@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mcengine.dataset import PER_PATH, PER_PATH_SEGMENT
 from mcengine.errors import ResultFileError
+from mcengine.results.dataset import PER_PATH, PER_PATH_SEGMENT, is_summary
 
 __all__ = [
     "write_netcdf",
@@ -57,7 +57,7 @@ def atomic_path(target: str | Path):
         raise
 
 
-#: Paths per netCDF chunk: one block (mcengine.blocks), so that a reader of a slice of
+#: Paths per netCDF chunk: one block (mcengine.stats.blocks), so that a reader of a slice of
 #: paths decompresses little more than it reads.
 NETCDF_CHUNK_PATHS = 65536
 #: zlib level 1, readable by every netCDF-4 reader (lzf and zstd need plugins). Per-path
@@ -152,8 +152,6 @@ def check_values(ds: xr.Dataset, source: str = "result") -> None:
     """Raise :class:`ResultFileError` naming the variable and the first bad path if a value
     of ``ds`` could not have come from the engine (out of range, infinite, NaN where none
     can be). Works on dask-backed (Zarr) results a chunk at a time."""
-    from mcengine.summary import is_summary
-
     ranges = _SUMMARY_RANGES if is_summary(ds) else _RANGES
     for name, (low, high, nan_ok) in ranges.items():
         if name not in ds.variables:
@@ -217,8 +215,6 @@ def read_result(path: str | Path) -> xr.Dataset:
             raise ResultFileError(
                 f"{path}: not a readable netCDF-4 file ({type(err).__name__})"
             ) from None
-    from mcengine.summary import is_summary
-
     if not is_summary(ds):
         check_result(ds, str(path))
     check_values(ds, str(path))

@@ -3,7 +3,7 @@ returns conditional on the contagion crash, and when crashes happen.
 
 :class:`JointStats` holds mergeable counts (and a portfolio histogram), :class:`JointMoments`
 the floating-point sufficient statistics (co-moments, conditional moments), merged per
-block (:mod:`mcengine.blocks`), so the same numbers come from a full run and from a streamed
+block (:mod:`mcengine.stats.blocks`), so the same numbers come from a full run and from a streamed
 one. Spearman's rank correlation needs every path and exists only in a full run.
 """
 
@@ -15,11 +15,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from mcengine import estimates
-from mcengine.blocks import reduce_blocks
+from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array, log_array
-from mcengine.parameters import SEGMENTS
-from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable, comoments
+from mcengine.stats import estimates
+from mcengine.stats.blocks import reduce_blocks
+from mcengine.stats.samples import (
+    BinnedSample,
+    ExactSample,
+    Histogram,
+    Moments,
+    MomentTable,
+    comoments,
+)
 
 __all__ = [
     "JointStats",
@@ -64,7 +71,7 @@ def check_weights(weights) -> tuple[float, float, float]:
 class JointMoments:
     """The floating-point joint statistics of a block of paths: co-moments of the segments'
     annual returns, their moments under each crash condition, and the portfolio's moments.
-    Merged in the fixed block tree (:mod:`mcengine.blocks`)."""
+    Merged in the fixed block tree (:mod:`mcengine.stats.blocks`)."""
 
     n: int = 0
     mean: np.ndarray = field(default_factory=lambda: np.zeros(3))

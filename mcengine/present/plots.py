@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from mcengine.errors import ScenarioError  # noqa: E402
-from mcengine.io import atomic_path  # noqa: E402
-from mcengine.report import PART_LABELS, VOTING_PARTS  # noqa: E402
+from mcengine.present.tables import PART_LABELS, VOTING_PARTS  # noqa: E402
+from mcengine.results.files import atomic_path  # noqa: E402
 
 __all__ = [
     "distributions",

@@ -1,7 +1,7 @@
 """The scenario schema: every section, key, base value and valid range of MODEL.md.
 
 Each section is a frozen dataclass whose fields carry their range in ``metadata``, so the
-schema, the defaults and the validation rules have one home. :mod:`mcengine.scenario` builds
+schema, the defaults and the validation rules have one home. :mod:`mcengine.model.scenario` builds
 on these classes; nothing else defines a range.
 """
 

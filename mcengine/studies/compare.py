@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from mcengine.engine import simulate
+from mcengine.engine.local import simulate
 from mcengine.errors import ScenarioError
-from mcengine.scenario import Scenario, load_scenario
-from mcengine.streams import fresh_seed
-from mcengine.summary import summarize
+from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.rng.streams import fresh_seed
+from mcengine.stats.summary import summarize
 
 __all__ = ["compare", "sweep", "DEFAULT_BATCHES"]
 
@@ -56,7 +56,7 @@ def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int, c
     if client is None:
         results = [_scenario_tables(sc, **arguments) for sc in scenarios]
     else:
-        from mcengine.cluster import map_on
+        from mcengine.engine.dask import map_on
 
         # One task per scenario, each on one Numba thread (the cluster runs them side by side).
         results = map_on(client, _scenario_tables, scenarios, threads=1, **arguments)

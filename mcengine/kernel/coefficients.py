@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
+from mcengine.model.scenario import Scenario
 from mcengine.numerics import cholesky, exp_array
-from mcengine.scenario import Scenario
 
 __all__ = [
     "C",

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine.numerics import exp_array
-from mcengine.samples import BinnedSample, Histogram
+from mcengine.stats.samples import BinnedSample, Histogram
 
 __all__ = ["FanAccumulator", "attach", "FAN_QUANTILES", "DRIVERS", "LOG_BIN_WIDTH"]
 

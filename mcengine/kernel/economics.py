@@ -1,7 +1,7 @@
 """Segment economics: one step of prices, revenues and investor growth, in log space.
 
 These are the path pricer's pieces (QuantLib's split): pure ``@njit`` functions of scalars,
-inlined into :mod:`mcengine.kernel`. Quantities that multiply (demand, capacity, capex,
+inlined into :mod:`mcengine.kernel.paths`. Quantities that multiply (demand, capacity, capex,
 prices, revenues, values, wealth) are carried as natural logs, so that no product ever
 overflows or underflows in the middle of a formula: ``-inf`` is an exact zero and follows
 MODEL.md's rules for zero values. ``docs/model.md`` ("Numerics") lists each rewrite; the
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcengine.coefficients import C
 from mcengine.jit import kernel
+from mcengine.kernel.coefficients import C
 from mcengine.numerics import exp, log, log1p
 
 _NEG_INF = -np.inf

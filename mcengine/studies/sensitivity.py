@@ -15,7 +15,10 @@ import math
 import numpy as np
 import xarray as xr
 
+from mcengine.engine.local import simulate
 from mcengine.errors import ScenarioError
+from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.rng.streams import draw_table
 
 __all__ = ["tornado", "LABELS", "sobol_indices", "indices_from_samples", "GROUPS"]
 
@@ -86,7 +89,7 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
 
 # -- variance-based (Sobol) indices -------------------------------------------------------------
 #: Input groups and their draws: per-path columns, and per-step slots (see
-#: :func:`mcengine.samplers.sobol_draws` for the layout). Groups are sets of the *independent*
+#: :func:`mcengine.rng.samplers.sobol_draws` for the layout). Groups are sets of the *independent*
 #: normals before the driver correlation is applied.
 GROUPS = {
     "cost_path": ((0,), (0,)),
@@ -146,9 +149,6 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
         ``first_order`` and ``total`` with dims ``(group, segment)`` and their ``..._ci``
         (``bound`` = low/high) from a bootstrap over the rows.
     """
-    from mcengine.engine import simulate
-    from mcengine.scenario import Scenario, load_scenario
-    from mcengine.streams import draw_table
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 

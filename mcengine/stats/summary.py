@@ -1,6 +1,6 @@
 """Summaries of a simulation: each statistic with its Monte Carlo standard error and 95% CI.
 
-The statistics read a sample through :mod:`mcengine.samples`, so the full mode (sorted
+The statistics read a sample through :mod:`mcengine.stats.samples`, so the full mode (sorted
 per-path values) and the summary-only mode (streamed histograms) share every formula.
 Standard errors (``docs/model.md``, "Reading the results"):
 
@@ -25,16 +25,15 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import xarray as xr
 
-from mcengine import estimates
-from mcengine.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
-from mcengine.dataset import COMPONENTS
 from mcengine.errors import ResultFileError
-from mcengine.estimates import TAIL_ALPHA
+from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array
-from mcengine.parameters import SEGMENTS
-from mcengine.samplers import student_t95
-from mcengine.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
-from mcengine.tails import (
+from mcengine.results.dataset import COMPONENTS, is_summary
+from mcengine.stats import estimates
+from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
+from mcengine.stats.estimates import TAIL_ALPHA
+from mcengine.stats.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
+from mcengine.stats.tails import (
     EQUAL_WEIGHTS,
     JointMoments,
     JointStats,
@@ -176,11 +175,6 @@ def _summary_dataset(
     return out
 
 
-def is_summary(ds: xr.Dataset) -> bool:
-    """Whether ``ds`` is already a summary (of :func:`summarize` or a summary-only run)."""
-    return "estimate" in ds.variables and "standard_error" in ds.variables
-
-
 def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
     """Summarise a :func:`~mcengine.simulate` result per segment.
 
@@ -209,7 +203,7 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
         Today's weights of applications, inference and training in the portfolio
         (normalised to sum to 1).
     """
-    from mcengine.io import check_result
+    from mcengine.results.files import check_result
 
     if is_summary(ds):
         return ds
@@ -243,7 +237,7 @@ def _replicate_errors(ds: xr.Dataset, table: xr.Dataset, weights) -> xr.Dataset:
     for value, error in pairs:
         spread = xr.concat([g[value] for g in groups], dim="replicate").std("replicate", ddof=1)
         out[error] = spread / math.sqrt(replicates)
-    t = student_t95(replicates)
+    t = estimates.student_t95(replicates)
     out["ci_low"] = out["estimate"] - t * out["standard_error"]
     out["ci_high"] = out["estimate"] + t * out["standard_error"]
     p = float(out["p_crash"])
@@ -366,7 +360,7 @@ class SummaryAccumulator:
 
     ``add`` paths a block-aligned group at a time, ``merge`` accumulators of other paths
     (e.g. from Dask workers), and read :meth:`result`. Counts and histograms add exactly;
-    moments are merged in the fixed block tree (:mod:`mcengine.blocks`), so any split of
+    moments are merged in the fixed block tree (:mod:`mcengine.stats.blocks`), so any split of
     the paths, added and merged in any order, gives the same bits. ``horizon`` is the
     scenario's horizon in years.
     """
@@ -392,7 +386,7 @@ class SummaryAccumulator:
 
     def add(self, paths, first_path: int) -> None:
         """Add paths ``first_path, first_path + 1, ...``: a
-        :class:`~mcengine.dataset.PathArrays` or any object with the result's per-path
+        :class:`~mcengine.results.dataset.PathArrays` or any object with the result's per-path
         arrays as attributes. Consecutive calls may split blocks anywhere; the moments of a
         block are taken once it is complete (or at the end: see :meth:`merge`)."""
         n = paths.crash_origin.shape[0]

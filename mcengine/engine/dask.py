@@ -1,7 +1,7 @@
 """Running :func:`mcengine.simulate` on Dask (``client=``): the same bits on a cluster.
 
 The path index space is cut into chunks of ``chunk_paths`` paths, a multiple of the block
-(:data:`~mcengine.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function of
+(:data:`~mcengine.stats.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function of
 (scenario, seed, chunk): its random numbers come from the Philox streams of its own path
 indices, so a task can run anywhere, any number of times, and give the same bytes. That is
 the whole fault-tolerance story: when a worker dies, Dask's scheduler reruns the tasks
@@ -11,7 +11,8 @@ result does not change (``tests/test_dask.py`` kills a worker mid-run).
 * Kept paths: one delayed task per chunk; the variables are dask arrays chunked along
   ``path`` (:func:`lazy_paths`). Nothing runs until they are computed or written
   (``ds.to_zarr``), and then each task runs once per compute.
-* Summary only: each task streams its chunk into a :class:`~mcengine.summary.SummaryAccumulator`
+* Summary only: each task streams its chunk into a
+  :class:`~mcengine.stats.summary.SummaryAccumulator`
   (and fan-chart histograms) and returns that; a Dask bag tree reduction merges them on the
   workers. Counts add exactly and moments merge in the fixed block tree, so any worker
   count, chunk size and completion order gives the local engine's bits.
@@ -37,22 +38,22 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from mcengine.blocks import BLOCK_PATHS
-from mcengine.dataset import PathArrays, run_attributes, to_dataset
-from mcengine.engine import (
+from mcengine.checks import check_int
+from mcengine.engine.chunks import (
     MAX_PATHS,
     KernelInputs,
     OverflowTally,
     ProgressCallback,
-    check_int,
     check_memory,
     numba_threads,
 )
 from mcengine.errors import ScenarioError
-from mcengine.fan import FanAccumulator
-from mcengine.fan import attach as attach_fan
-from mcengine.scenario import Scenario
-from mcengine.summary import SummaryAccumulator
+from mcengine.model.scenario import Scenario
+from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
+from mcengine.stats.blocks import BLOCK_PATHS
+from mcengine.stats.fan import FanAccumulator
+from mcengine.stats.fan import attach as attach_fan
+from mcengine.stats.summary import SummaryAccumulator
 
 __all__ = [
     "simulate",

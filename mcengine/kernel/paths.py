@@ -1,8 +1,8 @@
 """The path kernel: one pass per path, the time loop inside, parallel over paths.
 
 :func:`simulate_paths` follows MODEL.md step by step (the numbers in the comments are its
-steps). It reads the coefficient vector of :mod:`mcengine.coefficients`, draws from
-:mod:`mcengine.streams` and prices with :mod:`mcengine.economics`. Nothing of size
+steps). It reads the coefficient vector of :mod:`mcengine.kernel.coefficients`, draws from
+:mod:`mcengine.rng.streams` and prices with :mod:`mcengine.kernel.economics`. Nothing of size
 paths x steps is allocated: per path it keeps a few scalars, an 8-slot draw buffer and the
 crash window's ring of the last ``w`` segment values.
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcengine.coefficients import LOG_MAX, C
-from mcengine.economics import (
+from mcengine.jit import parallel_kernel, prange
+from mcengine.kernel.coefficients import LOG_MAX, C
+from mcengine.kernel.economics import (
     growth_factor,
     log_one_minus_sigmoid,
     log_price,
@@ -26,9 +27,8 @@ from mcengine.economics import (
     sigmoid,
     weighted_exp,
 )
-from mcengine.jit import parallel_kernel, prange
 from mcengine.numerics import exp, expm1, log
-from mcengine.streams import STATE_SIZE, path_draws, step_draws
+from mcengine.rng.streams import STATE_SIZE, path_draws, step_draws
 
 __all__ = [
     "simulate_paths",
