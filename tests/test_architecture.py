@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "mcengine"
 
 #: Each layer and the layers it may import (besides itself). Ground is imported by all.
-GROUND = {"errors", "jit", "numerics", "checks", "_version"}
+GROUND = {"errors", "jit", "numerics", "checks", "layout", "_version"}
 ALLOWED = {
     "ground": set(),
     "model": {"ground"},

@@ -142,3 +142,12 @@ def test_tornado_ordering_is_stable_across_seeds():
             }
         )
     assert tops[0] == tops[1] == tops[2], tops
+
+
+def test_sobol_indices_run_at_the_largest_seed():
+    # Sample B is further paths of the same seed's streams, not the streams of seed + 1.
+    from mcengine.rng.streams import MAX_SEED
+    from mcengine.studies.sensitivity import sobol_indices
+
+    table = sobol_indices("base", 64, MAX_SEED, bootstrap=10)
+    assert int(table.attrs["seed"]) == MAX_SEED

@@ -26,10 +26,12 @@ from mcengine.kernel.paths import (
     FLAG_WEALTH_OVERFLOW,
     simulate_paths,
 )
+from mcengine.layout import Input
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
+from mcengine.stats.blocks import BLOCK_PATHS
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",
@@ -43,11 +45,11 @@ __all__ = [
 ]
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
-DEFAULT_CHUNK_PATHS = 1 << 16
+DEFAULT_CHUNK_PATHS = BLOCK_PATHS
 #: The path index is 64-bit in the streams; this bound keeps output sizes sane.
 MAX_PATHS = 1 << 40
 _NO_DRAWS = np.empty((0, 0))
-_NO_INPUTS = np.empty((0, 11))
+_NO_INPUTS = np.empty((0, len(Input)))
 
 _OVERFLOW_CAUSES = {
     FLAG_CAPEX_OVERFLOW: "inference capex overflowed (demand outran capacity by more than "

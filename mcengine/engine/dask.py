@@ -27,13 +27,13 @@ cores of a worker that runs one task at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -41,19 +41,16 @@ import xarray as xr
 from mcengine.checks import check_int
 from mcengine.engine.chunks import (
     MAX_PATHS,
-    KernelInputs,
-    OverflowTally,
     ProgressCallback,
     check_memory,
     numba_threads,
 )
+from mcengine.engine.plan import RunPlan
+from mcengine.engine.primitive import Partial, run_range
 from mcengine.errors import ScenarioError
-from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.stats.blocks import BLOCK_PATHS
-from mcengine.stats.fan import FanAccumulator
 from mcengine.stats.fan import attach as attach_fan
-from mcengine.stats.summary import SummaryAccumulator
 
 __all__ = [
     "simulate",
@@ -70,7 +67,6 @@ __all__ = [
 TASK_PREFIX = "mcengine-chunk"
 #: Merges per node of the tree reduction.
 SPLIT_EVERY = 4
-_NO_YEARS = np.empty((0, 0, 6))
 
 
 @contextlib.contextmanager
@@ -135,69 +131,26 @@ def check_chunk(chunk_paths: int) -> int:
     return chunk_paths
 
 
-# -- tasks: pure functions of (scenario, seed, chunk) -----------------------------------------
-def chunk_paths_task(scenario: Scenario, seed: int, start: int, stop: int, threads) -> PathArrays:
+# -- tasks: pure functions of (plan, chunk) ---------------------------------------------------
+def chunk_paths_task(plan: RunPlan, start: int, stop: int) -> PathArrays:
     """Every path of ``[start, stop)``; refuses a float64 overflow like the local engine."""
-    part = PathArrays.empty(stop - start)
-    with numba_threads(threads or 1):
-        KernelInputs.build(scenario, seed).run(start, part, _NO_YEARS)
-    tally = OverflowTally()
-    tally.add(part.flags, start)
-    tally.refuse(scenario, stop - start)
-    return part
-
-
-@dataclass
-class Partial:
-    """What a summarising task returns: its summary, fan histograms and overflow tally."""
-
-    summary: SummaryAccumulator
-    fan: FanAccumulator | None
-    overflow: OverflowTally
-
-    def merge(self, other: Partial) -> Partial:
-        return Partial(
-            self.summary.merge(other.summary),
-            None if self.fan is None else self.fan.merge(other.fan),
-            self.overflow.merge(other.overflow),
-        )
-
-
-def summary_task(
-    scenario: Scenario,
-    seed: int,
-    start: int,
-    stop: int,
-    weights,
-    fan_chart: bool,
-    threads,
-    paths: PathArrays | None = None,
-) -> Partial:
-    """The summary of paths ``[start, stop)``, streamed a block at a time (or of
-    ``paths``, already simulated)."""
-    horizon = scenario.simulation.horizon_years
-    years = horizon if fan_chart else 0
-    out = Partial(
-        SummaryAccumulator(horizon, weights),
-        FanAccumulator(years) if fan_chart else None,
-        OverflowTally(),
-    )
-    kernel = KernelInputs.build(scenario, seed)
-    buffer = PathArrays.empty(min(BLOCK_PATHS, stop - start)) if paths is None else None
-    yearly = np.empty((min(BLOCK_PATHS, stop - start), years, 6))
-    with numba_threads(threads or 1):
-        for first in range(start, stop, BLOCK_PATHS):
-            last = min(first + BLOCK_PATHS, stop)
-            if paths is None:
-                part = buffer.slice(0, last - first)
-                kernel.run(first, part, yearly[: last - first])
-                if out.fan is not None:
-                    out.fan.add(yearly[: last - first])
-            else:
-                part = paths.slice(first - start, last - start)
-            out.overflow.add(part.flags, first)
-            out.summary.add(part, first)
+    out = PathArrays.empty(stop - start)
+    partial = Partial.empty(plan, summary=False)
+    with numba_threads(plan.threads or 1):
+        run_range(plan, start, stop, partial, out=out)
+    partial.overflow.refuse(plan.scenario, stop - start)
     return out
+
+
+def summary_task(plan: RunPlan, start: int, stop: int, paths: PathArrays | None = None) -> Partial:
+    """The summary of paths ``[start, stop)``, streamed a block at a time (or of ``paths``,
+    already simulated)."""
+    partial = Partial.empty(plan, summary=True)
+    if paths is not None:
+        partial.add_paths(paths, start)
+        return partial
+    with numba_threads(plan.threads or 1):
+        return run_range(plan, start, stop, partial)
 
 
 def _single(item) -> list:
@@ -249,16 +202,15 @@ def plan_chunks(client, n_paths: int, chunk_paths: int | None, *, keep_paths: bo
 def run_chunks(
     client,
     task,
-    scenario: Scenario,
-    seed: int,
+    plan: RunPlan,
     ranges: list[tuple[int, int]],
     *,
     name: str,
     progress: ProgressCallback | None,
     **kwargs,
 ) -> Partial:
-    """``task(scenario, seed, start, stop, **kwargs)`` (which returns a :class:`Partial`)
-    for each range, merged: in this process without a client, else as Dask tasks named
+    """``task(plan, start, stop, **kwargs)`` (which returns a :class:`Partial`) for each
+    range, merged: in this process without a client, else as Dask tasks named
     ``mcengine-chunk-<name>-...`` whose results are tree-reduced on the workers.
     ``progress(done, total)`` follows the finished paths."""
     sizes = [stop - start for start, stop in ranges]
@@ -266,7 +218,7 @@ def run_chunks(
     if client is None:
         merged = None
         for (start, stop), size in zip(ranges, sizes, strict=True):
-            part = task(scenario, seed, start, stop, **kwargs)
+            part = task(plan, start, stop, **kwargs)
             merged = part if merged is None else merged.merge(part)
             done += size
             if progress is not None:
@@ -277,11 +229,10 @@ def run_chunks(
     import dask.bag as db
     from distributed import as_completed
 
-    token = dask.base.tokenize(name, scenario.to_toml(), seed, ranges, kwargs)
+    token = dask.base.tokenize(name, _identity(plan), ranges, kwargs)
     tasks = client.map(
         task,
-        [scenario] * len(ranges),
-        [seed] * len(ranges),
+        [plan] * len(ranges),
         [a for a, _ in ranges],
         [b for _, b in ranges],
         key=[f"{TASK_PREFIX}-{name}-{token}-{i}" for i in range(len(ranges))],
@@ -304,20 +255,20 @@ def run_chunks(
 
 
 # -- the two modes ------------------------------------------------------------------------------
-def lazy_paths(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int, threads, attrs):
+def lazy_paths(plan: RunPlan, attrs):
     """The kept-path Dataset with dask arrays chunked along ``path`` (nothing computed)."""
     import dask
     import dask.array as da
 
-    token = dask.base.tokenize(scenario.to_toml(), seed, n_paths, chunk_paths)
+    token = dask.base.tokenize(_identity(plan))
     tasks = [
         (
             stop - start,
             dask.delayed(chunk_paths_task, pure=True)(
-                scenario, seed, start, stop, threads, dask_key_name=f"{TASK_PREFIX}-{token}-{i}"
+                plan, start, stop, dask_key_name=f"{TASK_PREFIX}-{token}-{i}"
             ),
         )
-        for i, (start, stop) in enumerate(chunk_ranges(n_paths, chunk_paths))
+        for i, (start, stop) in enumerate(chunk_ranges(plan.n_paths, plan.chunk_paths))
     ]
     template = PathArrays.empty(0)
     arrays = {}
@@ -335,45 +286,33 @@ def lazy_paths(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int, th
     return to_dataset(PathArrays(**arrays), attrs)
 
 
-def simulate(
-    scenario: Scenario,
-    n_paths: int,
-    seed: int,
-    *,
-    client,
-    keep_paths: bool,
-    chunk_paths: int | None,
-    portfolio_weights,
-    fan_chart: bool,
-    threads: int | None,
-    progress: ProgressCallback | None,
-) -> xr.Dataset:
-    """:func:`mcengine.simulate` on Dask (arguments checked there)."""
+def _identity(plan: RunPlan) -> tuple:
+    """What makes a chunk's result: the same identity, the same bits (task keys)."""
+    return (plan.scenario.to_toml(), plan.seed, plan.n_paths, plan.chunk_paths, plan.fan_chart)
+
+
+def simulate(plan: RunPlan, progress: ProgressCallback | None) -> xr.Dataset:
+    """:func:`mcengine.simulate` on Dask, on ``plan.client`` (the plan checked the rest)."""
+    client = plan.client
     _check_client(client)
     owned = isinstance(client, str)
-    if owned and keep_paths:
-        check_memory(n_paths)  # a "local" run brings every path back into memory
+    if owned and plan.keep_paths:
+        check_memory(plan.n_paths)  # a "local" run brings every path back into memory
+    scenario, n_paths = plan.scenario, plan.n_paths
     with using(client) as active:
-        chunk_paths = plan_chunks(active, n_paths, chunk_paths, keep_paths=keep_paths)
-        attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0)
+        chunk_paths = plan_chunks(active, n_paths, plan.chunk_paths, keep_paths=plan.keep_paths)
+        plan = dataclasses.replace(plan, chunk_paths=chunk_paths, client=None)
+        attrs = run_attributes(
+            scenario, seed=plan.seed, n_paths=n_paths, sampler="pseudo", elapsed=0
+        )
         attrs["chunk_paths"] = np.int64(chunk_paths)
-        if keep_paths:
+        if plan.keep_paths:
             del attrs["elapsed_seconds"]  # the work happens when the Dataset is computed
-            paths = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
+            paths = lazy_paths(plan, attrs)
             return paths.compute() if owned else paths
         started = time.perf_counter()
-        merged = run_chunks(
-            active,
-            summary_task,
-            scenario,
-            seed,
-            chunk_ranges(n_paths, chunk_paths),
-            name="summary",
-            progress=progress,
-            weights=portfolio_weights,
-            fan_chart=fan_chart,
-            threads=threads,
-        )
+        ranges = chunk_ranges(n_paths, chunk_paths)
+        merged = run_chunks(active, summary_task, plan, ranges, name="summary", progress=progress)
     merged.overflow.refuse(scenario, n_paths)
     attrs["elapsed_seconds"] = time.perf_counter() - started
     result = merged.summary.result(attrs)

@@ -12,33 +12,24 @@ import time
 import numpy as np
 import xarray as xr
 
-from mcengine.checks import check_int
 from mcengine.engine import dask as cluster
 from mcengine.engine.chunks import (
-    _NO_DRAWS,
-    _NO_INPUTS,
-    DEFAULT_CHUNK_PATHS,
     MAX_PATHS,
-    KernelInputs,
-    OverflowTally,
     ProgressCallback,
-    _paths_that_fit,
     check_memory,
     needs_compile,
     numba_threads,
 )
+from mcengine.engine.plan import RunPlan
+from mcengine.engine.primitive import Partial, run_range
 from mcengine.engine.stopping import StoppingRule
-from mcengine.errors import ScenarioError
 from mcengine.kernel.paths import INPUTS
-from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
-from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler, draw_dimension, sobol_draws
-from mcengine.rng.streams import MAX_SEED, fresh_seed
-from mcengine.stats.fan import FanAccumulator
+from mcengine.rng.samplers import DEFAULT_REPLICATES
 from mcengine.stats.fan import attach as attach_fan
-from mcengine.stats.summary import SummaryAccumulator
 
-__all__ = ["simulate", "StoppingRule", "needs_compile", "DEFAULT_CHUNK_PATHS", "MAX_PATHS"]
+__all__ = ["simulate", "run_local", "RunPlan", "StoppingRule", "needs_compile", "MAX_PATHS"]
 
 
 def simulate(
@@ -145,128 +136,73 @@ def simulate(
     ValueError
         If a quantity of the scenario overflows float64; the message names the cause.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
-    if chunk_paths is not None:
-        chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
-    seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
-    if client is not None:
-        unsupported = {
-            "target_se": target_se is not None,
-            "rel_tol": rel_tol is not None,
-            "record_inputs": record_inputs,
-            "draws": draws is not None,
-            f"sampler = {sampler!r}": sampler != "pseudo",
-            "fan_chart with keep_paths": fan_chart and keep_paths,
-        }
-        refused = [name for name, used in unsupported.items() if used]
-        if refused:
-            raise ScenarioError(
-                f"client: {', '.join(refused)} cannot run on Dask; run without a client, or "
-                "use the pseudo sampler, a fixed path count and (for fan charts) "
-                "keep_paths=False"
-            )
-        return cluster.simulate(
-            scenario,
-            n_paths,
-            seed,
-            client=client,
-            keep_paths=keep_paths,
-            chunk_paths=chunk_paths,
-            portfolio_weights=portfolio_weights,
-            fan_chart=fan_chart,
-            threads=threads,
-            progress=progress,
-        )
-    chunk_paths = DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths
-    stopping = None
-    if target_se is not None or rel_tol is not None:
-        stopping = StoppingRule(target_se, rel_tol, stop_statistic)
-        if max_paths is None:  # 100 x the first batch, and for kept paths what fits in memory
-            fits = _paths_that_fit() if keep_paths else None
-            max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
-        max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS)
-    check_sampler(sampler, n_paths, replicates)
-    if draws is not None and (
-        draws.shape != (n_paths, draw_dimension(scenario.n_steps))
-        or sampler != "pseudo"
-        or stopping is not None
-    ):
-        raise ScenarioError(
-            f"draws must have shape ({n_paths}, {draw_dimension(scenario.n_steps)}), with the "
-            "pseudo sampler and no target"
-        )
-    if sampler != "pseudo" and (stopping is not None or not keep_paths):
-        raise ScenarioError(
-            f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
-            "standard errors come from replicate groups of the kept paths"
-        )
+    plan = RunPlan.build(
+        scenario,
+        n_paths,
+        seed,
+        keep_paths=keep_paths,
+        target_se=target_se,
+        rel_tol=rel_tol,
+        stop_statistic=stop_statistic,
+        max_paths=max_paths,
+        portfolio_weights=portfolio_weights,
+        fan_chart=fan_chart,
+        record_inputs=record_inputs,
+        sampler=sampler,
+        replicates=replicates,
+        draws=draws,
+        chunk_paths=chunk_paths,
+        threads=threads,
+        client=client,
+    )
+    if plan.client is not None:
+        return cluster.simulate(plan, progress)
+    return run_local(plan, progress)
+
+
+def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dataset:
+    """Run ``plan`` in this process: chunk by chunk on Numba's threads, until its path count
+    (or, with a target, until the target is met or ``plan.limit``)."""
+    scenario, n_paths, stopping = plan.scenario, plan.n_paths, plan.stopping
+    keep_paths, limit = plan.keep_paths, plan.limit
     if keep_paths:
         # With a target, only the first batch must fit now; later batches are checked as
         # the run grows (a target is often met long before max_paths).
         check_memory(n_paths)
-    group = n_paths // replicates if sampler != "pseudo" else n_paths
-    limit = n_paths if stopping is None else max_paths
-    kernel = KernelInputs.build(scenario, seed, antithetic=sampler == "antithetic")
-    horizon = scenario.simulation.horizon_years
-    summary = None
-    if stopping or not keep_paths:
-        summary = SummaryAccumulator(horizon, portfolio_weights)
-    # Where each chunk's paths go: one array for a fixed run, a list of blocks when the
-    # count is open, one reused buffer when only the summary is kept.
+    # The sinks: a summary when only the summary is kept or a target is checked.
+    partial = Partial.empty(plan, summary=stopping is not None or not keep_paths)
+    summary = partial.summary
+    # Where kept paths go: one array for a fixed run, a block per chunk when the count is
+    # open; a summary-only run keeps none.
     out = PathArrays.empty(n_paths) if keep_paths and stopping is None else None
     blocks: list[PathArrays] = []
-    buffer = None if keep_paths else PathArrays.empty(min(chunk_paths, limit))
-    overflow = OverflowTally()
-    years = horizon if fan_chart else 0
-    yearly = np.empty((min(chunk_paths, limit), years, 6))
-    fan = FanAccumulator(years) if fan_chart else None
-    if record_inputs and not (keep_paths and stopping is None):
-        raise ScenarioError("record_inputs=True needs keep_paths=True and no target")
-    inputs = np.empty((n_paths, len(INPUTS))) if record_inputs else None
+    inputs = np.empty((n_paths, len(INPUTS))) if plan.record_inputs else None
 
     started = time.perf_counter()
     done = 0
-    with numba_threads(threads):
-        while done < limit:
-            # A chunk never straddles a replicate group (Sobol draws are per group).
-            stop = min(done + chunk_paths, limit, (done // group + 1) * group)
-            if done < n_paths:  # with a target, -n is the first batch
-                stop = min(stop, n_paths)
+    with numba_threads(plan.threads):
+        for start, stop in plan.ranges():
+            kept = None
             if out is not None:
-                part = out.slice(done, stop)
-            elif buffer is not None:
-                part = buffer.slice(0, stop - done)
-            else:
-                check_memory(stop, reached=done or None)
-                part = PathArrays.empty(stop - done)
-                blocks.append(part)
-            block_yearly = yearly[: stop - done]
-            external = _NO_DRAWS
-            if draws is not None:
-                external = draws[done:stop]
-            elif sampler == "sobol":
-                external = sobol_draws(
-                    seed, done // group, scenario.n_steps, done % group, stop - done
-                )
-            block_inputs = inputs[done:stop] if inputs is not None else _NO_INPUTS
-            kernel.run(done, part, block_yearly, external, block_inputs)
-            overflow.add(part.flags, done)
-            if fan is not None:
-                fan.add(block_yearly)
-            if summary is not None:
-                summary.add(part, done)
+                kept = out.slice(start, stop)
+            elif keep_paths:
+                check_memory(stop, reached=start or None)
+                kept = PathArrays.empty(stop - start)
+                blocks.append(kept)
+            chunk_inputs = None if inputs is None else inputs[start:stop]
+            run_range(plan, start, stop, partial, out=kept, inputs=chunk_inputs)
             done = stop
             if progress is not None:
                 progress(done, limit)
             if stopping is not None and done >= n_paths and stopping.met(summary):
                 break
     elapsed = time.perf_counter() - started
-    overflow.refuse(scenario, done)
-    attrs = run_attributes(scenario, seed=seed, n_paths=done, sampler=sampler, elapsed=elapsed)
-    if sampler != "pseudo":
-        attrs["replicates"] = np.int64(replicates)
+    partial.overflow.refuse(scenario, done)
+    attrs = run_attributes(
+        scenario, seed=plan.seed, n_paths=done, sampler=plan.sampler, elapsed=elapsed
+    )
+    if plan.sampler != "pseudo":
+        attrs["replicates"] = np.int64(plan.replicates)
     if stopping is not None:
         attrs.update(stopping.describe(met=done < limit or stopping.met(summary, force=True)))
     if not keep_paths:
@@ -277,4 +213,4 @@ def simulate(
             result = result.assign_coords(input=list(INPUTS)).assign(
                 inputs=(("path", "input"), inputs)
             )
-    return result if fan is None else attach_fan(result, fan)
+    return result if partial.fan is None else attach_fan(result, partial.fan)

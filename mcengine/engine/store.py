@@ -18,6 +18,7 @@ computed, and the result equals an uninterrupted run bit for bit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,7 +33,6 @@ from mcengine._version import __version__
 from mcengine.checks import check_int
 from mcengine.engine.chunks import MAX_PATHS, ProgressCallback
 from mcengine.engine.dask import (
-    Partial,
     chunk_paths_task,
     chunk_ranges,
     lazy_paths,
@@ -40,6 +40,8 @@ from mcengine.engine.dask import (
     run_chunks,
     summary_task,
 )
+from mcengine.engine.plan import RunPlan
+from mcengine.engine.primitive import Partial
 from mcengine.errors import ScenarioError
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
@@ -95,16 +97,7 @@ def _read_back(store: Path, start: int, stop: int) -> PathArrays:
     )
 
 
-def store_chunk(
-    scenario: Scenario,
-    seed: int,
-    start: int,
-    stop: int,
-    store: str,
-    manifest: str,
-    weights,
-    threads,
-) -> Partial:
+def store_chunk(plan: RunPlan, start: int, stop: int, store: str, manifest: str) -> Partial:
     """Write paths ``[start, stop)`` into ``store`` (unless a verified copy is there) and
     return their summary. Safe to run again: it writes the same bytes."""
     store, manifest = Path(store), Path(manifest)
@@ -117,36 +110,17 @@ def store_chunk(
             if _digest(kept) == expected:
                 paths = kept
     if paths is None:
-        paths = chunk_paths_task(scenario, seed, start, stop, threads)
+        paths = chunk_paths_task(plan, start, stop)
         region = to_dataset(paths, {}).drop_vars(_LABELS)
         region.to_zarr(store, region={"path": slice(start, stop)}, consolidated=False)
         with atomic_path(entry) as tmp:
             tmp.write_text(json.dumps({"start": start, "stop": stop, "sha256": _digest(paths)}))
-    return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+    return summary_task(plan, start, stop, paths=paths)
 
 
-def _summarise_finished(client, scenario, seed, ranges, target, weights, threads, progress):
-    """The summary of the finished store ``target``, read back chunk by chunk."""
-    return run_chunks(
-        client,
-        stored_chunk_summary,
-        scenario,
-        seed,
-        ranges,
-        name="summarise",
-        progress=progress,
-        store=str(target),
-        weights=weights,
-        threads=threads,
-    ).summary.result(_stored_attributes(target))
-
-
-def stored_chunk_summary(
-    scenario: Scenario, seed: int, start: int, stop: int, store: str, weights, threads
-) -> Partial:
+def stored_chunk_summary(plan: RunPlan, start: int, stop: int, store: str) -> Partial:
     """The summary of paths ``[start, stop)`` of a finished store, read back, not rerun."""
-    paths = _read_back(Path(store), start, stop)
-    return summary_task(scenario, seed, start, stop, weights, False, threads, paths=paths)
+    return summary_task(plan, start, stop, paths=_read_back(Path(store), start, stop))
 
 
 def _stored_attributes(target: Path) -> dict:
@@ -259,30 +233,37 @@ def write_zarr(
                 seed = int(_stored_attributes(target)["seed"])
         seed = fresh_seed() if seed is None else seed
     seed = check_int("seed", seed, 0, MAX_SEED)
+    plan = RunPlan.build(
+        scenario, n_paths, seed, portfolio_weights=portfolio_weights, chunk_paths=chunk_paths
+    )
+    plan = dataclasses.replace(plan, threads=threads)
     attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
     attrs["chunk_paths"] = np.int64(chunk_paths)
-    template = lazy_paths(scenario, seed, n_paths, chunk_paths, threads, attrs)
+    template = lazy_paths(plan, attrs)
     identity = _identity(scenario, seed, n_paths, chunk_paths)
+    ranges = chunk_ranges(n_paths, chunk_paths)
     if resume and not (store.exists() or manifest.exists()) and _is_complete(target, identity):
         # Nothing to finish: summarise the stored chunks instead of computing them again.
-        ranges = chunk_ranges(n_paths, chunk_paths)
-        return _summarise_finished(
-            client, scenario, seed, ranges, target, portfolio_weights, threads, progress
-        )
+        return run_chunks(
+            client,
+            stored_chunk_summary,
+            plan,
+            ranges,
+            name="summarise",
+            progress=progress,
+            store=str(target),
+        ).summary.result(_stored_attributes(target))
     _prepare(store, manifest, identity, resume, template)
     started = time.perf_counter()
     merged = run_chunks(
         client,
         store_chunk,
-        scenario,
-        seed,
-        chunk_ranges(n_paths, chunk_paths),
+        plan,
+        ranges,
         name="store",
         progress=progress,
         store=str(store),
         manifest=str(manifest),
-        weights=portfolio_weights,
-        threads=threads,
     )
     attrs["elapsed_seconds"] = time.perf_counter() - started
     _finish(store, manifest, target, attrs)

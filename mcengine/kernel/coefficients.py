@@ -174,20 +174,23 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
             f"demand.jump_rate = {d.jump_rate:g}, demand.jump_size = {d.jump_size:g}, "
             f"simulation.horizon_years = {scenario.simulation.horizon_years})"
         )
+    c = np.zeros(C.SIZE)
+    _drivers(scenario, c)
+    _segments(scenario, c)
+    _valuation(scenario, c)
+    c[C.ANTITHETIC] = 1.0 if antithetic else 0.0
+    return c
+
+
+def _drivers(scenario: Scenario, c: np.ndarray) -> None:
+    """Time grid, the three drivers and their correlation (Cholesky factor)."""
     sim, tc, op, d = (
         scenario.simulation,
         scenario.training_cost,
         scenario.open_share,
         scenario.demand,
     )
-    inf, tr, app, val = (
-        scenario.inference,
-        scenario.training,
-        scenario.applications,
-        scenario.valuation,
-    )
     dt = 1.0 / sim.steps_per_year
-    c = np.zeros(C.SIZE)
     c[C.DT] = dt
     c[C.N_STEPS] = scenario.n_steps
     c[C.HORIZON] = sim.horizon_years
@@ -221,6 +224,11 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     c[C.L10], c[C.L11] = chol[1, 0], chol[1, 1]
     c[C.L20], c[C.L21], c[C.L22] = chol[2, 0], chol[2, 1], chol[2, 2]
 
+
+def _segments(scenario: Scenario, c: np.ndarray) -> None:
+    """Inference, training and applications economics."""
+    inf, tr, app = scenario.inference, scenario.training, scenario.applications
+    dt = 1.0 / scenario.simulation.steps_per_year
     c[C.LOG_K0] = -math.log1p(inf.markup)
     c[C.HW_DECLINE] = inf.hardware_decline
     c[C.PASS_THROUGH] = inf.cost_pass_through
@@ -249,6 +257,11 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     c[C.APP_OPEX] = app.opex
     c[C.SELECTION_SD] = app.selection_dispersion
 
+
+def _valuation(scenario: Scenario, c: np.ndarray) -> None:
+    """Fair multiples, sentiment, crash and contagion, dilution."""
+    val = scenario.valuation
+    dt = 1.0 / scenario.simulation.steps_per_year
     for i, slot in enumerate((C.LOG_FSM_A, C.LOG_FSM_I, C.LOG_FSM_T)):
         c[slot] = math.log(val.fair_sales_multiple[i])
     for i, slot in enumerate((C.Z0_A, C.Z0_I, C.Z0_T)):
@@ -266,5 +279,3 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
         c[slot] = val.contagion_jump * val.contagion_loading[i]
     for i, slot in enumerate((C.DILUTION_A, C.DILUTION_I, C.DILUTION_T)):
         c[slot] = val.entrant_dilution[i] * dt
-    c[C.ANTITHETIC] = 1.0 if antithetic else 0.0
-    return c

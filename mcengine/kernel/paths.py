@@ -27,6 +27,7 @@ from mcengine.kernel.economics import (
     sigmoid,
     weighted_exp,
 )
+from mcengine.layout import Input, names
 from mcengine.numerics import exp, expm1, log
 from mcengine.rng.streams import STATE_SIZE, path_draws, step_draws
 
@@ -42,19 +43,7 @@ __all__ = [
 ]
 
 #: Columns of the ``inputs`` output (sensitivity analysis).
-INPUTS = (
-    "decline_rate",  # lambda
-    "initial_growth",  # g0
-    "selection",  # Z_sel
-    "cost_shocks",
-    "open_share_shocks",
-    "demand_shocks",
-    "demand_jumps",
-    "sentiment_common",
-    "sentiment_applications",
-    "sentiment_inference",
-    "sentiment_training",
-)
+INPUTS = names(Input)
 
 #: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
 WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value

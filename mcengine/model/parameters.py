@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcengine.errors import ScenarioError
+from mcengine.layout import Segment, names
 
 __all__ = [
     "Range",
@@ -31,7 +32,7 @@ __all__ = [
     "SEGMENTS",
 ]
 
-SEGMENTS = ("applications", "inference", "training")
+SEGMENTS = names(Segment)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import xarray as xr  # noqa: E402
 from mcengine.errors import ScenarioError  # noqa: E402
 from mcengine.present.tables import PART_LABELS, VOTING_PARTS  # noqa: E402
 from mcengine.results.files import atomic_path  # noqa: E402
+from mcengine.stats.estimates import Z95  # noqa: E402
 
 __all__ = [
     "distributions",
@@ -203,7 +204,7 @@ def comparison(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     fig, (ax,), own = _panels(ax, 1, figsize=(9, 4.5))
     for i, name in enumerate(scenarios):
         est = table["estimate"].sel(scenario=name, statistic=statistic).values * 100
-        err = 1.96 * table["standard_error"].sel(scenario=name, statistic=statistic).values * 100
+        err = Z95 * table["standard_error"].sel(scenario=name, statistic=statistic).values * 100
         ax.bar(np.arange(len(segments)) + i * width, est, width, yerr=err, capsize=3, label=name)
     ax.set_xticks(np.arange(len(segments)) + 0.4 - width / 2, segments)
     ax.axhline(0, color="grey", linewidth=0.8)
@@ -224,7 +225,7 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     fig, (ax,), own = _panels(ax, 1, figsize=(8, 4.5))
     for seg in table["segment"].values:
         est = table["estimate"].sel(segment=seg, statistic=statistic).values * 100
-        err = 1.96 * table["standard_error"].sel(segment=seg, statistic=statistic).values * 100
+        err = Z95 * table["standard_error"].sel(segment=seg, statistic=statistic).values * 100
         colour = _COLOURS.get(str(seg))
         ax.plot(x, est, marker="o", color=colour, label=str(seg))
         ax.fill_between(x, est - err, est + err, color=colour, alpha=0.2)

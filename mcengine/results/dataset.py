@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
+from mcengine.layout import Component, names
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.numerics import NUMERICS
@@ -29,7 +30,7 @@ __all__ = [
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
 PER_PATH = ("crash_year", "crash_origin", "training_cost", "open_share", "demand")
 #: The parts of ln W (issue "weighing versus voting"), in the kernel's order.
-COMPONENTS = ("fundamental", "sentiment", "contagion", "cash_flow", "dilution", "selection")
+COMPONENTS = names(Component)
 REQUIRED_ATTRS = ("scenario", "seed", "n_paths", "sampler", "mcengine_version")
 
 _DESCRIPTIONS = {
@@ -65,7 +66,8 @@ class PathArrays:
 
     @classmethod
     def empty(cls, n: int) -> PathArrays:
-        seg = [np.empty((n, 3)) for _ in PER_PATH_SEGMENT]
+        k = len(SEGMENTS)
+        seg = [np.empty((n, k)) for _ in PER_PATH_SEGMENT]
         return cls(
             *seg,
             crash_year=np.empty(n),
@@ -73,9 +75,9 @@ class PathArrays:
             training_cost=np.empty(n),
             open_share=np.empty(n),
             demand=np.empty(n),
-            components=np.empty((n, 3, len(COMPONENTS))),
-            wipe_year=np.empty((n, 3)),
-            wipe_cause=np.empty((n, 3), dtype=np.int8),
+            components=np.empty((n, k, len(COMPONENTS))),
+            wipe_year=np.empty((n, k)),
+            wipe_cause=np.empty((n, k), dtype=np.int8),
             flags=np.empty(n, dtype=np.int8),
         )
 

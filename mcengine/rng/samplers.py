@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from mcengine.errors import Note, ScenarioError
+from mcengine.layout import StepDraw, draw_column, draw_dimension
 
 __all__ = [
     "SAMPLERS",
@@ -36,11 +37,6 @@ __all__ = [
 SAMPLERS = ("pseudo", "antithetic", "sobol")
 DEFAULT_REPLICATES = 16
 _TINY = 2.0**-53
-
-
-def draw_dimension(n_steps: int) -> int:
-    """Random inputs per path: 3 per-path normals, then 8 per step."""
-    return 3 + 8 * n_steps
 
 
 def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
@@ -85,5 +81,6 @@ def sobol_draws(seed: int, replicate: int, n_steps: int, start: int, count: int)
         u = engine.random(count)
     u = np.clip(u, _TINY, 1.0 - _TINY)
     out = scipy.special.ndtri(u)
-    out[:, 3 + 7 :: 8] = u[:, 3 + 7 :: 8]  # each step's jump uniform stays uniform
+    jumps = slice(draw_column(0, StepDraw.JUMP), None, len(StepDraw))
+    out[:, jumps] = u[:, jumps]  # each step's jump uniform stays uniform
     return out

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from mcengine.layout import Yearly
 from mcengine.numerics import exp_array
 from mcengine.stats.samples import BinnedSample, Histogram
 
@@ -41,14 +42,14 @@ class FanAccumulator:
     def __init__(self, years: int):
         self.years = years
         self.hists = [
-            [_share_histogram() if v == 4 else _log_histogram() for v in range(6)]
+            [_share_histogram() if v == Yearly.OPEN_SHARE else _log_histogram() for v in Yearly]
             for _ in range(years)
         ]
 
     def add(self, yearly: np.ndarray) -> None:
         """Add a ``(paths, years, 6)`` block as the kernel writes it."""
         for y in range(self.years):
-            for v in range(6):
+            for v in Yearly:
                 self.hists[y][v].add(np.ascontiguousarray(yearly[:, y, v]))
 
     def merge(self, other: FanAccumulator) -> FanAccumulator:
@@ -63,10 +64,10 @@ class FanAccumulator:
     def variables(self, quantiles=FAN_QUANTILES) -> tuple[dict, dict, dict]:
         """``fan_wealth (year, quantile, segment)`` and ``fan_drivers (year, quantile,
         driver)``, with coordinates and the error-bound attributes."""
-        bands = np.empty((self.years, len(quantiles), 6))
+        bands = np.empty((self.years, len(quantiles), len(Yearly)))
         log_bound = share_bound = 0.0
         for y in range(self.years):
-            for v in range(6):
+            for v in Yearly:
                 sample = BinnedSample(self.hists[y][v])
                 for k, q in enumerate(quantiles):
                     bands[y, k, v] = sample.quantile(q)

@@ -1,20 +1,8 @@
 """Summaries of a simulation: each statistic with its Monte Carlo standard error and 95% CI.
 
 The statistics read a sample through :mod:`mcengine.stats.samples`, so the full mode (sorted
-per-path values) and the summary-only mode (streamed histograms) share every formula.
-Standard errors (``docs/model.md``, "Reading the results"):
-
-* mean: sample standard deviation / sqrt(n);
-* std: delta method on the sample variance, ``sqrt((m4 - s^4) / n) / (2 s)``;
-* quantiles (and VaR, and the median drawdown): from the distribution-free order-statistic
-  95% interval, ranks ``n q +/- 1.96 sqrt(n q (1-q))``, divided by ``2 * 1.96``. It needs no
-  density estimate and is zero where the interval sits on an atom (e.g. wipe-outs at -1);
-* CVaR (expected shortfall): ``std((q - X)+) / (alpha sqrt(n))``, its asymptotic error;
-* probabilities: ``sqrt(p (1 - p) / n)``.
-
-95% confidence intervals: the order-statistic interval itself for quantiles (VaR, median
-drawdown), Wilson's score interval for probabilities, estimate +/- 1.96 s.e. for the mean,
-standard deviation and CVaR.
+per-path values) and the summary-only mode (streamed histograms) share every formula; the
+formulas and their edge rules (undefined is NaN) live in :mod:`mcengine.stats.estimates`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import xarray as xr
 
 from mcengine.engine.local import simulate
 from mcengine.errors import ScenarioError
+from mcengine.layout import PathDraw, StepDraw, draw_column
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import draw_table
 
@@ -91,12 +92,21 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
 #: Input groups and their draws: per-path columns, and per-step slots (see
 #: :func:`mcengine.rng.samplers.sobol_draws` for the layout). Groups are sets of the *independent*
 #: normals before the driver correlation is applied.
+_S = StepDraw
 GROUPS = {
-    "cost_path": ((0,), (0,)),
-    "open_share_path": ((), (1,)),
-    "demand_path": ((1,), (2, 7)),
-    "sentiment": ((), (3, 4, 5, 6)),
-    "selection": ((2,), ()),
+    "cost_path": ((PathDraw.DECLINE_RATE,), (_S.COST,)),
+    "open_share_path": ((), (_S.OPEN_SHARE,)),
+    "demand_path": ((PathDraw.INITIAL_GROWTH,), (_S.DEMAND, _S.JUMP)),
+    "sentiment": (
+        (),
+        (
+            _S.SENTIMENT_COMMON,
+            _S.SENTIMENT_APPLICATIONS,
+            _S.SENTIMENT_INFERENCE,
+            _S.SENTIMENT_TRAINING,
+        ),
+    ),
+    "selection": ((PathDraw.SELECTION,), ()),
 }
 
 
@@ -104,7 +114,7 @@ def _group_columns(group: str, n_steps: int) -> np.ndarray:
     per_path, per_step = GROUPS[group]
     cols = list(per_path)
     for n in range(n_steps):
-        cols += [3 + 8 * n + j for j in per_step]
+        cols += [draw_column(n, slot) for slot in per_step]
     return np.array(cols, dtype=np.int64)
 
 
@@ -140,8 +150,9 @@ def indices_from_samples(f_a, f_b, f_ab, *, bootstrap: int = 200, seed: int = 0)
 def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: int = 200):
     """First-order and total Sobol indices of each segment's annual return by input group.
 
-    Runs ``n_paths x (2 + groups)`` paths: samples A and B (the engine's streams for seeds
-    ``seed`` and ``seed + 1``) and one A-with-B's-group sample per group in :data:`GROUPS`.
+    Runs ``n_paths x (2 + groups)`` paths: samples A and B (paths ``0 .. n_paths - 1`` and
+    ``n_paths .. 2 n_paths - 1`` of the seed's streams: independent by construction, for any
+    seed up to the largest) and one A-with-B's-group sample per group in :data:`GROUPS`.
 
     Returns
     -------
@@ -152,11 +163,11 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
-    def flat(table_seed):
-        per_path, per_step = draw_table(table_seed, n_paths, sc.n_steps)
+    def flat(first_path):
+        per_path, per_step = draw_table(seed, n_paths, sc.n_steps, first_path=first_path)
         return np.concatenate([per_path, per_step.reshape(n_paths, -1)], axis=1)
 
-    a, b = flat(seed), flat(seed + 1)
+    a, b = flat(0), flat(n_paths)
 
     def annual(draws):
         return simulate(sc, n_paths, seed, draws=draws)["annual_return"].values

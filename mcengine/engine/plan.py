@@ -1,0 +1,194 @@
+"""The run plan: every setting of one simulation, checked once, when it is built.
+
+QuantLib's habit (``QL_REQUIRE`` when a ``McSimulation`` is built): a plan that exists is a
+valid one, and each rule refuses a contradictory combination with one sentence. The
+executors (:func:`mcengine.engine.local.run_local`, :mod:`mcengine.engine.dask`) take a
+plan and only run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from mcengine.checks import check_int
+from mcengine.engine.chunks import (
+    _NO_DRAWS,
+    DEFAULT_CHUNK_PATHS,
+    MAX_PATHS,
+    KernelInputs,
+    _paths_that_fit,
+)
+from mcengine.engine.stopping import StoppingRule
+from mcengine.errors import ScenarioError
+from mcengine.layout import draw_dimension
+from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
+from mcengine.rng.streams import MAX_SEED, fresh_seed
+
+__all__ = ["RunPlan"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One simulation's settings, valid by construction (build it with :meth:`build`).
+
+    ``stopping`` is the accuracy target (``None``: a fixed run of ``n_paths``), and
+    ``max_paths`` its cap; the other fields are :func:`mcengine.simulate`'s arguments.
+    """
+
+    scenario: Scenario
+    seed: int
+    n_paths: int
+    keep_paths: bool = True
+    stopping: StoppingRule | None = None
+    max_paths: int | None = None
+    portfolio_weights: tuple = (1 / 3, 1 / 3, 1 / 3)
+    fan_chart: bool = False
+    record_inputs: bool = False
+    sampler: str = "pseudo"
+    replicates: int = DEFAULT_REPLICATES
+    draws: np.ndarray | None = None
+    chunk_paths: int = DEFAULT_CHUNK_PATHS
+    threads: int | None = None
+    client: object = None
+
+    @classmethod
+    def build(
+        cls,
+        scenario: Scenario | str,
+        n_paths: int,
+        seed: int | None,
+        *,
+        keep_paths: bool = True,
+        target_se: float | None = None,
+        rel_tol: float | None = None,
+        stop_statistic: str = "mean",
+        max_paths: int | None = None,
+        portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
+        fan_chart: bool = False,
+        record_inputs: bool = False,
+        sampler: str = "pseudo",
+        replicates: int = DEFAULT_REPLICATES,
+        draws: np.ndarray | None = None,
+        chunk_paths: int | None = None,
+        threads: int | None = None,
+        client=None,
+    ) -> RunPlan:
+        """Check :func:`mcengine.simulate`'s arguments, alone and together, and return the
+        plan. Raises :class:`~mcengine.errors.ScenarioError` with one sentence per rule."""
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
+        if chunk_paths is not None:
+            chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
+        seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
+        common = {
+            "scenario": scenario,
+            "seed": seed,
+            "n_paths": n_paths,
+            "keep_paths": keep_paths,
+            "portfolio_weights": portfolio_weights,
+            "fan_chart": fan_chart,
+            "threads": threads,
+        }
+        if client is not None:
+            _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths)
+            return cls(**common, chunk_paths=chunk_paths, client=client)
+        stopping = None
+        if target_se is not None or rel_tol is not None:
+            stopping = StoppingRule(target_se, rel_tol, stop_statistic)
+            if max_paths is None:  # 100 x the first batch, and for kept paths what fits
+                fits = _paths_that_fit() if keep_paths else None
+                max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
+            max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS)
+        check_sampler(sampler, n_paths, replicates)
+        dimension = draw_dimension(scenario.n_steps)
+        if draws is not None and (
+            draws.shape != (n_paths, dimension) or sampler != "pseudo" or stopping is not None
+        ):
+            raise ScenarioError(
+                f"draws must have shape ({n_paths}, {dimension}), with the pseudo sampler "
+                "and no target"
+            )
+        if sampler != "pseudo" and (stopping is not None or not keep_paths):
+            raise ScenarioError(
+                f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
+                "standard errors come from replicate groups of the kept paths"
+            )
+        if record_inputs and not (keep_paths and stopping is None):
+            raise ScenarioError("record_inputs=True needs keep_paths=True and no target")
+        return cls(
+            **common,
+            stopping=stopping,
+            max_paths=max_paths,
+            record_inputs=record_inputs,
+            sampler=sampler,
+            replicates=replicates,
+            draws=draws,
+            chunk_paths=DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths,
+        )
+
+    @cached_property
+    def kernel(self) -> KernelInputs:
+        """The kernel's inputs: coefficients, schedules and the Philox key (built once)."""
+        return KernelInputs.build(self.scenario, self.seed, antithetic=self.sampler == "antithetic")
+
+    @property
+    def limit(self) -> int:
+        """The most paths the run may take: ``n_paths``, or with a target ``max_paths``."""
+        return self.n_paths if self.stopping is None else int(self.max_paths)
+
+    @property
+    def years(self) -> int:
+        """Years of fan-chart bands (0 without)."""
+        return self.scenario.simulation.horizon_years if self.fan_chart else 0
+
+    @property
+    def group(self) -> int:
+        """Paths per replicate group (all of them for the pseudo sampler)."""
+        return self.n_paths // self.replicates if self.sampler != "pseudo" else self.n_paths
+
+    def ranges(self) -> Iterator[tuple[int, int]]:
+        """``[start, stop)`` of each chunk, in order, up to :attr:`limit`: at most
+        ``chunk_paths``; never across a replicate group (Sobol points are per group); with
+        a target, the first ``n_paths`` are the first batch."""
+        done, group = 0, self.group
+        while done < self.limit:
+            stop = min(done + self.chunk_paths, self.limit, (done // group + 1) * group)
+            if done < self.n_paths:
+                stop = min(stop, self.n_paths)
+            yield done, stop
+            done = stop
+
+    def external_draws(self, start: int, stop: int) -> np.ndarray:
+        """The draws of paths ``[start, stop)`` when they do not come from the streams."""
+        if self.draws is not None:
+            return self.draws[start:stop]
+        if self.sampler == "sobol":
+            group = self.group
+            return sobol_draws(
+                self.seed, start // group, self.scenario.n_steps, start % group, stop - start
+            )
+        return _NO_DRAWS
+
+
+def _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths):
+    unsupported = {
+        "target_se": target_se is not None,
+        "rel_tol": rel_tol is not None,
+        "record_inputs": record_inputs,
+        "draws": draws is not None,
+        f"sampler = {sampler!r}": sampler != "pseudo",
+        "fan_chart with keep_paths": fan_chart and keep_paths,
+    }
+    refused = [name for name, used in unsupported.items() if used]
+    if refused:
+        raise ScenarioError(
+            f"client: {', '.join(refused)} cannot run on Dask; run without a client, or "
+            "use the pseudo sampler, a fixed path count and (for fan charts) "
+            "keep_paths=False"
+        )

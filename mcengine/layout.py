@@ -1,0 +1,108 @@
+"""Named layouts: the positions of segments, draws, yearly columns, recorded inputs and
+return components, as IntEnums (the idiom of the coefficient vector ``C``), in one place.
+
+Any array whose columns mean something is indexed by these names, not by literals: the
+draws of a path are ``len(PathDraw)`` per-path normals, then ``len(StepDraw)`` per step
+(:func:`draw_column`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "Segment",
+    "PathDraw",
+    "StepDraw",
+    "Yearly",
+    "Input",
+    "Component",
+    "names",
+    "draw_column",
+    "draw_dimension",
+]
+
+
+class Segment(enum.IntEnum):
+    """The three investor segments, in the order of every per-segment array."""
+
+    APPLICATIONS = 0
+    INFERENCE = 1
+    TRAINING = 2
+
+
+class PathDraw(enum.IntEnum):
+    """The per-path standard normals (stream 0)."""
+
+    DECLINE_RATE = 0  # Z_lambda
+    INITIAL_GROWTH = 1  # Z_g
+    SELECTION = 2  # Z_sel
+
+
+class StepDraw(enum.IntEnum):
+    """The draws of one step: seven normals (uncorrelated driver shocks, then sentiment),
+    then the jump uniform in [0, 1)."""
+
+    COST = 0
+    OPEN_SHARE = 1
+    DEMAND = 2
+    SENTIMENT_COMMON = 3
+    SENTIMENT_APPLICATIONS = 4
+    SENTIMENT_INFERENCE = 5
+    SENTIMENT_TRAINING = 6
+    JUMP = 7
+
+
+class Yearly(enum.IntEnum):
+    """Columns of the kernel's per-year record (fan charts)."""
+
+    LOG_WEALTH_APPLICATIONS = 0
+    LOG_WEALTH_INFERENCE = 1
+    LOG_WEALTH_TRAINING = 2
+    LOG_TRAINING_COST = 3
+    OPEN_SHARE = 4
+    LOG_DEMAND = 5
+
+
+class Input(enum.IntEnum):
+    """Columns of ``inputs`` (sensitivity analysis): the per-path draws, then the
+    standardised sums of each shock group over the steps."""
+
+    DECLINE_RATE = 0
+    INITIAL_GROWTH = 1
+    SELECTION = 2
+    COST_SHOCKS = 3
+    OPEN_SHARE_SHOCKS = 4
+    DEMAND_SHOCKS = 5
+    DEMAND_JUMPS = 6
+    SENTIMENT_COMMON = 7
+    SENTIMENT_APPLICATIONS = 8
+    SENTIMENT_INFERENCE = 9
+    SENTIMENT_TRAINING = 10
+
+
+class Component(enum.IntEnum):
+    """The additive parts of ``ln W`` (weighing versus voting), in the kernel's order."""
+
+    FUNDAMENTAL = 0
+    SENTIMENT = 1
+    CONTAGION = 2
+    CASH_FLOW = 3
+    DILUTION = 4
+    SELECTION = 5
+
+
+def names(layout: type[enum.IntEnum]) -> tuple[str, ...]:
+    """The labels of a layout, as the Dataset's coordinates spell them."""
+    return tuple(member.name.lower() for member in layout)
+
+
+def draw_column(step: int, slot: int) -> int:
+    """Column of ``slot`` (a :class:`StepDraw`) of step ``step`` (0-based) in a path's
+    draws."""
+    return len(PathDraw) + len(StepDraw) * step + int(slot)
+
+
+def draw_dimension(n_steps: int) -> int:
+    """Random inputs per path: the per-path normals, then each step's draws."""
+    return len(PathDraw) + len(StepDraw) * n_steps

@@ -1,0 +1,46 @@
+"""The run plan: checked once when built, frozen, and the chunks it hands the executors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mcengine.engine.plan import RunPlan
+from mcengine.errors import ScenarioError
+
+
+def test_a_plan_is_frozen_and_holds_its_arguments():
+    plan = RunPlan.build("base", 1000, 3, fan_chart=True)
+    assert (plan.n_paths, plan.seed, plan.limit, plan.years) == (1000, 3, 1000, 10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.n_paths = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sampler": "antithetic", "replicates": 4, "target_se": 0.01}, "needs keep_paths=True"),
+        ({"record_inputs": True, "keep_paths": False}, "record_inputs=True needs keep_paths"),
+        ({"target_se": 0.01, "max_paths": 10}, r"max_paths = 10, must be in \[1000, "),
+        ({"client": "local", "target_se": 0.01}, "client: target_se cannot run on Dask"),
+        ({"chunk_paths": 0}, r"chunk_paths = 0, must be in \[1, "),
+    ],
+)
+def test_contradictions_are_refused_when_the_plan_is_built(kwargs, message):
+    with pytest.raises(ScenarioError, match=message):
+        RunPlan.build("base", 1000, 1, **kwargs)
+
+
+def test_chunks_cover_the_run_in_order_and_never_cross_a_replicate_group():
+    plan = RunPlan.build("base", 1024, 1, sampler="sobol", replicates=4, chunk_paths=100)
+    ranges = list(plan.ranges())
+    assert ranges[0] == (0, 100) and ranges[-1][1] == 1024
+    assert all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(a // 256 == (b - 1) // 256 for a, b in ranges)
+
+
+def test_with_a_target_the_first_batch_is_n_paths():
+    plan = RunPlan.build("base", 1000, 1, target_se=0.01, max_paths=10**6)
+    first, second = list(plan.ranges())[:2]
+    assert first == (0, 1000) and second[0] == 1000 and second[1] - 1000 <= plan.chunk_paths
