@@ -1,9 +1,9 @@
 """What every executor shares: the kernel's inputs, one chunk's bookkeeping (overflow
 flags, memory, threads) and the run-size constants.
 
-The local engine (:mod:`mcengine.engine.local`), the Dask executor
-(:mod:`mcengine.engine.dask`) and the Zarr writer (:mod:`mcengine.engine.store`) all call
-the kernel through :class:`KernelInputs`.
+:class:`KernelInputs` wraps the kernel's call; its one caller is
+:func:`mcengine.engine.primitive.run_range`, which the local engine, the Dask executor and
+the Zarr writer all loop over.
 """
 
 from __future__ import annotations

@@ -1,27 +1,28 @@
 """Running :func:`mcengine.simulate` on Dask (``client=``): the same bits on a cluster.
 
 The path index space is cut into chunks of ``chunk_paths`` paths, a multiple of the block
-(:data:`~mcengine.stats.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function of
-(scenario, seed, chunk): its random numbers come from the Philox streams of its own path
-indices, so a task can run anywhere, any number of times, and give the same bytes. That is
-the whole fault-tolerance story: when a worker dies, Dask's scheduler reruns the tasks
-whose results it held (``distributed.scheduler.allowed-failures`` times at most), and the
-result does not change (``tests/test_dask.py`` kills a worker mid-run).
+(:data:`~mcengine.stats.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function
+of (plan, chunk) that calls :func:`~mcengine.engine.primitive.run_range`, as the local
+engine does: its random numbers come from the Philox streams of its own path indices, so a
+task can run anywhere, any number of times, and give the same bytes. That is the whole
+fault-tolerance story: when a worker dies, Dask's scheduler reruns the tasks whose results
+it held (``distributed.scheduler.allowed-failures`` times at most), and the result does not
+change (``tests/test_dask.py`` kills a worker mid-run).
 
 * Kept paths: one delayed task per chunk; the variables are dask arrays chunked along
   ``path`` (:func:`lazy_paths`). Nothing runs until they are computed or written
   (``ds.to_zarr``), and then each task runs once per compute.
 * Summary only: each task streams its chunk into a
-  :class:`~mcengine.stats.summary.SummaryAccumulator`
-  (and fan-chart histograms) and returns that; a Dask bag tree reduction merges them on the
-  workers. Counts add exactly and moments merge in the fixed block tree, so any worker
-  count, chunk size and completion order gives the local engine's bits.
+  :class:`~mcengine.engine.primitive.Partial` (summary, fan-chart histograms, overflow
+  tally) and returns that; a Dask bag tree reduction merges them on the workers. Counts add
+  exactly and moments merge in the fixed block tree, so any worker count, chunk size and
+  completion order gives the local engine's bits.
 
-Numba and Dask threads: a task sets its Numba thread count to ``threads`` (default 1), so
-a worker with ``nthreads`` task threads uses ``nthreads x threads`` cores. Use one
-single-threaded process per core (``LocalCluster(processes=True, threads_per_worker=1)``,
-what ``client="local"`` and ``mcengine run --workers`` start), or give ``threads`` the
-cores of a worker that runs one task at a time.
+Numba and Dask threads: a task sets its Numba thread count to ``threads`` (default 1), so a
+worker with ``nthreads`` task threads uses ``nthreads x threads`` cores. Use one single-
+threaded process per core (``LocalCluster(processes=True, threads_per_worker=1)``, what
+``client="local"`` and ``mcengine run --workers`` start), or give ``threads`` the cores of a
+worker that runs one task at a time.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The engine: chunks of paths through the kernel, threads, progress, and overflow refusal.
+"""The library's main entry point and the in-process executor.
 
-:func:`simulate` is the library's main entry point. It splits the path index space into
-chunks (for progress and interruptibility), runs the parallel kernel on each, and wraps the
-arrays in an :class:`xarray.Dataset` (:mod:`mcengine.results.dataset`).
+:func:`simulate` builds a :class:`~mcengine.engine.plan.RunPlan` (every argument checked
+there) and runs it: on Dask (:mod:`mcengine.engine.dask`) with a client, else here with
+:func:`run_local`, which loops over the plan's chunks (for progress, stopping and
+interruptibility) through :func:`~mcengine.engine.primitive.run_range` and wraps the arrays
+in an :class:`xarray.Dataset` (:mod:`mcengine.results.dataset`).
 """
 
 from __future__ import annotations
