@@ -13,7 +13,7 @@ calls the C library's scalar function instead, the same one on every code path:
   ``inf``, ``log(0)`` is ``-inf``, ``log`` of a negative number is NaN), as the compiled code
   gives.
 
-What this does not cover (docs/model.md, "Reproducibility"): the C library itself. glibc
+What this does not cover (docs/model.md, "What the same bits covers"): the C library itself. glibc
 selects an FMA build of ``exp``/``log`` on CPUs that have FMA; a CPU without FMA gets other
 last bits. Every x86-64 CPU since 2013 (Haswell, Piledriver) has FMA.
 

@@ -44,3 +44,15 @@ def test_with_a_target_the_first_batch_is_n_paths():
     plan = RunPlan.build("base", 1000, 1, target_se=0.01, max_paths=10**6)
     first, second = list(plan.ranges())[:2]
     assert first == (0, 1000) and second[0] == 1000 and second[1] - 1000 <= plan.chunk_paths
+
+
+def test_dask_task_keys_differ_when_results_would():
+    # Equal keys let the scheduler hand one run another's results.
+    from mcengine.engine.dask import _identity
+
+    plan = RunPlan.build("base", 1000, 1, keep_paths=False, client="local")
+    reweighted = dataclasses.replace(plan, portfolio_weights=(0.5, 0.25, 0.25))
+    with_fan = dataclasses.replace(plan, fan_chart=True)
+    more_threads = dataclasses.replace(plan, threads=2)
+    assert len({_identity(plan), _identity(reweighted), _identity(with_fan)}) == 3
+    assert _identity(more_threads) == _identity(plan)  # threads change no bit

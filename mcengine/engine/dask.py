@@ -288,8 +288,18 @@ def lazy_paths(plan: RunPlan, attrs):
 
 
 def _identity(plan: RunPlan) -> tuple:
-    """What makes a chunk's result: the same identity, the same bits (task keys)."""
-    return (plan.scenario.to_toml(), plan.seed, plan.n_paths, plan.chunk_paths, plan.fan_chart)
+    """Everything a task's result depends on, for its Dask key: equal keys must mean equal
+    results, or the scheduler would hand one run another's (the portfolio weights shape the
+    summary; threads do not change a bit)."""
+    return (
+        plan.scenario.to_toml(),
+        plan.seed,
+        plan.n_paths,
+        plan.chunk_paths,
+        plan.keep_paths,
+        plan.fan_chart,
+        tuple(float(w) for w in plan.portfolio_weights),
+    )
 
 
 def simulate(plan: RunPlan, progress: ProgressCallback | None) -> xr.Dataset:

@@ -158,8 +158,6 @@ def check_values(ds: xr.Dataset, source: str = "result") -> None:
             continue
         values = ds[name]
         inside = (values >= low) & (values <= high) & np.isfinite(values.astype(float))
-        if math.isinf(low) and math.isinf(high):
-            inside = np.isfinite(values.astype(float))
         bad = ~(inside | values.isnull()) if nan_ok else ~inside
         if not bool(bad.any()):
             continue

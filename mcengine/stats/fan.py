@@ -24,6 +24,7 @@ __all__ = ["FanAccumulator", "attach", "FAN_QUANTILES", "DRIVERS", "LOG_BIN_WIDT
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DRIVERS = ("training_cost", "open_share", "demand")
 LOG_BIN_WIDTH = 4e-3
+_DRIVERS_FROM = Yearly.LOG_TRAINING_COST  # wealth columns first, then the drivers
 _LOG_RANGE = (-60.0, 60.0)
 _SHARE_WIDTH = 1e-4
 
@@ -71,21 +72,21 @@ class FanAccumulator:
                 sample = BinnedSample(self.hists[y][v])
                 for k, q in enumerate(quantiles):
                     bands[y, k, v] = sample.quantile(q)
-                if v == 4:
+                if v == Yearly.OPEN_SHARE:
                     share_bound = max(share_bound, sample.error_bound)
                 else:
                     log_bound = max(log_bound, sample.error_bound)
         with np.errstate(over="ignore"):
             natural = exp_array(bands)  # exp(-inf) = 0: wiped out
-        natural[..., 4] = bands[..., 4]
+        natural[..., Yearly.OPEN_SHARE] = bands[..., Yearly.OPEN_SHARE]
         coords = {
             "year": np.arange(1, self.years + 1),
             "quantile": list(quantiles),
             "driver": list(DRIVERS),
         }
         variables = {
-            "fan_wealth": (("year", "quantile", "segment"), natural[..., :3]),
-            "fan_drivers": (("year", "quantile", "driver"), natural[..., 3:]),
+            "fan_wealth": (("year", "quantile", "segment"), natural[..., :_DRIVERS_FROM]),
+            "fan_drivers": (("year", "quantile", "driver"), natural[..., _DRIVERS_FROM:]),
         }
         attrs = {
             "fan_relative_error_bound": math.expm1(log_bound),

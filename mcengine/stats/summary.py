@@ -17,6 +17,7 @@ from mcengine.errors import ResultFileError
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array
 from mcengine.results.dataset import COMPONENTS, is_summary
+from mcengine.results.files import check_result
 from mcengine.stats import estimates
 from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
 from mcengine.stats.estimates import TAIL_ALPHA
@@ -191,8 +192,6 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
         Today's weights of applications, inference and training in the portfolio
         (normalised to sum to 1).
     """
-    from mcengine.results.files import check_result
-
     if is_summary(ds):
         return ds
     check_result(ds)
