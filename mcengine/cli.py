@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import numpy as np
@@ -171,6 +172,7 @@ class OneLineErrors(click.Group):
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _RUN.reset()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as err:
@@ -180,18 +182,39 @@ class OneLineErrors(click.Group):
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
         except click.Abort:
-            terminated = _RUN.signal == "SIGTERM"
-            if _RUN.total:
-                click.echo(
-                    f"Interrupted ({_RUN.signal or 'SIGINT'}) after {_RUN.done:,} of "
-                    f"{_RUN.total:,} paths; no result was written{_RUN.note}.",
-                    err=True,
-                )
-            else:
-                click.echo(f"Interrupted ({_RUN.signal or 'SIGINT'}).", err=True)
-            _quiet_shutdown()
-            sys.exit(143 if terminated else 130)
+            self._interrupted()
+        except Exception as err:
+            # An interrupt that lands inside a C callback (numba loading a cached function,
+            # say) reaches Python as a SystemError caused by the KeyboardInterrupt.
+            if not _caused_by_interrupt(err):
+                raise
+            self._interrupted()
         sys.exit(code if isinstance(code, int) else 0)
+
+    @staticmethod
+    def _interrupted() -> NoReturn:
+        terminated = _RUN.signal == "SIGTERM"
+        if _RUN.total:
+            click.echo(
+                f"Interrupted ({_RUN.signal or 'SIGINT'}) after {_RUN.done:,} of "
+                f"{_RUN.total:,} paths; no result was written{_RUN.note}.",
+                err=True,
+            )
+        else:
+            click.echo(f"Interrupted ({_RUN.signal or 'SIGINT'}).", err=True)
+        _quiet_shutdown()
+        sys.exit(143 if terminated else 130)
+
+
+def _caused_by_interrupt(err: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _quiet_shutdown() -> None:
@@ -212,6 +235,9 @@ class _RunState:
     total = 0
     signal: str | None = None
     note = ""  # what an interrupted run leaves behind
+
+    def reset(self) -> None:
+        self.done, self.total, self.signal, self.note = 0, 0, None, ""
 
 
 _RUN = _RunState()

@@ -187,6 +187,33 @@ def test_interrupted_write_leaves_no_file(tmp_path, base_run, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_interrupt_inside_a_c_callback_is_still_an_interrupt(monkeypatch, capsys):
+    # A signal that lands while numba loads a cached function surfaces as a SystemError
+    # caused by the KeyboardInterrupt (seen in CI); it must exit like any interrupt.
+    def loading_the_kernel():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("returned a result with an exception set") from interrupt
+
+    monkeypatch.setattr("mcengine.cli.needs_compile", loading_the_kernel)
+    monkeypatch.setattr("mcengine.cli._quiet_shutdown", lambda: None)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "-n", "1000", "--seed", "1"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "Interrupted (SIGINT)." and "Traceback" not in err
+
+
+def test_other_errors_are_not_taken_for_interrupts(monkeypatch):
+    def broken():
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr("mcengine.cli.needs_compile", broken)
+    with pytest.raises(SystemError, match="a real bug"):
+        cli.main(["run", "-n", "1000", "--seed", "1"])
+
+
 def test_unwritable_folder_is_a_clear_error(runner, tmp_path, monkeypatch):
     # A read-only folder refuses the temporary file; simulated, because CI runs as root.
     def refuse(*args, **kwargs):
