@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "LANES",
     "Segment",
     "PathDraw",
     "StepDraw",
@@ -21,6 +22,11 @@ __all__ = [
     "draw_column",
     "draw_dimension",
 ]
+
+
+#: Paths the kernel advances in lockstep, one per SIMD lane (a compile-time constant: the
+#: lane loops need a constant trip count to vectorise; docs/architecture.md, "The kernel").
+LANES = 64
 
 
 class Segment(enum.IntEnum):

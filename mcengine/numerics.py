@@ -1,35 +1,46 @@
 """The one home of the transcendental functions that feed results: ``exp``, ``log``,
 ``log1p``, ``expm1``, for scalars inside kernels and for arrays in post-processing.
 
-Why not ``np.exp``: numpy picks its loops by CPU at run time, and its AVX-512 (and SVML)
-``exp``/``log``/``expm1``/``log1p`` differ from its other paths in the last bit for a few
-percent of inputs. Anything computed with them gives other bits on another CPU family, so a
-mixed Dask cluster or a laptop against a server would disagree silently. Every function here
-calls the C library's scalar function instead, the same one on every code path:
+They are written here, in plain float64 arithmetic, so that the bits of every result depend
+only on this package's code: not on numpy's SIMD loops (its AVX-512 ``exp``/``log`` differ
+from its other paths in the last bit for a few percent of inputs), not on the C library
+(glibc picks an FMA or a non-FMA build of ``exp``/``log`` by CPU), and not on the CPU LLVM
+compiles for. They are also why the kernel is fast: they are branch-free (special cases are
+selects, not jumps), so LLVM vectorises them across the kernel's lanes, where a libm call
+is one scalar call per value (about 6.5 ns each, 22 of them per path-step).
 
-* compiled, ``math.exp`` and friends lower to LLVM's intrinsics, which call libm;
-* under ``NUMBA_DISABLE_JIT=1`` the pure-Python bodies below call the same libm through
-  Python's :mod:`math`, with IEEE results where :mod:`math` would raise (``exp`` overflow is
-  ``inf``, ``log(0)`` is ``-inf``, ``log`` of a negative number is NaN), as the compiled code
-  gives.
+The algorithms are those of fdlibm (Sun, 1993), as kept in musl: ``exp`` reduces by
+``k ln 2`` with a two-part ``ln 2`` and a degree-5 rational remainder; ``log`` and
+``log1p`` reduce to ``[sqrt(2)/2, sqrt(2)]`` and use the degree-14 series in
+``s = f / (2 + f)``; ``log1p`` adds the rounding error of ``1 + x`` as a correction;
+``expm1`` is fdlibm's, with its branches (it runs once per path, not per step). Each is
+within 1 ulp over the whole double range, subnormals included
+(``tests/test_numerics.py`` measures them against mpmath); ``exp`` overflows to ``inf``,
+``log(0) = -inf``, ``log`` of a negative number and ``log1p`` below ``-1`` are NaN, NaN
+propagates, as IEEE libm does.
 
-What this does not cover (docs/model.md, "What the same bits covers"): the C library itself. glibc
-selects an FMA build of ``exp``/``log`` on CPUs that have FMA; a CPU without FMA gets other
-last bits. Every x86-64 CPU since 2013 (Haswell, Piledriver) has FMA.
+No fused multiply-add is used: without fast-math LLVM never contracts ``a * b + c``, and
+plain Python (``NUMBA_DISABLE_JIT=1``) runs the same operations in the same order, so the
+no-JIT path gives the same bits (``tests/test_no_jit.py``). Float/integer bit casts, which
+the reductions need, are LLVM ``bitcast``s compiled and :mod:`struct` in plain Python.
 
-Tests: ``tests/test_cpu_features.py`` runs the engine with numpy's SIMD features disabled and
-with LLVM compiling for a generic CPU; ``tests/test_no_jit.py`` compares the plain-Python
-path with the compiled one.
+Tests: ``tests/test_numerics.py`` (ulp errors, special values);
+``tests/test_cpu_features.py`` runs the engine with numpy's SIMD features disabled and with
+LLVM compiling for a generic CPU; ``tests/test_no_jit.py`` compares plain Python with the
+compiled code.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
-from numba.extending import overload
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
 
-from mcengine.jit import kernel
+from mcengine.jit import inline_kernel, kernel
 
 __all__ = [
     "NUMERICS",
@@ -40,6 +51,8 @@ __all__ = [
     "exp_array",
     "log_array",
     "expm1_array",
+    "fmax",
+    "fmin",
     "dot",
     "cholesky",
 ]
@@ -47,52 +60,229 @@ __all__ = [
 #: The numerics version, recorded in every result's attributes (``numerics``). It changes
 #: only when the same seed deliberately gives other bits (CHANGELOG):
 #: 1 (mcengine 1.0): ziggurat tables computed with numpy at import;
-#: 2 (mcengine 1.1): the exact tables as literals, libm instead of numpy's SIMD loops.
-NUMERICS = 2
+#: 2 (mcengine 1.1): the exact tables as literals, libm instead of numpy's SIMD loops;
+#: 3 (mcengine 1.2): this module's own exp/log/log1p/expm1 instead of libm's.
+NUMERICS = 3
 
 
-# The pure-Python versions run under NUMBA_DISABLE_JIT; compiled code uses the overloads.
+# -- bit casts ------------------------------------------------------------------------------
+# Plain Python versions (NUMBA_DISABLE_JIT, or calls from Python); compiled code uses the
+# intrinsics, one LLVM bitcast each.
+def bits_of(x):
+    """The IEEE bits of the float64 ``x`` as a signed 64-bit integer."""
+    return struct.unpack("<q", struct.pack("<d", x))[0]
+
+
+def from_bits(i):
+    """The float64 whose IEEE bits are the 64-bit integer ``i`` (taken modulo 2**64)."""
+    return struct.unpack("<d", struct.pack("<Q", i & 0xFFFFFFFFFFFFFFFF))[0]
+
+
+@intrinsic
+def _bitcast_to_int(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bitcast_to_float(typingctx, i):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@overload(bits_of, inline="always")
+def _bits_of_compiled(x):
+    return lambda x: _bitcast_to_int(np.float64(x))
+
+
+@overload(from_bits, inline="always")
+def _from_bits_compiled(i):
+    return lambda i: _bitcast_to_float(np.int64(i))
+
+
+_INF = math.inf
+_NAN = math.nan
+_LN2_HI = 6.93147180369123816490e-01  # 0x3fe62e42fee00000: ln 2, its top 32 bits
+_LN2_LO = 1.90821492927058770002e-10  # 0x3dea39ef35793c76: ln 2 - _LN2_HI
+_INV_LN2 = 1.44269504088896338700e00
+_TWO54 = 1.80143985094819840000e16
+_MIN_NORMAL = 2.2250738585072014e-308
+_LO32 = 0xFFFFFFFF
+
+
+@inline_kernel
+def fmax(a, b):
+    """Python's ``max(a, b)`` of two floats, as one select. Inside inlined kernels the
+    builtin leaves a call in the loop, which stops LLVM from vectorising it."""
+    return b if b > a else a
+
+
+@inline_kernel
+def fmin(a, b):
+    """Python's ``min(a, b)`` of two floats, as one select (see :func:`fmax`)."""
+    return b if b < a else a
+
+
+@inline_kernel
+def _pow2(k):
+    """``2.0**k`` for an integer ``k`` in [-1022, 1023], built from its exponent bits."""
+    return from_bits((k + 1023) << 52)
+
+
+# -- exp ------------------------------------------------------------------------------------
+_EXP_P1 = 1.66666666666666019037e-01
+_EXP_P2 = -2.77777777770155933842e-03
+_EXP_P3 = 6.61375632143793436117e-05
+_EXP_P4 = -1.65339022054652515390e-06
+_EXP_P5 = 4.13813679705723846039e-08
+_EXP_OVER = 7.09782712893383973096e02  # above: exp overflows
+_EXP_UNDER = -7.45133219101941108420e02  # below: exp rounds to zero
+
+
+@inline_kernel
 def exp(x):
-    """``e**x`` by libm; ``inf`` on overflow."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
+    """``e**x``; ``inf`` above 709.78, ``0`` below -745.13, NaN for NaN."""
+    xc = x if x < 710.0 else 710.0  # clamped (NaN too), so every step below is defined
+    xc = xc if xc > -746.0 else -746.0
+    # x = k ln2 + r with |r| <= ln2 / 2; k rounds half away from zero (fdlibm).
+    k = int(xc * _INV_LN2 + (0.5 if xc >= 0.0 else -0.5))
+    hi = xc - k * _LN2_HI  # exact: k has at most 11 bits and _LN2_HI 32
+    lo = k * _LN2_LO
+    r = hi - lo
+    t = r * r
+    c = r - t * (_EXP_P1 + t * (_EXP_P2 + t * (_EXP_P3 + t * (_EXP_P4 + t * _EXP_P5))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    # y * 2**k in two exact halves, so that 2**k never overflows and a subnormal result is
+    # rounded once.
+    k1 = k >> 1
+    out = y * _pow2(k1) * _pow2(k - k1)
+    out = _INF if x > _EXP_OVER else out
+    out = 0.0 if x < _EXP_UNDER else out
+    return x if x != x else out
 
 
-def expm1(x):
-    """``e**x - 1`` by libm; ``inf`` on overflow."""
-    try:
-        return math.expm1(x)
-    except OverflowError:
-        return math.inf
+# -- log and log1p --------------------------------------------------------------------------
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
 
 
+@inline_kernel
+def _log_series(f, k, c):
+    """``log(1 + f) + k ln 2 + c`` for ``1 + f`` in [sqrt(2)/2, sqrt(2)] (fdlibm's core)."""
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    dk = float(k)
+    return s * (hfsq + t1 + t2) + (dk * _LN2_LO + c) - hfsq + f + dk * _LN2_HI
+
+
+@inline_kernel
+def _reduce(ix):
+    """Split the positive float of bits ``ix`` as ``2**k * (1 + f)``, ``1 + f`` in
+    [sqrt(2)/2, sqrt(2)]: returns ``(f, k)``."""
+    hx = ((ix >> 32) & _LO32) + (0x3FF00000 - 0x3FE6A09E)
+    k = (hx >> 20) - 0x3FF
+    hx = (hx & 0x000FFFFF) + 0x3FE6A09E
+    return from_bits((hx << 32) | (ix & _LO32)) - 1.0, k
+
+
+@inline_kernel
 def log(x):
-    """Natural log by libm; ``log(0) = -inf``, NaN below zero."""
-    if x > 0.0:
-        return math.log(x)
-    return -math.inf if x == 0.0 else math.nan
+    """Natural log; ``-inf`` at 0, NaN below 0 and for NaN, ``inf`` at ``inf``."""
+    sub = x < _MIN_NORMAL  # subnormal (or not positive): scale into the normal range
+    xs = x * _TWO54 if sub else x
+    f, k = _reduce(bits_of(xs))
+    out = _log_series(f, k - 54 if sub else k, 0.0)
+    out = x if x == _INF else out
+    out = -_INF if x == 0.0 else out
+    return _NAN if not x >= 0.0 else out
 
 
+@inline_kernel
 def log1p(x):
-    """``log(1 + x)`` by libm; ``-inf`` at ``-1``, NaN below."""
-    if x > -1.0:
-        return math.log1p(x)
-    return -math.inf if x == -1.0 else math.nan
+    """``log(1 + x)``, accurate for small ``x``; ``-inf`` at -1, NaN below -1 and for NaN."""
+    # 1 + x in [sqrt(2)/2, sqrt(2)): no reduction, f = x exactly.
+    near = x < 0.41421356237309503 and x > -0.2928932188134524
+    u = 1.0 + x
+    f, k = _reduce(bits_of(u))
+    # The rounding error of u = 1 + x, divided by u: log(1 + x) = log(u) + c / u.
+    c = 1.0 - (u - x) if k >= 2 else x - (u - 1.0)
+    c = c / (u if u > 0.0 else 1.0) if k < 54 else 0.0
+    out = _log_series(x if near else f, 0 if near else k, 0.0 if near else c)
+    out = x if (x == _INF or (x < 1.1102230246251565e-16 and x > -1.1102230246251565e-16)) else out
+    out = -_INF if x == -1.0 else out
+    return _NAN if not x >= -1.0 else out
 
 
-def _compiled_as(libm):
-    """Numba's implementation of one of the functions above: libm's, inlined."""
+# -- expm1 ----------------------------------------------------------------------------------
+_Q1 = -3.33333333333331316428e-02
+_Q2 = 1.58730158725481460165e-03
+_Q3 = -7.93650757867487942473e-05
+_Q4 = 4.00821782732936239552e-06
+_Q5 = -2.01099218183624371326e-07
 
-    def implementation(x):
-        return lambda x: libm(x)
 
-    return implementation
-
-
-for _python, _libm in ((exp, math.exp), (expm1, math.expm1), (log, math.log), (log1p, math.log1p)):
-    overload(_python, inline="always")(_compiled_as(_libm))
+@kernel
+def expm1(x):
+    """``e**x - 1``, accurate for small ``x``; ``inf`` above 709.78, -1 far below 0."""
+    # fdlibm's s_expm1.c, branch for branch (it runs once per path, so branches are fine).
+    hx = (bits_of(x) >> 32) & 0x7FFFFFFF
+    negative = x < 0.0 or (x == 0.0 and bits_of(x) < 0)
+    if hx >= 0x4043687A:  # |x| >= 56 ln 2, or not finite
+        if x != x:
+            return x
+        if negative:
+            return -1.0
+        if x > _EXP_OVER:
+            return _INF
+    c = 0.0
+    if hx > 0x3FD62E42:  # |x| > ln2 / 2: x = k ln2 + r, c the rounding error of r
+        if hx < 0x3FF0A2B2:  # |x| < 1.5 ln2
+            k = -1 if negative else 1
+        else:
+            k = int(_INV_LN2 * x + (-0.5 if negative else 0.5))
+        hi = x - k * _LN2_HI
+        lo = k * _LN2_LO
+        x = hi - lo
+        c = (hi - x) - lo
+    elif hx < 0x3C900000:  # |x| < 2**-54
+        return x
+    else:
+        k = 0
+    hfx = 0.5 * x
+    hxs = x * hfx
+    r1 = 1.0 + hxs * (_Q1 + hxs * (_Q2 + hxs * (_Q3 + hxs * (_Q4 + hxs * _Q5))))
+    t = 3.0 - r1 * hfx
+    e = hxs * ((r1 - t) / (6.0 - x * t))
+    if k == 0:
+        return x - (x * e - hxs)
+    e = x * (e - c) - c
+    e -= hxs
+    if k == -1:
+        return 0.5 * (x - e) - 0.5
+    if k == 1:
+        if x < -0.25:
+            return -2.0 * (e - (x + 0.5))
+        return 1.0 + 2.0 * (x - e)
+    if k < 0 or k > 56:  # exp(x) - 1 suffices
+        y = x - e + 1.0
+        y = y * 2.0 * _pow2(1023) if k == 1024 else y * _pow2(k)
+        return y - 1.0
+    if k < 20:
+        return (x - e + (1.0 - _pow2(-k))) * _pow2(k)
+    return (x - (e + _pow2(-k)) + 1.0) * _pow2(k)
 
 
 @kernel

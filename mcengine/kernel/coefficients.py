@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from mcengine.model.scenario import Scenario
-from mcengine.numerics import cholesky, exp_array
+from mcengine.numerics import cholesky, exp, exp_array, expm1, log, log1p
 
 __all__ = [
     "C",
@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 #: Largest log that exp() maps to a finite float64.
-LOG_MAX = math.log(np.finfo(np.float64).max)
+LOG_MAX = log(float(np.finfo(np.float64).max))
+_LN2 = log(2.0)
 
 
 class C(enum.IntEnum):
@@ -114,7 +115,7 @@ class C(enum.IntEnum):
 
 
 def _log(x: float) -> float:
-    return math.log(x) if x > 0 else -math.inf
+    return log(x) if x > 0 else -math.inf
 
 
 def crash_window_steps(scenario: Scenario) -> int:
@@ -128,8 +129,8 @@ def spend_ratio_schedule(scenario: Scenario) -> np.ndarray:
     tr = scenario.training
     t = np.arange(scenario.n_steps + 1) / scenario.simulation.steps_per_year
     lr, init = tr.spend_ratio_long_run, tr.spend_ratio_initial
-    # math.exp2 (libm), not np.exp2, whose SIMD loops give other last bits on some CPUs.
-    halvings = [math.exp2(-x / tr.spend_ratio_half_life) for x in t.tolist()]
+    # 2**-y as exp(-y ln 2) by mcengine.numerics: neither numpy's SIMD loops nor libm.
+    halvings = [exp(-(x / tr.spend_ratio_half_life) * _LN2) for x in t.tolist()]
     return lr + (init - lr) * np.array(halvings)
 
 
@@ -200,7 +201,7 @@ def _drivers(scenario: Scenario, c: np.ndarray) -> None:
     c[C.LAMBDA_DISPERSION] = tc.decline_dispersion
     c[C.COST_VOL_SQDT] = tc.volatility * math.sqrt(dt)
 
-    c[C.X0] = math.log(op.initial / (1.0 - op.initial))
+    c[C.X0] = log(op.initial / (1.0 - op.initial))
     c[C.OPEN_DRIFT] = op.drift
     c[C.OPEN_COUPLING] = op.cost_coupling
     c[C.OPEN_VOL_SQDT] = op.volatility * math.sqrt(dt)
@@ -209,14 +210,14 @@ def _drivers(scenario: Scenario, c: np.ndarray) -> None:
     c[C.G_SD] = d.growth_initial_sd
     c[C.G_LONG] = d.growth_long_run
     kappa = d.growth_reversion
-    a = math.exp(-kappa * dt)
+    a = exp(-kappa * dt)
     c[C.G_DECAY] = a
     # Exact OU noise; -expm1(-2 kappa dt) = 1 - a^2 without cancellation for small kappa.
     c[C.G_NOISE] = d.volatility * (
-        math.sqrt(-math.expm1(-2.0 * kappa * dt) / (2.0 * kappa)) if kappa > 0 else math.sqrt(dt)
+        math.sqrt(-expm1(-2.0 * kappa * dt) / (2.0 * kappa)) if kappa > 0 else math.sqrt(dt)
     )
     c[C.JUMP_MU] = d.jump_rate * dt
-    c[C.JUMP_P0] = math.exp(-d.jump_rate * dt)
+    c[C.JUMP_P0] = exp(-d.jump_rate * dt)
     c[C.JUMP_SIZE] = d.jump_size
     c[C.PRICE_ELASTICITY] = d.price_elasticity
 
@@ -229,19 +230,19 @@ def _segments(scenario: Scenario, c: np.ndarray) -> None:
     """Inference, training and applications economics."""
     inf, tr, app = scenario.inference, scenario.training, scenario.applications
     dt = 1.0 / scenario.simulation.steps_per_year
-    c[C.LOG_K0] = -math.log1p(inf.markup)
+    c[C.LOG_K0] = -log1p(inf.markup)
     c[C.HW_DECLINE] = inf.hardware_decline
     c[C.PASS_THROUGH] = inf.cost_pass_through
-    c[C.LOG_MARKUP_I] = math.log1p(inf.markup)
-    c[C.LOG_CAPACITY0] = math.log(inf.capacity_initial)
-    c[C.LOG_BUILD] = math.log(dt / inf.capital_intensity)
+    c[C.LOG_MARKUP_I] = log1p(inf.markup)
+    c[C.LOG_CAPACITY0] = log(inf.capacity_initial)
+    c[C.LOG_BUILD] = log(dt / inf.capital_intensity)
     c[C.CAPACITY_DECAY] = dt / inf.useful_life
     c[C.LOG_CAPEX0] = _log(inf.capex_initial)
     c[C.CAPEX_GROWTH_DT] = inf.capex_growth * dt
     c[C.CAPEX_ACCEL_DT] = inf.capex_accelerator * dt
     c[C.LOG_FLOOR] = _log(inf.price_floor)
     c[C.SCARCITY_ELASTICITY] = inf.scarcity_elasticity
-    c[C.LOG_SCARCITY_CAP] = math.log(inf.scarcity_cap)
+    c[C.LOG_SCARCITY_CAP] = log(inf.scarcity_cap)
     c[C.VARIABLE_SHARE] = inf.variable_cost_share
     c[C.LOG_CAPEX_KEEP] = _log(1.0 - inf.crash_capex_cut)
 
@@ -252,7 +253,7 @@ def _segments(scenario: Scenario, c: np.ndarray) -> None:
     c[C.TRAIN_OPEX] = tr.opex
     c[C.SPEND_KEEP] = 1.0 - tr.crash_spend_cut
 
-    c[C.LOG_MARKUP_A] = math.log1p(app.markup)
+    c[C.LOG_MARKUP_A] = log1p(app.markup)
     c[C.VALUE_ELASTICITY] = app.value_elasticity
     c[C.APP_OPEX] = app.opex
     c[C.SELECTION_SD] = app.selection_dispersion
@@ -263,14 +264,12 @@ def _valuation(scenario: Scenario, c: np.ndarray) -> None:
     val = scenario.valuation
     dt = 1.0 / scenario.simulation.steps_per_year
     for i, slot in enumerate((C.LOG_FSM_A, C.LOG_FSM_I, C.LOG_FSM_T)):
-        c[slot] = math.log(val.fair_sales_multiple[i])
+        c[slot] = log(val.fair_sales_multiple[i])
     for i, slot in enumerate((C.Z0_A, C.Z0_I, C.Z0_T)):
-        c[slot] = math.log(val.initial_premium[i])
-    kappa_s = math.log(2.0) / val.sentiment_half_life
-    c[C.SENT_DECAY] = math.exp(-kappa_s * dt)
-    ou_scale = val.sentiment_volatility * math.sqrt(
-        -math.expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s)
-    )
+        c[slot] = log(val.initial_premium[i])
+    kappa_s = _LN2 / val.sentiment_half_life
+    c[C.SENT_DECAY] = exp(-kappa_s * dt)
+    ou_scale = val.sentiment_volatility * math.sqrt(-expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s))
     c[C.SENT_COMMON] = ou_scale * math.sqrt(val.sentiment_common)
     c[C.SENT_IDIO] = ou_scale * math.sqrt(1.0 - val.sentiment_common)
     # A crash is a fall of more than the threshold: log(V/peak) < log(1 - threshold).

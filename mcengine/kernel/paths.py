@@ -1,35 +1,51 @@
-"""The path kernel: one pass per path, the time loop inside, parallel over paths.
+"""The path kernel: blocks of LANES paths in lockstep, the time loop inside, parallel over
+blocks.
 
-:func:`simulate_paths` follows MODEL.md step by step (the numbers in the comments are its
-steps). It reads the coefficient vector of :mod:`mcengine.kernel.coefficients`, draws from
-:mod:`mcengine.rng.streams` and prices with :mod:`mcengine.kernel.economics`. Nothing of size
-paths x steps is allocated: per path it keeps a few scalars, an 8-slot draw buffer and the
-crash window's ring of the last ``w`` segment values.
+:func:`simulate_paths` runs each block through MODEL.md's steps, which are the functions
+of :mod:`mcengine.kernel.steps` (one lane each), inside lane loops: per step, the draws of
+every lane (:func:`mcengine.rng.streams.step_draws_lanes`, whose Philox loop LLVM
+vectorises), the demand jumps, the crash window's peaks, then one loop over the lanes
+through steps 1-18 (written for vectorisation, not yet vectorised: docs/architecture.md).
+The state of a block is one flat array (about 20 kB) that stays in the L1 cache; nothing
+of size paths x steps is allocated.
 
 Paths are independent and their randomness is a function of (key, path index), so the
-results are the same for any thread count or chunking.
+results are the same for any thread count or chunking; lanes past the last path of a call
+are computed and dropped.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mcengine.jit import parallel_kernel, prange
-from mcengine.kernel.coefficients import LOG_MAX, C
-from mcengine.kernel.economics import (
-    growth_factor,
-    log_one_minus_sigmoid,
-    log_price,
-    log_revenues,
-    log_scale,
-    logaddexp,
-    poisson_inverse,
-    sigmoid,
-    weighted_exp,
+from mcengine.jit import kernel, parallel_kernel, prange
+from mcengine.kernel.coefficients import C
+from mcengine.kernel.economics import poisson_inverse, sigmoid
+from mcengine.kernel.steps import (
+    FLAG_CAPEX_OVERFLOW,
+    FLAG_DEMAND_OVERFLOW,
+    FLAG_WEALTH_OVERFLOW,
+    STATE_SIZE,
+    WIPE_CASH_SHORTFALL,
+    WIPE_NOT_FINITE,
+    WIPE_ZERO_VALUE,
+    S,
+    cash_flows,
+    crash,
+    drivers,
+    final_wealth,
+    inference_market,
+    investor_returns,
+    load_coefficients,
+    max_drawdown,
+    path_flags,
+    sentiment,
+    start_path,
+    total_and_annual,
 )
-from mcengine.layout import Input, names
-from mcengine.numerics import exp, expm1, log
-from mcengine.rng.streams import STATE_SIZE, path_draws, step_draws
+from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
+from mcengine.numerics import exp
+from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
     "simulate_paths",
@@ -45,19 +61,14 @@ __all__ = [
 #: Columns of the ``inputs`` output (sensitivity analysis).
 INPUTS = names(Input)
 
-#: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
-WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value
-WIPE_ZERO_VALUE = 2  # V_prev = 0: nothing left to invest in
-WIPE_NOT_FINITE = 3  # G not finite
-
-#: Path flags: a quantity left float64's range, so the run must be refused (engine.py).
-#: The wealth flag is shifted left by the segment index (4, 8, 16 for A, I, T).
-FLAG_CAPEX_OVERFLOW = 1
-FLAG_DEMAND_OVERFLOW = 2
-FLAG_WEALTH_OVERFLOW = 4
-
 _NEG_INF = -np.inf
-_U53 = 2.0**-53
+_PATH_DRAWS = len(PathDraw)
+_STEP_DRAWS = len(StepDraw)
+_JUMP_SLOT = int(S.DRAWS) + int(StepDraw.JUMP) * LANES
+_Z_SEL = int(S.PATH_DRAWS) + int(PathDraw.SELECTION) * LANES
+# Jump counts the lane loop settles (a Poisson(0.15) count exceeds 4 once in 50,000 steps);
+# a lane with more is finished by poisson_inverse.
+_JUMP_TERMS = 4
 
 
 @parallel_kernel
@@ -96,253 +107,184 @@ def simulate_paths(
     ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
     n_paths = flags.shape[0]
+    for block in prange((n_paths + LANES - 1) // LANES):
+        _simulate_block(
+            coef, spend_ratio, stress, key0, key1, first_path, block * LANES,
+            total_return, annual_return, max_drawdown, crash_year, crash_origin,
+            training_cost, open_share, demand, components, wipe_year, wipe_cause, flags,
+            yearly, external, inputs,
+        )  # fmt: skip
+
+
+@kernel
+def _simulate_block(
+    coef, spend_ratio, stress, key0, key1, first_path, start,
+    total_return, annual_return, max_drawdown, crash_year, crash_origin,
+    training_cost, open_share, demand, components, wipe_year, wipe_cause, flags,
+    yearly, external, inputs,
+):  # fmt: skip
+    """Paths ``start .. start + LANES - 1`` of the call (those below ``len(flags)``)."""
+    n_paths = flags.shape[0]
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
     dt = coef[C.DT]
-    horizon = coef[C.HORIZON]
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
-    use_external = external.shape[0] > 0
-    record = inputs.shape[0] > 0
-    log_fsm = np.array([coef[C.LOG_FSM_A], coef[C.LOG_FSM_I], coef[C.LOG_FSM_T]])
-    z0 = np.array([coef[C.Z0_A], coef[C.Z0_I], coef[C.Z0_T]])
-    hit = np.array([coef[C.HIT_A], coef[C.HIT_I], coef[C.HIT_T]])
-    dilution = np.array([coef[C.DILUTION_A], coef[C.DILUTION_I], coef[C.DILUTION_T]])
-    for i in prange(n_paths):
-        path = np.uint64(first_path + i)
-        # Antithetic pairs: odd paths replay their even neighbour's stream, mirrored.
-        stream_path = path >> np.uint64(1) if antithetic else path
-        mirror = antithetic and (path & np.uint64(1)) == np.uint64(1)
-        draw = np.empty(8)
-        shock_sums = np.zeros(8)
-        stream = np.empty(STATE_SIZE, dtype=np.uint64)
-        ring = np.empty((window, 3))
-        log_v = np.empty(3)
-        log_rev = np.empty(3)
-        cash = np.empty(3)
-        z = z0.copy()
-        log_w = np.zeros(3)
-        log_peak_w = np.zeros(3)
-        min_gap_w = np.zeros(3)
-        alive = np.ones(3, dtype=np.bool_)
-        flag = 0
+    jumps_on = coef[C.JUMP_MU] > 0.0
+    st = np.empty(STATE_SIZE)
+    load_coefficients(st, coef)
+    ring = np.empty(window * 3 * LANES)  # the crash window's last w segment values
+    words = np.empty(LANE_WORDS, dtype=np.uint64)
+    first = first_path + start
 
-        # Per-path draws and the year-0 state.
-        if use_external:
-            for j in range(3):
-                draw[j] = external[i, j]
+    if external.shape[0] > 0:
+        _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
+    else:
+        path_draws_lanes(key0, key1, first, antithetic, st, S.PATH_DRAWS)
+    for lane in range(LANES):
+        start_path(st, lane)
+    for s in range(3):
+        for lane in range(LANES):
+            ring[s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
+
+    for n in range(1, n_steps + 1):
+        t = n * dt
+        if external.shape[0] > 0:  # 1.
+            column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
+            _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
         else:
-            path_draws(key0, key1, stream_path, stream, draw)
-            if mirror:
-                for j in range(3):
-                    draw[j] = -draw[j]
-        z_lam, z_g, z_sel = draw[0], draw[1], draw[2]
-        lam = coef[C.LAMBDA_MEDIAN] * exp(coef[C.LAMBDA_DISPERSION] * z_lam)
-        g = coef[C.G_MEAN] + coef[C.G_SD] * z_g
-        open_drift = (
-            coef[C.OPEN_DRIFT] + coef[C.OPEN_COUPLING] * (lam - coef[C.LAMBDA_MEDIAN])
-        ) * dt
-        log_c = 0.0
-        x = coef[C.X0]
-        log_d = 0.0
-        log_k = coef[C.LOG_K0]
-        log_cap = coef[C.LOG_CAPACITY0]
-        log_capex = coef[C.LOG_CAPEX0]
-        spend_mult = 1.0
-        log_q = min(0.0, log_cap)
-        log_r = -log_cap
-        log_p0 = log_price(log_k, log_r, coef)
-        log_p = log_p0
-        _, log_rev[0], log_rev[1], log_rev[2] = log_revenues(
-            log_p0, log_q, log_one_minus_sigmoid(x), log_c, coef
-        )
-        log_rev0 = log_rev.copy()
-        cash_part = np.zeros(3)  # sum over steps of ln G - ln(V_n / V_n-1)
-        wipe_t = np.full(3, np.nan)
-        wipe_why = np.zeros(3, dtype=np.int8)
+            step_draws_lanes(key0, key1, first, antithetic, n, words, st, S.DRAWS)
+        if jumps_on:
+            _jumps(st, coef[C.JUMP_MU], coef[C.JUMP_P0])
+        _window_peaks(st, ring, min(n, window))
+        stress_demand, stress_sentiment = stress[n, 0], stress[n, 1]
+        stress_open, stress_cost = stress[n, 2], stress[n, 3]
+        spend = spend_ratio[n]
+        for lane in range(LANES):  # 2.-18.: the vectorised body
+            drivers(st, lane, jumps_on, stress_demand, stress_open, stress_cost)
+            inference_market(st, lane, t)
+            cash_flows(st, lane, spend)
+            sentiment(st, lane, stress_sentiment)
+            crash(st, lane, t)
+            investor_returns(st, lane, t)
+        slot = (n % window) * 3 * LANES
         for s in range(3):
-            log_v[s] = log_fsm[s] + log_rev[s] + z[s]
-            ring[0, s] = log_v[s]
-        crashed = False
-        crash_t = np.nan
-        origin = -1
+            for lane in range(LANES):
+                ring[slot + s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
+        year = n // steps_per_year - 1
+        if n % steps_per_year == 0 and year < yearly.shape[1]:
+            _record_year(st, start, n_paths, year, yearly)
+    _finish(
+        st, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
+        training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
+    )  # fmt: skip
 
-        for n in range(1, n_steps + 1):
-            t = n * dt
-            if use_external:  # 1.
-                for j in range(8):
-                    draw[j] = external[i, 3 + 8 * (n - 1) + j]
-            else:
-                step_draws(key0, key1, stream_path, n, stream, draw)
-                if mirror:
-                    for j in range(7):
-                        draw[j] = -draw[j]
-                    # 1 - U on the same 2**-53 grid, kept inside [0, 1).
-                    draw[7] = 1.0 - draw[7] - _U53
-            e_c = draw[0]
-            e_s = coef[C.L10] * draw[0] + coef[C.L11] * draw[1]
-            e_d = coef[C.L20] * draw[0] + coef[C.L21] * draw[1] + coef[C.L22] * draw[2]
-            if record:
-                shock_sums[0] += e_c
-                shock_sums[1] += e_s
-                shock_sums[2] += e_d
-                for j in range(4):
-                    shock_sums[4 + j] += draw[3 + j]
-            log_c += -lam * dt + coef[C.COST_VOL_SQDT] * e_c + stress[n, 3]  # 2.
-            x += open_drift + coef[C.OPEN_VOL_SQDT] * e_s + stress[n, 2]  # 3.
-            g_new = coef[C.G_LONG] + (g - coef[C.G_LONG]) * coef[C.G_DECAY] + coef[C.G_NOISE] * e_d
-            log_d += 0.5 * (g + g_new) * dt + stress[n, 0]  # 4.
-            if coef[C.JUMP_MU] > 0.0:
-                jumps = poisson_inverse(draw[7], coef[C.JUMP_MU], coef[C.JUMP_P0])
-                log_d += coef[C.JUMP_SIZE] * jumps
-                if record:
-                    shock_sums[3] += jumps
-            g = g_new
-            log_qd = log_d - log_scale(coef[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
-            log_k = (
-                coef[C.LOG_K0] - coef[C.HW_DECLINE] * t + log_scale(coef[C.PASS_THROUGH], log_c)
-            )  # 6.
-            if log_capex != _NEG_INF:  # 7. (zero capex stays zero)
-                growth = coef[C.CAPEX_GROWTH_DT]
-                if coef[C.CAPEX_ACCEL_DT] != 0.0:
-                    growth += coef[C.CAPEX_ACCEL_DT] * (exp(log_r) - 1.0)
-                log_capex += growth
-                if log_capex == np.inf:
-                    flag |= FLAG_CAPEX_OVERFLOW
-                    break
-            log_cap = logaddexp(
-                log_cap - coef[C.CAPACITY_DECAY], log_capex + coef[C.LOG_BUILD] - log_k
-            )  # 8.
-            log_q = min(log_qd, log_cap)  # 9.
-            log_r = log_qd - log_cap
-            log_p = log_price(log_k, log_r, coef)  # 10.
-            log_bill, log_rev[0], log_rev[1], log_rev[2] = log_revenues(  # 11.-12.
-                log_p, log_q, log_one_minus_sigmoid(x), log_c, coef
-            )
-            # 13. Cash flows, each divided by the previous segment value (see growth_factor).
-            cash[0] = dt * (
-                weighted_exp(1.0 - coef[C.APP_OPEX], log_rev[0] - log_v[0])
-                - exp(log_bill - log_v[0])
-            )
-            cash[1] = dt * (
-                exp(log_rev[1] - log_v[1])
-                - weighted_exp(coef[C.VARIABLE_SHARE], log_k + log_q - log_v[1])
-                - weighted_exp(1.0 - coef[C.VARIABLE_SHARE], log_k + log_cap - log_v[1])
-                - exp(log_capex - log_v[1])
-            )
-            margin = 1.0 - coef[C.TRAIN_OPEX] - spend_ratio[n] * spend_mult
-            cash[2] = dt * weighted_exp(margin, log_rev[2] - log_v[2])
-            # 14. Sentiment: exact OU step towards fair value.
-            common = coef[C.SENT_COMMON] * draw[3]
-            for s in range(3):
-                z[s] = z[s] * coef[C.SENT_DECAY] + common + coef[C.SENT_IDIO] * draw[4 + s]
-                z[s] += stress[n, 1]
-            # 15. Crash test against the peak of the last `window` values, in logs:
-            # dd > threshold  <=>  log(V-/max(peak, V-)) < log(1 - threshold), and the segment
-            # with the largest drawdown has the most negative log ratio (no exp needed).
-            if not crashed:
-                worst_gap = 0.0
-                worst_s = 0
-                filled = min(n, window)
-                for s in range(3):
-                    log_vm = log_fsm[s] + log_rev[s] + z[s]
-                    log_peak = _NEG_INF
-                    for j in range(filled):
-                        log_peak = max(log_peak, ring[j, s])
-                    gap = 0.0  # dd = 0 where the peak is 0
-                    if log_peak != _NEG_INF:
-                        gap = log_vm - max(log_peak, log_vm)
-                    if gap < worst_gap:
-                        worst_gap = gap
-                        worst_s = s
-                if worst_gap < coef[C.LOG_CRASH_KEEP]:  # 16. Contagion, once per path.
-                    crashed = True
-                    crash_t = t
-                    origin = worst_s
-                    for s in range(3):
-                        z[s] -= hit[s]
-                    spend_mult *= coef[C.SPEND_KEEP]
-                    log_capex += coef[C.LOG_CAPEX_KEEP]
-            # 17. Investor returns.
-            for s in range(3):
-                log_v_new = log_fsm[s] + log_rev[s] + z[s]
-                if alive[s]:
-                    gf = growth_factor(log_v_new, log_v[s], cash[s])
-                    if not (gf > 0.0 and gf < np.inf):
-                        alive[s] = False
-                        wipe_t[s] = t
-                        if log_v[s] == _NEG_INF:
-                            wipe_why[s] = WIPE_ZERO_VALUE
-                        elif gf <= 0.0:
-                            wipe_why[s] = WIPE_CASH_SHORTFALL
-                        else:
-                            wipe_why[s] = WIPE_NOT_FINITE
-                    else:
-                        log_g = log(gf)
-                        log_w[s] += log_g - dilution[s]
-                        cash_part[s] += log_g - (log_v_new - log_v[s])
-                        log_peak_w[s] = max(log_peak_w[s], log_w[s])
-                        # Max drawdown = 1 - exp(min log(W/peak)): one expm1 at the end.
-                        min_gap_w[s] = min(min_gap_w[s], log_w[s] - log_peak_w[s])
-                log_v[s] = log_v_new  # 18.
-                ring[n % window, s] = log_v_new
-            year = n // steps_per_year - 1
-            if n % steps_per_year == 0 and year < yearly.shape[1]:
-                for s in range(3):
-                    yearly[i, year, s] = log_w[s] if alive[s] else _NEG_INF
-                yearly[i, year, 3] = log_c
-                yearly[i, year, 4] = sigmoid(x)
-                yearly[i, year, 5] = log_d
 
-        # At the end: the selection spread on applications, then the outputs.
-        sd = coef[C.SELECTION_SD]
-        selection = sd * z_sel - 0.5 * sd * sd
-        if alive[0]:
-            log_w[0] += selection
+@kernel
+def _external_draws(external, start, n_paths, column, count, st, offset):
+    """Draws ``column .. column + count - 1`` of the block's rows of ``external``."""
+    for j in range(count):
+        for lane in range(LANES):
+            row = min(start + lane, n_paths - 1)  # lanes past the end repeat the last path
+            st[offset + j * LANES + lane] = external[row, column + j]
+
+
+@kernel
+def _jumps(st, mu, p0):
+    """This step's demand jumps, Poisson(mu) by inverse CDF of the jump uniform: the first
+    terms of :func:`~mcengine.kernel.economics.poisson_inverse`'s sum as a lane loop, the
+    rare longer sums lane by lane (the same counts)."""
+    ratios = (mu / 1.0, mu / 2.0, mu / 3.0, mu / 4.0)
+    unsettled = 0
+    for lane in range(LANES):
+        u = st[_JUMP_SLOT + lane]
+        count = 0.0
+        p = p0
+        cdf = p
+        for j in range(_JUMP_TERMS):
+            more = u > cdf and p > 0.0
+            count = count + 1.0 if more else count
+            p = p * ratios[j] if more else p
+            cdf = cdf + p if more else cdf
+        st[S.JUMPS + lane] = count
+        unsettled += 1 if (u > cdf and p > 0.0) else 0
+    if unsettled:
+        for lane in range(LANES):
+            if st[S.JUMPS + lane] == _JUMP_TERMS:
+                st[S.JUMPS + lane] = poisson_inverse(st[_JUMP_SLOT + lane], mu, p0)
+
+
+@kernel
+def _window_peaks(st, ring, filled):
+    """``S.PEAK_*``: the peak of each segment's last ``filled`` values (step 15)."""
+    for s in range(3):
+        for lane in range(LANES):
+            st[S.PEAK_A + s * LANES + lane] = _NEG_INF
+        for j in range(filled):
+            for lane in range(LANES):
+                o = S.PEAK_A + s * LANES + lane
+                st[o] = max(st[o], ring[(j * 3 + s) * LANES + lane])
+
+
+@kernel
+def _record_year(st, start, n_paths, year, yearly):
+    """One year's column of the fan chart record: log W of A, I, T, log C, s, log D."""
+    for lane in range(min(LANES, n_paths - start)):
+        i = start + lane
         for s in range(3):
-            if not alive[s]:
-                total_return[i, s] = 0.0
-                annual_return[i, s] = -1.0
-            else:
-                if log_w[s] > LOG_MAX:
-                    flag |= FLAG_WEALTH_OVERFLOW << s
-                total_return[i, s] = exp(log_w[s])
-                annual_return[i, s] = expm1(log_w[s] / horizon)
-            if not alive[s]:
-                max_drawdown[i, s] = 1.0
-            elif min_gap_w[s] < 0.0:
-                max_drawdown[i, s] = -expm1(min_gap_w[s])
-            else:
-                max_drawdown[i, s] = 0.0  # never below its peak (and not -0.0)
+            alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
+            yearly[i, year, s] = st[S.LOG_W_A + s * LANES + lane] if alive else _NEG_INF
+        yearly[i, year, 3] = st[S.LOG_C + lane]
+        yearly[i, year, 4] = sigmoid(st[S.X + lane])
+        yearly[i, year, 5] = st[S.LOG_D + lane]
+
+
+@kernel
+def _finish(
+    st, start, total_return, annual_return, max_drawdown_out, crash_year, crash_origin,
+    training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
+):  # fmt: skip
+    """The outputs of the block's paths (MODEL.md "Outputs")."""
+    n_steps = int(st[C.N_STEPS])
+    horizon = st[C.HORIZON]
+    record = inputs.shape[0] > 0
+    for lane in range(min(LANES, flags.shape[0] - start)):
+        i = start + lane
+        crashed = st[S.CRASHED + lane] != 0.0
+        for s in range(3):
+            o = s * LANES + lane
+            alive = st[S.ALIVE_A + o] != 0.0
+            log_w, selection = final_wealth(st, lane, s)
+            total_return[i, s], annual_return[i, s] = total_and_annual(log_w, alive, horizon)
+            max_drawdown_out[i, s] = max_drawdown(st[S.MIN_GAP_W_A + o], alive)
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
             # telescoped from the steps (docs/model.md, "Weighing versus voting").
-            for k in range(6):
-                components[i, s, k] = 0.0
-            if alive[s]:
-                contagion = -hit[s] if crashed else 0.0
-                components[i, s, 0] = log_rev[s] - log_rev0[s]
-                components[i, s, 1] = z[s] - z0[s] - contagion
+            for c in range(6):
+                components[i, s, c] = 0.0
+            if alive:
+                contagion = -st[C.HIT_A + s] if crashed else 0.0
+                components[i, s, 0] = st[S.LOG_REV_A + o] - st[S.LOG_REV0_A + o]
+                components[i, s, 1] = st[S.Z_A + o] - st[C.Z0_A + s] - contagion
                 components[i, s, 2] = contagion
-                components[i, s, 3] = cash_part[s]
-                components[i, s, 4] = -n_steps * dilution[s]
+                components[i, s, 3] = st[S.CASH_PART_A + o]
+                components[i, s, 4] = -n_steps * st[C.DILUTION_A + s]
                 if s == 0:
                     components[i, s, 5] = selection
-            wipe_year[i, s] = wipe_t[s]
-            wipe_cause[i, s] = wipe_why[s]
-        if log_d > LOG_MAX:
-            flag |= FLAG_DEMAND_OVERFLOW
-        crash_year[i] = crash_t
-        crash_origin[i] = origin
-        training_cost[i] = exp(log_c)
-        open_share[i] = sigmoid(x)
-        demand[i] = exp(log_d)
-        flags[i] = flag
+            wipe_year[i, s] = st[S.WIPE_T_A + o]
+            wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
+        crash_year[i] = st[S.CRASH_T + lane]
+        crash_origin[i] = int(st[S.ORIGIN + lane])
+        training_cost[i] = exp(st[S.LOG_C + lane])
+        open_share[i] = sigmoid(st[S.X + lane])
+        demand[i] = exp(st[S.LOG_D + lane])
+        flags[i] = path_flags(st, lane)
         if record:
-            # Per-path inputs: the draws fixed per path, then the shock groups' sums over the
-            # steps, standardised (sum / sqrt(steps); the jump count as is).
-            inputs[i, 0] = lam
-            inputs[i, 1] = coef[C.G_MEAN] + coef[C.G_SD] * z_g
-            inputs[i, 2] = z_sel
+            # Per-path inputs: the draws fixed per path, then the shock groups' sums over
+            # the steps, standardised (sum / sqrt(steps); the jump count as is).
+            inputs[i, 0] = st[S.LAM + lane]
+            inputs[i, 1] = st[S.G_PATH + lane]
+            inputs[i, 2] = st[_Z_SEL + lane]
             root = np.sqrt(n_steps)
             for j in range(8):
-                inputs[i, 3 + j] = shock_sums[j] if j == 3 else shock_sums[j] / root
+                total = st[S.SUM_COST + j * LANES + lane]
+                inputs[i, 3 + j] = total if j == 3 else total / root

@@ -38,6 +38,7 @@ import secrets
 import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
+from mcengine.layout import LANES, PathDraw, StepDraw
 from mcengine.numerics import exp, log1p
 from mcengine.rng import _ziggurat_tables
 
@@ -53,6 +54,9 @@ __all__ = [
     "open_stream",
     "step_draws",
     "path_draws",
+    "step_draws_lanes",
+    "path_draws_lanes",
+    "LANE_WORDS",
     "draw_table",
     "replay_state",
     "replay_normals",
@@ -282,6 +286,120 @@ def path_draws(key0, key1, path, state, out):
     open_stream(key0, key1, path, 0, state)
     for j in range(3):
         out[j] = next_normal(state)
+
+
+# -- lanes ------------------------------------------------------------------------------------
+# The kernel draws a step for LANES paths at once: the four Philox blocks of every lane, then
+# the uniform and the seven normals of every lane assuming each normal takes one word (the
+# ziggurat's fast path, 93% of steps), as straight-line lane loops that LLVM vectorises. A
+# lane where some normal needs more words is redrawn by step_draws, word for word, so the
+# draws are those of step_draws either way.
+_WORDS_PER_STEP = 2 * _PREFILL_BLOCKS
+#: Size of the uint64 scratch that :func:`step_draws_lanes` needs.
+LANE_WORDS = (_WORDS_PER_STEP + 1) * LANES
+_JUMP = int(StepDraw.JUMP)
+_STEP_DRAWS = len(StepDraw)
+_PATH_DRAWS = len(PathDraw)
+_N_NORMALS = _STEP_DRAWS - 1  # written out in step_draws_lanes' fast loop
+
+
+@inline_kernel
+def _lane_path(first_path, lane, antithetic):
+    """The stream path of a lane and whether it mirrors it (antithetic odd paths)."""
+    path = np.uint64(first_path) + np.uint64(lane)
+    if antithetic:
+        return path >> np.uint64(1), (path & np.uint64(1)) == np.uint64(1)
+    return path, False
+
+
+@inline_kernel
+def _block_words(step, lo, hi, block, k0, k1, words, lane):
+    w0, w1, w2, w3 = philox4x32(step, lo, hi, block, k0, k1)
+    words[2 * block * LANES + lane] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
+    words[(2 * block + 1) * LANES + lane] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
+
+
+@inline_kernel
+def _fast_normal(r):
+    """The ziggurat's one-word normal of word ``r``, and 1 if it needs more words, else 0."""
+    idx = np.int64(r & np.uint64(0xFF))
+    r >>= np.uint64(8)
+    rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
+    sign = 1.0 - 2.0 * np.float64(np.int64(r & np.uint64(1)))
+    rejected = np.int64(rabs >= np.int64(_ZIG_K[idx]))
+    return sign * (np.float64(rabs) * _ZIG_W[idx]), rejected
+
+
+@kernel
+def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out, offset):
+    """The draws of step ``step`` of the LANES paths ``first_path ..``: draw ``j`` (a
+    :class:`~mcengine.layout.StepDraw`) of lane ``l`` goes to ``out[offset + j * LANES + l]``.
+
+    The same values as :func:`step_draws` lane by lane, antithetic mirroring included
+    (odd paths replay their even neighbour's stream, negated, with ``1 - U``). ``words`` is
+    uint64 scratch of size :data:`LANE_WORDS`.
+    """
+    k0 = np.uint32(key0)
+    k1 = np.uint32(key1)
+    st = np.uint32(step)
+    redo = np.empty(LANES, dtype=np.int64)
+    for lane in range(LANES):
+        path, _ = _lane_path(first_path, lane, antithetic)
+        lo = np.uint32(path & _LO32)
+        hi = np.uint32(path >> np.uint64(32))
+        _block_words(st, lo, hi, 0, k0, k1, words, lane)
+        _block_words(st, lo, hi, 1, k0, k1, words, lane)
+        _block_words(st, lo, hi, 2, k0, k1, words, lane)
+        _block_words(st, lo, hi, 3, k0, k1, words, lane)
+    for lane in range(LANES):
+        word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
+        out[offset + _JUMP * LANES + lane] = np.float64(word) * _U53
+        # Written out, not a loop: arrays passed to inlined helpers cost reference counting
+        # calls, and those stop LLVM from vectorising the lane loop.
+        x0, r0 = _fast_normal(words[1 * LANES + lane])
+        x1, r1 = _fast_normal(words[2 * LANES + lane])
+        x2, r2 = _fast_normal(words[3 * LANES + lane])
+        x3, r3 = _fast_normal(words[4 * LANES + lane])
+        x4, r4 = _fast_normal(words[5 * LANES + lane])
+        x5, r5 = _fast_normal(words[6 * LANES + lane])
+        x6, r6 = _fast_normal(words[7 * LANES + lane])
+        out[offset + 0 * LANES + lane] = x0
+        out[offset + 1 * LANES + lane] = x1
+        out[offset + 2 * LANES + lane] = x2
+        out[offset + 3 * LANES + lane] = x3
+        out[offset + 4 * LANES + lane] = x4
+        out[offset + 5 * LANES + lane] = x5
+        out[offset + 6 * LANES + lane] = x6
+        rejected = r0 | r1 | r2 | r3 | r4 | r5 | r6
+        redo[lane] = rejected
+    # The few lanes with a normal beyond the fast path: redrawn word by word.
+    state = np.empty(STATE_SIZE, dtype=np.uint64)
+    redraw = np.empty(_STEP_DRAWS)
+    for lane in range(LANES):
+        path, mirror = _lane_path(first_path, lane, antithetic)
+        if redo[lane] != 0:
+            step_draws(key0, key1, path, step, state, redraw)
+            for j in range(_STEP_DRAWS):
+                out[offset + j * LANES + lane] = redraw[j]
+        if mirror:
+            for j in range(_N_NORMALS):
+                out[offset + j * LANES + lane] = -out[offset + j * LANES + lane]
+            # 1 - U on the same 2**-53 grid, kept inside [0, 1).
+            u = out[offset + _JUMP * LANES + lane]
+            out[offset + _JUMP * LANES + lane] = 1.0 - u - _U53
+
+
+@kernel
+def path_draws_lanes(key0, key1, first_path, antithetic, out, offset):
+    """The per-path draws of the LANES paths ``first_path ..`` (see
+    :func:`step_draws_lanes`); once per path, so drawn path by path."""
+    state = np.empty(STATE_SIZE, dtype=np.uint64)
+    draws = np.empty(_PATH_DRAWS)
+    for lane in range(LANES):
+        path, mirror = _lane_path(first_path, lane, antithetic)
+        path_draws(key0, key1, path, state, draws)
+        for j in range(_PATH_DRAWS):
+            out[offset + j * LANES + lane] = -draws[j] if mirror else draws[j]
 
 
 @kernel
