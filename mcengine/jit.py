@@ -20,6 +20,7 @@ import os
 import warnings
 
 import numba
+import numba.core.imputils
 
 __all__ = ["kernel", "inline_kernel", "parallel_kernel", "prange", "fastmath_flags", "is_cached"]
 
@@ -66,3 +67,16 @@ def is_cached(dispatcher) -> bool:
         return bool(dispatcher._cache._cache_file._load_index())
     except Exception:
         return True
+
+
+# Tuples indexed by IntEnum members, as arrays are (``k[C.DT]`` on the coefficient tuple):
+# Numba types the index as a static value it cannot make a literal (``Omitted``) and has
+# no lowering for it; this one extracts the member's integer position.
+@numba.core.imputils.lower_builtin("static_getitem", numba.types.BaseTuple, numba.types.Omitted)
+def _static_getitem_enum(context, builder, sig, args):
+    tuple_type, index_type = sig.args
+    index = int(index_type.value)
+    if not 0 <= index < len(tuple_type):
+        raise IndexError(f"cannot index at {index} in {tuple_type}")
+    value = builder.extract_value(args[0], index)
+    return numba.core.imputils.impl_ret_borrowed(context, builder, sig.return_type, value)

@@ -75,7 +75,7 @@ def bits_of(x):
 
 def from_bits(i):
     """The float64 whose IEEE bits are the 64-bit integer ``i`` (taken modulo 2**64)."""
-    return struct.unpack("<d", struct.pack("<Q", i & 0xFFFFFFFFFFFFFFFF))[0]
+    return struct.unpack("<d", struct.pack("<Q", int(i) & 0xFFFFFFFFFFFFFFFF))[0]
 
 
 @intrinsic
@@ -114,6 +114,33 @@ _MIN_NORMAL = 2.2250738585072014e-308
 _LO32 = 0xFFFFFFFF
 
 
+_INF_BITS = 0x7FF0000000000000
+_NEG_INF_BITS = -0x10000000000000  # 0xFFF0000000000000 as a signed 64-bit integer
+_ABS_MASK = 0x7FFFFFFFFFFFFFFF
+_MINUS_ONE_BITS = -0x4010000000000000  # -1.0 (0xBFF0000000000000)
+
+
+# Tests of a float's class on its bits. Written as float compares, LLVM merges several
+# tests of one value into a call of llvm.is.fpclass, which it cannot vectorise.
+@inline_kernel
+def is_neg_inf(x):
+    """``x == -inf``."""
+    return bits_of(x) == _NEG_INF_BITS
+
+
+@inline_kernel
+def is_pos_inf(x):
+    """``x == +inf``."""
+    return bits_of(x) == _INF_BITS
+
+
+@inline_kernel
+def is_positive_finite(x):
+    """``0 < x < inf`` (false for NaN)."""
+    b = bits_of(x)
+    return (b > 0) & (b < _INF_BITS)
+
+
 @inline_kernel
 def fmax(a, b):
     """Python's ``max(a, b)`` of two floats, as one select. Inside inlined kernels the
@@ -149,7 +176,8 @@ def exp(x):
     xc = x if x < 710.0 else 710.0  # clamped (NaN too), so every step below is defined
     xc = xc if xc > -746.0 else -746.0
     # x = k ln2 + r with |r| <= ln2 / 2; k rounds half away from zero (fdlibm).
-    k = int(xc * _INV_LN2 + (0.5 if xc >= 0.0 else -0.5))
+    # np.int64, not int(): Numba's int() is a call that LLVM may not inline in a big loop.
+    k = np.int64(xc * _INV_LN2 + (0.5 if xc >= 0.0 else -0.5))
     hi = xc - k * _LN2_HI  # exact: k has at most 11 bits and _LN2_HI 32
     lo = k * _LN2_LO
     r = hi - lo
@@ -184,7 +212,7 @@ def _log_series(f, k, c):
     w = z * z
     t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
     t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
-    dk = float(k)
+    dk = np.float64(k)
     return s * (hfsq + t1 + t2) + (dk * _LN2_LO + c) - hfsq + f + dk * _LN2_HI
 
 
@@ -205,25 +233,29 @@ def log(x):
     xs = x * _TWO54 if sub else x
     f, k = _reduce(bits_of(xs))
     out = _log_series(f, k - 54 if sub else k, 0.0)
-    out = x if x == _INF else out
-    out = -_INF if x == 0.0 else out
-    return _NAN if not x >= 0.0 else out
+    b = bits_of(x)
+    out = x if b == _INF_BITS else out
+    out = _NAN if ((b < 0) | (b > _INF_BITS)) else out  # below 0 (-0 too, next line), NaN
+    return -_INF if (b & _ABS_MASK) == 0 else out
 
 
 @inline_kernel
 def log1p(x):
     """``log(1 + x)``, accurate for small ``x``; ``-inf`` at -1, NaN below -1 and for NaN."""
     # 1 + x in [sqrt(2)/2, sqrt(2)): no reduction, f = x exactly.
-    near = x < 0.41421356237309503 and x > -0.2928932188134524
+    near = (x < 0.41421356237309503) & (x > -0.2928932188134524)
     u = 1.0 + x
     f, k = _reduce(bits_of(u))
     # The rounding error of u = 1 + x, divided by u: log(1 + x) = log(u) + c / u.
     c = 1.0 - (u - x) if k >= 2 else x - (u - 1.0)
     c = c / (u if u > 0.0 else 1.0) if k < 54 else 0.0
     out = _log_series(x if near else f, 0 if near else k, 0.0 if near else c)
-    out = x if (x == _INF or (x < 1.1102230246251565e-16 and x > -1.1102230246251565e-16)) else out
+    b = bits_of(x)
+    tiny = (b & _ABS_MASK) < 0x3CA0000000000000  # |x| < 2**-53: log1p(x) rounds to x
+    out = x if (tiny | (b == _INF_BITS)) else out
     out = -_INF if x == -1.0 else out
-    return _NAN if not x >= -1.0 else out
+    below = (b < 0) & (b > _MINUS_ONE_BITS)  # negative floats order backwards as integers
+    return _NAN if (below | (b > _INF_BITS)) else out  # x < -1 (-inf too), NaN
 
 
 # -- expm1 ----------------------------------------------------------------------------------

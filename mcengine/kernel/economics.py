@@ -17,7 +17,7 @@ import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
 from mcengine.kernel.coefficients import C
-from mcengine.numerics import exp, fmax, fmin, log, log1p
+from mcengine.numerics import exp, fmax, fmin, is_neg_inf, log, log1p
 
 _NEG_INF = -np.inf
 
@@ -31,7 +31,7 @@ def log_scale(e, log_x):
 @inline_kernel
 def log_mul(log_a, log_b):
     """Log of ``a * b`` where a zero factor gives zero (``0 * inf = 0``)."""
-    return _NEG_INF if (log_a == _NEG_INF or log_b == _NEG_INF) else log_a + log_b
+    return _NEG_INF if (is_neg_inf(log_a) | is_neg_inf(log_b)) else log_a + log_b
 
 
 @inline_kernel
@@ -109,4 +109,4 @@ def log_revenues(log_p, log_q, log_closed_share, log_c, coef):
 def growth_factor(log_v, log_v_prev, cash_over_v_prev):
     """Step 17: ``G = (V + F) / V_prev`` given ``F / V_prev``; ``nan`` when ``V_prev = 0``."""
     out = exp(log_v - log_v_prev) + cash_over_v_prev
-    return np.nan if log_v_prev == _NEG_INF else out
+    return np.nan if is_neg_inf(log_v_prev) else out

@@ -1,22 +1,30 @@
 """The path kernel: blocks of LANES paths in lockstep, the time loop inside, parallel over
 blocks.
 
-:func:`simulate_paths` runs each block through MODEL.md's steps, which are the functions
-of :mod:`mcengine.kernel.steps` (one lane each), inside lane loops: per step, the draws of
-every lane (:func:`mcengine.rng.streams.step_draws_lanes`, whose Philox loop LLVM
-vectorises), the demand jumps, the crash window's peaks, then one loop over the lanes
-through steps 1-18 (written for vectorisation, not yet vectorised: docs/architecture.md).
-The state of a block is one flat array (about 20 kB) that stays in the L1 cache; nothing
-of size paths x steps is allocated.
+:func:`simulate_paths` runs each block of :data:`~mcengine.layout.LANES` paths through
+MODEL.md's steps, the pure functions of :mod:`mcengine.kernel.steps`. Per step: the draws
+of every lane (:func:`mcengine.rng.streams.step_draws_lanes`), the demand jumps, the crash
+window's peaks, then one loop over the lanes that loads each lane's state, runs steps 1-18
+and stores it back. That loop has a constant trip count, no branches and no calls, so
+LLVM vectorises it (``tests/test_vectorised.py`` checks its remarks).
+
+A block's state is one flat array: slot ``S.X`` of lane ``lane`` is ``st[S.X + lane]``, each
+slot ``LANES`` wide, per-segment slots three in a row (segment ``s`` at
+``S.Z_A + s * LANES``). Constant offsets from one base let LLVM prove that the lanes' loads
+and stores never overlap. About 25 kB, it stays in the L1 cache; nothing of size paths x
+steps is allocated.
 
 Paths are independent and their randomness is a function of (key, path index), so the
-results are the same for any thread count or chunking; lanes past the last path of a call
-are computed and dropped.
+results are the same for any thread count, chunking or block; lanes past the last path of a
+call are computed and dropped.
 """
 
 from __future__ import annotations
 
+import enum
+
 import numpy as np
+from numba import literal_unroll
 
 from mcengine.jit import kernel, parallel_kernel, prange
 from mcengine.kernel.coefficients import C
@@ -25,23 +33,22 @@ from mcengine.kernel.steps import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
     FLAG_WEALTH_OVERFLOW,
-    STATE_SIZE,
     WIPE_CASH_SHORTFALL,
     WIPE_NOT_FINITE,
     WIPE_ZERO_VALUE,
-    S,
+    capex_overflowed,
     cash_flows,
+    coefficient_tuple,
+    correlated_shocks,
     crash,
     drivers,
-    final_wealth,
+    final_outputs,
     inference_market,
-    investor_returns,
-    load_coefficients,
-    max_drawdown,
+    initial_state,
     path_flags,
+    segment_return,
+    selection,
     sentiment,
-    start_path,
-    total_and_annual,
 )
 from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
 from mcengine.numerics import exp
@@ -49,6 +56,8 @@ from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
     "simulate_paths",
+    "S",
+    "STATE_SIZE",
     "FLAG_CAPEX_OVERFLOW",
     "FLAG_DEMAND_OVERFLOW",
     "FLAG_WEALTH_OVERFLOW",
@@ -61,14 +70,128 @@ __all__ = [
 #: Columns of the ``inputs`` output (sensitivity analysis).
 INPUTS = names(Input)
 
+
+class S(enum.IntEnum):
+    """Offsets of the per-lane state in a block's flat state array."""
+
+    @staticmethod
+    def _generate_next_value_(name, start, count, last_values):
+        return count * LANES
+
+    # the drivers
+    LAM = enum.auto()  # training-cost decline rate lambda (per path)
+    G_PATH = enum.auto()  # initial demand growth g0 (per path)
+    OPEN_DRIFT = enum.auto()  # (mu_x + coupling (lambda - median)) dt (per path)
+    G = enum.auto()
+    LOG_C = enum.auto()
+    X = enum.auto()  # open share logit
+    LOG_D = enum.auto()
+    JUMPS = enum.auto()  # this step's demand jumps
+    # inference market
+    LOG_K = enum.auto()
+    LOG_CAP = enum.auto()
+    LOG_CAPEX = enum.auto()
+    LOG_Q = enum.auto()
+    LOG_R = enum.auto()
+    LOG_P = enum.auto()
+    LOG_P0 = enum.auto()
+    SPEND_MULT = enum.auto()
+    CAPEX_OVERFLOW = enum.auto()  # 1.0 once log capex reached +inf
+    # crash
+    CRASHED = enum.auto()  # 1.0 or 0.0
+    CRASH_T = enum.auto()
+    ORIGIN = enum.auto()
+    # per segment A, I, T
+    Z_A = enum.auto()
+    Z_I = enum.auto()
+    Z_T = enum.auto()
+    LOG_V_A = enum.auto()
+    LOG_V_I = enum.auto()
+    LOG_V_T = enum.auto()
+    LOG_REV_A = enum.auto()
+    LOG_REV_I = enum.auto()
+    LOG_REV_T = enum.auto()
+    LOG_REV0_A = enum.auto()
+    LOG_REV0_I = enum.auto()
+    LOG_REV0_T = enum.auto()
+    PEAK_A = enum.auto()  # peak of the crash window's values
+    PEAK_I = enum.auto()
+    PEAK_T = enum.auto()
+    LOG_W_A = enum.auto()
+    LOG_W_I = enum.auto()
+    LOG_W_T = enum.auto()
+    LOG_PEAK_W_A = enum.auto()
+    LOG_PEAK_W_I = enum.auto()
+    LOG_PEAK_W_T = enum.auto()
+    MIN_GAP_W_A = enum.auto()  # min over steps of log(W / peak W)
+    MIN_GAP_W_I = enum.auto()
+    MIN_GAP_W_T = enum.auto()
+    CASH_PART_A = enum.auto()  # sum over steps of ln G - ln(V_n / V_n-1)
+    CASH_PART_I = enum.auto()
+    CASH_PART_T = enum.auto()
+    ALIVE_A = enum.auto()  # 1.0 or 0.0
+    ALIVE_I = enum.auto()
+    ALIVE_T = enum.auto()
+    WIPE_T_A = enum.auto()
+    WIPE_T_I = enum.auto()
+    WIPE_T_T = enum.auto()
+    WIPE_WHY_A = enum.auto()
+    WIPE_WHY_I = enum.auto()
+    WIPE_WHY_T = enum.auto()
+    # sums of the shocks over the steps (recorded inputs), in Input's order from COST_SHOCKS
+    SUM_COST = enum.auto()
+    SUM_OPEN = enum.auto()
+    SUM_DEMAND = enum.auto()
+    SUM_JUMPS = enum.auto()
+    SUM_COMMON = enum.auto()
+    SUM_A = enum.auto()
+    SUM_I = enum.auto()
+    SUM_T = enum.auto()
+    # the draws: per path (PathDraw's order), then this step's (StepDraw's order)
+    PATH_DRAWS = enum.auto()
+    _PATH_DRAW_1 = enum.auto()
+    _PATH_DRAW_2 = enum.auto()
+    DRAWS = enum.auto()
+    _DRAW_1 = enum.auto()
+    _DRAW_2 = enum.auto()
+    _DRAW_3 = enum.auto()
+    _DRAW_4 = enum.auto()
+    _DRAW_5 = enum.auto()
+    _DRAW_6 = enum.auto()
+    _DRAW_7 = enum.auto()
+    END = enum.auto()
+
+
+#: Size of a block's state array.
+STATE_SIZE = int(S.END)
+assert (len(StepDraw) - 1) * LANES == S._DRAW_7 - S.DRAWS
+assert len(PathDraw) * LANES == S.DRAWS - S.PATH_DRAWS
+
 _NEG_INF = -np.inf
 _PATH_DRAWS = len(PathDraw)
 _STEP_DRAWS = len(StepDraw)
-_JUMP_SLOT = int(S.DRAWS) + int(StepDraw.JUMP) * LANES
-_Z_SEL = int(S.PATH_DRAWS) + int(PathDraw.SELECTION) * LANES
+_N_INPUT_SUMS = len(Input) - len(PathDraw)
+
+
+def _slot(base, position):
+    return int(base) + int(position) * LANES
+
+
+_D_COST = _slot(S.DRAWS, StepDraw.COST)
+_D_OPEN = _slot(S.DRAWS, StepDraw.OPEN_SHARE)
+_D_DEMAND = _slot(S.DRAWS, StepDraw.DEMAND)
+_D_COMMON = _slot(S.DRAWS, StepDraw.SENTIMENT_COMMON)
+_D_A = _slot(S.DRAWS, StepDraw.SENTIMENT_APPLICATIONS)
+_D_I = _slot(S.DRAWS, StepDraw.SENTIMENT_INFERENCE)
+_D_T = _slot(S.DRAWS, StepDraw.SENTIMENT_TRAINING)
+_D_JUMP = _slot(S.DRAWS, StepDraw.JUMP)
+_Z_LAM = _slot(S.PATH_DRAWS, PathDraw.DECLINE_RATE)
+_Z_G = _slot(S.PATH_DRAWS, PathDraw.INITIAL_GROWTH)
+_Z_SEL = _slot(S.PATH_DRAWS, PathDraw.SELECTION)
 # Jump counts the lane loop settles (a Poisson(0.15) count exceeds 4 once in 50,000 steps);
 # a lane with more is finished by poisson_inverse.
 _JUMP_TERMS = 4
+_SEGMENTS = (0, 1, 2)
 
 
 @parallel_kernel
@@ -125,14 +248,13 @@ def _simulate_block(
 ):  # fmt: skip
     """Paths ``start .. start + LANES - 1`` of the call (those below ``len(flags)``)."""
     n_paths = flags.shape[0]
+    k = coefficient_tuple(coef)
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
     dt = coef[C.DT]
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
-    jumps_on = coef[C.JUMP_MU] > 0.0
     st = np.empty(STATE_SIZE)
-    load_coefficients(st, coef)
     ring = np.empty(window * 3 * LANES)  # the crash window's last w segment values
     words = np.empty(LANE_WORDS, dtype=np.uint64)
     first = first_path + start
@@ -141,43 +263,151 @@ def _simulate_block(
         _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
     else:
         path_draws_lanes(key0, key1, first, antithetic, st, S.PATH_DRAWS)
-    for lane in range(LANES):
-        start_path(st, lane)
-    for s in range(3):
-        for lane in range(LANES):
-            ring[s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
+    _start_lanes(st, k)
+    _push_window(st, ring, 0)
 
     for n in range(1, n_steps + 1):
-        t = n * dt
         if external.shape[0] > 0:  # 1.
             column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
             _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
         else:
             step_draws_lanes(key0, key1, first, antithetic, n, words, st, S.DRAWS)
-        if jumps_on:
+        if coef[C.JUMP_MU] > 0.0:
             _jumps(st, coef[C.JUMP_MU], coef[C.JUMP_P0])
+        _sum_shocks(st, k)
         _window_peaks(st, ring, min(n, window))
-        stress_demand, stress_sentiment = stress[n, 0], stress[n, 1]
-        stress_open, stress_cost = stress[n, 2], stress[n, 3]
-        spend = spend_ratio[n]
-        for lane in range(LANES):  # 2.-18.: the vectorised body
-            drivers(st, lane, jumps_on, stress_demand, stress_open, stress_cost)
-            inference_market(st, lane, t)
-            cash_flows(st, lane, spend)
-            sentiment(st, lane, stress_sentiment)
-            crash(st, lane, t)
-            investor_returns(st, lane, t)
-        slot = (n % window) * 3 * LANES
-        for s in range(3):
-            for lane in range(LANES):
-                ring[slot + s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
+        shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
+        _step_lanes(st, k, n * dt, spend_ratio[n], shocks)
+        _push_window(st, ring, (n % window) * 3 * LANES)
         year = n // steps_per_year - 1
         if n % steps_per_year == 0 and year < yearly.shape[1]:
             _record_year(st, start, n_paths, year, yearly)
     _finish(
-        st, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
+        st, k, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
         training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
     )  # fmt: skip
+
+
+@kernel
+def _start_lanes(st, k):
+    """Year 0 of every lane (MODEL.md "Initial state")."""
+    for lane in range(LANES):
+        lam, g, open_drift, log_p0, ra, ri, rt = initial_state(
+            k, st[_Z_LAM + lane], st[_Z_G + lane]
+        )
+        st[S.LAM + lane] = lam
+        st[S.G_PATH + lane] = g
+        st[S.G + lane] = g
+        st[S.OPEN_DRIFT + lane] = open_drift
+        st[S.LOG_C + lane] = 0.0
+        st[S.X + lane] = k[C.X0]
+        st[S.LOG_D + lane] = 0.0
+        st[S.LOG_K + lane] = k[C.LOG_K0]
+        st[S.LOG_CAP + lane] = k[C.LOG_CAPACITY0]
+        st[S.LOG_CAPEX + lane] = k[C.LOG_CAPEX0]
+        st[S.LOG_Q + lane] = min(0.0, k[C.LOG_CAPACITY0])
+        st[S.LOG_R + lane] = -k[C.LOG_CAPACITY0]
+        st[S.LOG_P0 + lane] = log_p0
+        st[S.LOG_P + lane] = log_p0
+        st[S.SPEND_MULT + lane] = 1.0
+        st[S.CAPEX_OVERFLOW + lane] = 0.0
+        st[S.CRASHED + lane] = 0.0
+        st[S.CRASH_T + lane] = np.nan
+        st[S.ORIGIN + lane] = -1.0
+        revenues = (ra, ri, rt)
+        z0 = (k[C.Z0_A], k[C.Z0_I], k[C.Z0_T])
+        log_fsm = (k[C.LOG_FSM_A], k[C.LOG_FSM_I], k[C.LOG_FSM_T])
+        for s in range(3):
+            o = s * LANES + lane
+            st[S.LOG_REV_A + o] = revenues[s]
+            st[S.LOG_REV0_A + o] = revenues[s]
+            st[S.Z_A + o] = z0[s]
+            st[S.LOG_V_A + o] = log_fsm[s] + revenues[s] + z0[s]
+            st[S.LOG_W_A + o] = 0.0
+            st[S.LOG_PEAK_W_A + o] = 0.0
+            st[S.MIN_GAP_W_A + o] = 0.0
+            st[S.CASH_PART_A + o] = 0.0
+            st[S.ALIVE_A + o] = 1.0
+            st[S.WIPE_T_A + o] = np.nan
+            st[S.WIPE_WHY_A + o] = 0.0
+        for j in range(_N_INPUT_SUMS):
+            st[S.SUM_COST + j * LANES + lane] = 0.0
+
+
+@kernel
+def _step_lanes(st, k, t, spend_ratio, stress):
+    """Steps 1-18 of every lane: load, step, store. The vectorised loop: no branches, no
+    calls, every access ``st[constant + lane]``."""
+    for lane in range(LANES):
+        shocks = correlated_shocks(k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane])
+        g, log_c, x, log_d = drivers(  # 1.-4.
+            k, shocks, st[S.JUMPS + lane], st[S.LAM + lane], st[S.OPEN_DRIFT + lane],
+            st[S.G + lane], st[S.LOG_C + lane], st[S.X + lane], st[S.LOG_D + lane], stress,
+        )  # fmt: skip
+        log_k, log_capex, log_cap, log_q, log_r, log_p = inference_market(  # 5.-10.
+            k, t, log_d, log_c, st[S.LOG_P + lane], st[S.LOG_P0 + lane], st[S.LOG_R + lane],
+            st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane],
+        )  # fmt: skip
+        overflow = st[S.CAPEX_OVERFLOW + lane]
+        st[S.CAPEX_OVERFLOW + lane] = 1.0 if capex_overflowed(log_capex) else overflow
+        log_v = (st[S.LOG_V_A + lane], st[S.LOG_V_I + lane], st[S.LOG_V_T + lane])
+        spend = st[S.SPEND_MULT + lane]
+        rev, cash = cash_flows(  # 11.-13.
+            k, spend_ratio, log_p, log_q, x, log_c, log_k, log_cap, log_capex, spend, log_v
+        )
+        z = sentiment(  # 14.
+            k,
+            st[_D_COMMON + lane],
+            (st[_D_A + lane], st[_D_I + lane], st[_D_T + lane]),
+            (st[S.Z_A + lane], st[S.Z_I + lane], st[S.Z_T + lane]),
+            stress[1],
+        )
+        log_vm = (
+            k[C.LOG_FSM_A] + rev[0] + z[0],
+            k[C.LOG_FSM_I] + rev[1] + z[1],
+            k[C.LOG_FSM_T] + rev[2] + z[2],
+        )
+        crashed = st[S.CRASHED + lane]
+        peaks = (st[S.PEAK_A + lane], st[S.PEAK_I + lane], st[S.PEAK_T + lane])
+        now, origin = crash(k, log_vm, peaks, crashed)  # 15.
+        # 16. Contagion, once per path: sentiment hit, training spend cut, capex cut.
+        z_after = (
+            z[0] - k[C.HIT_A] if now else z[0],
+            z[1] - k[C.HIT_I] if now else z[1],
+            z[2] - k[C.HIT_T] if now else z[2],
+        )
+        st[S.CRASHED + lane] = 1.0 if now else crashed
+        st[S.CRASH_T + lane] = t if now else st[S.CRASH_T + lane]
+        st[S.ORIGIN + lane] = origin if now else st[S.ORIGIN + lane]
+        st[S.SPEND_MULT + lane] = spend * k[C.SPEND_KEEP] if now else spend
+        st[S.LOG_CAPEX + lane] = log_capex + k[C.LOG_CAPEX_KEEP] if now else log_capex
+        st[S.G + lane] = g
+        st[S.LOG_C + lane] = log_c
+        st[S.X + lane] = x
+        st[S.LOG_D + lane] = log_d
+        st[S.LOG_K + lane] = log_k
+        st[S.LOG_CAP + lane] = log_cap
+        st[S.LOG_Q + lane] = log_q
+        st[S.LOG_R + lane] = log_r
+        st[S.LOG_P + lane] = log_p
+        for s in literal_unroll(_SEGMENTS):  # 17.-18. (unrolled by Numba: s is a literal)
+            o = s * LANES + lane
+            log_v_new = k[C.LOG_FSM_A + s] + rev[s] + z_after[s]
+            alive, wipe_t, why, log_w, peak, gap, part = segment_return(
+                t, k[C.DILUTION_A + s], log_v[s], log_v_new, cash[s],
+                st[S.ALIVE_A + o], st[S.WIPE_T_A + o], st[S.WIPE_WHY_A + o], st[S.LOG_W_A + o],
+                st[S.LOG_PEAK_W_A + o], st[S.MIN_GAP_W_A + o], st[S.CASH_PART_A + o],
+            )  # fmt: skip
+            st[S.ALIVE_A + o] = alive
+            st[S.WIPE_T_A + o] = wipe_t
+            st[S.WIPE_WHY_A + o] = why
+            st[S.LOG_W_A + o] = log_w
+            st[S.LOG_PEAK_W_A + o] = peak
+            st[S.MIN_GAP_W_A + o] = gap
+            st[S.CASH_PART_A + o] = part
+            st[S.LOG_V_A + o] = log_v_new
+            st[S.LOG_REV_A + o] = rev[s]
+            st[S.Z_A + o] = z_after[s]
 
 
 @kernel
@@ -197,7 +427,7 @@ def _jumps(st, mu, p0):
     ratios = (mu / 1.0, mu / 2.0, mu / 3.0, mu / 4.0)
     unsettled = 0
     for lane in range(LANES):
-        u = st[_JUMP_SLOT + lane]
+        u = st[_D_JUMP + lane]
         count = 0.0
         p = p0
         cdf = p
@@ -211,7 +441,24 @@ def _jumps(st, mu, p0):
     if unsettled:
         for lane in range(LANES):
             if st[S.JUMPS + lane] == _JUMP_TERMS:
-                st[S.JUMPS + lane] = poisson_inverse(st[_JUMP_SLOT + lane], mu, p0)
+                st[S.JUMPS + lane] = poisson_inverse(st[_D_JUMP + lane], mu, p0)
+
+
+@kernel
+def _sum_shocks(st, k):
+    """The recorded inputs' sums of each shock group over the steps (cheap, so always)."""
+    for lane in range(LANES):
+        e_c, e_s, e_d = correlated_shocks(
+            k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane]
+        )
+        st[S.SUM_COST + lane] += e_c
+        st[S.SUM_OPEN + lane] += e_s
+        st[S.SUM_DEMAND + lane] += e_d
+        st[S.SUM_JUMPS + lane] += st[S.JUMPS + lane] if k[C.JUMP_MU] > 0.0 else 0.0
+        st[S.SUM_COMMON + lane] += st[_D_COMMON + lane]
+        st[S.SUM_A + lane] += st[_D_A + lane]
+        st[S.SUM_I + lane] += st[_D_I + lane]
+        st[S.SUM_T + lane] += st[_D_T + lane]
 
 
 @kernel
@@ -219,11 +466,19 @@ def _window_peaks(st, ring, filled):
     """``S.PEAK_*``: the peak of each segment's last ``filled`` values (step 15)."""
     for s in range(3):
         for lane in range(LANES):
-            st[S.PEAK_A + s * LANES + lane] = _NEG_INF
+            st[S.PEAK_A + s * LANES + lane] = -np.inf
         for j in range(filled):
             for lane in range(LANES):
                 o = S.PEAK_A + s * LANES + lane
                 st[o] = max(st[o], ring[(j * 3 + s) * LANES + lane])
+
+
+@kernel
+def _push_window(st, ring, slot):
+    """Step 18's values into the crash window's ring, at ``slot``."""
+    for s in range(3):
+        for lane in range(LANES):
+            ring[slot + s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
 
 
 @kernel
@@ -233,7 +488,7 @@ def _record_year(st, start, n_paths, year, yearly):
         i = start + lane
         for s in range(3):
             alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
-            yearly[i, year, s] = st[S.LOG_W_A + s * LANES + lane] if alive else _NEG_INF
+            yearly[i, year, s] = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
         yearly[i, year, 3] = st[S.LOG_C + lane]
         yearly[i, year, 4] = sigmoid(st[S.X + lane])
         yearly[i, year, 5] = st[S.LOG_D + lane]
@@ -241,35 +496,37 @@ def _record_year(st, start, n_paths, year, yearly):
 
 @kernel
 def _finish(
-    st, start, total_return, annual_return, max_drawdown_out, crash_year, crash_origin,
+    st, k, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
     training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
 ):  # fmt: skip
     """The outputs of the block's paths (MODEL.md "Outputs")."""
-    n_steps = int(st[C.N_STEPS])
-    horizon = st[C.HORIZON]
+    n_steps = int(k[C.N_STEPS])
     record = inputs.shape[0] > 0
     for lane in range(min(LANES, flags.shape[0] - start)):
         i = start + lane
         crashed = st[S.CRASHED + lane] != 0.0
+        spread = selection(k, st[_Z_SEL + lane])
+        log_w = np.empty(3)
+        alive = np.empty(3, dtype=np.bool_)
         for s in range(3):
             o = s * LANES + lane
-            alive = st[S.ALIVE_A + o] != 0.0
-            log_w, selection = final_wealth(st, lane, s)
-            total_return[i, s], annual_return[i, s] = total_and_annual(log_w, alive, horizon)
-            max_drawdown_out[i, s] = max_drawdown(st[S.MIN_GAP_W_A + o], alive)
+            alive[s] = st[S.ALIVE_A + o] != 0.0
+            log_w[s] = st[S.LOG_W_A + o] + (spread if (s == 0 and alive[s]) else 0.0)
+            out = final_outputs(k, log_w[s], alive[s], st[S.MIN_GAP_W_A + o])
+            total_return[i, s], annual_return[i, s], max_drawdown[i, s] = out
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
             # telescoped from the steps (docs/model.md, "Weighing versus voting").
             for c in range(6):
                 components[i, s, c] = 0.0
-            if alive:
-                contagion = -st[C.HIT_A + s] if crashed else 0.0
+            if alive[s]:
+                contagion = -k[C.HIT_A + s] if crashed else 0.0
                 components[i, s, 0] = st[S.LOG_REV_A + o] - st[S.LOG_REV0_A + o]
-                components[i, s, 1] = st[S.Z_A + o] - st[C.Z0_A + s] - contagion
+                components[i, s, 1] = st[S.Z_A + o] - k[C.Z0_A + s] - contagion
                 components[i, s, 2] = contagion
                 components[i, s, 3] = st[S.CASH_PART_A + o]
-                components[i, s, 4] = -n_steps * st[C.DILUTION_A + s]
+                components[i, s, 4] = -n_steps * k[C.DILUTION_A + s]
                 if s == 0:
-                    components[i, s, 5] = selection
+                    components[i, s, 5] = spread
             wipe_year[i, s] = st[S.WIPE_T_A + o]
             wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
         crash_year[i] = st[S.CRASH_T + lane]
@@ -277,14 +534,15 @@ def _finish(
         training_cost[i] = exp(st[S.LOG_C + lane])
         open_share[i] = sigmoid(st[S.X + lane])
         demand[i] = exp(st[S.LOG_D + lane])
-        flags[i] = path_flags(st, lane)
+        flags[i] = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane], log_w, alive)
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over
             # the steps, standardised (sum / sqrt(steps); the jump count as is).
-            inputs[i, 0] = st[S.LAM + lane]
-            inputs[i, 1] = st[S.G_PATH + lane]
-            inputs[i, 2] = st[_Z_SEL + lane]
+            inputs[i, Input.DECLINE_RATE] = st[S.LAM + lane]
+            inputs[i, Input.INITIAL_GROWTH] = st[S.G_PATH + lane]
+            inputs[i, Input.SELECTION] = st[_Z_SEL + lane]
             root = np.sqrt(n_steps)
-            for j in range(8):
+            for j in range(_N_INPUT_SUMS):
                 total = st[S.SUM_COST + j * LANES + lane]
-                inputs[i, 3 + j] = total if j == 3 else total / root
+                jumps = j == Input.DEMAND_JUMPS - Input.COST_SHOCKS
+                inputs[i, Input.COST_SHOCKS + j] = total if jumps else total / root
