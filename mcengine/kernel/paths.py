@@ -78,6 +78,15 @@ class S(enum.IntEnum):
     def _generate_next_value_(name, start, count, last_values):
         return count * LANES
 
+    # this step's draws (StepDraw's order), first: step_draws_lanes writes at offset 0
+    DRAWS = enum.auto()
+    _DRAW_1 = enum.auto()
+    _DRAW_2 = enum.auto()
+    _DRAW_3 = enum.auto()
+    _DRAW_4 = enum.auto()
+    _DRAW_5 = enum.auto()
+    _DRAW_6 = enum.auto()
+    _DRAW_7 = enum.auto()
     # the drivers
     LAM = enum.auto()  # training-cost decline rate lambda (per path)
     G_PATH = enum.auto()  # initial demand growth g0 (per path)
@@ -147,25 +156,18 @@ class S(enum.IntEnum):
     SUM_A = enum.auto()
     SUM_I = enum.auto()
     SUM_T = enum.auto()
-    # the draws: per path (PathDraw's order), then this step's (StepDraw's order)
+    # the per-path draws (PathDraw's order)
     PATH_DRAWS = enum.auto()
     _PATH_DRAW_1 = enum.auto()
     _PATH_DRAW_2 = enum.auto()
-    DRAWS = enum.auto()
-    _DRAW_1 = enum.auto()
-    _DRAW_2 = enum.auto()
-    _DRAW_3 = enum.auto()
-    _DRAW_4 = enum.auto()
-    _DRAW_5 = enum.auto()
-    _DRAW_6 = enum.auto()
-    _DRAW_7 = enum.auto()
     END = enum.auto()
 
 
 #: Size of a block's state array.
 STATE_SIZE = int(S.END)
 assert (len(StepDraw) - 1) * LANES == S._DRAW_7 - S.DRAWS
-assert len(PathDraw) * LANES == S.DRAWS - S.PATH_DRAWS
+assert S.DRAWS == 0
+assert len(PathDraw) * LANES == S.END - S.PATH_DRAWS
 
 _NEG_INF = -np.inf
 _PATH_DRAWS = len(PathDraw)
@@ -271,7 +273,7 @@ def _simulate_block(
             column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
             _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
         else:
-            step_draws_lanes(key0, key1, first, antithetic, n, words, st, S.DRAWS)
+            step_draws_lanes(key0, key1, first, antithetic, n, words, st)
         if coef[C.JUMP_MU] > 0.0:
             _jumps(st, coef[C.JUMP_MU], coef[C.JUMP_P0])
         _sum_shocks(st, k)

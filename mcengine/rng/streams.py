@@ -331,9 +331,10 @@ def _fast_normal(r):
 
 
 @kernel
-def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out, offset):
+def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
     """The draws of step ``step`` of the LANES paths ``first_path ..``: draw ``j`` (a
-    :class:`~mcengine.layout.StepDraw`) of lane ``l`` goes to ``out[offset + j * LANES + l]``.
+    :class:`~mcengine.layout.StepDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, at
+    constant offsets (with a variable offset, LLVM does not vectorise the ziggurat's loop).
 
     The same values as :func:`step_draws` lane by lane, antithetic mirroring included
     (odd paths replay their even neighbour's stream, negated, with ``1 - U``). ``words`` is
@@ -353,7 +354,7 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out, offse
         _block_words(st, lo, hi, 3, k0, k1, words, lane)
     for lane in range(LANES):
         word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
-        out[offset + _JUMP * LANES + lane] = np.float64(word) * _U53
+        out[_JUMP * LANES + lane] = np.float64(word) * _U53
         # Written out, not a loop: arrays passed to inlined helpers cost reference counting
         # calls, and those stop LLVM from vectorising the lane loop.
         x0, r0 = _fast_normal(words[1 * LANES + lane])
@@ -363,13 +364,13 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out, offse
         x4, r4 = _fast_normal(words[5 * LANES + lane])
         x5, r5 = _fast_normal(words[6 * LANES + lane])
         x6, r6 = _fast_normal(words[7 * LANES + lane])
-        out[offset + 0 * LANES + lane] = x0
-        out[offset + 1 * LANES + lane] = x1
-        out[offset + 2 * LANES + lane] = x2
-        out[offset + 3 * LANES + lane] = x3
-        out[offset + 4 * LANES + lane] = x4
-        out[offset + 5 * LANES + lane] = x5
-        out[offset + 6 * LANES + lane] = x6
+        out[0 * LANES + lane] = x0
+        out[1 * LANES + lane] = x1
+        out[2 * LANES + lane] = x2
+        out[3 * LANES + lane] = x3
+        out[4 * LANES + lane] = x4
+        out[5 * LANES + lane] = x5
+        out[6 * LANES + lane] = x6
         rejected = r0 | r1 | r2 | r3 | r4 | r5 | r6
         redo[lane] = rejected
     # The few lanes with a normal beyond the fast path: redrawn word by word.
@@ -380,13 +381,13 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out, offse
         if redo[lane] != 0:
             step_draws(key0, key1, path, step, state, redraw)
             for j in range(_STEP_DRAWS):
-                out[offset + j * LANES + lane] = redraw[j]
+                out[j * LANES + lane] = redraw[j]
         if mirror:
             for j in range(_N_NORMALS):
-                out[offset + j * LANES + lane] = -out[offset + j * LANES + lane]
+                out[j * LANES + lane] = -out[j * LANES + lane]
             # 1 - U on the same 2**-53 grid, kept inside [0, 1).
-            u = out[offset + _JUMP * LANES + lane]
-            out[offset + _JUMP * LANES + lane] = 1.0 - u - _U53
+            u = out[_JUMP * LANES + lane]
+            out[_JUMP * LANES + lane] = 1.0 - u - _U53
 
 
 @kernel
