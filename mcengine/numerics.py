@@ -35,10 +35,11 @@ from __future__ import annotations
 import math
 import struct
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from mcengine.jit import inline_kernel, kernel
 
@@ -48,6 +49,7 @@ __all__ = [
     "log",
     "log1p",
     "expm1",
+    "exp_call",
     "exp_array",
     "log_array",
     "expm1_array",
@@ -66,18 +68,8 @@ NUMERICS = 3
 
 
 # -- bit casts ------------------------------------------------------------------------------
-# Plain Python versions (NUMBA_DISABLE_JIT, or calls from Python); compiled code uses the
-# intrinsics, one LLVM bitcast each.
-def bits_of(x):
-    """The IEEE bits of the float64 ``x`` as a signed 64-bit integer."""
-    return struct.unpack("<q", struct.pack("<d", x))[0]
-
-
-def from_bits(i):
-    """The float64 whose IEEE bits are the 64-bit integer ``i`` (taken modulo 2**64)."""
-    return struct.unpack("<d", struct.pack("<Q", int(i) & 0xFFFFFFFFFFFFFFFF))[0]
-
-
+# Compiled, each is one LLVM bitcast (an intrinsic: no call, nothing to inline). Numba cannot
+# call intrinsics from plain Python, so under NUMBA_DISABLE_JIT they are struct conversions.
 @intrinsic
 def _bitcast_to_int(typingctx, x):
     def codegen(context, builder, signature, args):
@@ -94,14 +86,20 @@ def _bitcast_to_float(typingctx, i):
     return types.float64(types.int64), codegen
 
 
-@overload(bits_of, inline="always")
-def _bits_of_compiled(x):
-    return lambda x: _bitcast_to_int(np.float64(x))
+def _python_bits_of(x):
+    return struct.unpack("<q", struct.pack("<d", x))[0]
 
 
-@overload(from_bits, inline="always")
-def _from_bits_compiled(i):
-    return lambda i: _bitcast_to_float(np.int64(i))
+def _python_from_bits(i):
+    return struct.unpack("<d", struct.pack("<Q", int(i) & 0xFFFFFFFFFFFFFFFF))[0]
+
+
+if numba.config.DISABLE_JIT:
+    bits_of, from_bits = _python_bits_of, _python_from_bits
+else:
+    bits_of, from_bits = _bitcast_to_int, _bitcast_to_float
+bits_of.__doc__ = "The IEEE bits of the float64 ``x`` as a signed 64-bit integer."
+from_bits.__doc__ = "The float64 whose IEEE bits are the 64-bit integer ``i``."
 
 
 _INF = math.inf
@@ -256,6 +254,13 @@ def log1p(x):
     out = -_INF if x == -1.0 else out
     below = (b < 0) & (b > _MINUS_ONE_BITS)  # negative floats order backwards as integers
     return _NAN if (below | (b > _INF_BITS)) else out  # x < -1 (-inf too), NaN
+
+
+@kernel
+def exp_call(x):
+    """:func:`exp` as a function call, for scalar code outside the lane loops: each inlined
+    copy of a function's body costs compile time (about a second), a call does not."""
+    return exp(x)
 
 
 # -- expm1 ----------------------------------------------------------------------------------

@@ -56,6 +56,12 @@ def sigmoid(x):
     return 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)
 
 
+@kernel
+def sigmoid_call(x):
+    """:func:`sigmoid` as a function call, for scalar code (see ``numerics.exp_call``)."""
+    return sigmoid(x)
+
+
 @inline_kernel
 def log_one_minus_sigmoid(x):
     """``log(1 - sigmoid(x)) = -softplus(x)``, finite for every finite ``x``."""

@@ -24,11 +24,10 @@ from __future__ import annotations
 import enum
 
 import numpy as np
-from numba import literal_unroll
 
-from mcengine.jit import kernel, parallel_kernel, prange
+from mcengine.jit import inline_kernel, kernel, parallel_kernel, prange
 from mcengine.kernel.coefficients import C
-from mcengine.kernel.economics import poisson_inverse, sigmoid
+from mcengine.kernel.economics import poisson_inverse, sigmoid_call
 from mcengine.kernel.steps import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
@@ -51,7 +50,7 @@ from mcengine.kernel.steps import (
     sentiment,
 )
 from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
-from mcengine.numerics import exp
+from mcengine.numerics import exp_call
 from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
@@ -123,6 +122,9 @@ class S(enum.IntEnum):
     LOG_REV0_A = enum.auto()
     LOG_REV0_I = enum.auto()
     LOG_REV0_T = enum.auto()
+    CASH_A = enum.auto()  # this step's cash flow over the previous value
+    CASH_I = enum.auto()
+    CASH_T = enum.auto()
     PEAK_A = enum.auto()  # peak of the crash window's values
     PEAK_I = enum.auto()
     PEAK_T = enum.auto()
@@ -193,7 +195,6 @@ _Z_SEL = _slot(S.PATH_DRAWS, PathDraw.SELECTION)
 # Jump counts the lane loop settles (a Poisson(0.15) count exceeds 4 once in 50,000 steps);
 # a lane with more is finished by poisson_inverse.
 _JUMP_TERMS = 4
-_SEGMENTS = (0, 1, 2)
 
 
 @parallel_kernel
@@ -264,7 +265,9 @@ def _simulate_block(
     if external.shape[0] > 0:
         _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
     else:
-        path_draws_lanes(key0, key1, first, antithetic, st, S.PATH_DRAWS)
+        path_draws_lanes(key0, key1, first, antithetic, words, st)  # at offset 0
+        for j in range(_PATH_DRAWS * LANES):
+            st[S.PATH_DRAWS + j] = st[j]
     _start_lanes(st, k)
     _push_window(st, ring, 0)
 
@@ -279,7 +282,9 @@ def _simulate_block(
         _sum_shocks(st, k)
         _window_peaks(st, ring, min(n, window))
         shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
-        _step_lanes(st, k, n * dt, spend_ratio[n], shocks)
+        _market_lanes(st, k, n * dt, shocks)  # 2.-10.
+        _cash_lanes(st, k, spend_ratio[n])  # 11.-13.
+        _value_lanes(st, k, n * dt, shocks[1])  # 14.-18.
         _push_window(st, ring, (n % window) * 3 * LANES)
         year = n // steps_per_year - 1
         if n % steps_per_year == 0 and year < yearly.shape[1]:
@@ -337,9 +342,13 @@ def _start_lanes(st, k):
 
 
 @kernel
-def _step_lanes(st, k, t, spend_ratio, stress):
-    """Steps 1-18 of every lane: load, step, store. The vectorised loop: no branches, no
-    calls, every access ``st[constant + lane]``."""
+def _market_lanes(st, k, t, stress):
+    """Steps 1-10 of every lane: the drivers and the inference market.
+
+    This and the next two are the vectorised loops: no branches, no calls, every access
+    ``st[constant + lane]``. They are three loops, not one, because one holds more values
+    than there are vector registers, and the spills cost more than the stores between them.
+    """
     for lane in range(LANES):
         shocks = correlated_shocks(k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane])
         g, log_c, x, log_d = drivers(  # 1.-4.
@@ -352,17 +361,47 @@ def _step_lanes(st, k, t, spend_ratio, stress):
         )  # fmt: skip
         overflow = st[S.CAPEX_OVERFLOW + lane]
         st[S.CAPEX_OVERFLOW + lane] = 1.0 if capex_overflowed(log_capex) else overflow
-        log_v = (st[S.LOG_V_A + lane], st[S.LOG_V_I + lane], st[S.LOG_V_T + lane])
-        spend = st[S.SPEND_MULT + lane]
-        rev, cash = cash_flows(  # 11.-13.
-            k, spend_ratio, log_p, log_q, x, log_c, log_k, log_cap, log_capex, spend, log_v
-        )
+        st[S.G + lane] = g
+        st[S.LOG_C + lane] = log_c
+        st[S.X + lane] = x
+        st[S.LOG_D + lane] = log_d
+        st[S.LOG_K + lane] = log_k
+        st[S.LOG_CAPEX + lane] = log_capex
+        st[S.LOG_CAP + lane] = log_cap
+        st[S.LOG_Q + lane] = log_q
+        st[S.LOG_R + lane] = log_r
+        st[S.LOG_P + lane] = log_p
+
+
+@kernel
+def _cash_lanes(st, k, spend_ratio):
+    """Steps 11-13 of every lane: revenues and cash flows (``S.LOG_REV_*``, ``S.CASH_*``)."""
+    for lane in range(LANES):
+        rev, cash = cash_flows(
+            k, spend_ratio, st[S.LOG_P + lane], st[S.LOG_Q + lane], st[S.X + lane],
+            st[S.LOG_C + lane], st[S.LOG_K + lane], st[S.LOG_CAP + lane],
+            st[S.LOG_CAPEX + lane], st[S.SPEND_MULT + lane],
+            (st[S.LOG_V_A + lane], st[S.LOG_V_I + lane], st[S.LOG_V_T + lane]),
+        )  # fmt: skip
+        st[S.LOG_REV_A + lane] = rev[0]
+        st[S.LOG_REV_I + lane] = rev[1]
+        st[S.LOG_REV_T + lane] = rev[2]
+        st[S.CASH_A + lane] = cash[0]
+        st[S.CASH_I + lane] = cash[1]
+        st[S.CASH_T + lane] = cash[2]
+
+
+@kernel
+def _value_lanes(st, k, t, stress_sentiment):
+    """Steps 14-18 of every lane: sentiment, the crash test and contagion, returns."""
+    for lane in range(LANES):
+        rev = (st[S.LOG_REV_A + lane], st[S.LOG_REV_I + lane], st[S.LOG_REV_T + lane])
         z = sentiment(  # 14.
             k,
             st[_D_COMMON + lane],
             (st[_D_A + lane], st[_D_I + lane], st[_D_T + lane]),
             (st[S.Z_A + lane], st[S.Z_I + lane], st[S.Z_T + lane]),
-            stress[1],
+            stress_sentiment,
         )
         log_vm = (
             k[C.LOG_FSM_A] + rev[0] + z[0],
@@ -381,35 +420,40 @@ def _step_lanes(st, k, t, spend_ratio, stress):
         st[S.CRASHED + lane] = 1.0 if now else crashed
         st[S.CRASH_T + lane] = t if now else st[S.CRASH_T + lane]
         st[S.ORIGIN + lane] = origin if now else st[S.ORIGIN + lane]
+        spend = st[S.SPEND_MULT + lane]
         st[S.SPEND_MULT + lane] = spend * k[C.SPEND_KEEP] if now else spend
+        log_capex = st[S.LOG_CAPEX + lane]
         st[S.LOG_CAPEX + lane] = log_capex + k[C.LOG_CAPEX_KEEP] if now else log_capex
-        st[S.G + lane] = g
-        st[S.LOG_C + lane] = log_c
-        st[S.X + lane] = x
-        st[S.LOG_D + lane] = log_d
-        st[S.LOG_K + lane] = log_k
-        st[S.LOG_CAP + lane] = log_cap
-        st[S.LOG_Q + lane] = log_q
-        st[S.LOG_R + lane] = log_r
-        st[S.LOG_P + lane] = log_p
-        for s in literal_unroll(_SEGMENTS):  # 17.-18. (unrolled by Numba: s is a literal)
-            o = s * LANES + lane
-            log_v_new = k[C.LOG_FSM_A + s] + rev[s] + z_after[s]
-            alive, wipe_t, why, log_w, peak, gap, part = segment_return(
-                t, k[C.DILUTION_A + s], log_v[s], log_v_new, cash[s],
-                st[S.ALIVE_A + o], st[S.WIPE_T_A + o], st[S.WIPE_WHY_A + o], st[S.LOG_W_A + o],
-                st[S.LOG_PEAK_W_A + o], st[S.MIN_GAP_W_A + o], st[S.CASH_PART_A + o],
-            )  # fmt: skip
-            st[S.ALIVE_A + o] = alive
-            st[S.WIPE_T_A + o] = wipe_t
-            st[S.WIPE_WHY_A + o] = why
-            st[S.LOG_W_A + o] = log_w
-            st[S.LOG_PEAK_W_A + o] = peak
-            st[S.MIN_GAP_W_A + o] = gap
-            st[S.CASH_PART_A + o] = part
-            st[S.LOG_V_A + o] = log_v_new
-            st[S.LOG_REV_A + o] = rev[s]
-            st[S.Z_A + o] = z_after[s]
+        # 17.-18., segment by segment, written out: a loop over segments indexes tuples by
+        # a variable, a switch, which LLVM does not vectorise.
+        _segment_step(st, lane, t, k[C.DILUTION_A], k[C.LOG_FSM_A] + rev[0] + z_after[0])
+        _segment_step(st, LANES + lane, t, k[C.DILUTION_I], k[C.LOG_FSM_I] + rev[1] + z_after[1])
+        _segment_step(
+            st, 2 * LANES + lane, t, k[C.DILUTION_T], k[C.LOG_FSM_T] + rev[2] + z_after[2]
+        )
+        st[S.Z_A + lane] = z_after[0]
+        st[S.Z_I + lane] = z_after[1]
+        st[S.Z_T + lane] = z_after[2]
+
+
+@inline_kernel
+def _segment_step(st, o, t, dilution, log_v_new):
+    """Steps 17-18 of the segment at state offset ``o`` (straight-line loads and stores
+    around :func:`~mcengine.kernel.steps.segment_return`: an array passed to an inlined
+    function with branches would leave reference-counting calls in the loop)."""
+    alive, wipe_t, why, log_w, peak, gap, part = segment_return(
+        t, dilution, st[S.LOG_V_A + o], log_v_new, st[S.CASH_A + o],
+        st[S.ALIVE_A + o], st[S.WIPE_T_A + o], st[S.WIPE_WHY_A + o], st[S.LOG_W_A + o],
+        st[S.LOG_PEAK_W_A + o], st[S.MIN_GAP_W_A + o], st[S.CASH_PART_A + o],
+    )  # fmt: skip
+    st[S.ALIVE_A + o] = alive
+    st[S.WIPE_T_A + o] = wipe_t
+    st[S.WIPE_WHY_A + o] = why
+    st[S.LOG_W_A + o] = log_w
+    st[S.LOG_PEAK_W_A + o] = peak
+    st[S.MIN_GAP_W_A + o] = gap
+    st[S.CASH_PART_A + o] = part
+    st[S.LOG_V_A + o] = log_v_new
 
 
 @kernel
@@ -492,7 +536,7 @@ def _record_year(st, start, n_paths, year, yearly):
             alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
             yearly[i, year, s] = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
         yearly[i, year, 3] = st[S.LOG_C + lane]
-        yearly[i, year, 4] = sigmoid(st[S.X + lane])
+        yearly[i, year, 4] = sigmoid_call(st[S.X + lane])
         yearly[i, year, 5] = st[S.LOG_D + lane]
 
 
@@ -533,9 +577,9 @@ def _finish(
             wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
         crash_year[i] = st[S.CRASH_T + lane]
         crash_origin[i] = int(st[S.ORIGIN + lane])
-        training_cost[i] = exp(st[S.LOG_C + lane])
-        open_share[i] = sigmoid(st[S.X + lane])
-        demand[i] = exp(st[S.LOG_D + lane])
+        training_cost[i] = exp_call(st[S.LOG_C + lane])
+        open_share[i] = sigmoid_call(st[S.X + lane])
+        demand[i] = exp_call(st[S.LOG_D + lane])
         flags[i] = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane], log_w, alive)
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over

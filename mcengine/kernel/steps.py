@@ -23,7 +23,7 @@ import numpy as np
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from mcengine.jit import inline_kernel
+from mcengine.jit import inline_kernel, kernel
 from mcengine.kernel.coefficients import LOG_MAX, C
 from mcengine.kernel.economics import (
     growth_factor,
@@ -229,7 +229,7 @@ def segment_return(t, dilution, log_v, log_v_new, cash, alive, wipe_t, why, log_
     )
 
 
-@inline_kernel
+@kernel
 def final_outputs(k, log_w, alive, min_gap):
     """One segment's outputs at the horizon: ``(total return, annual return, max
     drawdown)``; a wiped-out investor returns 0 (annual -1) and drew down 100%."""

@@ -234,18 +234,32 @@ def next_uniform(state):
 
 
 @inline_kernel
+def _candidate(r):
+    """The ziggurat's candidate of word ``r``: ``(x, layer, rabs)``; accepted at once when
+    ``rabs < ki[layer]`` (99% of words)."""
+    idx = np.int64(r & np.uint64(0xFF))
+    r >>= np.uint64(8)
+    # rabs < 2**52 fits an int64, whose conversion to double is one instruction.
+    rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
+    sign = 1.0 - 2.0 * np.float64(np.int64(r & np.uint64(1)))  # branch-free: a coin flip
+    return sign * (np.float64(rabs) * _ZIG_W[idx]), idx, rabs
+
+
+@inline_kernel
 def next_normal(state):
     """Standard normal by the 256-layer ziggurat (numpy's ``random_standard_normal``)."""
+    x, idx, rabs = _candidate(next_word(state))
+    if rabs < np.int64(_ZIG_K[idx]):
+        return x
+    return _beyond_fast_path(state, x, idx, rabs)
+
+
+@kernel
+def _beyond_fast_path(state, x, idx, rabs):
+    """The rest of the ziggurat for a candidate outside its layer's box (1% of normals):
+    the tail or the wedge test, then new candidates until one is accepted. Out of line, so
+    that each inlined copy of next_normal is only the fast path (and compiles fast)."""
     while True:
-        r = next_word(state)
-        idx = np.int64(r & np.uint64(0xFF))
-        r >>= np.uint64(8)
-        # rabs < 2**52 fits an int64, whose conversion to double is one instruction.
-        rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
-        sign = 1.0 - 2.0 * np.float64(r & np.uint64(1))  # branch-free: the sign is a coin flip
-        x = sign * (np.float64(rabs) * _ZIG_W[idx])
-        if rabs < np.int64(_ZIG_K[idx]):
-            return x
         if idx == 0:
             # The tail beyond R, by Marsaglia's exponential rejection; 1 - U avoids log(0).
             while True:
@@ -253,10 +267,12 @@ def next_normal(state):
                 yy = -log1p(-next_uniform(state))
                 if yy + yy > xx * xx:
                     return -(_ZIG_R + xx) if (rabs >> 8) & 1 else _ZIG_R + xx
-        else:
-            wedge = (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_uniform(state) + _ZIG_F[idx]
-            if wedge < exp(-0.5 * x * x):
-                return x
+        wedge = (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_uniform(state) + _ZIG_F[idx]
+        if wedge < exp(-0.5 * x * x):
+            return x
+        x, idx, rabs = _candidate(next_word(state))
+        if rabs < np.int64(_ZIG_K[idx]):
+            return x
 
 
 @kernel
@@ -322,12 +338,8 @@ def _block_words(step, lo, hi, block, k0, k1, words, lane):
 @inline_kernel
 def _fast_normal(r):
     """The ziggurat's one-word normal of word ``r``, and 1 if it needs more words, else 0."""
-    idx = np.int64(r & np.uint64(0xFF))
-    r >>= np.uint64(8)
-    rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
-    sign = 1.0 - 2.0 * np.float64(np.int64(r & np.uint64(1)))
-    rejected = np.int64(rabs >= np.int64(_ZIG_K[idx]))
-    return sign * (np.float64(rabs) * _ZIG_W[idx]), rejected
+    x, idx, rabs = _candidate(r)
+    return x, np.int64(rabs >= np.int64(_ZIG_K[idx]))
 
 
 @kernel
@@ -373,34 +385,74 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
         out[6 * LANES + lane] = x6
         rejected = r0 | r1 | r2 | r3 | r4 | r5 | r6
         redo[lane] = rejected
-    # The few lanes with a normal beyond the fast path: redrawn word by word.
+    # The few lanes with a normal beyond the fast path (7% of steps): from their first
+    # rejected normal on, drawn word by word from the words already made.
     state = np.empty(STATE_SIZE, dtype=np.uint64)
-    redraw = np.empty(_STEP_DRAWS)
     for lane in range(LANES):
         path, mirror = _lane_path(first_path, lane, antithetic)
         if redo[lane] != 0:
-            step_draws(key0, key1, path, step, state, redraw)
-            for j in range(_STEP_DRAWS):
-                out[j * LANES + lane] = redraw[j]
+            _resume(state, key0, key1, path, step, words, lane, _N_NORMALS)
+            for j in range(_N_NORMALS):
+                x, rejected = _fast_normal(words[(j + 1) * LANES + lane])
+                if rejected:
+                    state[_POS] = j + 1
+                    for i in range(j, _N_NORMALS):
+                        out[i * LANES + lane] = next_normal(state)
+                    break
         if mirror:
             for j in range(_N_NORMALS):
                 out[j * LANES + lane] = -out[j * LANES + lane]
             # 1 - U on the same 2**-53 grid, kept inside [0, 1).
-            u = out[_JUMP * LANES + lane]
-            out[_JUMP * LANES + lane] = 1.0 - u - _U53
+            out[_JUMP * LANES + lane] = 1.0 - out[_JUMP * LANES + lane] - _U53
 
 
 @kernel
-def path_draws_lanes(key0, key1, first_path, antithetic, out, offset):
-    """The per-path draws of the LANES paths ``first_path ..`` (see
-    :func:`step_draws_lanes`); once per path, so drawn path by path."""
+def _resume(state, key0, key1, path, stream, words, lane, count):
+    """A stream state whose buffer holds the lane's first ``count + 1`` words (the
+    prefilled blocks), its next block the one after them."""
+    state[_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
+    state[_PATH] = np.uint64(path)
+    state[_STREAM] = np.uint64(stream)
+    state[_BLOCK] = np.uint64((count + 2) // 2)
+    for j in range(count + 1):
+        state[_BUF + j] = words[j * LANES + lane]
+    state[_END] = count + 1
+
+
+@kernel
+def path_draws_lanes(key0, key1, first_path, antithetic, words, out):
+    """The per-path draws (stream 0) of the LANES paths ``first_path ..``: draw ``j`` (a
+    :class:`~mcengine.layout.PathDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, as
+    :func:`step_draws_lanes` does for a step (same values as :func:`path_draws`)."""
+    k0 = np.uint32(key0)
+    k1 = np.uint32(key1)
+    zero = np.uint32(0)
+    redo = np.empty(LANES, dtype=np.int64)
+    for lane in range(LANES):
+        path, _ = _lane_path(first_path, lane, antithetic)
+        lo = np.uint32(path & _LO32)
+        hi = np.uint32(path >> np.uint64(32))
+        _block_words(zero, lo, hi, 0, k0, k1, words, lane)
+        _block_words(zero, lo, hi, 1, k0, k1, words, lane)
+    for lane in range(LANES):
+        x0, r0 = _fast_normal(words[0 * LANES + lane])
+        x1, r1 = _fast_normal(words[1 * LANES + lane])
+        x2, r2 = _fast_normal(words[2 * LANES + lane])
+        out[0 * LANES + lane] = x0
+        out[1 * LANES + lane] = x1
+        out[2 * LANES + lane] = x2
+        redo[lane] = r0 | r1 | r2
     state = np.empty(STATE_SIZE, dtype=np.uint64)
     draws = np.empty(_PATH_DRAWS)
     for lane in range(LANES):
         path, mirror = _lane_path(first_path, lane, antithetic)
-        path_draws(key0, key1, path, state, draws)
-        for j in range(_PATH_DRAWS):
-            out[offset + j * LANES + lane] = -draws[j] if mirror else draws[j]
+        if redo[lane] != 0:
+            path_draws(key0, key1, path, state, draws)
+            for j in range(_PATH_DRAWS):
+                out[j * LANES + lane] = draws[j]
+        if mirror:
+            for j in range(_PATH_DRAWS):
+                out[j * LANES + lane] = -out[j * LANES + lane]
 
 
 @kernel
