@@ -86,6 +86,28 @@ def _bitcast_to_float(typingctx, i):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _select(typingctx, condition, if_true, if_false):
+    # One LLVM select: no branch in Numba's IR, so nothing for LLVM to if-convert later, and
+    # far less for Numba to type and lower than a conditional expression (each is blocks).
+    if isinstance(if_true, types.Integer) and isinstance(if_false, types.Integer):
+        result = types.int64
+    else:
+        result = types.float64
+
+    def codegen(context, builder, signature, args):
+        cond = context.cast(builder, args[0], signature.args[0], types.boolean)
+        a = context.cast(builder, args[1], signature.args[1], result)
+        b = context.cast(builder, args[2], signature.args[2], result)
+        return builder.select(cond, a, b)
+
+    return result(condition, if_true, if_false), codegen
+
+
+def _python_select(condition, if_true, if_false):
+    return if_true if condition else if_false
+
+
 def _python_bits_of(x):
     return struct.unpack("<q", struct.pack("<d", x))[0]
 
@@ -95,11 +117,14 @@ def _python_from_bits(i):
 
 
 if numba.config.DISABLE_JIT:
-    bits_of, from_bits = _python_bits_of, _python_from_bits
+    bits_of, from_bits, select = _python_bits_of, _python_from_bits, _python_select
 else:
-    bits_of, from_bits = _bitcast_to_int, _bitcast_to_float
+    bits_of, from_bits, select = _bitcast_to_int, _bitcast_to_float, _select
 bits_of.__doc__ = "The IEEE bits of the float64 ``x`` as a signed 64-bit integer."
 from_bits.__doc__ = "The float64 whose IEEE bits are the 64-bit integer ``i``."
+select.__doc__ = """``if_true if condition else if_false`` with both already computed: one
+select instruction compiled (branch-free by construction), the conditional expression in
+plain Python. Integers give an int64, anything else a float64."""
 
 
 _INF = math.inf
@@ -143,13 +168,13 @@ def is_positive_finite(x):
 def fmax(a, b):
     """Python's ``max(a, b)`` of two floats, as one select. Inside inlined kernels the
     builtin leaves a call in the loop, which stops LLVM from vectorising it."""
-    return b if b > a else a
+    return select(b > a, b, a)
 
 
 @inline_kernel
 def fmin(a, b):
     """Python's ``min(a, b)`` of two floats, as one select (see :func:`fmax`)."""
-    return b if b < a else a
+    return select(b < a, b, a)
 
 
 @inline_kernel
@@ -171,11 +196,11 @@ _EXP_UNDER = -7.45133219101941108420e02  # below: exp rounds to zero
 @inline_kernel
 def exp(x):
     """``e**x``; ``inf`` above 709.78, ``0`` below -745.13, NaN for NaN."""
-    xc = x if x < 710.0 else 710.0  # clamped (NaN too), so every step below is defined
-    xc = xc if xc > -746.0 else -746.0
+    xc = select(x < 710.0, x, 710.0)  # clamped (NaN too), so every step below is defined
+    xc = select(xc > -746.0, xc, -746.0)
     # x = k ln2 + r with |r| <= ln2 / 2; k rounds half away from zero (fdlibm).
     # np.int64, not int(): Numba's int() is a call that LLVM may not inline in a big loop.
-    k = np.int64(xc * _INV_LN2 + (0.5 if xc >= 0.0 else -0.5))
+    k = np.int64(xc * _INV_LN2 + select(xc >= 0.0, 0.5, -0.5))
     hi = xc - k * _LN2_HI  # exact: k has at most 11 bits and _LN2_HI 32
     lo = k * _LN2_LO
     r = hi - lo
@@ -185,10 +210,10 @@ def exp(x):
     # y * 2**k in two exact halves, so that 2**k never overflows and a subnormal result is
     # rounded once.
     k1 = k >> 1
-    out = y * _pow2(k1) * _pow2(k - k1)
-    out = _INF if x > _EXP_OVER else out
-    out = 0.0 if x < _EXP_UNDER else out
-    return x if x != x else out
+    out = y * from_bits((k1 + 1023) << 52) * from_bits((k - k1 + 1023) << 52)
+    out = select(x > _EXP_OVER, _INF, out)
+    out = select(x < _EXP_UNDER, 0.0, out)
+    return select(x != x, x, out)
 
 
 # -- log and log1p --------------------------------------------------------------------------
@@ -228,13 +253,13 @@ def _reduce(ix):
 def log(x):
     """Natural log; ``-inf`` at 0, NaN below 0 and for NaN, ``inf`` at ``inf``."""
     sub = x < _MIN_NORMAL  # subnormal (or not positive): scale into the normal range
-    xs = x * _TWO54 if sub else x
+    xs = select(sub, x * _TWO54, x)
     f, k = _reduce(bits_of(xs))
-    out = _log_series(f, k - 54 if sub else k, 0.0)
+    out = _log_series(f, select(sub, k - 54, k), 0.0)
     b = bits_of(x)
-    out = x if b == _INF_BITS else out
-    out = _NAN if ((b < 0) | (b > _INF_BITS)) else out  # below 0 (-0 too, next line), NaN
-    return -_INF if (b & _ABS_MASK) == 0 else out
+    out = select(b == _INF_BITS, x, out)
+    out = select(((b < 0) | (b > _INF_BITS)), _NAN, out)  # below 0 (-0 too, next line), NaN
+    return select((b & _ABS_MASK) == 0, -_INF, out)
 
 
 @inline_kernel
@@ -245,15 +270,15 @@ def log1p(x):
     u = 1.0 + x
     f, k = _reduce(bits_of(u))
     # The rounding error of u = 1 + x, divided by u: log(1 + x) = log(u) + c / u.
-    c = 1.0 - (u - x) if k >= 2 else x - (u - 1.0)
-    c = c / (u if u > 0.0 else 1.0) if k < 54 else 0.0
-    out = _log_series(x if near else f, 0 if near else k, 0.0 if near else c)
+    c = select(k >= 2, 1.0 - (u - x), x - (u - 1.0))
+    c = select(k < 54, c / select(u > 0.0, u, 1.0), 0.0)
+    out = _log_series(select(near, x, f), select(near, 0, k), select(near, 0.0, c))
     b = bits_of(x)
     tiny = (b & _ABS_MASK) < 0x3CA0000000000000  # |x| < 2**-53: log1p(x) rounds to x
-    out = x if (tiny | (b == _INF_BITS)) else out
-    out = -_INF if x == -1.0 else out
+    out = select((tiny | (b == _INF_BITS)), x, out)
+    out = select(x == -1.0, -_INF, out)
     below = (b < 0) & (b > _MINUS_ONE_BITS)  # negative floats order backwards as integers
-    return _NAN if (below | (b > _INF_BITS)) else out  # x < -1 (-inf too), NaN
+    return select((below | (b > _INF_BITS)), _NAN, out)  # x < -1 (-inf too), NaN
 
 
 @kernel

@@ -17,7 +17,7 @@ import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
 from mcengine.kernel.coefficients import C
-from mcengine.numerics import exp, fmax, fmin, is_neg_inf, log, log1p
+from mcengine.numerics import exp, fmax, fmin, is_neg_inf, log, log1p, select
 
 _NEG_INF = -np.inf
 
@@ -25,13 +25,13 @@ _NEG_INF = -np.inf
 @inline_kernel
 def log_scale(e, log_x):
     """``e * log_x`` as the log of ``x**e``, with ``x**0 = 1`` even for ``x = 0``."""
-    return 0.0 if e == 0.0 else e * log_x
+    return select(e == 0.0, 0.0, e * log_x)
 
 
 @inline_kernel
 def log_mul(log_a, log_b):
     """Log of ``a * b`` where a zero factor gives zero (``0 * inf = 0``)."""
-    return _NEG_INF if (is_neg_inf(log_a) | is_neg_inf(log_b)) else log_a + log_b
+    return select((is_neg_inf(log_a) | is_neg_inf(log_b)), _NEG_INF, log_a + log_b)
 
 
 @inline_kernel
@@ -39,7 +39,7 @@ def logaddexp(a, b):
     """``log(exp(a) + exp(b))`` without overflow; ``-inf`` is zero."""
     # a == b == +-inf would make a - b NaN; as 0 it gives hi + log(2) = hi. (Not a test for
     # infinities: LLVM folds that into a call, llvm.is.fpclass, that it cannot vectorise.)
-    diff = 0.0 if a == b else a - b
+    diff = select(a == b, 0.0, a - b)
     return fmax(a, b) + log1p(exp(-abs(diff)))
 
 
@@ -47,13 +47,13 @@ def logaddexp(a, b):
 def weighted_exp(weight, log_x):
     """``weight * exp(log_x)``, with a zero weight giving zero even if ``exp`` overflows."""
     out = weight * exp(log_x)
-    return 0.0 if weight == 0.0 else out
+    return select(weight == 0.0, 0.0, out)
 
 
 @inline_kernel
 def sigmoid(x):
     e = exp(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)
+    return select(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 @kernel
@@ -100,13 +100,13 @@ def log_revenues(log_p, log_q, log_closed_share, log_c, coef):
     tech = coef[C.TECH_PREMIUM] * exp(log_scale(coef[C.MOAT_EROSION], log_c))
     cut = fmin(coef[C.CUT_MAX], coef[C.BRAND_MOAT] + tech)
     log_cut = log(cut)
-    log_cut = log_cut if cut > 0.0 else _NEG_INF
+    log_cut = select(cut > 0.0, log_cut, _NEG_INF)
     log_closed_cut = log_mul(log_closed_share, log_cut)
     log_rt = log_mul(log_bill, log_closed_cut)
     # R_I = P - R_T = P * (1 - (1-s)*phi); log1p keeps precision when the cut is small.
     open_part = -exp(log_closed_cut)
     log_open = log1p(open_part)
-    log_ri = log_mul(log_bill, log_open if open_part > -1.0 else _NEG_INF)
+    log_ri = log_mul(log_bill, select(open_part > -1.0, log_open, _NEG_INF))
     log_ra = coef[C.LOG_MARKUP_A] + log_scale(1.0 - coef[C.VALUE_ELASTICITY], log_q)
     return log_bill, log_ra, log_ri, log_rt
 
@@ -115,4 +115,4 @@ def log_revenues(log_p, log_q, log_closed_share, log_c, coef):
 def growth_factor(log_v, log_v_prev, cash_over_v_prev):
     """Step 17: ``G = (V + F) / V_prev`` given ``F / V_prev``; ``nan`` when ``V_prev = 0``."""
     out = exp(log_v - log_v_prev) + cash_over_v_prev
-    return np.nan if is_neg_inf(log_v_prev) else out
+    return select(is_neg_inf(log_v_prev), np.nan, out)

@@ -50,7 +50,7 @@ from mcengine.kernel.steps import (
     sentiment,
 )
 from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
-from mcengine.numerics import exp_call
+from mcengine.numerics import exp_call, select
 from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
@@ -360,7 +360,7 @@ def _market_lanes(st, k, t, stress):
             st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane],
         )  # fmt: skip
         overflow = st[S.CAPEX_OVERFLOW + lane]
-        st[S.CAPEX_OVERFLOW + lane] = 1.0 if capex_overflowed(log_capex) else overflow
+        st[S.CAPEX_OVERFLOW + lane] = select(capex_overflowed(log_capex), 1.0, overflow)
         st[S.G + lane] = g
         st[S.LOG_C + lane] = log_c
         st[S.X + lane] = x
@@ -413,17 +413,17 @@ def _value_lanes(st, k, t, stress_sentiment):
         now, origin = crash(k, log_vm, peaks, crashed)  # 15.
         # 16. Contagion, once per path: sentiment hit, training spend cut, capex cut.
         z_after = (
-            z[0] - k[C.HIT_A] if now else z[0],
-            z[1] - k[C.HIT_I] if now else z[1],
-            z[2] - k[C.HIT_T] if now else z[2],
+            select(now, z[0] - k[C.HIT_A], z[0]),
+            select(now, z[1] - k[C.HIT_I], z[1]),
+            select(now, z[2] - k[C.HIT_T], z[2]),
         )
-        st[S.CRASHED + lane] = 1.0 if now else crashed
-        st[S.CRASH_T + lane] = t if now else st[S.CRASH_T + lane]
-        st[S.ORIGIN + lane] = origin if now else st[S.ORIGIN + lane]
+        st[S.CRASHED + lane] = select(now, 1.0, crashed)
+        st[S.CRASH_T + lane] = select(now, t, st[S.CRASH_T + lane])
+        st[S.ORIGIN + lane] = select(now, origin, st[S.ORIGIN + lane])
         spend = st[S.SPEND_MULT + lane]
-        st[S.SPEND_MULT + lane] = spend * k[C.SPEND_KEEP] if now else spend
+        st[S.SPEND_MULT + lane] = select(now, spend * k[C.SPEND_KEEP], spend)
         log_capex = st[S.LOG_CAPEX + lane]
-        st[S.LOG_CAPEX + lane] = log_capex + k[C.LOG_CAPEX_KEEP] if now else log_capex
+        st[S.LOG_CAPEX + lane] = select(now, log_capex + k[C.LOG_CAPEX_KEEP], log_capex)
         # 17.-18., segment by segment, written out: a loop over segments indexes tuples by
         # a variable, a switch, which LLVM does not vectorise.
         _segment_step(st, lane, t, k[C.DILUTION_A], k[C.LOG_FSM_A] + rev[0] + z_after[0])
@@ -479,9 +479,9 @@ def _jumps(st, mu, p0):
         cdf = p
         for j in range(_JUMP_TERMS):
             more = u > cdf and p > 0.0
-            count = count + 1.0 if more else count
-            p = p * ratios[j] if more else p
-            cdf = cdf + p if more else cdf
+            count = select(more, count + 1.0, count)
+            p = select(more, p * ratios[j], p)
+            cdf = select(more, cdf + p, cdf)
         st[S.JUMPS + lane] = count
         unsettled += 1 if (u > cdf and p > 0.0) else 0
     if unsettled:
@@ -500,7 +500,7 @@ def _sum_shocks(st, k):
         st[S.SUM_COST + lane] += e_c
         st[S.SUM_OPEN + lane] += e_s
         st[S.SUM_DEMAND + lane] += e_d
-        st[S.SUM_JUMPS + lane] += st[S.JUMPS + lane] if k[C.JUMP_MU] > 0.0 else 0.0
+        st[S.SUM_JUMPS + lane] += select(k[C.JUMP_MU] > 0.0, st[S.JUMPS + lane], 0.0)
         st[S.SUM_COMMON + lane] += st[_D_COMMON + lane]
         st[S.SUM_A + lane] += st[_D_A + lane]
         st[S.SUM_I + lane] += st[_D_I + lane]

@@ -43,6 +43,7 @@ from mcengine.numerics import (
     is_pos_inf,
     is_positive_finite,
     log,
+    select,
 )
 
 __all__ = [
@@ -123,7 +124,7 @@ def drivers(k, shocks, jumps, lam, open_drift, g, log_c, x, log_d, stress):
     x = x + (open_drift + k[C.OPEN_VOL_SQDT] * e_s + stress[2])  # 3.
     g_new = k[C.G_LONG] + (g - k[C.G_LONG]) * k[C.G_DECAY] + k[C.G_NOISE] * e_d
     log_d = log_d + (0.5 * (g + g_new) * dt + stress[0])  # 4.
-    log_d = log_d + k[C.JUMP_SIZE] * jumps if k[C.JUMP_MU] > 0.0 else log_d
+    log_d = select(k[C.JUMP_MU] > 0.0, log_d + k[C.JUMP_SIZE] * jumps, log_d)
     return g_new, log_c, x, log_d
 
 
@@ -135,8 +136,8 @@ def inference_market(k, t, log_d, log_c, log_p, log_p0, log_r, log_capex, log_ca
     log_k = k[C.LOG_K0] - k[C.HW_DECLINE] * t + log_scale(k[C.PASS_THROUGH], log_c)  # 6.
     # 7. Capex grows, faster while demand outruns capacity; zero capex stays zero.
     accel = k[C.CAPEX_ACCEL_DT] * (exp(log_r) - 1.0)
-    growth = k[C.CAPEX_GROWTH_DT] + accel if k[C.CAPEX_ACCEL_DT] != 0.0 else k[C.CAPEX_GROWTH_DT]
-    log_capex = log_capex if is_neg_inf(log_capex) else log_capex + growth
+    growth = select(k[C.CAPEX_ACCEL_DT] != 0.0, k[C.CAPEX_GROWTH_DT] + accel, k[C.CAPEX_GROWTH_DT])
+    log_capex = select(is_neg_inf(log_capex), log_capex, log_capex + growth)
     log_cap = logaddexp(log_cap - k[C.CAPACITY_DECAY], log_capex + k[C.LOG_BUILD] - log_k)  # 8.
     log_q = fmin(log_qd, log_cap)  # 9.
     log_r = log_qd - log_cap
@@ -180,7 +181,7 @@ def sentiment(k, common_shock, shocks, z, stress):
 @inline_kernel
 def _window_gap(log_vm, log_peak):
     """log(V- / max(peak, V-)) of one segment (0 where the window's peak is 0)."""
-    return 0.0 if is_neg_inf(log_peak) else log_vm - fmax(log_peak, log_vm)
+    return select(is_neg_inf(log_peak), 0.0, log_vm - fmax(log_peak, log_vm))
 
 
 @inline_kernel
@@ -196,9 +197,9 @@ def crash(k, log_vm, peaks, crashed):
     gap_i = _window_gap(log_vm[1], peaks[1])
     gap_t = _window_gap(log_vm[2], peaks[2])
     worst = fmin(0.0, gap_a)  # a strictly larger drawdown wins; ties keep the first
-    origin = 1.0 if gap_i < worst else 0.0
+    origin = select(gap_i < worst, 1.0, 0.0)
     worst = fmin(worst, gap_i)
-    origin = 2.0 if gap_t < worst else origin
+    origin = select(gap_t < worst, 2.0, origin)
     worst = fmin(worst, gap_t)
     return (crashed == 0.0) & (worst < k[C.LOG_CRASH_KEEP]), origin
 
@@ -213,19 +214,19 @@ def segment_return(t, dilution, log_v, log_v_new, cash, alive, wipe_t, why, log_
     was_alive = alive != 0.0
     lives = was_alive & is_positive_finite(gf)
     dies = was_alive != lives
-    cause = WIPE_CASH_SHORTFALL if gf <= 0.0 else WIPE_NOT_FINITE
-    cause = WIPE_ZERO_VALUE if is_neg_inf(log_v) else cause
+    cause = select(gf <= 0.0, WIPE_CASH_SHORTFALL, WIPE_NOT_FINITE)
+    cause = select(is_neg_inf(log_v), WIPE_ZERO_VALUE, cause)
     log_g = log(gf)
-    log_w = log_w + (log_g - dilution) if lives else log_w
+    log_w = select(lives, log_w + (log_g - dilution), log_w)
     peak = fmax(peak, log_w)
     return (
-        1.0 if lives else 0.0,
-        t if dies else wipe_t,
-        np.float64(cause) if dies else why,
+        select(lives, 1.0, 0.0),
+        select(dies, t, wipe_t),
+        select(dies, np.float64(cause), why),
         log_w,
         peak,
         fmin(gap, log_w - peak),  # max drawdown = 1 - exp(min log(W/peak)): expm1 at the end
-        part + (log_g - (log_v_new - log_v)) if lives else part,
+        select(lives, part + (log_g - (log_v_new - log_v)), part),
     )
 
 
