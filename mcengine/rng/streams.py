@@ -39,7 +39,7 @@ import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
 from mcengine.layout import LANES, PathDraw, StepDraw
-from mcengine.numerics import exp, log1p
+from mcengine.numerics import exp, log1p, select
 from mcengine.rng import _ziggurat_tables
 
 __all__ = [
@@ -310,9 +310,12 @@ def path_draws(key0, key1, path, state, out):
 # ziggurat's fast path, 93% of steps), as straight-line lane loops that LLVM vectorises. A
 # lane where some normal needs more words is redrawn by step_draws, word for word, so the
 # draws are those of step_draws either way.
-_WORDS_PER_STEP = 2 * _PREFILL_BLOCKS
+# Five blocks per lane: the eight words of the fast path and two more, which cover what
+# nearly every lane with a normal beyond the fast path needs (no scalar Philox refill).
+_LANE_BLOCKS = 5
+_LANE_STEP_WORDS = 2 * _LANE_BLOCKS
 #: Size of the uint64 scratch that :func:`step_draws_lanes` needs.
-LANE_WORDS = (_WORDS_PER_STEP + 1) * LANES
+LANE_WORDS = _LANE_STEP_WORDS * LANES
 _JUMP = int(StepDraw.JUMP)
 _STEP_DRAWS = len(StepDraw)
 _PATH_DRAWS = len(PathDraw)
@@ -364,6 +367,7 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
         _block_words(st, lo, hi, 1, k0, k1, words, lane)
         _block_words(st, lo, hi, 2, k0, k1, words, lane)
         _block_words(st, lo, hi, 3, k0, k1, words, lane)
+        _block_words(st, lo, hi, 4, k0, k1, words, lane)
     for lane in range(LANES):
         word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
         out[_JUMP * LANES + lane] = np.float64(word) * _U53
@@ -387,11 +391,11 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
         redo[lane] = rejected
     # The few lanes with a normal beyond the fast path (7% of steps): from their first
     # rejected normal on, drawn word by word from the words already made.
-    state = np.empty(STATE_SIZE, dtype=np.uint64)
+    state = np.empty(_BUF + _LANE_STEP_WORDS, dtype=np.uint64)
     for lane in range(LANES):
-        path, mirror = _lane_path(first_path, lane, antithetic)
         if redo[lane] != 0:
-            _resume(state, key0, key1, path, step, words, lane, _N_NORMALS)
+            path, _ = _lane_path(first_path, lane, antithetic)
+            _resume(state, key0, key1, path, step, words, lane, _LANE_STEP_WORDS)
             for j in range(_N_NORMALS):
                 x, rejected = _fast_normal(words[(j + 1) * LANES + lane])
                 if rejected:
@@ -399,24 +403,28 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
                     for i in range(j, _N_NORMALS):
                         out[i * LANES + lane] = next_normal(state)
                     break
-        if mirror:
+    if antithetic:
+        for lane in range(LANES):
+            _, mirror = _lane_path(first_path, lane, antithetic)
+            sign = select(mirror, -1.0, 1.0)  # -x is x * -1.0, to the bit
             for j in range(_N_NORMALS):
-                out[j * LANES + lane] = -out[j * LANES + lane]
+                out[j * LANES + lane] *= sign
             # 1 - U on the same 2**-53 grid, kept inside [0, 1).
-            out[_JUMP * LANES + lane] = 1.0 - out[_JUMP * LANES + lane] - _U53
+            u = out[_JUMP * LANES + lane]
+            out[_JUMP * LANES + lane] = select(mirror, 1.0 - u - _U53, u)
 
 
 @kernel
-def _resume(state, key0, key1, path, stream, words, lane, count):
-    """A stream state whose buffer holds the lane's first ``count + 1`` words (the
-    prefilled blocks), its next block the one after them."""
+def _resume(state, key0, key1, path, stream, words, lane, n_words):
+    """A stream state whose buffer holds the lane's first ``n_words`` words (whole blocks),
+    its next block the one after them. ``state`` has room for them."""
     state[_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
     state[_PATH] = np.uint64(path)
     state[_STREAM] = np.uint64(stream)
-    state[_BLOCK] = np.uint64((count + 2) // 2)
-    for j in range(count + 1):
+    state[_BLOCK] = np.uint64(n_words // 2)
+    for j in range(n_words):
         state[_BUF + j] = words[j * LANES + lane]
-    state[_END] = count + 1
+    state[_END] = n_words
 
 
 @kernel
