@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import numba
 import numpy as np
@@ -116,7 +117,10 @@ def _python_from_bits(i):
     return struct.unpack("<d", struct.pack("<Q", int(i) & 0xFFFFFFFFFFFFFFFF))[0]
 
 
-if numba.config.DISABLE_JIT:
+bits_of: Any
+from_bits: Any
+select: Any
+if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # read from the environment
     bits_of, from_bits, select = _python_bits_of, _python_from_bits, _python_select
 else:
     bits_of, from_bits, select = _bitcast_to_int, _bitcast_to_float, _select

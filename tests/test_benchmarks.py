@@ -41,6 +41,7 @@ def fake_report(quick=False):
         dask_seconds_per_block_core=0.3,
         vr_sobol_equal_paths=9.0,
         vr_sobol_equal_time=8.0,
+        **{f"mode_ratio_{mode}": 1.1 for mode in suite.MODES},
     )
     return {
         "schema": suite.SCHEMA,
