@@ -338,6 +338,25 @@ def _block_words(step, lo, hi, block, k0, k1, words, lane):
     words[(2 * block + 1) * LANES + lane] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
 
 
+@kernel
+def _lane_words(key0, key1, first_path, antithetic, stream, words):
+    """The first ``_LANE_BLOCKS`` Philox blocks of stream ``stream`` of every lane: word
+    ``j`` of lane ``l`` in ``words[j * LANES + l]`` (one vectorised loop)."""
+    k0 = np.uint32(key0)
+    k1 = np.uint32(key1)
+    c0 = np.uint32(stream)
+    for lane in range(LANES):
+        path, _ = _lane_path(first_path, lane, antithetic)
+        lo = np.uint32(path & _LO32)
+        hi = np.uint32(path >> np.uint64(32))
+        # Written out: each block is Philox inlined, independent of the others.
+        _block_words(c0, lo, hi, 0, k0, k1, words, lane)
+        _block_words(c0, lo, hi, 1, k0, k1, words, lane)
+        _block_words(c0, lo, hi, 2, k0, k1, words, lane)
+        _block_words(c0, lo, hi, 3, k0, k1, words, lane)
+        _block_words(c0, lo, hi, 4, k0, k1, words, lane)
+
+
 @inline_kernel
 def _fast_normal(r):
     """The ziggurat's one-word normal of word ``r``, and 1 if it needs more words, else 0."""
@@ -355,19 +374,8 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
     (odd paths replay their even neighbour's stream, negated, with ``1 - U``). ``words`` is
     uint64 scratch of size :data:`LANE_WORDS`.
     """
-    k0 = np.uint32(key0)
-    k1 = np.uint32(key1)
-    st = np.uint32(step)
     redo = np.empty(LANES, dtype=np.int64)
-    for lane in range(LANES):
-        path, _ = _lane_path(first_path, lane, antithetic)
-        lo = np.uint32(path & _LO32)
-        hi = np.uint32(path >> np.uint64(32))
-        _block_words(st, lo, hi, 0, k0, k1, words, lane)
-        _block_words(st, lo, hi, 1, k0, k1, words, lane)
-        _block_words(st, lo, hi, 2, k0, k1, words, lane)
-        _block_words(st, lo, hi, 3, k0, k1, words, lane)
-        _block_words(st, lo, hi, 4, k0, k1, words, lane)
+    _lane_words(key0, key1, first_path, antithetic, step, words)
     for lane in range(LANES):
         word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
         out[_JUMP * LANES + lane] = np.float64(word) * _U53
@@ -432,16 +440,8 @@ def path_draws_lanes(key0, key1, first_path, antithetic, words, out):
     """The per-path draws (stream 0) of the LANES paths ``first_path ..``: draw ``j`` (a
     :class:`~mcengine.layout.PathDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, as
     :func:`step_draws_lanes` does for a step (same values as :func:`path_draws`)."""
-    k0 = np.uint32(key0)
-    k1 = np.uint32(key1)
-    zero = np.uint32(0)
     redo = np.empty(LANES, dtype=np.int64)
-    for lane in range(LANES):
-        path, _ = _lane_path(first_path, lane, antithetic)
-        lo = np.uint32(path & _LO32)
-        hi = np.uint32(path >> np.uint64(32))
-        _block_words(zero, lo, hi, 0, k0, k1, words, lane)
-        _block_words(zero, lo, hi, 1, k0, k1, words, lane)
+    _lane_words(key0, key1, first_path, antithetic, 0, words)
     for lane in range(LANES):
         x0, r0 = _fast_normal(words[0 * LANES + lane])
         x1, r1 = _fast_normal(words[1 * LANES + lane])
