@@ -22,7 +22,8 @@ propagates, as IEEE libm does.
 No fused multiply-add is used: without fast-math LLVM never contracts ``a * b + c``, and
 plain Python (``NUMBA_DISABLE_JIT=1``) runs the same operations in the same order, so the
 no-JIT path gives the same bits (``tests/test_no_jit.py``). Float/integer bit casts, which
-the reductions need, are LLVM ``bitcast``s compiled and :mod:`struct` in plain Python.
+the reductions need, and :func:`select` are intrinsics compiled (one LLVM ``bitcast`` or
+``select`` each) and :mod:`struct` or a conditional expression in plain Python.
 
 Tests: ``tests/test_numerics.py`` (ulp errors, special values);
 ``tests/test_cpu_features.py`` runs the engine with numpy's SIMD features disabled and with

@@ -1,9 +1,9 @@
 """Segment economics: one step of prices, revenues and investor growth, in log space.
 
 These are the path pricer's pieces (QuantLib's split): pure functions of scalars, inlined
-into the lane loops of :mod:`mcengine.kernel.steps`, so written without branches (each "if"
-is a select of two computed values, which LLVM can vectorise). ``coef`` is the coefficient
-vector, or a block's state array, whose first slots are the coefficients. Quantities that
+into the steps of :mod:`mcengine.kernel.steps` and so into the kernel's lane loops, written
+without branches (each "if" is a select of two computed values, which LLVM vectorises).
+``coef`` is the coefficient vector or its tuple (indexed by ``C`` either way). Quantities that
 multiply (demand, capacity, capex, prices, revenues, values, wealth) are carried as natural
 logs, so that no product ever overflows or underflows in the middle of a formula: ``-inf``
 is an exact zero and follows MODEL.md's rules for zero values. ``docs/model.md``

@@ -305,13 +305,13 @@ def path_draws(key0, key1, path, state, out):
 
 
 # -- lanes ------------------------------------------------------------------------------------
-# The kernel draws a step for LANES paths at once: the four Philox blocks of every lane, then
+# The kernel draws a step for LANES paths at once: the first Philox blocks of every lane, then
 # the uniform and the seven normals of every lane assuming each normal takes one word (the
-# ziggurat's fast path, 93% of steps), as straight-line lane loops that LLVM vectorises. A
-# lane where some normal needs more words is redrawn by step_draws, word for word, so the
-# draws are those of step_draws either way.
+# ziggurat's fast path, 90% of steps), as straight-line lane loops that LLVM vectorises. A
+# lane where some normal needs more words resumes, from that normal on, word by word from its
+# words (the stream state machine of next_normal), so the draws are those of step_draws.
 # Five blocks per lane: the eight words of the fast path and two more, which cover what
-# nearly every lane with a normal beyond the fast path needs (no scalar Philox refill).
+# nearly every resumed lane needs (no scalar Philox refill).
 _LANE_BLOCKS = 5
 _LANE_STEP_WORDS = 2 * _LANE_BLOCKS
 #: Size of the uint64 scratch that :func:`step_draws_lanes` needs.

@@ -43,8 +43,8 @@ EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
 
 def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -> np.ndarray:
     """Annual return of a buy-and-hold portfolio holding ``weights`` of each segment today."""
-    # Element-wise products and sums in segment order, and libm's log/expm1: BLAS's matrix
-    # product and numpy's SIMD log/expm1 give other last bits on other CPUs.
+    # Element-wise products and sums in segment order, and mcengine.numerics' log/expm1: BLAS's
+    # matrix product and numpy's SIMD log/expm1 give other last bits on other CPUs.
     w = np.asarray(weights, dtype=float)
     total = np.asarray(total_return, dtype=float)
     wealth = total[:, 0] * w[0]
