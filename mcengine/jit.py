@@ -75,6 +75,8 @@ def is_cached(dispatcher) -> bool:
 @numba.core.imputils.lower_builtin("static_getitem", numba.types.BaseTuple, numba.types.Omitted)
 def _static_getitem_enum(context, builder, sig, args):
     tuple_type, index_type = sig.args
+    if not isinstance(index_type.value, int):  # not ours: Numba's own error, as before
+        raise NotImplementedError(f"static_getitem({tuple_type}, {index_type})")
     index = int(index_type.value)
     if not 0 <= index < len(tuple_type):
         raise IndexError(f"cannot index at {index} in {tuple_type}")
