@@ -48,6 +48,7 @@ from mcengine.kernel.steps import (
     segment_return,
     selection,
     sentiment,
+    wealth_flag,
 )
 from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
 from mcengine.numerics import exp_call, select
@@ -279,7 +280,6 @@ def _simulate_block(
             step_draws_lanes(key0, key1, first, antithetic, n, words, st)
         if coef[C.JUMP_MU] > 0.0:
             _jumps(st, coef[C.JUMP_MU], coef[C.JUMP_P0])
-        _sum_shocks(st, k)
         _window_peaks(st, ring, min(n, window))
         shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
         _market_lanes(st, k, n * dt, shocks)  # 2.-10.
@@ -299,7 +299,7 @@ def _simulate_block(
 def _start_lanes(st, k):
     """Year 0 of every lane (MODEL.md "Initial state")."""
     for lane in range(LANES):
-        lam, g, open_drift, log_p0, ra, ri, rt = initial_state(
+        lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt = initial_state(
             k, st[_Z_LAM + lane], st[_Z_G + lane]
         )
         st[S.LAM + lane] = lam
@@ -312,8 +312,8 @@ def _start_lanes(st, k):
         st[S.LOG_K + lane] = k[C.LOG_K0]
         st[S.LOG_CAP + lane] = k[C.LOG_CAPACITY0]
         st[S.LOG_CAPEX + lane] = k[C.LOG_CAPEX0]
-        st[S.LOG_Q + lane] = min(0.0, k[C.LOG_CAPACITY0])
-        st[S.LOG_R + lane] = -k[C.LOG_CAPACITY0]
+        st[S.LOG_Q + lane] = log_q
+        st[S.LOG_R + lane] = log_r
         st[S.LOG_P0 + lane] = log_p0
         st[S.LOG_P + lane] = log_p0
         st[S.SPEND_MULT + lane] = 1.0
@@ -351,6 +351,15 @@ def _market_lanes(st, k, t, stress):
     """
     for lane in range(LANES):
         shocks = correlated_shocks(k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane])
+        # The recorded inputs' sums of each shock group over the steps (cheap, so always).
+        st[S.SUM_COST + lane] += shocks[0]
+        st[S.SUM_OPEN + lane] += shocks[1]
+        st[S.SUM_DEMAND + lane] += shocks[2]
+        st[S.SUM_JUMPS + lane] += select(k[C.JUMP_MU] > 0.0, st[S.JUMPS + lane], 0.0)
+        st[S.SUM_COMMON + lane] += st[_D_COMMON + lane]
+        st[S.SUM_A + lane] += st[_D_A + lane]
+        st[S.SUM_I + lane] += st[_D_I + lane]
+        st[S.SUM_T + lane] += st[_D_T + lane]
         g, log_c, x, log_d = drivers(  # 1.-4.
             k, shocks, st[S.JUMPS + lane], st[S.LAM + lane], st[S.OPEN_DRIFT + lane],
             st[S.G + lane], st[S.LOG_C + lane], st[S.X + lane], st[S.LOG_D + lane], stress,
@@ -491,23 +500,6 @@ def _jumps(st, mu, p0):
 
 
 @kernel
-def _sum_shocks(st, k):
-    """The recorded inputs' sums of each shock group over the steps (cheap, so always)."""
-    for lane in range(LANES):
-        e_c, e_s, e_d = correlated_shocks(
-            k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane]
-        )
-        st[S.SUM_COST + lane] += e_c
-        st[S.SUM_OPEN + lane] += e_s
-        st[S.SUM_DEMAND + lane] += e_d
-        st[S.SUM_JUMPS + lane] += select(k[C.JUMP_MU] > 0.0, st[S.JUMPS + lane], 0.0)
-        st[S.SUM_COMMON + lane] += st[_D_COMMON + lane]
-        st[S.SUM_A + lane] += st[_D_A + lane]
-        st[S.SUM_I + lane] += st[_D_I + lane]
-        st[S.SUM_T + lane] += st[_D_T + lane]
-
-
-@kernel
 def _window_peaks(st, ring, filled):
     """``S.PEAK_*``: the peak of each segment's last ``filled`` values (step 15)."""
     for s in range(3):
@@ -552,19 +544,19 @@ def _finish(
         i = start + lane
         crashed = st[S.CRASHED + lane] != 0.0
         spread = selection(k, st[_Z_SEL + lane])
-        log_w = np.empty(3)
-        alive = np.empty(3, dtype=np.bool_)
+        flag = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane])
         for s in range(3):
             o = s * LANES + lane
-            alive[s] = st[S.ALIVE_A + o] != 0.0
-            log_w[s] = st[S.LOG_W_A + o] + (spread if (s == 0 and alive[s]) else 0.0)
-            out = final_outputs(k, log_w[s], alive[s], st[S.MIN_GAP_W_A + o])
+            alive = st[S.ALIVE_A + o] != 0.0
+            log_w = st[S.LOG_W_A + o] + (spread if (s == 0 and alive) else 0.0)
+            flag |= wealth_flag(s, log_w, alive)
+            out = final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
             total_return[i, s], annual_return[i, s], max_drawdown[i, s] = out
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
             # telescoped from the steps (docs/model.md, "Weighing versus voting").
             for c in range(6):
                 components[i, s, c] = 0.0
-            if alive[s]:
+            if alive:
                 contagion = -k[C.HIT_A + s] if crashed else 0.0
                 components[i, s, 0] = st[S.LOG_REV_A + o] - st[S.LOG_REV0_A + o]
                 components[i, s, 1] = st[S.Z_A + o] - k[C.Z0_A + s] - contagion
@@ -580,7 +572,7 @@ def _finish(
         training_cost[i] = exp_call(st[S.LOG_C + lane])
         open_share[i] = sigmoid_call(st[S.X + lane])
         demand[i] = exp_call(st[S.LOG_D + lane])
-        flags[i] = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane], log_w, alive)
+        flags[i] = flag
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over
             # the steps, standardised (sum / sqrt(steps); the jump count as is).

@@ -57,6 +57,8 @@ __all__ = [
     "crash",
     "segment_return",
     "final_outputs",
+    "path_flags",
+    "wealth_flag",
     "FLAG_CAPEX_OVERFLOW",
     "FLAG_DEMAND_OVERFLOW",
     "FLAG_WEALTH_OVERFLOW",
@@ -94,15 +96,17 @@ def _coefficient_tuple_compiled(coef):
 
 @inline_kernel
 def initial_state(k, z_lam, z_g):
-    """MODEL.md "Initial state" from the per-path draws: ``(lambda, g0, open drift,
-    log p0, log R_A, log R_I, log R_T)``; the rest of year 0 is the coefficients'."""
+    """MODEL.md "Initial state" from the per-path draws: ``(lambda, g0, open drift, log Q,
+    log r, log p0, log R_A, log R_I, log R_T)``; the rest of year 0 is the coefficients'."""
     lam = k[C.LAMBDA_MEDIAN] * exp(k[C.LAMBDA_DISPERSION] * z_lam)
     g = k[C.G_MEAN] + k[C.G_SD] * z_g
     open_drift = (k[C.OPEN_DRIFT] + k[C.OPEN_COUPLING] * (lam - k[C.LAMBDA_MEDIAN])) * k[C.DT]
     log_cap = k[C.LOG_CAPACITY0]
-    log_p0 = log_price(k[C.LOG_K0], -log_cap, k)
-    _, ra, ri, rt = log_revenues(log_p0, fmin(0.0, log_cap), log_one_minus_sigmoid(k[C.X0]), 0.0, k)
-    return lam, g, open_drift, log_p0, ra, ri, rt
+    log_q = fmin(0.0, log_cap)
+    log_r = -log_cap
+    log_p0 = log_price(k[C.LOG_K0], log_r, k)
+    _, ra, ri, rt = log_revenues(log_p0, log_q, log_one_minus_sigmoid(k[C.X0]), 0.0, k)
+    return lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt
 
 
 @inline_kernel
@@ -248,15 +252,18 @@ def selection(k, z_sel):
 
 
 @inline_kernel
-def path_flags(capex_overflowed, log_d, log_w, alive):
-    """The overflow flags of a finished path (FLAG_*); ``log_w`` and ``alive`` per segment."""
+def path_flags(capex_overflowed, log_d):
+    """The path's own overflow flags (FLAG_*), without the per-segment wealth flags."""
     flag = FLAG_CAPEX_OVERFLOW if capex_overflowed else 0
     if log_d > LOG_MAX:
         flag |= FLAG_DEMAND_OVERFLOW
-    for s in range(3):
-        if alive[s] and log_w[s] > LOG_MAX:
-            flag |= FLAG_WEALTH_OVERFLOW << s
     return flag
+
+
+@inline_kernel
+def wealth_flag(s, log_w, alive):
+    """Segment ``s``'s wealth flag: an alive investor's wealth left float64's range."""
+    return FLAG_WEALTH_OVERFLOW << s if (alive and log_w > LOG_MAX) else 0
 
 
 @inline_kernel

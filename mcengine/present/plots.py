@@ -203,8 +203,7 @@ def comparison(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     width = 0.8 / len(scenarios)
     fig, (ax,), own = _panels(ax, 1, figsize=(9, 4.5))
     for i, name in enumerate(scenarios):
-        est = table["estimate"].sel(scenario=name, statistic=statistic).values * 100
-        err = Z95 * table["standard_error"].sel(scenario=name, statistic=statistic).values * 100
+        est, err = _percent_with_95(table, scenario=name, statistic=statistic)
         ax.bar(np.arange(len(segments)) + i * width, est, width, yerr=err, capsize=3, label=name)
     ax.set_xticks(np.arange(len(segments)) + 0.4 - width / 2, segments)
     ax.axhline(0, color="grey", linewidth=0.8)
@@ -216,6 +215,13 @@ def comparison(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     return fig
 
 
+def _percent_with_95(table: xr.Dataset, **where) -> tuple[np.ndarray, np.ndarray]:
+    """A study table's estimates at ``where``, and the half-width of their 95% intervals,
+    in percent."""
+    est = table["estimate"].sel(**where).values * 100
+    return est, Z95 * table["standard_error"].sel(**where).values * 100
+
+
 def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figure:
     """A statistic along a one-key sweep, per segment, with a 95% band."""
     key = table["estimate"].dims[0]
@@ -224,8 +230,7 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     x = table[key].values
     fig, (ax,), own = _panels(ax, 1, figsize=(8, 4.5))
     for seg in table["segment"].values:
-        est = table["estimate"].sel(segment=seg, statistic=statistic).values * 100
-        err = Z95 * table["standard_error"].sel(segment=seg, statistic=statistic).values * 100
+        est, err = _percent_with_95(table, segment=seg, statistic=statistic)
         colour = _COLOURS.get(str(seg))
         ax.plot(x, est, marker="o", color=colour, label=str(seg))
         ax.fill_between(x, est - err, est + err, color=colour, alpha=0.2)
