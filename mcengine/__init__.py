@@ -10,12 +10,13 @@ Load a scenario, simulate paths, summarise them::
 
 from mcengine._version import __version__
 from mcengine.engine.local import simulate  # noqa: E402
-from mcengine.errors import ResultFileError, ScenarioError  # noqa: E402
+from mcengine.errors import InputError, ResultFileError, ScenarioError  # noqa: E402
 from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario  # noqa: E402
 from mcengine.stats.summary import summarize  # noqa: E402
 from mcengine.studies.compare import compare, sweep  # noqa: E402
 
 __all__ = [
+    "InputError",
     "Scenario",
     "ScenarioError",
     "ResultFileError",

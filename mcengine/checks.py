@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 
 __all__ = ["check_int"]
 
@@ -16,7 +16,7 @@ __all__ = ["check_int"]
 def check_int(name: str, value: object, lo: int, hi: int) -> int:
     """``value`` as an ``int`` if it is an integer in ``[lo, hi]``; else a one-line error."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ScenarioError(f"{name} = {value!r}, must be an integer in [{lo}, {hi}]")
+        raise InputError(f"{name} = {value!r}, must be an integer in [{lo}, {hi}]")
     if not lo <= int(value) <= hi:
-        raise ScenarioError(f"{name} = {value}, must be in [{lo}, {hi}]")
+        raise InputError(f"{name} = {value}, must be in [{lo}, {hi}]")
     return int(value)

@@ -26,8 +26,9 @@ import xarray as xr
 from mcengine._version import __version__
 from mcengine.engine.chunks import MAX_PATHS, needs_compile
 from mcengine.engine.local import simulate
+from mcengine.engine.plan import refused_settings
 from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
-from mcengine.errors import Note, ResultFileError, ScenarioError
+from mcengine.errors import InputError, Note, ResultFileError, ScenarioError
 from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.present.tables import (
     comparison_to_json,
@@ -112,7 +113,7 @@ class Weights(click.ParamType):
         try:
             parts = tuple(float(v) for v in str(value).split(","))
             return check_weights(list(parts))
-        except (ValueError, ScenarioError):
+        except ValueError:  # InputError too
             self.fail(
                 f"{value!r} must be 3 non-negative numbers A,I,T with a positive sum", param, ctx
             )
@@ -293,7 +294,7 @@ def _save_plot(make, data, target: Path | None) -> None:
         raise UserError(f"--plot {target}: folder {target.parent} does not exist")
     try:
         plots.save(make(data), target)
-    except ScenarioError as err:
+    except InputError as err:
         raise UserError(f"--plot {target}: {err}") from None
     except OSError as err:
         raise UserError(f"--plot {target}: cannot write ({err.strerror or err})") from None
@@ -341,7 +342,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
 
             with _notes():
                 return run(sc, n_paths, seed, progress=progress, **kwargs)
-    except ValueError as err:  # ScenarioError, and the refusal of a float64 overflow
+    except ValueError as err:  # InputError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
     except OSError as err:
         target = kwargs.get("target")
@@ -492,7 +493,8 @@ def run(
         summary_only=summary_only,
         plot=plot,
         sampler=sampler,
-        target=target_se is not None or rel_tol is not None,
+        target_se=target_se,
+        rel_tol=rel_tol,
         record_inputs=record_inputs,
         fan_chart=fan_chart,
     )
@@ -575,8 +577,11 @@ def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) 
         render_summary(table, elapsed=elapsed, out=out)
 
 
-def _check_run_options(*, to_zarr, resume, workers, scheduler, chunk_paths, **used) -> None:
-    """Cross-field rules of ``run``'s Dask and Zarr options."""
+def _check_run_options(
+    *, to_zarr, resume, workers, scheduler, chunk_paths, plot, summary_only, **settings
+) -> None:
+    """Cross-field rules of ``run``'s Dask and Zarr options; ``settings`` are the run's
+    plan settings (``target_se``, ``sampler``...) that an executor may refuse."""
     if workers is not None and scheduler is not None:
         raise UserError("--workers starts a local cluster and --scheduler joins one: pick one")
     if resume and not to_zarr:
@@ -587,30 +592,35 @@ def _check_run_options(*, to_zarr, resume, workers, scheduler, chunk_paths, **us
             "--chunk-paths sets Dask tasks and Zarr chunks: add --workers, "
             "--scheduler or --out DIR.zarr"
         )
-    refused = {
-        "--summary-only": used["summary_only"],
-        "--plot": used["plot"] is not None,
-        "--sampler": used["sampler"] != "pseudo",
-        "--target-se/--rel-tol": used["target"],
-        "--record-inputs": used["record_inputs"],
-        "--fan-chart": used["fan_chart"],
-    }
+    settings["keep_paths"] = not summary_only
     if to_zarr:
-        names = [name for name, on in refused.items() if on]
+        names = [_FLAGS[name] for name in refused_settings("zarr", **settings)]
+        if plot is not None:
+            names.append("--plot")
         if names:
             raise UserError(
-                f"--out .zarr stores every path of a fixed-size run: drop {', '.join(names)} "
-                "(or write .nc)"
+                f"--out .zarr stores every path of a fixed-size run: drop "
+                f"{', '.join(dict.fromkeys(names))} (or write .nc)"
             )
     elif dask:
-        del refused["--summary-only"], refused["--plot"]
-        refused["--fan-chart"] = used["fan_chart"] and not used["summary_only"]
-        names = [name for name, on in refused.items() if on]
+        names = [_FLAGS[name] for name in refused_settings("dask", **settings)]
         if names:
             raise UserError(
-                f"{', '.join(names)} cannot run on Dask (--workers/--scheduler); --fan-chart "
-                "needs --summary-only there"
+                f"{', '.join(dict.fromkeys(names))} cannot run on Dask (--workers/--scheduler); "
+                "--fan-chart needs --summary-only there"
             )
+
+
+#: The flag of each setting of :data:`mcengine.engine.plan.EXECUTOR_LIMITS`.
+_FLAGS = {
+    "summary_only": "--summary-only",
+    "target_se": "--target-se/--rel-tol",
+    "rel_tol": "--target-se/--rel-tol",
+    "record_inputs": "--record-inputs",
+    "sampler": "--sampler",
+    "fan_chart": "--fan-chart",
+    "fan_chart_with_paths": "--fan-chart",
+}
 
 
 @contextlib.contextmanager

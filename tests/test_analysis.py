@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.studies.compare import compare, sweep
 
 
@@ -111,7 +111,7 @@ def test_sweep_grid():
     ],
 )
 def test_bad_requests(call, message):
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         call()
 
 

@@ -1,7 +1,7 @@
 """The layers are visible and data flows one way: an import graph of the package (every
 import, including those inside functions), checked for cycles and against the layer order.
 
-Print the graph with ``python tests/test_architecture.py``.
+Print the graph and the longest functions with ``python tests/test_architecture.py``.
 """
 
 from __future__ import annotations
@@ -114,6 +114,43 @@ def test_there_are_no_import_cycles():
             visit(node)
 
 
+#: About 80 lines at most (docstrings not counted), outside the kernel's transcriptions
+#: and click commands, whose options are their parameters.
+MAX_FUNCTION_LINES = 85
+EXEMPT = {"bench.reference.simulate_reference"}  # the plain-numpy kernel, step by step
+
+
+def function_lengths() -> list[tuple[int, str, bool]]:
+    """(lines, module.function, is a click command) of every function, longest first."""
+    rows = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            docstring = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            start = body[1].lineno if docstring and len(body) > 1 else body[0].lineno
+            command = any("command" in ast.unparse(d) for d in node.decorator_list)
+            qualified = f"{name.removeprefix('mcengine.')}.{node.name}"
+            rows.append((node.end_lineno - start + 1, qualified, command))
+    return sorted(rows, reverse=True)
+
+
+def test_functions_are_short():
+    long = [
+        f"{qualified}: {lines} lines"
+        for lines, qualified, command in function_lengths()
+        if lines > MAX_FUNCTION_LINES
+        and not command
+        and not qualified.startswith("kernel.")
+        and qualified not in EXEMPT
+    ]
+    assert not long, long
+
+
 if __name__ == "__main__":
     for module, targets in sorted(graph().items()):
         print(f"{module} ({layer(module)}) -> {', '.join(sorted(targets)) or '-'}")
+    print("\nlongest functions (lines, docstrings not counted):")
+    for lines, qualified, command in function_lengths()[:10]:
+        print(f"  {lines:4d}  {qualified}{'  (click command)' if command else ''}")

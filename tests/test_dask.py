@@ -11,7 +11,7 @@ import xarray as xr
 
 import mcengine
 from mcengine.engine.dask import TASK_PREFIX, default_chunk_paths, local_client
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.stats.blocks import BLOCK_PATHS
 
 # Subprocesses, clusters or builds: seconds each, so outside the quick subset.
@@ -154,12 +154,12 @@ def test_compare_fans_out_with_the_same_bits(client):
     ],
 )
 def test_what_dask_cannot_run_is_refused(client, kwargs, message):
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         mcengine.simulate("base", 1000, seed=1, client=client, **kwargs)
 
 
 def test_a_client_must_be_a_client():
-    with pytest.raises(ScenarioError, match="client = 'remote', must be None, 'local' or a"):
+    with pytest.raises(InputError, match="client = 'remote', must be None, 'local' or a"):
         mcengine.simulate("base", 10, seed=1, client="remote")
 
 

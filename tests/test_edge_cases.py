@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from strategies import valid_overrides
 
 import mcengine
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 
 N = 2000
 
@@ -174,7 +174,7 @@ def test_overflow_on_a_path_is_refused_with_its_cause():
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         mcengine.simulate("base", **kwargs)
 
 

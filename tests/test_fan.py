@@ -25,7 +25,7 @@ def brute_force_yearly(scenario, n, seed):
         k0,
         k1,
         0,
-        *out.kernel_outputs(),
+        out,
         yearly,
         np.empty((0, 0)),
         np.empty((0, 11)),

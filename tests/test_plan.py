@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from mcengine.engine.plan import RunPlan
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 
 
 def test_a_plan_is_frozen_and_holds_its_arguments():
@@ -28,7 +28,7 @@ def test_a_plan_is_frozen_and_holds_its_arguments():
     ],
 )
 def test_contradictions_are_refused_when_the_plan_is_built(kwargs, message):
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         RunPlan.build("base", 1000, 1, **kwargs)
 
 
@@ -56,3 +56,36 @@ def test_dask_task_keys_differ_when_results_would():
     more_threads = dataclasses.replace(plan, threads=2)
     assert len({_identity(plan), _identity(reweighted), _identity(with_fan)}) == 3
     assert _identity(more_threads) == _identity(plan)  # threads change no bit
+
+
+def test_kept_paths_are_a_sink_whose_merge_is_one_run():
+    # Two partials of disjoint ranges, merged in either order, hold the paths of one run.
+    import numpy as np
+
+    from mcengine.engine.primitive import Partial, run_range
+
+    plan = RunPlan.build("base", 300, 9, record_inputs=True)
+    whole = run_range(plan, 0, 300, Partial.empty(plan, summary=False, keep=True))
+    low = run_range(plan, 0, 130, Partial.empty(plan, summary=False, keep=True))
+    high = run_range(plan, 130, 300, Partial.empty(plan, summary=False, keep=True))
+    expected, expected_inputs = whole.paths.result()
+    for merged in (low.merge(high), high.merge(low)):
+        paths, inputs = merged.paths.result()
+        for name, values in expected._asdict().items():
+            np.testing.assert_array_equal(getattr(paths, name), values, err_msg=name)
+        np.testing.assert_array_equal(inputs, expected_inputs)
+    assert merged.overflow.count == 0
+
+
+def test_one_table_of_executor_rules_serves_the_library_and_the_cli():
+    from mcengine.engine.plan import refused_settings
+
+    assert refused_settings("dask", fan_chart=True, keep_paths=False) == []
+    assert refused_settings("dask", fan_chart=True) == ["fan_chart_with_paths"]
+    assert refused_settings("zarr", fan_chart=True, sampler="sobol", keep_paths=False) == [
+        "summary_only",
+        "sampler",
+        "fan_chart",
+    ]
+    with pytest.raises(InputError, match="threads = 0, must be in"):
+        RunPlan.build("base", 1000, 1, threads=0)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.present import plots
 
 
@@ -47,14 +47,14 @@ def test_every_figure_reads_without_the_code(run, tmp_path):
 
 
 def test_bad_requests(run, tmp_path):
-    with pytest.raises(ScenarioError, match=r"must end in \.png or \.svg"):
+    with pytest.raises(InputError, match=r"must end in \.png or \.svg"):
         plots.save(plots.distributions(run), tmp_path / "x.pdf")
-    with pytest.raises(ScenarioError, match="no fan-chart data"):
+    with pytest.raises(InputError, match="no fan-chart data"):
         plots.fan_chart(mcengine.simulate("base", 100, seed=1))
     two_keys = mcengine.sweep(
         "base", {"demand.volatility": [0.1, 0.2], "open_share.drift": [0.0, 0.1]}, 200, seed=1
     )
-    with pytest.raises(ScenarioError, match="needs a sweep of one key"):
+    with pytest.raises(InputError, match="needs a sweep of one key"):
         plots.sweep_line(two_keys)
 
 
@@ -140,7 +140,7 @@ def test_waterfall_uses_the_tables_words(run):
 
 
 def test_waterfall_of_per_path_results_says_what_to_pass(run):
-    with pytest.raises(ScenarioError) as err:
+    with pytest.raises(InputError) as err:
         plots.waterfall(run)
     assert str(err.value) == (
         "waterfall needs a summary, not per-path results: pass mcengine.summarize(ds), or "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mcengine
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 
 N = 2**14
 
@@ -87,7 +87,7 @@ def test_variance_is_reduced_at_equal_paths(runs):
 )
 def test_bad_sampler_requests(kwargs, message):
     kwargs = {"n_paths": 64, **kwargs}
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         mcengine.simulate("base", seed=1, **kwargs)
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.kernel.paths import INPUTS
 from mcengine.studies.sensitivity import tornado
 
@@ -58,9 +58,9 @@ def test_tornado_matches_direct_deciles(run):
 
 
 def test_errors():
-    with pytest.raises(ScenarioError, match="simulate with record_inputs=True"):
+    with pytest.raises(InputError, match="simulate with record_inputs=True"):
         tornado(mcengine.simulate("base", 100, seed=1))
-    with pytest.raises(ScenarioError, match="record_inputs=True needs keep_paths=True"):
+    with pytest.raises(InputError, match="record_inputs=True needs keep_paths=True"):
         mcengine.simulate("base", 100, seed=1, record_inputs=True, keep_paths=False)
 
 

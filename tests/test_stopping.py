@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.errors import InputError, ScenarioError
+from mcengine.errors import InputError
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_reproducibility import digest  # noqa: E402
@@ -69,7 +69,7 @@ def test_max_paths_stops_an_unreachable_target():
     ],
 )
 def test_bad_targets_are_refused(kwargs, message):
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         mcengine.simulate("base", 100, seed=1, **kwargs)
 
 

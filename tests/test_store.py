@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import mcengine
 from mcengine.cli import cli
 from mcengine.engine.store import partial_paths, write_zarr
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.model.scenario import load_scenario
 from mcengine.stats.blocks import BLOCK_PATHS
 
@@ -62,9 +62,9 @@ def test_an_interrupted_run_resumes_to_the_same_bits(scenario, expected, tmp_pat
         write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS, progress=interrupt_after(2))
     assert not target.exists() and store.is_dir()
     assert len(list(manifest.glob("chunk-*.json"))) == 2
-    with pytest.raises(ScenarioError, match="holds an unfinished run; resume it"):
+    with pytest.raises(InputError, match="holds an unfinished run; resume it"):
         write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS)
-    with pytest.raises(ScenarioError, match="holds another run \\(seed = 21"):
+    with pytest.raises(InputError, match="holds another run \\(seed = 21"):
         write_zarr(scenario, N, SEED + 1, target, chunk_paths=BLOCK_PATHS, resume=True)
     # seed=None takes the interrupted run's seed.
     write_zarr(scenario, N, None, target, chunk_paths=BLOCK_PATHS, resume=True)
@@ -113,7 +113,7 @@ def test_resume_with_nothing_to_resume_just_runs(scenario, expected, tmp_path):
 )
 def test_bad_arguments_are_refused(scenario, tmp_path, kwargs, message):
     arguments = {"n_paths": 1000, "target": "r.zarr", **kwargs}
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(InputError, match=message):
         write_zarr(
             scenario, arguments.pop("n_paths"), 1, tmp_path / arguments.pop("target"), **arguments
         )

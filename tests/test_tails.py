@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 import mcengine
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_portfolio_weights(run):
     assert float(only_apps["portfolio"].sel(portfolio_statistic="mean")) == pytest.approx(
         float(only_apps["estimate"].sel(segment="applications", statistic="mean")), rel=1e-12
     )
-    with pytest.raises(ScenarioError, match=r"weights = \[1, -1, 0\], must be 3 non-negative"):
+    with pytest.raises(InputError, match=r"weights = \[1, -1, 0\], must be 3 non-negative"):
         mcengine.summarize(ds, portfolio_weights=[1, -1, 0])
 
 

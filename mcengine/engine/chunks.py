@@ -106,7 +106,7 @@ class KernelInputs:
             self.key0,
             self.key1,
             first_path,
-            *part.kernel_outputs(),
+            part,
             yearly,
             external,
             inputs,

@@ -48,7 +48,7 @@ from mcengine.engine.chunks import (
 )
 from mcengine.engine.plan import RunPlan
 from mcengine.engine.primitive import Partial, run_range
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.fan import attach as attach_fan
@@ -125,7 +125,7 @@ def chunk_ranges(n_paths: int, chunk_paths: int) -> list[tuple[int, int]]:
 def check_chunk(chunk_paths: int) -> int:
     chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
     if chunk_paths % BLOCK_PATHS:
-        raise ScenarioError(
+        raise InputError(
             f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
             "size) with a Dask client"
         )
@@ -135,12 +135,11 @@ def check_chunk(chunk_paths: int) -> int:
 # -- tasks: pure functions of (plan, chunk) ---------------------------------------------------
 def chunk_paths_task(plan: RunPlan, start: int, stop: int) -> PathArrays:
     """Every path of ``[start, stop)``; refuses a float64 overflow like the local engine."""
-    out = PathArrays.empty(stop - start)
-    partial = Partial.empty(plan, summary=False)
+    partial = Partial.empty(plan, summary=False, keep=True)
     with numba_threads(plan.threads or 1):
-        run_range(plan, start, stop, partial, out=out)
+        run_range(plan, start, stop, partial)
     partial.overflow.refuse(plan.scenario, stop - start)
-    return out
+    return partial.paths.result()[0]
 
 
 def summary_task(plan: RunPlan, start: int, stop: int, paths: PathArrays | None = None) -> Partial:
@@ -188,7 +187,7 @@ def map_on(client, func, items: list, **kwargs) -> list:
 def _check_client(client) -> None:
     if client == "local" or (hasattr(client, "map") and hasattr(client, "compute")):
         return
-    raise ScenarioError(f"client = {client!r}, must be None, 'local' or a dask.distributed.Client")
+    raise InputError(f"client = {client!r}, must be None, 'local' or a dask.distributed.Client")
 
 
 def plan_chunks(client, n_paths: int, chunk_paths: int | None, *, keep_paths: bool) -> int:
@@ -273,7 +272,7 @@ def lazy_paths(plan: RunPlan, attrs):
     ]
     template = PathArrays.empty(0)
     arrays = {}
-    for name, empty in vars(template).items():
+    for name, empty in template._asdict().items():
         arrays[name] = da.concatenate(
             [
                 da.from_delayed(

@@ -27,7 +27,7 @@ from mcengine.engine.primitive import Partial, run_range
 from mcengine.engine.stopping import StoppingRule
 from mcengine.kernel.paths import INPUTS
 from mcengine.model.scenario import Scenario
-from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
+from mcengine.results.dataset import run_attributes, to_dataset
 from mcengine.rng.samplers import DEFAULT_REPLICATES
 from mcengine.stats.fan import attach as attach_fan
 
@@ -134,7 +134,9 @@ def simulate(
     Raises
     ------
     ScenarioError
-        For an invalid argument.
+        For an invalid scenario (file, name or value).
+    InputError
+        For an invalid argument or combination of arguments (the base of ScenarioError).
     ValueError
         If a quantity of the scenario overflows float64; the message names the cause.
     """
@@ -171,28 +173,20 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
         # With a target, only the first batch must fit now; later batches are checked as
         # the run grows (a target is often met long before max_paths).
         check_memory(n_paths)
-    # The sinks: a summary when only the summary is kept or a target is checked.
-    partial = Partial.empty(plan, summary=stopping is not None or not keep_paths)
+    # The sinks: a summary when only the summary is kept or a target is checked; the kept
+    # paths, in one allocation for a fixed run and a block per chunk when the count is open.
+    partial = Partial.empty(plan, summary=stopping is not None or not keep_paths, keep=keep_paths)
     summary = partial.summary
-    # Where kept paths go: one array for a fixed run, a block per chunk when the count is
-    # open; a summary-only run keeps none.
-    out = PathArrays.empty(n_paths) if keep_paths and stopping is None else None
-    blocks: list[PathArrays] = []
-    inputs = np.empty((n_paths, len(INPUTS))) if plan.record_inputs else None
+    if keep_paths and stopping is None:
+        partial.paths.allocate(0, n_paths)
 
     started = time.perf_counter()
     done = 0
     with numba_threads(plan.threads):
         for start, stop in plan.ranges():
-            kept = None
-            if out is not None:
-                kept = out.slice(start, stop)
-            elif keep_paths:
+            if keep_paths and stopping is not None:
                 check_memory(stop, reached=start or None)
-                kept = PathArrays.empty(stop - start)
-                blocks.append(kept)
-            chunk_inputs = None if inputs is None else inputs[start:stop]
-            run_range(plan, start, stop, partial, out=kept, inputs=chunk_inputs)
+            run_range(plan, start, stop, partial)
             done = stop
             if progress is not None:
                 progress(done, limit)
@@ -210,7 +204,8 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     if not keep_paths:
         result = summary.result(attrs)
     else:
-        result = to_dataset(out if out is not None else PathArrays.concatenate(blocks), attrs)
+        paths, inputs = partial.paths.result()
+        result = to_dataset(paths, attrs)
         if inputs is not None:
             result = result.assign_coords(input=list(INPUTS)).assign(
                 inputs=(("path", "input"), inputs)

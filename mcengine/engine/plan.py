@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba
 import numpy as np
 
 from mcengine.checks import check_int
@@ -23,13 +24,13 @@ from mcengine.engine.chunks import (
     _paths_that_fit,
 )
 from mcengine.engine.stopping import StoppingRule
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.layout import draw_dimension
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
 from mcengine.rng.streams import MAX_SEED, fresh_seed
 
-__all__ = ["RunPlan"]
+__all__ = ["RunPlan", "EXECUTOR_LIMITS", "refused_settings"]
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,15 @@ class RunPlan:
         client=None,
     ) -> RunPlan:
         """Check :func:`mcengine.simulate`'s arguments, alone and together, and return the
-        plan. Raises :class:`~mcengine.errors.ScenarioError` with one sentence per rule."""
+        plan. Raises :class:`~mcengine.errors.InputError` with one sentence per rule."""
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
         if chunk_paths is not None:
             chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
         seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
+        if threads is not None:
+            threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
         common = {
             "scenario": scenario,
             "seed": seed,
@@ -110,17 +113,17 @@ class RunPlan:
         if draws is not None and (
             draws.shape != (n_paths, dimension) or sampler != "pseudo" or stopping is not None
         ):
-            raise ScenarioError(
+            raise InputError(
                 f"draws must have shape ({n_paths}, {dimension}), with the pseudo sampler "
                 "and no target"
             )
         if sampler != "pseudo" and (stopping is not None or not keep_paths):
-            raise ScenarioError(
+            raise InputError(
                 f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
                 "standard errors come from replicate groups of the kept paths"
             )
         if record_inputs and not (keep_paths and stopping is None):
-            raise ScenarioError("record_inputs=True needs keep_paths=True and no target")
+            raise InputError("record_inputs=True needs keep_paths=True and no target")
         return cls(
             **common,
             stopping=stopping,
@@ -176,19 +179,71 @@ class RunPlan:
         return _NO_DRAWS
 
 
-def _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths):
-    unsupported = {
+#: What each executor cannot run, by the setting that asks for it: the one home of these
+#: rules. :meth:`RunPlan.build` applies the Dask ones to :func:`mcengine.simulate`'s
+#: arguments; the CLI applies both to its flags before it starts a cluster or a store
+#: (:func:`refused_settings`), each in its own spelling.
+EXECUTOR_LIMITS = {
+    # a Dask task is a pure function of (plan, chunk): no run-length decisions, no
+    # replicate groups, no arrays shipped with the plan; fan charts reduce summaries only
+    "dask": ("target_se", "rel_tol", "record_inputs", "draws", "sampler", "fan_chart_with_paths"),
+    # a Zarr store holds every path of a fixed-size run, and only the paths
+    "zarr": (
+        "summary_only",
+        "target_se",
+        "rel_tol",
+        "record_inputs",
+        "draws",
+        "sampler",
+        "fan_chart",
+    ),
+}
+
+
+def refused_settings(
+    executor: str,
+    *,
+    target_se: float | None = None,
+    rel_tol: float | None = None,
+    record_inputs: bool = False,
+    draws: np.ndarray | None = None,
+    sampler: str = "pseudo",
+    fan_chart: bool = False,
+    keep_paths: bool = True,
+) -> list[str]:
+    """The settings in use that ``executor`` (a key of :data:`EXECUTOR_LIMITS`) cannot run,
+    in the order of its rules."""
+    used = {
+        "summary_only": not keep_paths,
         "target_se": target_se is not None,
         "rel_tol": rel_tol is not None,
         "record_inputs": record_inputs,
         "draws": draws is not None,
-        f"sampler = {sampler!r}": sampler != "pseudo",
-        "fan_chart with keep_paths": fan_chart and keep_paths,
+        "sampler": sampler != "pseudo",
+        "fan_chart": fan_chart,
+        "fan_chart_with_paths": fan_chart and keep_paths,
     }
-    refused = [name for name, used in unsupported.items() if used]
+    return [name for name in EXECUTOR_LIMITS[executor] if used[name]]
+
+
+def _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths):
+    refused = refused_settings(
+        "dask",
+        target_se=target_se,
+        rel_tol=rel_tol,
+        record_inputs=record_inputs,
+        draws=draws,
+        sampler=sampler,
+        fan_chart=fan_chart,
+        keep_paths=keep_paths,
+    )
+    spelling = {
+        "sampler": f"sampler = {sampler!r}",
+        "fan_chart_with_paths": "fan_chart with keep_paths",
+    }
     if refused:
-        raise ScenarioError(
-            f"client: {', '.join(refused)} cannot run on Dask; run without a client, or "
-            "use the pseudo sampler, a fixed path count and (for fan charts) "
-            "keep_paths=False"
+        raise InputError(
+            f"client: {', '.join(spelling.get(name, name) for name in refused)} cannot run on "
+            "Dask; run without a client, or use the pseudo sampler, a fixed path count and "
+            "(for fan charts) keep_paths=False"
         )

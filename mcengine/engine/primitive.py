@@ -5,8 +5,8 @@ Every executor is a loop over it: the local engine (:func:`mcengine.engine.local
 over the plan's chunks into one Partial; each Dask task (:mod:`mcengine.engine.dask`) over
 its chunk into a Partial of its own, tree-reduced with :meth:`Partial.merge`; the Zarr
 writer (:mod:`mcengine.engine.store`) over its chunks into kept paths it writes. The sinks
-share one protocol: ``add`` (here), ``merge`` (partials of disjoint ranges, any order,
-the same bits) and ``result``.
+(summary, kept paths, fan chart, overflow tally) share one protocol: ``add`` (here),
+``merge`` (partials of disjoint ranges, any order, the same bits) and ``result``.
 
 ``run_range`` adds into a Partial rather than returning a fresh one per call because a
 summary's histograms are large and dense (fixed-size, so that memory does not grow with
@@ -21,29 +21,80 @@ import numpy as np
 
 from mcengine.engine.chunks import _NO_INPUTS, OverflowTally
 from mcengine.engine.plan import RunPlan
-from mcengine.layout import Yearly
+from mcengine.layout import Input, Yearly
 from mcengine.results.dataset import PathArrays
 from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.fan import FanAccumulator
 from mcengine.stats.summary import SummaryAccumulator
 
-__all__ = ["Partial", "run_range"]
+__all__ = ["KeptPaths", "Partial", "run_range"]
+
+
+class KeptPaths:
+    """The sink of kept paths: the arrays the kernel writes them into, with their recorded
+    inputs (``inputs``), as blocks of consecutive paths.
+
+    :meth:`allocate` reserves a known range once (a fixed run: the kernel writes into views
+    of one allocation, nothing is copied); otherwise each range run gets a block of its own
+    (a run with a target, which does not know its length), joined by :meth:`result`.
+    """
+
+    def __init__(self, *, inputs: bool = False) -> None:
+        self.inputs = inputs
+        self.blocks: list[tuple[int, PathArrays, np.ndarray | None]] = []
+
+    def allocate(self, start: int, stop: int) -> None:
+        """Reserve paths ``[start, stop)``."""
+        width = (stop - start, len(Input))
+        self.blocks.append(
+            (start, PathArrays.empty(stop - start), np.empty(width) if self.inputs else None)
+        )
+
+    def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray]:
+        """Where the kernel writes paths ``[start, stop)``: a view of the block that holds
+        them (allocated now if none does) and of its inputs (``(0, 11)`` without)."""
+        for first, paths, inputs in self.blocks:
+            if first <= start and stop <= first + len(paths.flags):
+                rows = slice(start - first, stop - first)
+                return paths.slice(rows.start, rows.stop), (
+                    _NO_INPUTS if inputs is None else inputs[rows]
+                )
+        self.allocate(start, stop)
+        return self.reserve(start, stop)
+
+    def merge(self, other: KeptPaths) -> KeptPaths:
+        """Both sinks' paths (disjoint ranges), in path order."""
+        merged = KeptPaths(inputs=self.inputs)
+        merged.blocks = sorted(self.blocks + other.blocks, key=lambda block: block[0])
+        return merged
+
+    def result(self) -> tuple[PathArrays, np.ndarray | None]:
+        """The kept paths in path order, joined, and their inputs (``None`` without)."""
+        blocks = sorted(self.blocks, key=lambda block: block[0])
+        paths = PathArrays.concatenate([block[1] for block in blocks])
+        if not self.inputs:
+            return paths, None
+        inputs = [block[2] for block in blocks]
+        return paths, inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
 
 
 @dataclass
 class Partial:
     """The sinks of a range of paths: its summary (``None`` when only paths are kept),
-    fan-chart histograms (``None`` without a fan chart) and overflow tally."""
+    kept paths (``None`` when they are not kept), fan-chart histograms (``None`` without a
+    fan chart) and overflow tally."""
 
     summary: SummaryAccumulator | None
+    paths: KeptPaths | None
     fan: FanAccumulator | None
     overflow: OverflowTally
 
     @classmethod
-    def empty(cls, plan: RunPlan, *, summary: bool) -> Partial:
+    def empty(cls, plan: RunPlan, *, summary: bool, keep: bool = False) -> Partial:
         horizon = plan.scenario.simulation.horizon_years
         return cls(
             SummaryAccumulator(horizon, plan.portfolio_weights) if summary else None,
+            KeptPaths(inputs=plan.record_inputs) if keep else None,
             FanAccumulator(plan.years) if plan.fan_chart else None,
             OverflowTally(),
         )
@@ -52,6 +103,7 @@ class Partial:
         """Both partials' paths as one (disjoint ranges, in any order: the same bits)."""
         return Partial(
             None if self.summary is None else self.summary.merge(other.summary),
+            None if self.paths is None else self.paths.merge(other.paths),
             None if self.fan is None else self.fan.merge(other.fan),
             self.overflow.merge(other.overflow),
         )
@@ -63,31 +115,29 @@ class Partial:
             self.summary.add(paths, first)
 
 
-def run_range(
-    plan: RunPlan,
-    start: int,
-    stop: int,
-    into: Partial,
-    *,
-    out: PathArrays | None = None,
-    inputs: np.ndarray | None = None,
-) -> Partial:
-    """Simulate paths ``[start, stop)`` of ``plan`` and add them to ``into``.
+def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
+    """Simulate paths ``[start, stop)`` of ``plan`` and add them to ``into``'s sinks.
 
-    ``out`` (``stop - start`` rows) keeps the paths; without it they pass through a
-    block-sized buffer into the sinks only. ``inputs`` keeps the recorded inputs. The paths
-    are simulated a block of :data:`~mcengine.stats.blocks.BLOCK_PATHS` at a time, so the
-    scratch memory does not grow with the range. Returns ``into``.
+    The kernel writes kept paths straight into ``into.paths``; without it they pass
+    through a block-sized buffer into the other sinks only. The paths are simulated a block
+    of :data:`~mcengine.stats.blocks.BLOCK_PATHS` at a time, so the scratch memory does not
+    grow with the range. Returns ``into``.
     """
     size = min(BLOCK_PATHS, stop - start)
-    buffer = PathArrays.empty(size) if out is None else None
+    if into.paths is not None:
+        kept, kept_inputs = into.paths.reserve(start, stop)
+    else:
+        buffer = PathArrays.empty(size)
     yearly = np.empty((size, plan.years, len(Yearly)))
     for first in range(start, stop, BLOCK_PATHS):
         last = min(first + BLOCK_PATHS, stop)
         n = last - first
-        part = buffer.slice(0, n) if out is None else out.slice(first - start, last - start)
-        block_inputs = _NO_INPUTS if inputs is None else inputs[first - start : last - start]
-        plan.kernel.run(first, part, yearly[:n], plan.external_draws(first, last), block_inputs)
+        if into.paths is None:
+            part, inputs = buffer.slice(0, n), _NO_INPUTS
+        else:
+            part = kept.slice(first - start, last - start)
+            inputs = kept_inputs[first - start : last - start]
+        plan.kernel.run(first, part, yearly[:n], plan.external_draws(first, last), inputs)
         if into.fan is not None:
             into.fan.add(yearly[:n])
         into.add_paths(part, first)

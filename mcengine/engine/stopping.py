@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.stats.estimates import mean_standard_error
 from mcengine.stats.summary import STATISTICS, SummaryAccumulator
 
@@ -25,11 +25,11 @@ class StoppingRule:
         if target_se is not None and not (
             isinstance(target_se, int | float) and 0 < target_se < math.inf
         ):
-            raise ScenarioError(f"target_se = {target_se!r}, must be a number in (0, inf)")
+            raise InputError(f"target_se = {target_se!r}, must be a number in (0, inf)")
         if rel_tol is not None and not (isinstance(rel_tol, int | float) and 0 < rel_tol <= 1):
-            raise ScenarioError(f"rel_tol = {rel_tol!r}, must be a number in (0, 1]")
+            raise InputError(f"rel_tol = {rel_tol!r}, must be a number in (0, 1]")
         if statistic not in STATISTICS:
-            raise ScenarioError(
+            raise InputError(
                 f"stop_statistic = {statistic!r}, must be one of {', '.join(STATISTICS)}"
             )
         self.target_se, self.rel_tol, self.statistic = target_se, rel_tol, statistic

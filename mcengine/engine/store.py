@@ -18,7 +18,6 @@ computed, and the result equals an uninterrupted run bit for bit
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -42,7 +41,7 @@ from mcengine.engine.dask import (
 )
 from mcengine.engine.plan import RunPlan
 from mcengine.engine.primitive import Partial
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.results.files import atomic_path
@@ -73,7 +72,7 @@ def _identity(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int) -> 
 def _digest(arrays: PathArrays) -> str:
     """SHA-256 of a chunk's stored variables (NaNs made canonical)."""
     h = hashlib.sha256()
-    for name, values in sorted(vars(arrays).items()):
+    for name, values in sorted(arrays._asdict().items()):
         if name == "flags":
             continue
         if values.dtype.kind == "f":
@@ -92,7 +91,7 @@ def _read_back(store: Path, start: int, stop: int) -> PathArrays:
     ds = ds.load()
     n = stop - start
     return PathArrays(
-        **{name: ds[name].values for name in vars(PathArrays.empty(0)) if name != "flags"},
+        **{name: ds[name].values for name in PathArrays._fields if name != "flags"},
         flags=np.zeros(n, dtype=np.int8),  # a stored chunk had no overflow (it is refused)
     )
 
@@ -158,17 +157,17 @@ def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template
     run_file = manifest / "run.json"
     if store.exists() or manifest.exists():
         if not resume:
-            raise ScenarioError(
+            raise InputError(
                 f"{store} holds an unfinished run; resume it (--resume / resume=True) or delete it"
             )
         try:
             recorded = json.loads(run_file.read_text())
         except (OSError, ValueError):
-            raise ScenarioError(f"{manifest}: no readable run.json; delete {store}") from None
+            raise InputError(f"{manifest}: no readable run.json; delete {store}") from None
         for key, value in identity.items():
             if recorded.get(key) != value:
                 shown = "the scenario" if key == "scenario" else f"{key} = {recorded.get(key)!r}"
-                raise ScenarioError(
+                raise InputError(
                     f"--resume: {store} holds another run ({shown}, not this run's); "
                     "delete it or repeat that run's arguments"
                 )
@@ -213,7 +212,7 @@ def write_zarr(
 
     Raises
     ------
-    ScenarioError
+    InputError
         For a bad argument, an unfinished store without ``resume``, or one of another run.
     OSError
         If the store cannot be written.
@@ -221,7 +220,7 @@ def write_zarr(
     target = Path(target)
     n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
     if target.suffix != ZARR_SUFFIX:
-        raise ScenarioError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
+        raise InputError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
     if not target.parent.is_dir():
         raise OSError(f"{target}: folder {target.parent} does not exist")
     chunk_paths = plan_chunks(client, n_paths, chunk_paths, keep_paths=True)
@@ -234,9 +233,13 @@ def write_zarr(
         seed = fresh_seed() if seed is None else seed
     seed = check_int("seed", seed, 0, MAX_SEED)
     plan = RunPlan.build(
-        scenario, n_paths, seed, portfolio_weights=portfolio_weights, chunk_paths=chunk_paths
+        scenario,
+        n_paths,
+        seed,
+        portfolio_weights=portfolio_weights,
+        chunk_paths=chunk_paths,
+        threads=threads,
     )
-    plan = dataclasses.replace(plan, threads=threads)
     attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
     attrs["chunk_paths"] = np.int64(chunk_paths)
     template = lazy_paths(plan, attrs)

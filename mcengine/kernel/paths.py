@@ -50,7 +50,7 @@ from mcengine.kernel.steps import (
     sentiment,
     wealth_flag,
 )
-from mcengine.layout import LANES, Input, PathDraw, StepDraw, names
+from mcengine.layout import LANES, Component, Input, PathDraw, Segment, StepDraw, Yearly, names
 from mcengine.numerics import exp_call, select
 from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
@@ -176,6 +176,7 @@ _NEG_INF = -np.inf
 _PATH_DRAWS = len(PathDraw)
 _STEP_DRAWS = len(StepDraw)
 _N_INPUT_SUMS = len(Input) - len(PathDraw)
+_COMPONENTS = len(Component)
 
 
 def _slot(base, position):
@@ -206,26 +207,17 @@ def simulate_paths(
     key0,
     key1,
     first_path,
-    total_return,
-    annual_return,
-    max_drawdown,
-    crash_year,
-    crash_origin,
-    training_cost,
-    open_share,
-    demand,
-    components,
-    wipe_year,
-    wipe_cause,
-    flags,
+    out,
     yearly,
     external,
     inputs,
 ):
-    """Simulate paths ``first_path .. first_path + len(flags) - 1`` into the output arrays.
+    """Simulate paths ``first_path .. first_path + n - 1`` into ``out``.
 
-    Outputs have ``n`` rows (``(n, 3)`` for the per-segment ones, ``(n, 3, 6)`` for the
-    components of ``ln W``) and are fully written. ``yearly`` is ``(n, years, 6)`` for fan
+    ``out`` is a :class:`mcengine.results.dataset.PathArrays` of ``n`` rows (a named tuple:
+    the kernel writes each array by its name, ``(n, 3)`` for the per-segment ones,
+    ``(n, 3, 6)`` for the components of ``ln W`` by :class:`~mcengine.layout.Component`);
+    every element is written. ``yearly`` is ``(n, years, 6)`` for fan
     charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
@@ -233,25 +225,20 @@ def simulate_paths(
     share, training cost; docs/model.md "Stress overlays"), zeros without stress.
     ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
-    n_paths = flags.shape[0]
+    n_paths = out.flags.shape[0]
     for block in prange((n_paths + LANES - 1) // LANES):
         _simulate_block(
-            coef, spend_ratio, stress, key0, key1, first_path, block * LANES,
-            total_return, annual_return, max_drawdown, crash_year, crash_origin,
-            training_cost, open_share, demand, components, wipe_year, wipe_cause, flags,
-            yearly, external, inputs,
+            coef, spend_ratio, stress, key0, key1, first_path, block * LANES, out, yearly,
+            external, inputs,
         )  # fmt: skip
 
 
 @kernel
 def _simulate_block(
-    coef, spend_ratio, stress, key0, key1, first_path, start,
-    total_return, annual_return, max_drawdown, crash_year, crash_origin,
-    training_cost, open_share, demand, components, wipe_year, wipe_cause, flags,
-    yearly, external, inputs,
+    coef, spend_ratio, stress, key0, key1, first_path, start, out, yearly, external, inputs
 ):  # fmt: skip
-    """Paths ``start .. start + LANES - 1`` of the call (those below ``len(flags)``)."""
-    n_paths = flags.shape[0]
+    """Paths ``start .. start + LANES - 1`` of the call (those below its path count)."""
+    n_paths = out.flags.shape[0]
     k = coefficient_tuple(coef)
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
@@ -289,10 +276,7 @@ def _simulate_block(
         year = n // steps_per_year - 1
         if n % steps_per_year == 0 and year < yearly.shape[1]:
             _record_year(st, start, n_paths, year, yearly)
-    _finish(
-        st, k, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
-        training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
-    )  # fmt: skip
+    _finish(st, k, start, out, inputs)
 
 
 @kernel
@@ -526,21 +510,20 @@ def _record_year(st, start, n_paths, year, yearly):
         i = start + lane
         for s in range(3):
             alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
-            yearly[i, year, s] = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
-        yearly[i, year, 3] = st[S.LOG_C + lane]
-        yearly[i, year, 4] = sigmoid_call(st[S.X + lane])
-        yearly[i, year, 5] = st[S.LOG_D + lane]
+            log_w = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
+            yearly[i, year, Yearly.LOG_WEALTH_APPLICATIONS + s] = log_w
+        yearly[i, year, Yearly.LOG_TRAINING_COST] = st[S.LOG_C + lane]
+        yearly[i, year, Yearly.OPEN_SHARE] = sigmoid_call(st[S.X + lane])
+        yearly[i, year, Yearly.LOG_DEMAND] = st[S.LOG_D + lane]
 
 
 @kernel
-def _finish(
-    st, k, start, total_return, annual_return, max_drawdown, crash_year, crash_origin,
-    training_cost, open_share, demand, components, wipe_year, wipe_cause, flags, inputs,
-):  # fmt: skip
-    """The outputs of the block's paths (MODEL.md "Outputs")."""
+def _finish(st, k, start, out, inputs):
+    """The outputs of the block's paths into ``out`` (MODEL.md "Outputs")."""
     n_steps = int(k[C.N_STEPS])
     record = inputs.shape[0] > 0
-    for lane in range(min(LANES, flags.shape[0] - start)):
+    components = out.components
+    for lane in range(min(LANES, out.flags.shape[0] - start)):
         i = start + lane
         crashed = st[S.CRASHED + lane] != 0.0
         spread = selection(k, st[_Z_SEL + lane])
@@ -550,29 +533,31 @@ def _finish(
             alive = st[S.ALIVE_A + o] != 0.0
             log_w = st[S.LOG_W_A + o] + (spread if (s == 0 and alive) else 0.0)
             flag |= wealth_flag(s, log_w, alive)
-            out = final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
-            total_return[i, s], annual_return[i, s], max_drawdown[i, s] = out
+            total, annual, drawdown = final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
+            out.total_return[i, s] = total
+            out.annual_return[i, s] = annual
+            out.max_drawdown[i, s] = drawdown
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
             # telescoped from the steps (docs/model.md, "Weighing versus voting").
-            for c in range(6):
+            for c in range(_COMPONENTS):
                 components[i, s, c] = 0.0
             if alive:
                 contagion = -k[C.HIT_A + s] if crashed else 0.0
-                components[i, s, 0] = st[S.LOG_REV_A + o] - st[S.LOG_REV0_A + o]
-                components[i, s, 1] = st[S.Z_A + o] - k[C.Z0_A + s] - contagion
-                components[i, s, 2] = contagion
-                components[i, s, 3] = st[S.CASH_PART_A + o]
-                components[i, s, 4] = -n_steps * k[C.DILUTION_A + s]
-                if s == 0:
-                    components[i, s, 5] = spread
-            wipe_year[i, s] = st[S.WIPE_T_A + o]
-            wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
-        crash_year[i] = st[S.CRASH_T + lane]
-        crash_origin[i] = int(st[S.ORIGIN + lane])
-        training_cost[i] = exp_call(st[S.LOG_C + lane])
-        open_share[i] = sigmoid_call(st[S.X + lane])
-        demand[i] = exp_call(st[S.LOG_D + lane])
-        flags[i] = flag
+                components[i, s, Component.FUNDAMENTAL] = st[S.LOG_REV_A + o] - st[S.LOG_REV0_A + o]
+                components[i, s, Component.SENTIMENT] = st[S.Z_A + o] - k[C.Z0_A + s] - contagion
+                components[i, s, Component.CONTAGION] = contagion
+                components[i, s, Component.CASH_FLOW] = st[S.CASH_PART_A + o]
+                components[i, s, Component.DILUTION] = -n_steps * k[C.DILUTION_A + s]
+                if s == Segment.APPLICATIONS:
+                    components[i, s, Component.SELECTION] = spread
+            out.wipe_year[i, s] = st[S.WIPE_T_A + o]
+            out.wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
+        out.crash_year[i] = st[S.CRASH_T + lane]
+        out.crash_origin[i] = int(st[S.ORIGIN + lane])
+        out.training_cost[i] = exp_call(st[S.LOG_C + lane])
+        out.open_share[i] = sigmoid_call(st[S.X + lane])
+        out.demand[i] = exp_call(st[S.LOG_D + lane])
+        out.flags[i] = flag
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over
             # the steps, standardised (sum / sqrt(steps); the jump count as is).

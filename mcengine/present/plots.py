@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from mcengine.errors import ScenarioError  # noqa: E402
+from mcengine.errors import InputError  # noqa: E402
 from mcengine.present.tables import PART_LABELS, VOTING_PARTS  # noqa: E402
 from mcengine.results.files import atomic_path  # noqa: E402
 from mcengine.stats.estimates import Z95  # noqa: E402
@@ -77,7 +77,7 @@ def _panels(ax, count: int, **subplots):
 def distributions(ds: xr.Dataset, ax=None) -> plt.Figure:
     """Histogram of each segment's annual return, with the 5/50/95% quantiles marked."""
     if "annual_return" not in ds:
-        raise ScenarioError(
+        raise InputError(
             "distributions need per-path returns: pass a result of simulate(...) with "
             "keep_paths=True (a summary has none)"
         )
@@ -128,7 +128,7 @@ def distributions(ds: xr.Dataset, ax=None) -> plt.Figure:
 def fan_chart(ds: xr.Dataset, ax=None) -> plt.Figure:
     """Per-year quantile bands of wealth (5-95% and 25-75%) and the median, per segment."""
     if "fan_wealth" not in ds:
-        raise ScenarioError("no fan-chart data: run with fan_chart=True (--fan-chart)")
+        raise InputError("no fan-chart data: run with fan_chart=True (--fan-chart)")
     fan = ds["fan_wealth"]
     years = np.concatenate([[0], fan["year"].values])
     fig, axes, own = _panels(ax, 3, figsize=(12, 4), sharey=True)
@@ -162,11 +162,11 @@ def waterfall(table: xr.Dataset, ax=None) -> plt.Figure:
     """
     if "contribution" not in table:
         if "annual_return" in table:
-            raise ScenarioError(
+            raise InputError(
                 "waterfall needs a summary, not per-path results: pass "
                 "mcengine.summarize(ds), or simulate(..., keep_paths=False)"
             )
-        raise ScenarioError(
+        raise InputError(
             "no contributions in this summary: summarise a run of mcengine 1.0 or later"
         )
     parts = [str(c) for c in table["component"].values]
@@ -226,7 +226,7 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
     """A statistic along a one-key sweep, per segment, with a 95% band."""
     key = table["estimate"].dims[0]
     if table["estimate"].ndim != 3:
-        raise ScenarioError("a sweep line needs a sweep of one key")
+        raise InputError("a sweep line needs a sweep of one key")
     x = table[key].values
     fig, (ax,), own = _panels(ax, 1, figsize=(8, 4.5))
     for seg in table["segment"].values:
@@ -273,7 +273,7 @@ def save(fig: plt.Figure, target: str | Path) -> Path:
     """Write ``fig`` to ``target`` (``.png`` or ``.svg``) atomically, then close it."""
     target = Path(target)
     if target.suffix.lower() not in FORMATS:
-        raise ScenarioError(f"{target}: figure files must end in {' or '.join(FORMATS)}")
+        raise InputError(f"{target}: figure files must end in {' or '.join(FORMATS)}")
     try:
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)

@@ -6,7 +6,7 @@ the Dataset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -47,22 +47,26 @@ _DESCRIPTIONS = {
 }
 
 
-@dataclass
-class PathArrays:
-    """The kernel's output arrays for a block of paths (views into one allocation)."""
+class PathArrays(NamedTuple):
+    """The kernel's outputs for a block of paths: one array per output, named, with named
+    columns (``components[..., Component.X]``).
 
-    total_return: np.ndarray
-    annual_return: np.ndarray
-    max_drawdown: np.ndarray
-    crash_year: np.ndarray
-    crash_origin: np.ndarray
-    training_cost: np.ndarray
-    open_share: np.ndarray
-    demand: np.ndarray
-    components: np.ndarray
-    wipe_year: np.ndarray
-    wipe_cause: np.ndarray
-    flags: np.ndarray
+    The kernel takes the tuple itself and writes each array by its name
+    (``out.total_return[i, s]``), so nothing depends on the order of the fields.
+    """
+
+    total_return: np.ndarray  # (n, segment)
+    annual_return: np.ndarray  # (n, segment)
+    max_drawdown: np.ndarray  # (n, segment)
+    crash_year: np.ndarray  # (n,)
+    crash_origin: np.ndarray  # (n,) int8
+    training_cost: np.ndarray  # (n,)
+    open_share: np.ndarray  # (n,)
+    demand: np.ndarray  # (n,)
+    components: np.ndarray  # (n, segment, Component)
+    wipe_year: np.ndarray  # (n, segment)
+    wipe_cause: np.ndarray  # (n, segment) int8
+    flags: np.ndarray  # (n,) int8: the overflow flags (not in the Dataset)
 
     @classmethod
     def empty(cls, n: int) -> PathArrays:
@@ -84,28 +88,22 @@ class PathArrays:
     @classmethod
     def bytes_per_path(cls) -> int:
         """Memory one kept path takes in these arrays."""
-        return sum(a.nbytes for a in fields_of(cls.empty(1)))
+        return sum(a.nbytes for a in cls.empty(1))
 
     @classmethod
     def concatenate(cls, blocks: list[PathArrays]) -> PathArrays:
-        """Consecutive blocks of paths as one."""
-        return cls(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(cls)))
+        """Consecutive blocks of paths as one (the block itself when there is one)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        return cls(*(np.concatenate(arrays) for arrays in zip(*blocks, strict=True)))
 
     def slice(self, start: int, stop: int) -> PathArrays:
-        return PathArrays(*(getattr(self, f.name)[start:stop] for f in fields(self)))
-
-    def kernel_outputs(self) -> tuple[np.ndarray, ...]:
-        """The arrays in the order :func:`mcengine.kernel.paths.simulate_paths` takes them."""
-        return tuple(getattr(self, f.name) for f in fields(self))
+        return PathArrays(*(a[start:stop] for a in self))
 
 
 def is_summary(ds: xr.Dataset) -> bool:
     """Whether ``ds`` is already a summary (of :func:`summarize` or a summary-only run)."""
     return "estimate" in ds.variables and "standard_error" in ds.variables
-
-
-def fields_of(arrays: PathArrays) -> list[np.ndarray]:
-    return [getattr(arrays, f.name) for f in fields(arrays)]
 
 
 def run_attributes(

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from mcengine.errors import Note, ScenarioError
+from mcengine.errors import InputError, Note
 from mcengine.layout import StepDraw, draw_column, draw_dimension
 
 __all__ = [
@@ -42,16 +42,16 @@ _TINY = 2.0**-53
 def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
     """Validate a sampler request; warn if a Sobol replicate is not a power of two."""
     if sampler not in SAMPLERS:
-        raise ScenarioError(f"sampler = {sampler!r}, must be one of {', '.join(SAMPLERS)}")
+        raise InputError(f"sampler = {sampler!r}, must be one of {', '.join(SAMPLERS)}")
     if sampler == "pseudo":
         return
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
-        raise ScenarioError(f"replicates = {replicates!r}, must be an integer of at least 2")
+        raise InputError(f"replicates = {replicates!r}, must be an integer of at least 2")
     group = n_paths // replicates
     unit = 2 if sampler == "antithetic" else 1
     if n_paths % replicates or group % unit or group < 2:
         pairs = " times 2 (whole antithetic pairs)" if unit == 2 else ""
-        raise ScenarioError(
+        raise InputError(
             f"n_paths = {n_paths} with sampler = {sampler!r}, must be a multiple of "
             f"replicates = {replicates}{pairs}, with at least 2 paths per replicate"
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from mcengine.errors import InputError
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array, log_array
 from mcengine.stats import estimates
@@ -55,11 +56,9 @@ def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -
 
 
 def check_weights(weights) -> tuple[float, float, float]:
-    from mcengine.errors import ScenarioError
-
     w = tuple(float(x) for x in weights) if isinstance(weights, list | tuple) else None
     if w is None or len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
-        raise ScenarioError(
+        raise InputError(
             f"weights = {weights!r}, must be 3 non-negative numbers (applications, inference, "
             "training) with a positive sum"
         )

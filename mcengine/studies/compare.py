@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine.engine.local import simulate
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError, ScenarioError
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import fresh_seed
 from mcengine.stats.summary import summarize
@@ -47,7 +47,7 @@ def _scenario_tables(sc: Scenario, n_paths: int, seed: int, batches: int, thread
 
 def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int, client=None):
     if batches < 2 or n_paths < 2 * batches:
-        raise ScenarioError(
+        raise InputError(
             f"n_paths = {n_paths} with batches = {batches}: need batches >= 2 and at least 2 "
             "paths per batch"
         )
@@ -110,7 +110,7 @@ def compare(
     resolved = [_resolve(s) for s in scenarios]
     names = [s.name for s in resolved]
     if not resolved or len(set(names)) != len(names):
-        raise ScenarioError(f"scenarios = {names}, must be at least one, with distinct names")
+        raise InputError(f"scenarios = {names}, must be at least one, with distinct names")
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates, batches)

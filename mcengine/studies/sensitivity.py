@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine.engine.local import simulate
-from mcengine.errors import ScenarioError
+from mcengine.errors import InputError
 from mcengine.layout import PathDraw, StepDraw, draw_column
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import draw_table
@@ -46,9 +46,9 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
     counts; inputs are sorted by the largest absolute swing over the segments.
     """
     if "inputs" not in ds:
-        raise ScenarioError("no recorded inputs: simulate with record_inputs=True")
+        raise InputError("no recorded inputs: simulate with record_inputs=True")
     if not 0 < tail <= 0.5:
-        raise ScenarioError(f"tail = {tail!r}, must be in (0, 0.5]")
+        raise InputError(f"tail = {tail!r}, must be in (0, 0.5]")
     inputs = ds["inputs"].values
     annual = ds["annual_return"].values
     names = [str(v) for v in ds["input"].values]
