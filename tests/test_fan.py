@@ -20,6 +20,7 @@ def brute_force_yearly(scenario, n, seed):
     k0, k1 = key_from_seed(seed)
     simulate_paths(
         build_coefficients(scenario),
+        None,
         spend_ratio_schedule(scenario),
         stress_schedule(scenario),
         k0,

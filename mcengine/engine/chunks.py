@@ -101,6 +101,7 @@ class KernelInputs:
         """Simulate paths ``first_path ..`` into ``part`` (and ``yearly``, if it has years)."""
         simulate_paths(
             self.coefficients,
+            None,
             self.spend,
             self.stress,
             self.key0,

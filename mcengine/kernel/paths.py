@@ -24,6 +24,8 @@ from __future__ import annotations
 import enum
 
 import numpy as np
+from numba import types
+from numba.extending import intrinsic, overload
 
 from mcengine.jit import inline_kernel, kernel, parallel_kernel, prange
 from mcengine.kernel.coefficients import C
@@ -166,8 +168,11 @@ class S(enum.IntEnum):
     END = enum.auto()
 
 
-#: Size of a block's state array.
+#: Size of a block's state array. With per-path parameters, each lane's coefficients
+#: follow it: coefficient ``j`` of lane ``lane`` at ``st[STATE_SIZE + j * LANES + lane]``.
 STATE_SIZE = int(S.END)
+_N_COEFFICIENTS = int(C.SIZE)
+_BLOCK_SIZE = STATE_SIZE + _N_COEFFICIENTS * LANES
 assert (len(StepDraw) - 1) * LANES == S._DRAW_7 - S.DRAWS
 assert S.DRAWS == 0
 assert len(PathDraw) * LANES == S.END - S.PATH_DRAWS
@@ -177,6 +182,70 @@ _PATH_DRAWS = len(PathDraw)
 _STEP_DRAWS = len(StepDraw)
 _N_INPUT_SUMS = len(Input) - len(PathDraw)
 _COMPONENTS = len(Component)
+
+
+@intrinsic
+def _load_lane_coefficients(typingctx, st, lane):
+    """The ``C.SIZE`` values ``st[STATE_SIZE + j * LANES + lane]`` as a tuple: straight-line
+    loads at constant offsets from the state array, which LLVM vectorises with the lane loop
+    and drops where a coefficient is unused. (A view of ``st`` with ``to_fixed_tuple``
+    would leave reference-counting calls in the loop, which stop vectorisation.)"""
+    result = types.UniTuple(types.float64, _N_COEFFICIENTS)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        values = []
+        for j in range(_N_COEFFICIENTS):
+            offset = context.get_constant(types.intp, STATE_SIZE + j * LANES)
+            values.append(builder.load(builder.gep(data, [builder.add(index, offset)])))
+        return context.make_tuple(builder, result, values)
+
+    return result(st, lane), codegen
+
+
+def lane_coefficients(kb, st, lane):
+    """The coefficients of lane ``lane``: ``kb``, the block's tuple (every lane alike), or
+    with ``kb = None`` (per-path parameters) the lane's own, stored after its state."""
+    if kb is not None:
+        return kb
+    return tuple(st[STATE_SIZE + j * LANES + lane] for j in range(_N_COEFFICIENTS))
+
+
+@overload(lane_coefficients, inline="always")
+def _lane_coefficients(kb, st, lane):
+    if isinstance(kb, types.NoneType):
+        return lambda kb, st, lane: _load_lane_coefficients(st, lane)
+    return lambda kb, st, lane: kb
+
+
+@kernel
+def _store_lane_rows(rows, st, start):
+    last = rows.shape[0] - 1
+    for j in range(_N_COEFFICIENTS):
+        for lane in range(LANES):  # lanes past the last path repeat it
+            st[STATE_SIZE + j * LANES + lane] = rows[min(start + lane, last), j]
+
+
+def block_coefficients(coef, rows, st, start):
+    """The coefficient source of the block from path ``start``: the tuple of ``coef`` when
+    every path shares it (``rows is None``), else ``None``, after storing each lane's row
+    of ``rows`` after its state (for :func:`lane_coefficients`)."""
+    if rows is None:
+        return coefficient_tuple(coef)
+    _store_lane_rows(rows, st, start)
+    return None
+
+
+@overload(block_coefficients, inline="always")
+def _block_coefficients(coef, rows, st, start):
+    if isinstance(rows, types.NoneType):
+        return lambda coef, rows, st, start: coefficient_tuple(coef)
+
+    def per_lane(coef, rows, st, start):
+        _store_lane_rows(rows, st, start)
+
+    return per_lane
 
 
 def _slot(base, position):
@@ -202,6 +271,7 @@ _JUMP_TERMS = 4
 @parallel_kernel
 def simulate_paths(
     coef,
+    rows,
     spend_ratio,
     stress,
     key0,
@@ -217,7 +287,9 @@ def simulate_paths(
     ``out`` is a :class:`mcengine.results.dataset.PathArrays` of ``n`` rows (a named tuple:
     the kernel writes each array by its name, ``(n, 3)`` for the per-segment ones,
     ``(n, 3, 6)`` for the components of ``ln W`` by :class:`~mcengine.layout.Component`);
-    every element is written. ``yearly`` is ``(n, years, 6)`` for fan
+    every element is written. ``rows`` is ``None`` (every path has the coefficients
+    ``coef``) or ``(n, C.SIZE)``: each path's own (per-path parameters; their structural
+    slots, steps and window, equal ``coef``'s). ``yearly`` is ``(n, years, 6)`` for fan
     charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
@@ -228,24 +300,25 @@ def simulate_paths(
     n_paths = out.flags.shape[0]
     for block in prange((n_paths + LANES - 1) // LANES):
         _simulate_block(
-            coef, spend_ratio, stress, key0, key1, first_path, block * LANES, out, yearly,
-            external, inputs,
+            coef, rows, spend_ratio, stress, key0, key1, first_path, block * LANES, out,
+            yearly, external, inputs,
         )  # fmt: skip
 
 
 @kernel
 def _simulate_block(
-    coef, spend_ratio, stress, key0, key1, first_path, start, out, yearly, external, inputs
+    coef, rows, spend_ratio, stress, key0, key1, first_path, start, out, yearly, external,
+    inputs,
 ):  # fmt: skip
     """Paths ``start .. start + LANES - 1`` of the call (those below its path count)."""
     n_paths = out.flags.shape[0]
-    k = coefficient_tuple(coef)
+    st = np.empty(_BLOCK_SIZE)
+    k = block_coefficients(coef, rows, st, start)  # a tuple, or None: per lane in st
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
     dt = coef[C.DT]
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
-    st = np.empty(STATE_SIZE)
     ring = np.empty(window * 3 * LANES)  # the crash window's last w segment values
     words = np.empty(LANE_WORDS, dtype=np.uint64)
     first = first_path + start
@@ -265,8 +338,8 @@ def _simulate_block(
             _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
         else:
             step_draws_lanes(key0, key1, first, antithetic, n, words, st)
-        if coef[C.JUMP_MU] > 0.0:
-            _jumps(st, coef[C.JUMP_MU], coef[C.JUMP_P0])
+        if rows is not None or coef[C.JUMP_MU] > 0.0:
+            _jumps(st, k)
         _window_peaks(st, ring, min(n, window))
         shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
         _market_lanes(st, k, n * dt, shocks)  # 2.-10.
@@ -276,13 +349,14 @@ def _simulate_block(
         year = n // steps_per_year - 1
         if n % steps_per_year == 0 and year < yearly.shape[1]:
             _record_year(st, start, n_paths, year, yearly)
-    _finish(st, k, start, out, inputs)
+    _finish(st, k, n_steps, start, out, inputs)
 
 
 @kernel
-def _start_lanes(st, k):
+def _start_lanes(st, kb):
     """Year 0 of every lane (MODEL.md "Initial state")."""
     for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
         lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt = initial_state(
             k, st[_Z_LAM + lane], st[_Z_G + lane]
         )
@@ -326,7 +400,7 @@ def _start_lanes(st, k):
 
 
 @kernel
-def _market_lanes(st, k, t, stress):
+def _market_lanes(st, kb, t, stress):
     """Steps 1-10 of every lane: the drivers and the inference market.
 
     This and the next two are the vectorised loops: no branches, no calls, every access
@@ -334,6 +408,7 @@ def _market_lanes(st, k, t, stress):
     than there are vector registers, and the spills cost more than the stores between them.
     """
     for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
         shocks = correlated_shocks(k, st[_D_COST + lane], st[_D_OPEN + lane], st[_D_DEMAND + lane])
         # The recorded inputs' sums of each shock group over the steps (cheap, so always).
         st[S.SUM_COST + lane] += shocks[0]
@@ -367,9 +442,10 @@ def _market_lanes(st, k, t, stress):
 
 
 @kernel
-def _cash_lanes(st, k, spend_ratio):
+def _cash_lanes(st, kb, spend_ratio):
     """Steps 11-13 of every lane: revenues and cash flows (``S.LOG_REV_*``, ``S.CASH_*``)."""
     for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
         rev, cash = cash_flows(
             k, spend_ratio, st[S.LOG_P + lane], st[S.LOG_Q + lane], st[S.X + lane],
             st[S.LOG_C + lane], st[S.LOG_K + lane], st[S.LOG_CAP + lane],
@@ -385,9 +461,10 @@ def _cash_lanes(st, k, spend_ratio):
 
 
 @kernel
-def _value_lanes(st, k, t, stress_sentiment):
+def _value_lanes(st, kb, t, stress_sentiment):
     """Steps 14-18 of every lane: sentiment, the crash test and contagion, returns."""
     for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
         rev = (st[S.LOG_REV_A + lane], st[S.LOG_REV_I + lane], st[S.LOG_REV_T + lane])
         z = sentiment(  # 14.
             k,
@@ -459,16 +536,18 @@ def _external_draws(external, start, n_paths, column, count, st, offset):
 
 
 @kernel
-def _jumps(st, mu, p0):
+def _jumps(st, kb):
     """This step's demand jumps, Poisson(mu) by inverse CDF of the jump uniform: the first
     terms of :func:`~mcengine.kernel.economics.poisson_inverse`'s sum as a lane loop, the
     rare longer sums lane by lane (the same counts)."""
-    ratios = (mu / 1.0, mu / 2.0, mu / 3.0, mu / 4.0)
     unsettled = 0
     for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
+        mu = k[C.JUMP_MU]
+        ratios = (mu / 1.0, mu / 2.0, mu / 3.0, mu / 4.0)
         u = st[_D_JUMP + lane]
         count = 0.0
-        p = p0
+        p = k[C.JUMP_P0]
         cdf = p
         for j in range(_JUMP_TERMS):
             more = u > cdf and p > 0.0
@@ -480,7 +559,9 @@ def _jumps(st, mu, p0):
     if unsettled:
         for lane in range(LANES):
             if st[S.JUMPS + lane] == _JUMP_TERMS:
-                st[S.JUMPS + lane] = poisson_inverse(st[_D_JUMP + lane], mu, p0)
+                k = lane_coefficients(kb, st, lane)
+                u = st[_D_JUMP + lane]
+                st[S.JUMPS + lane] = poisson_inverse(u, k[C.JUMP_MU], k[C.JUMP_P0])
 
 
 @kernel
@@ -518,12 +599,12 @@ def _record_year(st, start, n_paths, year, yearly):
 
 
 @kernel
-def _finish(st, k, start, out, inputs):
+def _finish(st, kb, n_steps, start, out, inputs):
     """The outputs of the block's paths into ``out`` (MODEL.md "Outputs")."""
-    n_steps = int(k[C.N_STEPS])
     record = inputs.shape[0] > 0
     components = out.components
     for lane in range(min(LANES, out.flags.shape[0] - start)):
+        k = lane_coefficients(kb, st, lane)
         i = start + lane
         crashed = st[S.CRASHED + lane] != 0.0
         spread = selection(k, st[_Z_SEL + lane])
