@@ -55,6 +55,7 @@ __all__ = [
     "exp_array",
     "log_array",
     "expm1_array",
+    "log1p_array",
     "fmax",
     "fmin",
     "dot",
@@ -365,6 +366,12 @@ def _log_into(x, out):
 
 
 @kernel
+def _log1p_into(x, out):
+    for i in range(x.shape[0]):
+        out[i] = log1p(x[i])
+
+
+@kernel
 def _expm1_into(x, out):
     for i in range(x.shape[0]):
         out[i] = expm1(x[i])
@@ -386,6 +393,11 @@ def exp_array(x) -> np.ndarray:
 def log_array(x) -> np.ndarray:
     """Element-wise :func:`log` of an array, the same bits on every CPU."""
     return _elementwise(_log_into, x)
+
+
+def log1p_array(x) -> np.ndarray:
+    """Element-wise :func:`log1p` of an array, the same bits on every CPU."""
+    return _elementwise(_log1p_into, x)
 
 
 def expm1_array(x) -> np.ndarray:

@@ -68,9 +68,9 @@ def test_kept_paths_are_a_sink_whose_merge_is_one_run():
     whole = run_range(plan, 0, 300, Partial.empty(plan, summary=False, keep=True))
     low = run_range(plan, 0, 130, Partial.empty(plan, summary=False, keep=True))
     high = run_range(plan, 130, 300, Partial.empty(plan, summary=False, keep=True))
-    expected, expected_inputs = whole.paths.result()
+    expected, expected_inputs, _ = whole.paths.result()
     for merged in (low.merge(high), high.merge(low)):
-        paths, inputs = merged.paths.result()
+        paths, inputs, _ = merged.paths.result()
         for name, values in expected._asdict().items():
             np.testing.assert_array_equal(getattr(paths, name), values, err_msg=name)
         np.testing.assert_array_equal(inputs, expected_inputs)

@@ -19,7 +19,13 @@ import numpy as np
 from mcengine.checks import check_int
 from mcengine.errors import InputError
 from mcengine.jit import is_cached
-from mcengine.kernel.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
+from mcengine.kernel.coefficients import (
+    C,
+    build_coefficients,
+    coefficient_rows,
+    spend_ratio_schedule,
+    stress_schedule,
+)
 from mcengine.kernel.paths import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
@@ -30,7 +36,7 @@ from mcengine.layout import Input
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
-from mcengine.rng.streams import key_from_seed
+from mcengine.rng.streams import key_from_seed, parameter_uniforms, path_normals
 from mcengine.stats.blocks import BLOCK_PATHS
 
 __all__ = [
@@ -80,6 +86,8 @@ class KernelInputs:
     stress: np.ndarray
     key0: int
     key1: int
+    #: The scenario, when it has uncertain keys (their values are drawn per path).
+    uncertain: Scenario | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int, *, antithetic: bool = False) -> KernelInputs:
@@ -88,7 +96,23 @@ class KernelInputs:
             spend_ratio_schedule(scenario),
             stress_schedule(scenario),
             *key_from_seed(seed),
+            uncertain=scenario if scenario.beliefs else None,
         )
+
+    @property
+    def antithetic(self) -> bool:
+        return self.coefficients[C.ANTITHETIC] != 0.0
+
+    def parameter_values(self, first_path: int, n_paths: int) -> np.ndarray:
+        """The uncertain keys' values of paths ``first_path ..``, ``(n_paths, beliefs)``:
+        a pure function of (seed, path), from their own stream."""
+        beliefs = self.uncertain.uncertain
+        key = (self.key0, self.key1)
+        u = parameter_uniforms(key, first_path, n_paths, beliefs.blocks, antithetic=self.antithetic)
+        normals = None
+        if beliefs.needs_path_draws:
+            normals = path_normals(key, first_path, n_paths, antithetic=self.antithetic)
+        return beliefs.values(u, normals)
 
     def run(
         self,
@@ -97,11 +121,19 @@ class KernelInputs:
         yearly: np.ndarray,
         external: np.ndarray = _NO_DRAWS,
         inputs: np.ndarray = _NO_INPUTS,
+        parameters: np.ndarray | None = None,
     ) -> None:
-        """Simulate paths ``first_path ..`` into ``part`` (and ``yearly``, if it has years)."""
+        """Simulate paths ``first_path ..`` into ``part`` (and ``yearly``, if it has years;
+        ``parameters``, if given, receives the uncertain keys' values)."""
+        rows = None
+        if self.uncertain is not None:
+            values = self.parameter_values(first_path, len(part.flags))
+            if parameters is not None:
+                parameters[:] = values
+            rows = coefficient_rows(self.uncertain, values, antithetic=self.antithetic)
         simulate_paths(
             self.coefficients,
-            None,
+            rows,
             self.spend,
             self.stress,
             self.key0,

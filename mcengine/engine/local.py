@@ -204,10 +204,17 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     if not keep_paths:
         result = summary.result(attrs)
     else:
-        paths, inputs = partial.paths.result()
+        paths, inputs, parameters = partial.paths.result()
         result = to_dataset(paths, attrs)
         if inputs is not None:
             result = result.assign_coords(input=list(INPUTS)).assign(
                 inputs=(("path", "input"), inputs)
+            )
+        if parameters is not None:
+            result = result.assign_coords(parameter=[b.key for b in scenario.beliefs]).assign(
+                parameters=(("path", "parameter"), parameters)
+            )
+            result["parameters"].attrs.update(
+                long_name="each path's values of the scenario's uncertain keys"
             )
     return result if partial.fan is None else attach_fan(result, partial.fan)

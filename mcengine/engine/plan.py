@@ -122,6 +122,13 @@ class RunPlan:
                 f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
                 "standard errors come from replicate groups of the kept paths"
             )
+        if scenario.beliefs and (sampler == "sobol" or draws is not None):
+            raise InputError(
+                f"scenario '{scenario.name}' has uncertain keys "
+                f"({', '.join(b.key for b in scenario.beliefs)}), which "
+                f"{'the Sobol sampler' if sampler == 'sobol' else 'designed draws'} do not "
+                "cover yet: use the pseudo or antithetic sampler"
+            )
         if record_inputs and not (keep_paths and stopping is None):
             raise InputError("record_inputs=True needs keep_paths=True and no target")
         return cls(

@@ -32,50 +32,59 @@ __all__ = ["KeptPaths", "Partial", "run_range"]
 
 class KeptPaths:
     """The sink of kept paths: the arrays the kernel writes them into, with their recorded
-    inputs (``inputs``), as blocks of consecutive paths.
+    inputs (``inputs``) and uncertain keys' values (``parameters`` columns), as blocks of
+    consecutive paths.
 
     :meth:`allocate` reserves a known range once (a fixed run: the kernel writes into views
     of one allocation, nothing is copied); otherwise each range run gets a block of its own
     (a run with a target, which does not know its length), joined by :meth:`result`.
     """
 
-    def __init__(self, *, inputs: bool = False) -> None:
+    def __init__(self, *, inputs: bool = False, parameters: int = 0) -> None:
         self.inputs = inputs
-        self.blocks: list[tuple[int, PathArrays, np.ndarray | None]] = []
+        self.parameters = parameters
+        self.blocks: list[tuple[int, PathArrays, np.ndarray | None, np.ndarray | None]] = []
 
     def allocate(self, start: int, stop: int) -> None:
         """Reserve paths ``[start, stop)``."""
-        width = (stop - start, len(Input))
-        self.blocks.append(
-            (start, PathArrays.empty(stop - start), np.empty(width) if self.inputs else None)
-        )
+        n = stop - start
+        inputs = np.empty((n, len(Input))) if self.inputs else None
+        parameters = np.empty((n, self.parameters)) if self.inputs and self.parameters else None
+        self.blocks.append((start, PathArrays.empty(n), inputs, parameters))
 
-    def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray]:
-        """Where the kernel writes paths ``[start, stop)``: a view of the block that holds
-        them (allocated now if none does) and of its inputs (``(0, 11)`` without)."""
-        for first, paths, inputs in self.blocks:
+    def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray, np.ndarray | None]:
+        """Where the kernel writes paths ``[start, stop)``: views of the block that holds
+        them (allocated now if none does): paths, inputs (``(0, 11)`` without) and
+        parameter values (``None`` without)."""
+        for first, paths, inputs, parameters in self.blocks:
             if first <= start and stop <= first + len(paths.flags):
                 rows = slice(start - first, stop - first)
-                return paths.slice(rows.start, rows.stop), (
-                    _NO_INPUTS if inputs is None else inputs[rows]
+                return (
+                    paths.slice(rows.start, rows.stop),
+                    _NO_INPUTS if inputs is None else inputs[rows],
+                    None if parameters is None else parameters[rows],
                 )
         self.allocate(start, stop)
         return self.reserve(start, stop)
 
     def merge(self, other: KeptPaths) -> KeptPaths:
         """Both sinks' paths (disjoint ranges), in path order."""
-        merged = KeptPaths(inputs=self.inputs)
+        merged = KeptPaths(inputs=self.inputs, parameters=self.parameters)
         merged.blocks = sorted(self.blocks + other.blocks, key=lambda block: block[0])
         return merged
 
-    def result(self) -> tuple[PathArrays, np.ndarray | None]:
-        """The kept paths in path order, joined, and their inputs (``None`` without)."""
+    def result(self) -> tuple[PathArrays, np.ndarray | None, np.ndarray | None]:
+        """The kept paths in path order, joined, with their inputs and parameter values
+        (``None`` where not recorded)."""
         blocks = sorted(self.blocks, key=lambda block: block[0])
         paths = PathArrays.concatenate([block[1] for block in blocks])
-        if not self.inputs:
-            return paths, None
-        inputs = [block[2] for block in blocks]
-        return paths, inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
+        return paths, _join([b[2] for b in blocks]), _join([b[3] for b in blocks])
+
+
+def _join(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    if not arrays or arrays[0] is None:
+        return None
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 @dataclass
@@ -94,7 +103,9 @@ class Partial:
         horizon = plan.scenario.simulation.horizon_years
         return cls(
             SummaryAccumulator(horizon, plan.portfolio_weights) if summary else None,
-            KeptPaths(inputs=plan.record_inputs) if keep else None,
+            KeptPaths(inputs=plan.record_inputs, parameters=len(plan.scenario.beliefs))
+            if keep
+            else None,
             FanAccumulator(plan.years) if plan.fan_chart else None,
             OverflowTally(),
         )
@@ -125,19 +136,23 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
     """
     size = min(BLOCK_PATHS, stop - start)
     if into.paths is not None:
-        kept, kept_inputs = into.paths.reserve(start, stop)
+        kept, kept_inputs, kept_values = into.paths.reserve(start, stop)
     else:
         buffer = PathArrays.empty(size)
     yearly = np.empty((size, plan.years, len(Yearly)))
     for first in range(start, stop, BLOCK_PATHS):
         last = min(first + BLOCK_PATHS, stop)
         n = last - first
+        values = None
         if into.paths is None:
             part, inputs = buffer.slice(0, n), _NO_INPUTS
         else:
             part = kept.slice(first - start, last - start)
             inputs = kept_inputs[first - start : last - start]
-        plan.kernel.run(first, part, yearly[:n], plan.external_draws(first, last), inputs)
+            if kept_values is not None:
+                values = kept_values[first - start : last - start]
+        external = plan.external_draws(first, last)
+        plan.kernel.run(first, part, yearly[:n], external, inputs, values)
         if into.fan is not None:
             into.fan.add(yearly[:n])
         into.add_paths(part, first)

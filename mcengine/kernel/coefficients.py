@@ -13,15 +13,28 @@ from __future__ import annotations
 
 import enum
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
+from mcengine.model.parameters import SECTIONS
 from mcengine.model.scenario import Scenario
-from mcengine.numerics import cholesky, exp, exp_array, expm1, log, log1p
+from mcengine.numerics import (
+    cholesky,
+    exp,
+    exp_array,
+    expm1,
+    expm1_array,
+    log,
+    log1p,
+    log1p_array,
+    log_array,
+)
 
 __all__ = [
     "C",
     "build_coefficients",
+    "coefficient_rows",
     "spend_ratio_schedule",
     "stress_schedule",
     "crash_window_steps",
@@ -114,8 +127,42 @@ class C(enum.IntEnum):
     SIZE = enum.auto()
 
 
-def _log(x: float) -> float:
+# The formulas below take a number, or an array of each path's values (per-path
+# parameters, :func:`coefficient_rows`): mcengine's own maths either way, the same bits.
+def _exp(x):
+    return exp_array(x) if isinstance(x, np.ndarray) else exp(x)
+
+
+def _ln(x):
+    return log_array(x) if isinstance(x, np.ndarray) else log(x)
+
+
+def _log1p(x):
+    return log1p_array(x) if isinstance(x, np.ndarray) else log1p(x)
+
+
+def _expm1(x):
+    return expm1_array(x) if isinstance(x, np.ndarray) else expm1(x)
+
+
+def _sqrt(x):
+    return np.sqrt(x) if isinstance(x, np.ndarray) else math.sqrt(x)  # correctly rounded
+
+
+def _log0(x):
+    """log x, with log 0 = -inf (a zero parameter)."""
+    if isinstance(x, np.ndarray):
+        return np.where(x > 0, log_array(np.where(x > 0, x, 1.0)), -math.inf)
     return log(x) if x > 0 else -math.inf
+
+
+def _ou_scale(kappa, dt):
+    """sqrt((1 - exp(-2 kappa dt)) / (2 kappa)), the exact OU noise per unit volatility
+    (-expm1 for 1 - a**2 without cancellation at small kappa; sqrt(dt) at kappa = 0)."""
+    if isinstance(kappa, np.ndarray):
+        safe = np.where(kappa > 0, kappa, 1.0)
+        return np.where(kappa > 0, _sqrt(-_expm1(-2.0 * safe * dt) / (2.0 * safe)), math.sqrt(dt))
+    return math.sqrt(-expm1(-2.0 * kappa * dt) / (2.0 * kappa)) if kappa > 0 else math.sqrt(dt)
 
 
 def crash_window_steps(scenario: Scenario) -> int:
@@ -183,6 +230,46 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     return c
 
 
+def coefficient_rows(
+    scenario: Scenario, values: np.ndarray, *, antithetic: bool = False
+) -> np.ndarray:
+    """Each path's coefficient vector, ``(n, C.SIZE)``, for the scenario's uncertain keys
+    at ``values`` ``(n, len(scenario.beliefs))`` (:mod:`mcengine.model.beliefs`).
+
+    The same formulas as :func:`build_coefficients`, on arrays: a path whose values equal
+    the point scenario's gets its vector to the bit. (The overflow check of expected demand
+    is the kernel's per-path flag here.)
+    """
+    view = _with_values(scenario, values)
+    c = np.empty((values.shape[0], C.SIZE))
+    c[:] = build_coefficients(scenario, antithetic=antithetic)
+    _drivers(view, c)
+    _segments(view, c)
+    _valuation(view, c)
+    return c
+
+
+def _with_values(scenario: Scenario, values: np.ndarray) -> SimpleNamespace:
+    """The scenario's sections as namespaces, each uncertain key holding its column of
+    ``values`` (an element of a per-segment list, in its place in the tuple)."""
+    sections = {name: dict(vars(getattr(scenario, name))) for name in SECTIONS}
+    for j, belief in enumerate(scenario.beliefs):
+        section, _, key = belief.key.partition(".")
+        name, _, index = key.partition("[")
+        column = np.ascontiguousarray(values[:, j])
+        if index:
+            triple = list(sections[section][name])
+            triple[int(index[:-1])] = column
+            sections[section][name] = tuple(triple)
+        else:
+            sections[section][name] = column
+    return SimpleNamespace(
+        **{name: SimpleNamespace(**fields) for name, fields in sections.items()},
+        n_steps=scenario.n_steps,
+        correlation_matrix=scenario.correlation_matrix,
+    )
+
+
 def _drivers(scenario: Scenario, c: np.ndarray) -> None:
     """Time grid, the three drivers and their correlation (Cholesky factor)."""
     sim, tc, op, d = (
@@ -192,71 +279,68 @@ def _drivers(scenario: Scenario, c: np.ndarray) -> None:
         scenario.demand,
     )
     dt = 1.0 / sim.steps_per_year
-    c[C.DT] = dt
-    c[C.N_STEPS] = scenario.n_steps
-    c[C.HORIZON] = sim.horizon_years
-    c[C.WINDOW] = crash_window_steps(scenario)
+    c[..., C.DT] = dt
+    c[..., C.N_STEPS] = scenario.n_steps
+    c[..., C.HORIZON] = sim.horizon_years
+    c[..., C.WINDOW] = crash_window_steps(scenario)
 
-    c[C.LAMBDA_MEDIAN] = tc.decline_median
-    c[C.LAMBDA_DISPERSION] = tc.decline_dispersion
-    c[C.COST_VOL_SQDT] = tc.volatility * math.sqrt(dt)
+    c[..., C.LAMBDA_MEDIAN] = tc.decline_median
+    c[..., C.LAMBDA_DISPERSION] = tc.decline_dispersion
+    c[..., C.COST_VOL_SQDT] = tc.volatility * _sqrt(dt)
 
-    c[C.X0] = log(op.initial / (1.0 - op.initial))
-    c[C.OPEN_DRIFT] = op.drift
-    c[C.OPEN_COUPLING] = op.cost_coupling
-    c[C.OPEN_VOL_SQDT] = op.volatility * math.sqrt(dt)
+    c[..., C.X0] = _ln(op.initial / (1.0 - op.initial))
+    c[..., C.OPEN_DRIFT] = op.drift
+    c[..., C.OPEN_COUPLING] = op.cost_coupling
+    c[..., C.OPEN_VOL_SQDT] = op.volatility * _sqrt(dt)
 
-    c[C.G_MEAN] = d.growth_initial_mean
-    c[C.G_SD] = d.growth_initial_sd
-    c[C.G_LONG] = d.growth_long_run
+    c[..., C.G_MEAN] = d.growth_initial_mean
+    c[..., C.G_SD] = d.growth_initial_sd
+    c[..., C.G_LONG] = d.growth_long_run
     kappa = d.growth_reversion
-    a = exp(-kappa * dt)
-    c[C.G_DECAY] = a
-    # Exact OU noise; -expm1(-2 kappa dt) = 1 - a^2 without cancellation for small kappa.
-    c[C.G_NOISE] = d.volatility * (
-        math.sqrt(-expm1(-2.0 * kappa * dt) / (2.0 * kappa)) if kappa > 0 else math.sqrt(dt)
-    )
-    c[C.JUMP_MU] = d.jump_rate * dt
-    c[C.JUMP_P0] = exp(-d.jump_rate * dt)
-    c[C.JUMP_SIZE] = d.jump_size
-    c[C.PRICE_ELASTICITY] = d.price_elasticity
+    a = _exp(-kappa * dt)
+    c[..., C.G_DECAY] = a
+    c[..., C.G_NOISE] = d.volatility * _ou_scale(kappa, dt)
+    c[..., C.JUMP_MU] = d.jump_rate * dt
+    c[..., C.JUMP_P0] = _exp(-d.jump_rate * dt)
+    c[..., C.JUMP_SIZE] = d.jump_size
+    c[..., C.PRICE_ELASTICITY] = d.price_elasticity
 
     chol = cholesky(scenario.correlation_matrix())
-    c[C.L10], c[C.L11] = chol[1, 0], chol[1, 1]
-    c[C.L20], c[C.L21], c[C.L22] = chol[2, 0], chol[2, 1], chol[2, 2]
+    c[..., C.L10], c[..., C.L11] = chol[1, 0], chol[1, 1]
+    c[..., C.L20], c[..., C.L21], c[..., C.L22] = chol[2, 0], chol[2, 1], chol[2, 2]
 
 
 def _segments(scenario: Scenario, c: np.ndarray) -> None:
     """Inference, training and applications economics."""
     inf, tr, app = scenario.inference, scenario.training, scenario.applications
     dt = 1.0 / scenario.simulation.steps_per_year
-    c[C.LOG_K0] = -log1p(inf.markup)
-    c[C.HW_DECLINE] = inf.hardware_decline
-    c[C.PASS_THROUGH] = inf.cost_pass_through
-    c[C.LOG_MARKUP_I] = log1p(inf.markup)
-    c[C.LOG_CAPACITY0] = log(inf.capacity_initial)
-    c[C.LOG_BUILD] = log(dt / inf.capital_intensity)
-    c[C.CAPACITY_DECAY] = dt / inf.useful_life
-    c[C.LOG_CAPEX0] = _log(inf.capex_initial)
-    c[C.CAPEX_GROWTH_DT] = inf.capex_growth * dt
-    c[C.CAPEX_ACCEL_DT] = inf.capex_accelerator * dt
-    c[C.LOG_FLOOR] = _log(inf.price_floor)
-    c[C.SCARCITY_ELASTICITY] = inf.scarcity_elasticity
-    c[C.LOG_SCARCITY_CAP] = log(inf.scarcity_cap)
-    c[C.VARIABLE_SHARE] = inf.variable_cost_share
-    c[C.LOG_CAPEX_KEEP] = _log(1.0 - inf.crash_capex_cut)
+    c[..., C.LOG_K0] = -_log1p(inf.markup)
+    c[..., C.HW_DECLINE] = inf.hardware_decline
+    c[..., C.PASS_THROUGH] = inf.cost_pass_through
+    c[..., C.LOG_MARKUP_I] = _log1p(inf.markup)
+    c[..., C.LOG_CAPACITY0] = _ln(inf.capacity_initial)
+    c[..., C.LOG_BUILD] = _ln(dt / inf.capital_intensity)
+    c[..., C.CAPACITY_DECAY] = dt / inf.useful_life
+    c[..., C.LOG_CAPEX0] = _log0(inf.capex_initial)
+    c[..., C.CAPEX_GROWTH_DT] = inf.capex_growth * dt
+    c[..., C.CAPEX_ACCEL_DT] = inf.capex_accelerator * dt
+    c[..., C.LOG_FLOOR] = _log0(inf.price_floor)
+    c[..., C.SCARCITY_ELASTICITY] = inf.scarcity_elasticity
+    c[..., C.LOG_SCARCITY_CAP] = _ln(inf.scarcity_cap)
+    c[..., C.VARIABLE_SHARE] = inf.variable_cost_share
+    c[..., C.LOG_CAPEX_KEEP] = _log0(1.0 - inf.crash_capex_cut)
 
-    c[C.BRAND_MOAT] = tr.brand_moat
-    c[C.TECH_PREMIUM] = tr.tech_premium
-    c[C.MOAT_EROSION] = tr.moat_erosion
-    c[C.CUT_MAX] = tr.cut_max
-    c[C.TRAIN_OPEX] = tr.opex
-    c[C.SPEND_KEEP] = 1.0 - tr.crash_spend_cut
+    c[..., C.BRAND_MOAT] = tr.brand_moat
+    c[..., C.TECH_PREMIUM] = tr.tech_premium
+    c[..., C.MOAT_EROSION] = tr.moat_erosion
+    c[..., C.CUT_MAX] = tr.cut_max
+    c[..., C.TRAIN_OPEX] = tr.opex
+    c[..., C.SPEND_KEEP] = 1.0 - tr.crash_spend_cut
 
-    c[C.LOG_MARKUP_A] = log1p(app.markup)
-    c[C.VALUE_ELASTICITY] = app.value_elasticity
-    c[C.APP_OPEX] = app.opex
-    c[C.SELECTION_SD] = app.selection_dispersion
+    c[..., C.LOG_MARKUP_A] = _log1p(app.markup)
+    c[..., C.VALUE_ELASTICITY] = app.value_elasticity
+    c[..., C.APP_OPEX] = app.opex
+    c[..., C.SELECTION_SD] = app.selection_dispersion
 
 
 def _valuation(scenario: Scenario, c: np.ndarray) -> None:
@@ -264,17 +348,17 @@ def _valuation(scenario: Scenario, c: np.ndarray) -> None:
     val = scenario.valuation
     dt = 1.0 / scenario.simulation.steps_per_year
     for i, slot in enumerate((C.LOG_FSM_A, C.LOG_FSM_I, C.LOG_FSM_T)):
-        c[slot] = log(val.fair_sales_multiple[i])
+        c[..., slot] = _ln(val.fair_sales_multiple[i])
     for i, slot in enumerate((C.Z0_A, C.Z0_I, C.Z0_T)):
-        c[slot] = log(val.initial_premium[i])
+        c[..., slot] = _ln(val.initial_premium[i])
     kappa_s = _LN2 / val.sentiment_half_life
-    c[C.SENT_DECAY] = exp(-kappa_s * dt)
-    ou_scale = val.sentiment_volatility * math.sqrt(-expm1(-2.0 * kappa_s * dt) / (2.0 * kappa_s))
-    c[C.SENT_COMMON] = ou_scale * math.sqrt(val.sentiment_common)
-    c[C.SENT_IDIO] = ou_scale * math.sqrt(1.0 - val.sentiment_common)
+    c[..., C.SENT_DECAY] = _exp(-kappa_s * dt)
+    ou_scale = val.sentiment_volatility * _ou_scale(kappa_s, dt)
+    c[..., C.SENT_COMMON] = ou_scale * _sqrt(val.sentiment_common)
+    c[..., C.SENT_IDIO] = ou_scale * _sqrt(1.0 - val.sentiment_common)
     # A crash is a fall of more than the threshold: log(V/peak) < log(1 - threshold).
-    c[C.LOG_CRASH_KEEP] = _log(1.0 - val.crash_threshold)
+    c[..., C.LOG_CRASH_KEEP] = _log0(1.0 - val.crash_threshold)
     for i, slot in enumerate((C.HIT_A, C.HIT_I, C.HIT_T)):
-        c[slot] = val.contagion_jump * val.contagion_loading[i]
+        c[..., slot] = val.contagion_jump * val.contagion_loading[i]
     for i, slot in enumerate((C.DILUTION_A, C.DILUTION_I, C.DILUTION_T)):
-        c[slot] = val.entrant_dilution[i] * dt
+        c[..., slot] = val.entrant_dilution[i] * dt

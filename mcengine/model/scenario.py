@@ -21,6 +21,7 @@ import numpy as np
 import tomli_w
 
 from mcengine.errors import ScenarioError
+from mcengine.model.beliefs import Belief, Beliefs, Dependence
 from mcengine.model.parameters import (
     SECTIONS,
     Applications,
@@ -67,6 +68,9 @@ class Scenario:
     applications: Applications = field(default_factory=Applications)
     valuation: Valuation = field(default_factory=Valuation)
     stress: tuple[Stress, ...] = ()
+    #: Uncertain keys (:mod:`mcengine.model.beliefs`); their point fields hold the medians.
+    beliefs: tuple[Belief, ...] = ()
+    dependence: Dependence | None = None
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,11 @@ class Scenario:
         )
 
     @property
+    def uncertain(self) -> Beliefs | None:
+        """The beliefs and their dependence, or ``None`` for a point scenario."""
+        return Beliefs(self.beliefs, self.dependence) if self.beliefs else None
+
+    @property
     def n_steps(self) -> int:
         return self.simulation.horizon_years * self.simulation.steps_per_year
 
@@ -125,6 +134,15 @@ class Scenario:
             out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
         if self.stress:
             out["stress"] = [dataclasses.asdict(shock) for shock in self.stress]
+        for belief in self.beliefs:  # the tables, where the medians stood
+            section, _, key = belief.key.partition(".")
+            name, _, index = key.partition("[")
+            if index:
+                out[section][name][int(index[:-1])] = belief.to_table()
+            else:
+                out[section][name] = belief.to_table()
+        if self.dependence is not None:
+            out["dependence"] = self.dependence.to_table()
         return out
 
     def to_toml(self) -> str:
@@ -138,9 +156,15 @@ class Scenario:
         """Build from ``{section: {key: value}}``; missing keys take the base values."""
         _check_names(mapping, source)
         try:
-            sections = {s: SECTIONS[s](**dict(mapping.get(s, {}))) for s in SECTIONS}
+            points, beliefs = _beliefs(mapping)
+            sections = {s: SECTIONS[s](**points[s]) for s in SECTIONS}
             stress = tuple(_stress(i, table) for i, table in enumerate(mapping.get("stress", [])))
-            return cls(**sections, stress=stress, name=name)
+            dependence = mapping.get("dependence")
+            if dependence is not None:
+                if not isinstance(dependence, Mapping):
+                    raise ScenarioError("dependence must be a table")
+                dependence = Dependence.from_table(dependence, beliefs)
+            return cls(**sections, stress=stress, beliefs=beliefs, dependence=dependence, name=name)
         except ScenarioError as err:
             raise ScenarioError(f"{source}: {err}") from None
 
@@ -314,6 +338,30 @@ def _resolve(path: Path, chain: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     return base
 
 
+def _beliefs(mapping: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], tuple[Belief, ...]]:
+    """Each section's keys with every distribution table replaced by its median, and the
+    beliefs, in file order."""
+    points: dict[str, dict[str, Any]] = {}
+    beliefs = []
+    for section, cls in SECTIONS.items():
+        values = dict(mapping.get(section, {}))
+        for f in dataclasses.fields(cls):
+            value = values.get(f.name)
+            label, valid = f"{section}.{f.name}", f.metadata["range"]
+            if isinstance(value, Mapping):
+                beliefs.append(Belief.from_table(label, value, valid))
+                values[f.name] = beliefs[-1].point
+            elif f.metadata["triple"] and isinstance(value, list | tuple):
+                value = list(value)
+                for i, element in enumerate(value):
+                    if isinstance(element, Mapping):
+                        beliefs.append(Belief.from_table(f"{label}[{i}]", element, valid))
+                        value[i] = beliefs[-1].point
+                values[f.name] = value
+        points[section] = values
+    return points, tuple(beliefs)
+
+
 def _stress(index: int, table: Mapping[str, Any]) -> Stress:
     try:
         return Stress(**dict(table))
@@ -326,6 +374,8 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
         if section == "stress":
             _check_stress_names(values, source)
             continue
+        if section == "dependence":
+            continue  # checked by Dependence.from_table
         if section not in SECTIONS:
             raise ScenarioError(
                 f"{source}: unknown section [{plain(section)}]{_suggest(section, list(SECTIONS))}"
@@ -371,6 +421,16 @@ def _apply_overrides(
         if not isinstance(out[section], dict):
             raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")
         out[section][key] = value
+        dependence = out.get("dependence")
+        if isinstance(dependence, dict) and isinstance(dependence.get("spearman"), list):
+            # a key set again is no longer the belief the rank correlations were about
+            gone = {str(dotted), *(f"{dotted}[{i}]" for i in range(3))}
+            pairs = [
+                p
+                for p in dependence["spearman"]
+                if not (isinstance(p, list) and gone & set(map(str, p[:2])))
+            ]
+            out["dependence"] = {**dependence, "spearman": pairs}
     return out
 
 

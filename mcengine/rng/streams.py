@@ -61,6 +61,9 @@ __all__ = [
     "replay_state",
     "replay_normals",
     "words_used",
+    "PARAMETER_STREAM",
+    "parameter_uniforms",
+    "path_normals",
 ]
 
 #: Seeds are non-negative integers below 2**63, so that they fit a netCDF int64 attribute.
@@ -505,3 +508,61 @@ def draw_table(
     per_step = np.empty((n_paths, n_steps, 8))
     _fill_draw_table(k0, k1, first_path, per_path, per_step)
     return per_path, per_step
+
+
+# -- uncertain parameters -----------------------------------------------------------------------
+#: The stream of the uncertain parameters' uniforms (steps use streams 1..N, N <= 1200).
+PARAMETER_STREAM = 0xFFFFFFFF
+_MIRROR = np.uint64((1 << 53) - 1)
+
+
+@kernel
+def _parameter_uniforms(key0, key1, first_path, antithetic, blocks, out):
+    last = blocks.shape[0] - 1
+    for i in range(out.shape[0]):
+        path, mirror = _lane_path(first_path, i, antithetic)
+        lo = np.uint32(path & _LO32)
+        hi = np.uint32(path >> np.uint64(32))
+        for j in range(blocks.shape[0]):
+            w0, w1, _, _ = philox4x32(PARAMETER_STREAM, lo, hi, blocks[j], key0, key1)
+            bits = ((np.uint64(w1) << np.uint64(32)) | np.uint64(w0)) >> np.uint64(11)
+            if mirror and j < last:
+                bits = _MIRROR - bits
+            out[i, j] = (np.float64(bits) + 0.5) * _U53
+
+
+def parameter_uniforms(
+    key: tuple[int, int], first_path: int, n_paths: int, blocks: np.ndarray, *, antithetic: bool
+) -> np.ndarray:
+    """The uncertain parameters' uniforms of paths ``first_path ..``: ``(n_paths, len(blocks))``.
+
+    Column ``j`` of path ``p`` is the first word of Philox block ``blocks[j]`` of stream
+    :data:`PARAMETER_STREAM` of path ``p``, as ``(k + 1/2) 2**-53`` with ``k`` its top 53
+    bits: in (0, 1), never 0 or 1, a pure function of (seed, path, block). With
+    ``antithetic`` the odd path of a pair takes ``1 - u`` of its even path's (exactly), in
+    every column but the last (the t copula's mixing variable, shared by the pair).
+    """
+    out = np.empty((n_paths, len(blocks)))
+    _parameter_uniforms(key[0], key[1], first_path, antithetic, blocks.astype(np.uint32), out)
+    return out
+
+
+@kernel
+def _path_normals(key0, key1, first_path, antithetic, out):
+    state = np.empty(STATE_SIZE, dtype=np.uint64)
+    for i in range(out.shape[0]):
+        path, mirror = _lane_path(first_path, i, antithetic)
+        path_draws(key0, key1, path, state, out[i])
+        if mirror:
+            for j in range(out.shape[1]):
+                out[i, j] = -out[i, j]
+
+
+def path_normals(
+    key: tuple[int, int], first_path: int, n_paths: int, *, antithetic: bool
+) -> np.ndarray:
+    """The per-path normals (:class:`~mcengine.layout.PathDraw`) of paths ``first_path ..``,
+    ``(n_paths, 3)``, as the kernel draws them (for copulas linking beliefs to them)."""
+    out = np.empty((n_paths, _PATH_DRAWS))
+    _path_normals(key[0], key[1], first_path, antithetic, out)
+    return out
