@@ -31,6 +31,7 @@ from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
 from mcengine.errors import InputError, Note, ResultFileError, ScenarioError
 from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.present.tables import (
+    belief_lines,
     comparison_to_json,
     indices_to_json,
     render_comparison,
@@ -885,8 +886,15 @@ def scenarios() -> None:
 @click.argument("scenario")
 @_SET_OPTION
 def show(scenario, overrides) -> None:
-    """Print SCENARIO fully resolved, as TOML."""
-    click.echo(_load(scenario, overrides).to_toml(), nl=False)
+    """Print SCENARIO fully resolved, as TOML; uncertain keys first, as comments, with
+    their 5/50/95% quantiles."""
+    sc = _load(scenario, overrides)
+    lines = belief_lines(sc)
+    if lines:
+        click.echo("# uncertain keys (drawn once per path):")
+        for line in lines:
+            click.echo(f"#   {line}")
+    click.echo(sc.to_toml(), nl=False)
 
 
 @cli.command()

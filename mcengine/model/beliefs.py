@@ -363,9 +363,11 @@ class Dependence:
         return table
 
     def names(self, keys: Sequence[str]) -> list[str]:
-        """The copula's variables: the per-path draws it uses, then every belief."""
+        """The copula's variables: the per-path draws it uses, then the beliefs it links
+        (in ``keys``' order). A belief in no pair keeps its own uniform, so its draws are
+        the same as in a scenario without the dependence (common random numbers)."""
         used = {name for a, b, _ in self.spearman for name in (a, b)}
-        return [d for d in PER_PATH_DRAWS if d in used] + list(keys)
+        return [d for d in PER_PATH_DRAWS if d in used] + [k for k in keys if k in used]
 
     def factor(self, keys: Sequence[str]) -> np.ndarray:
         """Lower Cholesky factor of the copula's correlation (over :meth:`names`)."""
@@ -429,20 +431,20 @@ class Beliefs:
         (the last column is the t copula's) and its per-path normals ``(n, 3)``
         (:class:`~mcengine.layout.PathDraw` order; needed for :attr:`needs_path_draws`)."""
         p = len(self.beliefs)
-        probabilities = u[:, :p]
+        probabilities = u[:, :p].copy()
         dep = self.dependence
         if dep is not None and dep.spearman:
-            z = special.ndtri(probabilities)
-            linked = self.needs_path_draws
-            if linked:
-                draws = np.column_stack([path_normals[:, PER_PATH_DRAWS[n]] for n in linked])
-                z = np.column_stack([draws, z])
-            x = (z @ dep.factor(self.keys).T)[:, len(linked) :]
+            names = dep.names(self.keys)
+            draws = self.needs_path_draws
+            columns = [self.keys.index(k) for k in names[len(draws) :]]
+            z = [path_normals[:, PER_PATH_DRAWS[n]] for n in draws]
+            z = np.column_stack(z + [special.ndtri(u[:, j]) for j in columns])
+            x = (z @ dep.factor(self.keys).T)[:, len(draws) :]
             if dep.copula == "t":
                 w = stats.chi2.ppf(u[:, p], dep.df) / dep.df
-                probabilities = stats.t.cdf(x / np.sqrt(w)[:, None], dep.df)
+                linked = stats.t.cdf(x / np.sqrt(w)[:, None], dep.df)
             else:
-                probabilities = special.ndtr(x)
+                linked = special.ndtr(x)
             # the copula's own rounding may reach 0 or 1 far in the tails
-            probabilities = np.clip(probabilities, 2.0**-54, 1 - 2.0**-53)
+            probabilities[:, columns] = np.clip(linked, 2.0**-54, 1 - 2.0**-53)
         return np.column_stack([b.ppf(probabilities[:, j]) for j, b in enumerate(self.beliefs)])

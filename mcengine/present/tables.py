@@ -7,12 +7,16 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from mcengine.model.scenario import Scenario
+
 __all__ = [
+    "belief_lines",
     "json_ready",
     "cell",
     "cell_of",
@@ -580,3 +584,22 @@ def indices_to_json(table: xr.Dataset) -> dict:
         }
         for group in table["group"].values
     }
+
+
+def belief_lines(scenario: Scenario) -> list[str]:
+    """A line per uncertain key: its distribution, its 5/50/95% quantiles (of the draws,
+    after truncation to the key's range) and the share cut off (``mcengine show``)."""
+    lines = []
+    for belief in scenario.beliefs:
+        q05, q50, q95 = belief.ppf(np.array([0.05, 0.5, 0.95]))
+        cut = (
+            f"; {belief.cut:.2%} cut off by the range {belief.valid}" if belief.cut >= 5e-5 else ""
+        )
+        lines.append(
+            f"{belief.key} ~ {belief.describe()}: 5% {q05:.4g}, 50% {q50:.4g}, 95% {q95:.4g}{cut}"
+        )
+    dependence = scenario.dependence
+    if dependence is not None:
+        for a, b, rho in dependence.spearman:
+            lines.append(f"spearman({a}, {b}) = {rho:g} ({dependence.copula} copula)")
+    return lines
