@@ -187,3 +187,12 @@ def test_cli_workers_give_the_local_summary():
     assert a["segments"] == b["segments"]
     mean = "mean"
     assert c["segments"]["training"][mean] == a["segments"]["training"][mean]
+
+
+def test_uncertain_parameters_give_the_local_bits_on_dask(client):
+    # each task draws its paths' parameter values from (seed, path) alone
+    local = mcengine.simulate("beliefs", 2 * BLOCK_PATHS + 99, seed=4, keep_paths=False)
+    remote = mcengine.simulate(
+        "beliefs", 2 * BLOCK_PATHS + 99, seed=4, keep_paths=False, client=client
+    )
+    xr.testing.assert_identical(remote.drop_attrs(), local.drop_attrs())

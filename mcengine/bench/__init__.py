@@ -56,6 +56,11 @@ WORKLOADS: dict[str, Workload] = {
         _W("record_inputs", "base, recording inputs", options={"record_inputs": True}),
         _W("stress", "deepseek_shock (stress overlays)", scenario="deepseek_shock"),
         _W(
+            "beliefs",
+            "beliefs: base with five uncertain keys, two rank correlations",
+            scenario="beliefs",
+        ),
+        _W(
             "monthly",
             "base with 12 steps a year",
             paths=200_000,

@@ -30,7 +30,7 @@ from mcengine.results.files import atomic_path
 SCHEMA = "mcengine-bench/1"
 
 #: Engine modes whose time per path is reported against the base workload's (kept paths).
-MODES = ("summary_only", "antithetic", "sobol", "fan_chart", "record_inputs", "stress")
+MODES = ("summary_only", "antithetic", "sobol", "fan_chart", "record_inputs", "stress", "beliefs")
 
 TARGETS = {
     "rng_floor_ratio": ("<=", 0.5),
@@ -44,6 +44,7 @@ TARGETS = {
     "cold_compile_seconds": ("<=", 30.0),
     "dask_overhead": ("<=", 0.15),
     "dask_scaling_1_to_2_workers": (">=", 1.7),
+    "mode_ratio_beliefs": ("<=", 1.3),  # five uncertain keys against the point scenario
 }
 
 
