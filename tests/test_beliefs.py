@@ -276,3 +276,21 @@ def test_show_prints_each_belief_with_its_quantiles():
         "#   open_share.drift ~ pert(min=-0.1, mode=0.05, max=0.3): "
         "5% -0.04889, 50% 0.06274, 95% 0.1957" in result.output
     )
+
+
+def test_each_path_equals_the_point_scenario_at_its_drawn_values():
+    # The per-path kernel (coefficient rows, per-lane loads) against the point kernel:
+    # path i of the belief run is path i of the point scenario set to path i's values.
+    sc = load_scenario("beliefs")
+    ds = mcengine.simulate(sc, 200, seed=6, record_inputs=True)
+    for i in (0, 63, 64, 137, 199):
+        values = ds.parameters.isel(path=i).values
+        point = sc.with_overrides(
+            {k: float(v) for k, v in zip(ds.parameter.values, values, strict=True)}
+        )
+        assert not point.beliefs
+        alone = mcengine.simulate(point, i + 1, seed=6).isel(path=i)
+        for name in alone.data_vars:
+            np.testing.assert_array_equal(
+                ds[name].isel(path=i).values, alone[name].values, err_msg=f"{name}, path {i}"
+            )

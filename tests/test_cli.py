@@ -87,8 +87,9 @@ def test_set_overrides_apply(runner):
         ),
         (
             ["run", "nosuch", "-n", "10"],
-            'Error: scenario = "nosuch", must be a built-in (base, agentic_boom, deepseek_shock, '
-            "inference_glut, open_weights_win, training_bust) or a path to a .toml file\n",
+            'Error: scenario = "nosuch", must be a built-in (base, agentic_boom, beliefs, '
+            "deepseek_shock, inference_glut, open_weights_win, training_bust) or a path to a "
+            ".toml file\n",
         ),
         (
             ["run", "-n", "abc"],
@@ -265,7 +266,7 @@ def test_scenarios_lists_builtins_with_stories(runner):
     lines = result.output.splitlines()
     assert lines[0].startswith("base ")
     assert any(line.startswith("training_bust ") and "overbuilt" in line for line in lines)
-    assert len(lines) == 6
+    assert len(lines) == len(mcengine.builtin_scenarios()) == 7
 
 
 def test_show_prints_resolved_toml_that_loads_back(runner, tmp_path):

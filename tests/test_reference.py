@@ -17,10 +17,12 @@ import pytest
 
 import mcengine
 from mcengine.bench.reference import simulate_reference
+from mcengine.model.scenario import load_scenario
 from mcengine.rng.streams import draw_table
 
 CASES = {
-    **{name: {} for name in mcengine.builtin_scenarios()},
+    # the point scenarios (tests/test_beliefs.py checks beliefs against them path by path)
+    **{name: {} for name in mcengine.builtin_scenarios() if not load_scenario(name).beliefs},
     "quarterly": {"simulation.steps_per_year": 4},
     "monthly_short_window": {
         "simulation.steps_per_year": 12,
