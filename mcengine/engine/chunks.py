@@ -130,7 +130,7 @@ class KernelInputs:
             values = self.parameter_values(first_path, len(part.flags))
             if parameters is not None:
                 parameters[:] = values
-            rows = coefficient_rows(self.uncertain, values, antithetic=self.antithetic)
+            rows = coefficient_rows(self.uncertain, values, self.coefficients)
         simulate_paths(
             self.coefficients,
             rows,

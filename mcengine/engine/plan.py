@@ -125,9 +125,9 @@ class RunPlan:
         if scenario.beliefs and (sampler == "sobol" or draws is not None):
             raise InputError(
                 f"scenario '{scenario.name}' has uncertain keys "
-                f"({', '.join(b.key for b in scenario.beliefs)}), which "
-                f"{'the Sobol sampler' if sampler == 'sobol' else 'designed draws'} do not "
-                "cover yet: use the pseudo or antithetic sampler"
+                f"({', '.join(b.key for b in scenario.beliefs)}); "
+                f"{'the Sobol sampler' if sampler == 'sobol' else 'designed draws'} cannot "
+                "draw them yet: use the pseudo or antithetic sampler"
             )
         if record_inputs and not (keep_paths and stopping is None):
             raise InputError("record_inputs=True needs keep_paths=True and no target")
@@ -146,6 +146,11 @@ class RunPlan:
     def kernel(self) -> KernelInputs:
         """The kernel's inputs: coefficients, schedules and the Philox key (built once)."""
         return KernelInputs.build(self.scenario, self.seed, antithetic=self.sampler == "antithetic")
+
+    @property
+    def recorded_parameters(self) -> int:
+        """Uncertain keys whose values kept paths record (with ``record_inputs``)."""
+        return len(self.scenario.beliefs) if self.record_inputs else 0
 
     @property
     def limit(self) -> int:

@@ -41,6 +41,7 @@ class KeptPaths:
     """
 
     def __init__(self, *, inputs: bool = False, parameters: int = 0) -> None:
+        # inputs: record the inputs; parameters: how many parameter values to record
         self.inputs = inputs
         self.parameters = parameters
         self.blocks: list[tuple[int, PathArrays, np.ndarray | None, np.ndarray | None]] = []
@@ -49,7 +50,7 @@ class KeptPaths:
         """Reserve paths ``[start, stop)``."""
         n = stop - start
         inputs = np.empty((n, len(Input))) if self.inputs else None
-        parameters = np.empty((n, self.parameters)) if self.inputs and self.parameters else None
+        parameters = np.empty((n, self.parameters)) if self.parameters else None
         self.blocks.append((start, PathArrays.empty(n), inputs, parameters))
 
     def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray, np.ndarray | None]:
@@ -103,7 +104,7 @@ class Partial:
         horizon = plan.scenario.simulation.horizon_years
         return cls(
             SummaryAccumulator(horizon, plan.portfolio_weights) if summary else None,
-            KeptPaths(inputs=plan.record_inputs, parameters=len(plan.scenario.beliefs))
+            KeptPaths(inputs=plan.record_inputs, parameters=plan.recorded_parameters)
             if keep
             else None,
             FanAccumulator(plan.years) if plan.fan_chart else None,

@@ -230,19 +230,18 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     return c
 
 
-def coefficient_rows(
-    scenario: Scenario, values: np.ndarray, *, antithetic: bool = False
-) -> np.ndarray:
+def coefficient_rows(scenario: Scenario, values: np.ndarray, point: np.ndarray) -> np.ndarray:
     """Each path's coefficient vector, ``(n, C.SIZE)``, for the scenario's uncertain keys
     at ``values`` ``(n, len(scenario.beliefs))`` (:mod:`mcengine.model.beliefs`).
 
+    ``point`` is the run's vector (:func:`build_coefficients`), the slots no key changes.
     The same formulas as :func:`build_coefficients`, on arrays: a path whose values equal
     the point scenario's gets its vector to the bit. (The overflow check of expected demand
     is the kernel's per-path flag here.)
     """
     view = _with_values(scenario, values)
     c = np.empty((values.shape[0], C.SIZE))
-    c[:] = build_coefficients(scenario, antithetic=antithetic)
+    c[:] = point
     _drivers(view, c)
     _segments(view, c)
     _valuation(view, c)
@@ -254,15 +253,14 @@ def _with_values(scenario: Scenario, values: np.ndarray) -> SimpleNamespace:
     ``values`` (an element of a per-segment list, in its place in the tuple)."""
     sections = {name: dict(vars(getattr(scenario, name))) for name in SECTIONS}
     for j, belief in enumerate(scenario.beliefs):
-        section, _, key = belief.key.partition(".")
-        name, _, index = key.partition("[")
+        section, name, index = belief.location
         column = np.ascontiguousarray(values[:, j])
-        if index:
-            triple = list(sections[section][name])
-            triple[int(index[:-1])] = column
-            sections[section][name] = tuple(triple)
-        else:
+        if index is None:
             sections[section][name] = column
+        else:
+            triple = list(sections[section][name])
+            triple[index] = column
+            sections[section][name] = tuple(triple)
     return SimpleNamespace(
         **{name: SimpleNamespace(**fields) for name, fields in sections.items()},
         n_steps=scenario.n_steps,

@@ -30,6 +30,7 @@ __all__ = [
     "Valuation",
     "Stress",
     "SEGMENTS",
+    "show_value",
 ]
 
 SEGMENTS = names(Segment)
@@ -95,7 +96,7 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
     if triple:
         if not isinstance(value, list | tuple) or len(value) != 3:
             raise ScenarioError(
-                f"{label} = {_show(value)}, must be a list of 3 numbers (applications, "
+                f"{label} = {show_value(value)}, must be a list of 3 numbers (applications, "
                 f"inference, training), each in {rng}"
             )
         return tuple(
@@ -103,11 +104,11 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
         )
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if not is_number:
-        raise ScenarioError(f"{label} = {_show(value)}, {rng.requirement(number=True)}")
+        raise ScenarioError(f"{label} = {show_value(value)}, {rng.requirement(number=True)}")
     exact_int = math.isfinite(value) and float(value).is_integer()
     discrete = rng.integer or bool(rng.choices)
     if not math.isfinite(value) or (discrete and not exact_int) or not rng.contains(value):
-        raise ScenarioError(f"{label} = {_show(value)}, {rng.requirement()}")
+        raise ScenarioError(f"{label} = {show_value(value)}, {rng.requirement()}")
     return int(value) if discrete else float(value)
 
 
@@ -117,7 +118,8 @@ def plain(text: str, limit: int = 60) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as error messages show it: TOML's spelling, integers without ``.0``."""
     if isinstance(value, str):
         return f'"{plain(value)}"'
     if isinstance(value, bool):

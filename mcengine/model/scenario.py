@@ -135,12 +135,11 @@ class Scenario:
         if self.stress:
             out["stress"] = [dataclasses.asdict(shock) for shock in self.stress]
         for belief in self.beliefs:  # the tables, where the medians stood
-            section, _, key = belief.key.partition(".")
-            name, _, index = key.partition("[")
-            if index:
-                out[section][name][int(index[:-1])] = belief.to_table()
-            else:
+            section, name, index = belief.location
+            if index is None:
                 out[section][name] = belief.to_table()
+            else:
+                out[section][name][index] = belief.to_table()
         if self.dependence is not None:
             out["dependence"] = self.dependence.to_table()
         return out
