@@ -247,7 +247,6 @@ def test_an_invalid_correlation_matrix_is_refused_with_the_nearest_valid_one():
 
 def test_beliefs_round_trip_through_toml_and_overrides():
     sc = load_scenario("beliefs")
-    assert load_scenario.__module__  # the built-in loads
     text = sc.to_toml()
     assert 'dist = "pert"' in text and "[dependence]" in text
     import tomllib
@@ -261,7 +260,7 @@ def test_beliefs_round_trip_through_toml_and_overrides():
 
 
 def test_samplers_without_beliefs_in_their_design_are_refused():
-    with pytest.raises(InputError, match="the Sobol sampler do not cover yet"):
+    with pytest.raises(InputError, match="the Sobol sampler cannot draw them yet"):
         mcengine.simulate("beliefs", 1024, seed=1, sampler="sobol")
 
 
@@ -294,3 +293,24 @@ def test_each_path_equals_the_point_scenario_at_its_drawn_values():
             np.testing.assert_array_equal(
                 ds[name].isel(path=i).values, alone[name].values, err_msg=f"{name}, path {i}"
             )
+
+
+@pytest.mark.parametrize(
+    ("dependence", "message"),
+    [
+        ({"copula": "t"}, r'dependence.df is needed with copula = "t"'),
+        ({"copula": "clayton"}, r"dependence.copula = 'clayton', must be \"gaussian\" or \"t\""),
+        (
+            {"spearman": [["open_share.drift", "nosuch.key", 0.2]]},
+            "'nosuch.key' is not an uncertain key",
+        ),
+        (
+            {"copula": "t", "df": 4, "spearman": [["open_share.drift", "decline_rate", 0.2]]},
+            "the t copula links uncertain keys only",
+        ),
+    ],
+)
+def test_bad_dependence_gets_one_line(dependence, message):
+    belief = {"open_share.drift": {"dist": "normal", "mean": 0.05, "sd": 0.12}}
+    with pytest.raises(ScenarioError, match=message):
+        scenario_with(**belief, dependence=dependence)

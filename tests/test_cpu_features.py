@@ -8,7 +8,9 @@ code, and with it constants baked in at compile time, from an earlier process):
 * the kernel compiled for a generic x86-64 CPU (``NUMBA_CPU_NAME=generic``).
 
 The digest covers the kernel's outputs, the summary of kept paths (post-processing: moments,
-quantiles, tails, the portfolio), a streamed summary-only run and a fan chart. On an AVX-512
+quantiles, tails, the portfolio), a streamed summary-only run, a fan chart and a run with
+uncertain parameters (per-path coefficient rows and the per-lane kernel; the values go
+through scipy's inverse CDFs, which these switches do not reach, docs/model.md). On an AVX-512
 machine the numpy variants failed before the ziggurat tables became literals and
 post-processing stopped using numpy's ``exp``/``log``/``expm1``. On a machine without
 AVX-512 they pass trivially; ``tests/test_ziggurat.py`` catches the table bug there too.
@@ -43,6 +45,9 @@ feed(full)
 feed(mcengine.summarize(full))
 feed(mcengine.simulate("training_bust", 3000, seed=7, keep_paths=False))
 feed(mcengine.simulate("inference_glut", 1000, seed=3, fan_chart=True, keep_paths=False))
+truncated = {"dist": "truncnormal", "mean": 0.3, "sd": 0.2, "min": 0.1, "max": 0.6}
+beliefs = mcengine.load_scenario("beliefs", {"demand.volatility": truncated})
+feed(mcengine.simulate(beliefs, 1000, seed=5, record_inputs=True))
 print(json.dumps(h.hexdigest()))
 """
 

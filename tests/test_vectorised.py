@@ -30,7 +30,7 @@ import numpy as np
 from mcengine.kernel import paths
 from mcengine.kernel.coefficients import C
 from mcengine.rng import streams
-st = np.zeros(paths.STATE_SIZE)
+st = np.zeros(paths._BLOCK_SIZE)  # the state, then the per-lane coefficients
 k = tuple(np.zeros(int(C.SIZE)).tolist())
 words = np.zeros(streams.LANE_WORDS, dtype=np.uint64)
 calls = {
@@ -38,13 +38,25 @@ calls = {
     "cash": lambda: paths._cash_lanes(st, k, 0.5),
     "values": lambda: paths._value_lanes(st, k, 1.0, 0.0),
     "step draws": lambda: streams.step_draws_lanes(1, 2, 0, False, 1, words, st),
+    # per-path parameters: each lane's coefficients loaded from after its state
+    "market per lane": lambda: paths._market_lanes(st, None, 1.0, (0.0, 0.0, 0.0, 0.0)),
+    "cash per lane": lambda: paths._cash_lanes(st, None, 0.5),
+    "values per lane": lambda: paths._value_lanes(st, None, 1.0, 0.0),
 }
 calls[sys.argv[1]]()
 """
 
 # The loops each function must vectorise: the lane loop; for the draws, Philox and the
 # ziggurat's fast path.
-LOOPS = {"market": 1, "cash": 1, "values": 1, "step draws": 2}
+LOOPS = {
+    "market": 1,
+    "cash": 1,
+    "values": 1,
+    "step draws": 2,
+    "market per lane": 1,
+    "cash per lane": 1,
+    "values per lane": 1,
+}
 
 
 @pytest.mark.parametrize("name", list(LOOPS))

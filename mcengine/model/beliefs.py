@@ -30,7 +30,8 @@ from scipy import special, stats
 
 from mcengine.errors import ScenarioError
 from mcengine.layout import PathDraw
-from mcengine.model.parameters import Range, plain
+from mcengine.model.parameters import Range, plain, show_value
+from mcengine.numerics import cholesky, exp, exp_array, log
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -131,7 +132,7 @@ class Belief:
     # -- what it is ------------------------------------------------------------------------
     def describe(self) -> str:
         """``normal(mean=0.05, sd=0.12)``, as ``mcengine show`` prints it."""
-        args = ", ".join(f"{name}={_show(value)}" for name, value in self.params)
+        args = ", ".join(f"{name}={show_value(value)}" for name, value in self.params)
         return f"{self.dist}({args})" + (" truncated" if self.truncate else "")
 
     def to_table(self) -> dict[str, Any]:
@@ -144,13 +145,21 @@ class Belief:
     @property
     def cut(self) -> float:
         """The probability the distribution puts outside the key's range (cut off)."""
-        lo, hi = self._bounds
-        return 0.0 if self._frozen is None or isinstance(self._frozen, float) else 1.0 - (hi - lo)
+        lo, hi = self._bounds  # (0, 1) for a degenerate or discrete belief
+        return 1.0 - (hi - lo)
 
     @property
     def point(self) -> float:
         """The median, the value the scenario's point fields hold."""
         return float(self.ppf(np.array([0.5]))[0])
+
+    @property
+    def location(self) -> tuple[str, str, int | None]:
+        """``(section, key, index)`` of the field it replaces (``index``: the element of a
+        per-segment list, else ``None``)."""
+        section, _, key = self.key.partition(".")
+        name, _, index = key.partition("[")
+        return section, name, int(index[:-1]) if index else None
 
     @property
     def block(self) -> int:
@@ -184,8 +193,9 @@ class Belief:
             values = [frozen] if isinstance(frozen, float) else frozen.values
             for value in values:
                 if not v.contains(value):
+                    shown = show_value(value)
                     raise ScenarioError(
-                        f"{self.key} = {self.describe()}: value {_show(value)} {v.requirement()}"
+                        f"{self.key} = {self.describe()}: value {shown} {v.requirement()}"
                     )
             return 0.0, 1.0
         lo = float(frozen.cdf(v.lo)) if math.isfinite(v.lo) else 0.0
@@ -202,6 +212,43 @@ class Belief:
                 "draw from the part inside"
             )
         return lo, hi
+
+
+# scipy.stats' lognorm and truncnorm compute their inverse CDFs with numpy's exp/log,
+# whose SIMD loops (AVX-512 or not) round differently: the same seed would draw other bits
+# on another CPU. Both are built here from scipy's normal (scipy.special's ndtri/ndtr, the
+# same on every CPU numpy runs on) and mcengine's own exp/log.
+class _LogNormal:
+    """exp of a normal: ``ppf(q) = exp(normal.ppf(q))``."""
+
+    def __init__(self, normal) -> None:
+        self.normal = normal
+
+    def cdf(self, x: float) -> float:
+        return float(self.normal.cdf(log(x))) if x > 0 else 0.0
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return exp_array(self.normal.ppf(q))
+
+
+class _Interval:
+    """A distribution conditioned on ``[lo, hi]``: ``ppf(q) = inner.ppf(F(lo) + q (F(hi) -
+    F(lo)))``, the truncated normal's definition."""
+
+    def __init__(self, key: str, inner, lo: float, hi: float) -> None:
+        self.inner = inner
+        self.lo, self.hi = float(inner.cdf(lo)), float(inner.cdf(hi))
+        if self.hi - self.lo < 1e-9:  # quantised beyond use in float64
+            raise ScenarioError(
+                f"{key}: truncnormal [min, max] holds {self.hi - self.lo:.1e} of the normal, "
+                "must hold at least 1e-9 (min and max within about 6 sd of the mean)"
+            )
+
+    def cdf(self, x: float) -> float:
+        return min(max((float(self.inner.cdf(x)) - self.lo) / (self.hi - self.lo), 0.0), 1.0)
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return self.inner.ppf(self.lo + np.asarray(q) * (self.hi - self.lo))
 
 
 class _Choice:
@@ -223,7 +270,9 @@ def _scipy(key: str, dist: str, p: dict[str, Any]):
         value = _number(key, dist, name, p[name])
         if value < lo or (above and value == lo):
             bound = "greater than" if above else "at least"
-            raise ScenarioError(f"{key}: {dist} {name} = {_show(value)}, must be {bound} {lo:g}")
+            raise ScenarioError(
+                f"{key}: {dist} {name} = {show_value(value)}, must be {bound} {lo:g}"
+            )
         return value
 
     if dist == "choice":
@@ -242,39 +291,39 @@ def _scipy(key: str, dist: str, p: dict[str, Any]):
         lo = num("p05", 0.0, above=True) if dist == "lognormal" else num("p05")
         hi = num("p95")
         if hi <= lo:
-            raise ScenarioError(f"{key}: {dist} p95 = {_show(hi)}, must be greater than p05")
+            raise ScenarioError(f"{key}: {dist} p95 = {show_value(hi)}, must be greater than p05")
         if dist == "normal":
             return stats.norm((lo + hi) / 2, (hi - lo) / (2 * _Z95))
-        mu, sigma = (math.log(lo) + math.log(hi)) / 2, (math.log(hi) - math.log(lo)) / (2 * _Z95)
-        return stats.lognorm(sigma, scale=math.exp(mu))
+        mu, sigma = (log(lo) + log(hi)) / 2, (log(hi) - log(lo)) / (2 * _Z95)
+        return _LogNormal(stats.norm(mu, sigma))
     if dist == "normal":
         mean, sd = num("mean"), num("sd", 0.0)
         return mean if sd == 0 else stats.norm(mean, sd)
     if dist == "lognormal":
         sigma = num("sigma", 0.0)
-        median = num("median", 0.0, above=True) if "median" in p else math.exp(num("mu"))
-        return median if sigma == 0 else stats.lognorm(sigma, scale=median)
+        mu = log(num("median", 0.0, above=True)) if "median" in p else num("mu")
+        return exp(mu) if sigma == 0 else _LogNormal(stats.norm(mu, sigma))
     if dist == "truncnormal":
         mean, sd, lo, hi = num("mean"), num("sd", 0.0), num("min"), num("max")
         if hi < lo:
-            raise ScenarioError(f"{key}: truncnormal max = {_show(hi)}, must be at least min")
+            raise ScenarioError(f"{key}: truncnormal max = {show_value(hi)}, must be at least min")
         if sd == 0 or lo == hi:
             return min(max(mean, lo), hi)
-        return stats.truncnorm((lo - mean) / sd, (hi - mean) / sd, loc=mean, scale=sd)
+        return _Interval(key, stats.norm(mean, sd), lo, hi)
     if dist == "beta":
         a, b = num("a", 0.0, above=True), num("b", 0.0, above=True)
         lo, hi = (num("min"), num("max")) if "min" in p else (0.0, 1.0)
         if hi < lo:
-            raise ScenarioError(f"{key}: beta max = {_show(hi)}, must be at least min")
+            raise ScenarioError(f"{key}: beta max = {show_value(hi)}, must be at least min")
         return lo if lo == hi else stats.beta(a, b, loc=lo, scale=hi - lo)
     lo, hi = num("min"), num("max")
     if hi < lo:
-        raise ScenarioError(f"{key}: {dist} max = {_show(hi)}, must be at least min")
+        raise ScenarioError(f"{key}: {dist} max = {show_value(hi)}, must be at least min")
     if dist == "uniform":
         return lo if lo == hi else stats.uniform(lo, hi - lo)
     mode = num("mode")
     if not lo <= mode <= hi:
-        raise ScenarioError(f"{key}: {dist} mode = {_show(mode)}, must be in [min, max]")
+        raise ScenarioError(f"{key}: {dist} mode = {show_value(mode)}, must be in [min, max]")
     if lo == hi:
         return lo
     if dist == "triangular":
@@ -282,14 +331,6 @@ def _scipy(key: str, dist: str, p: dict[str, Any]):
     # PERT: a beta on [min, max] with shape 4 around the mode (Vose, "Risk Analysis", 2008)
     a = 1 + 4 * (mode - lo) / (hi - lo)
     return stats.beta(a, 6 - a, loc=lo, scale=hi - lo)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return plain(str(value))
 
 
 @dataclass(frozen=True)
@@ -317,9 +358,13 @@ class Dependence:
             )
         df = table.get("df")
         if copula == "t":
-            df = _number("dependence", "t copula", "df", df if df is not None else "missing")
+            if df is None:
+                raise ScenarioError(
+                    'dependence.df is needed with copula = "t" (its degrees of freedom, > 0)'
+                )
+            df = _number("dependence", "t copula", "df", df)
             if df <= 0:
-                raise ScenarioError(f"dependence.df = {_show(df)}, must be greater than 0")
+                raise ScenarioError(f"dependence.df = {show_value(df)}, must be greater than 0")
         elif df is not None:
             raise ScenarioError('dependence.df is the t copula\'s: add copula = "t" or drop it')
         keys = [b.key for b in beliefs]
@@ -339,7 +384,7 @@ class Dependence:
             rho = _number(label, "spearman", "rho", rho)
             if a == b or not -1 < rho < 1 or {a, b} <= set(PER_PATH_DRAWS):
                 raise ScenarioError(
-                    f"{label} = [{a}, {b}, {_show(rho)}]: needs two different keys, not both "
+                    f"{label} = [{a}, {b}, {show_value(rho)}]: needs two different keys, not both "
                     "per-path draws, and rho in (-1, 1)"
                 )
             if copula == "t" and {a, b} & set(PER_PATH_DRAWS):
@@ -378,7 +423,7 @@ class Dependence:
             # Spearman's rho of a Gaussian copula: rho_s = (6 / pi) asin(r / 2)
             r[i, j] = r[j, i] = 2 * math.sin(math.pi * rho / 6)
         try:
-            return np.linalg.cholesky(r)
+            return cholesky(r)  # written out: LAPACK's kernels, and rounding, vary by CPU
         except np.linalg.LinAlgError:
             raise ScenarioError(
                 "dependence.spearman: these rank correlations are not a valid (positive "
@@ -400,6 +445,16 @@ def _nearest(r: np.ndarray, names: list[str]) -> str:
         if r[i, j] != 0
     ]
     return ", ".join(pairs)
+
+
+def _lower_times(factor: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``z @ factor.T`` for a lower-triangular ``factor``, summed in index order: BLAS
+    picks its kernels, and so its rounding, by CPU."""
+    x = np.zeros_like(z)
+    for i in range(factor.shape[0]):
+        for j in range(i + 1):
+            x[:, i] += factor[i, j] * z[:, j]
+    return x
 
 
 @dataclass(frozen=True)
@@ -439,7 +494,7 @@ class Beliefs:
             columns = [self.keys.index(k) for k in names[len(draws) :]]
             z = [path_normals[:, PER_PATH_DRAWS[n]] for n in draws]
             z = np.column_stack(z + [special.ndtri(u[:, j]) for j in columns])
-            x = (z @ dep.factor(self.keys).T)[:, len(draws) :]
+            x = _lower_times(dep.factor(self.keys), z)[:, len(draws) :]
             if dep.copula == "t":
                 w = stats.chi2.ppf(u[:, p], dep.df) / dep.df
                 linked = stats.t.cdf(x / np.sqrt(w)[:, None], dep.df)
