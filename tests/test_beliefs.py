@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 import mcengine
 from mcengine.errors import InputError, ScenarioError
@@ -65,6 +65,54 @@ def test_drawn_marginals_match_the_declared_distributions(key, table, expected):
     drawn = ds.parameters.sel(parameter=key).values
     # Kolmogorov-Smirnov at a fixed seed: a wrong shape, scale or truncation fails by far.
     assert stats.kstest(drawn, expected.cdf).pvalue > 1e-3
+
+
+CHOICE = {"dist": "choice", "values": [0.0, 0.15, 0.6], "weights": [1, 2, 1]}
+TRUNCATED = {"dist": "normal", "mean": 0.05, "sd": 0.1, "truncate": True}
+
+
+@pytest.mark.parametrize(
+    ("key", "table"),
+    [(k, t) for k, t, _ in MARGINALS]
+    + [("demand.jump_rate", CHOICE), ("applications.opex", TRUNCATED)],
+    ids=[m[0] for m in MARGINALS] + ["choice", "truncated normal"],
+)
+def test_the_kernel_draws_scipys_quantiles(key, table):
+    """The kernel's quantile functions against scipy's at the stream's own extremes and
+    in between: scipy's formulas (uniform, triangular, choice) to the bit, a table within
+    its stated tolerance of scipy's ppf (isf above the median, as the table is built: a
+    ppf at 1 - 1e-12 has lost digits to rounding)."""
+    from mcengine.kernel.beliefs import values_at
+    from mcengine.model.beliefs import TABLE_TOLERANCE
+
+    belief = scenario_with(**{key: table}).beliefs[0]
+    u = np.concatenate(
+        [[2.0**-54, 1e-12, 0.5, 1 - 1e-12, 1 - 2.0**-53], np.linspace(0, 1, 4097)[1:-1]]
+    )
+    u = np.concatenate([u, np.random.default_rng(0).random(20_000)])
+    drawn = values_at(scenario_with(**{key: table}).uncertain.tables(), u[:, None])[:, 0]
+    if belief.dist in ("uniform", "triangular", "choice"):
+        np.testing.assert_array_equal(drawn, belief.ppf(u))
+    else:
+        exact = belief.at_scores(special.ndtri(u))
+        spread = np.ptp(belief.ppf(np.array([stats.norm.cdf(-1), stats.norm.cdf(1)])))
+        assert np.all(np.abs(drawn - exact) <= 2 * TABLE_TOLERANCE * (np.abs(exact) + spread))
+    lo, hi = belief._inside()
+    assert drawn.min() >= lo and drawn.max() <= hi
+
+
+def test_a_run_draws_the_stream_uniforms_through_the_same_quantiles():
+    """Without dependence a path's value is the quantile at its parameter-stream uniform:
+    the run's path-parallel kernel against the stream and :func:`values_at`."""
+    from mcengine.kernel.beliefs import values_at
+    from mcengine.rng.streams import key_from_seed, parameter_uniforms
+
+    sc = scenario_with(**{k: t for k, t, _ in MARGINALS})
+    ds = mcengine.simulate(sc, 3008, seed=11, record_inputs=True, sampler="antithetic")
+    beliefs = sc.uncertain
+    u = parameter_uniforms(key_from_seed(11), 0, 3008, beliefs.blocks, antithetic=True)
+    expected = values_at(beliefs.tables(), u[:, :-1])  # the last: a t copula's
+    np.testing.assert_array_equal(ds.parameters.values, expected)
 
 
 def test_a_choice_draws_its_values_with_their_weights():

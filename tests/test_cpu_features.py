@@ -9,8 +9,9 @@ code, and with it constants baked in at compile time, from an earlier process):
 
 The digest covers the kernel's outputs, the summary of kept paths (post-processing: moments,
 quantiles, tails, the portfolio), a streamed summary-only run, a fan chart and a run with
-uncertain parameters (per-path coefficient rows and the per-lane kernel; the values go
-through scipy's inverse CDFs, which these switches do not reach, docs/model.md). On an AVX-512
+uncertain parameters (their quantile tables, built from scipy with arithmetic only, the
+path-parallel values kernel calling scipy.special's C functions, per-path coefficient
+rows and the per-lane kernel; docs/model.md). On an AVX-512
 machine the numpy variants failed before the ziggurat tables became literals and
 post-processing stopped using numpy's ``exp``/``log``/``expm1``. On a machine without
 AVX-512 they pass trivially; ``tests/test_ziggurat.py`` catches the table bug there too.

@@ -19,6 +19,7 @@ import numpy as np
 from mcengine.checks import check_int
 from mcengine.errors import InputError
 from mcengine.jit import is_cached
+from mcengine.kernel.beliefs import draw_values
 from mcengine.kernel.coefficients import (
     C,
     build_coefficients,
@@ -33,10 +34,11 @@ from mcengine.kernel.paths import (
     simulate_paths,
 )
 from mcengine.layout import Input
+from mcengine.model.beliefs import QuantileTables
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
-from mcengine.rng.streams import key_from_seed, parameter_uniforms, path_normals
+from mcengine.rng.streams import key_from_seed
 from mcengine.stats.blocks import BLOCK_PATHS
 
 __all__ = [
@@ -88,6 +90,8 @@ class KernelInputs:
     key1: int
     #: The scenario, when it has uncertain keys (their values are drawn per path).
     uncertain: Scenario | None = None
+    #: Their quantile functions as the kernel draws them.
+    tables: QuantileTables | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, seed: int, *, antithetic: bool = False) -> KernelInputs:
@@ -97,6 +101,7 @@ class KernelInputs:
             stress_schedule(scenario),
             *key_from_seed(seed),
             uncertain=scenario if scenario.beliefs else None,
+            tables=scenario.uncertain.tables() if scenario.beliefs else None,
         )
 
     @property
@@ -106,13 +111,11 @@ class KernelInputs:
     def parameter_values(self, first_path: int, n_paths: int) -> np.ndarray:
         """The uncertain keys' values of paths ``first_path ..``, ``(n_paths, beliefs)``:
         a pure function of (seed, path), from their own stream."""
-        beliefs = self.uncertain.uncertain
         key = (self.key0, self.key1)
-        u = parameter_uniforms(key, first_path, n_paths, beliefs.blocks, antithetic=self.antithetic)
-        normals = None
-        if beliefs.needs_path_draws:
-            normals = path_normals(key, first_path, n_paths, antithetic=self.antithetic)
-        return beliefs.values(u, normals)
+        return draw_values(
+            self.uncertain.uncertain, self.tables, key, first_path, n_paths,
+            antithetic=self.antithetic,
+        )  # fmt: skip
 
     def run(
         self,
@@ -130,7 +133,7 @@ class KernelInputs:
             values = self.parameter_values(first_path, len(part.flags))
             if parameters is not None:
                 parameters[:] = values
-            rows = coefficient_rows(self.uncertain, values, self.coefficients)
+            rows = coefficient_rows(self.uncertain, values)
         simulate_paths(
             self.coefficients,
             rows,

@@ -230,22 +230,35 @@ def build_coefficients(scenario: Scenario, *, antithetic: bool = False) -> np.nd
     return c
 
 
-def coefficient_rows(scenario: Scenario, values: np.ndarray, point: np.ndarray) -> np.ndarray:
-    """Each path's coefficient vector, ``(n, C.SIZE)``, for the scenario's uncertain keys
-    at ``values`` ``(n, len(scenario.beliefs))`` (:mod:`mcengine.model.beliefs`).
+def coefficient_rows(scenario: Scenario, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The coefficients the scenario's uncertain keys change, path by path, for their
+    values ``(n, len(scenario.beliefs))`` (:mod:`mcengine.model.beliefs`): ``(slots,
+    columns)``, the slots ``(k,)`` and each path's value of them ``(k, n)``; the kernel
+    takes every other slot from the run's vector (:func:`build_coefficients`).
 
-    ``point`` is the run's vector (:func:`build_coefficients`), the slots no key changes.
     The same formulas as :func:`build_coefficients`, on arrays: a path whose values equal
     the point scenario's gets its vector to the bit. (The overflow check of expected demand
     is the kernel's per-path flag here.)
     """
+    changed = _Changed()
     view = _with_values(scenario, values)
-    c = np.empty((values.shape[0], C.SIZE))
-    c[:] = point
-    _drivers(view, c)
-    _segments(view, c)
-    _valuation(view, c)
-    return c
+    _drivers(view, changed)
+    _segments(view, changed)
+    _valuation(view, changed)
+    slots = np.array(sorted(changed), dtype=np.int64)
+    columns = np.empty((len(slots), values.shape[0]))
+    for m, slot in enumerate(slots):
+        columns[m] = changed[slot]
+    return slots, columns
+
+
+class _Changed(dict):
+    """Stands in for the coefficient vector and keeps only the slots set to arrays (those
+    that depend on an uncertain key)."""
+
+    def __setitem__(self, key, value) -> None:
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            super().__setitem__(int(key[1]), value)
 
 
 def _with_values(scenario: Scenario, values: np.ndarray) -> SimpleNamespace:

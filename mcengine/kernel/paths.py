@@ -220,20 +220,26 @@ def _lane_coefficients(kb, st, lane):
 
 
 @kernel
-def _store_lane_rows(rows, st, start):
-    last = rows.shape[0] - 1
+def _store_lane_rows(coef, rows, st, start):
+    slots, values = rows
+    last = values.shape[1] - 1
     for j in range(_N_COEFFICIENTS):
+        for lane in range(LANES):
+            st[STATE_SIZE + j * LANES + lane] = coef[j]
+    for m in range(slots.shape[0]):
+        base = STATE_SIZE + slots[m] * LANES
         for lane in range(LANES):  # lanes past the last path repeat it
-            st[STATE_SIZE + j * LANES + lane] = rows[min(start + lane, last), j]
+            st[base + lane] = values[m, min(start + lane, last)]
 
 
 def block_coefficients(coef, rows, st, start):
     """The coefficient source of the block from path ``start``: the tuple of ``coef`` when
-    every path shares it (``rows is None``), else ``None``, after storing each lane's row
-    of ``rows`` after its state (for :func:`lane_coefficients`)."""
+    every path shares it (``rows is None``), else ``None``, after storing each lane's
+    coefficients after its state (for :func:`lane_coefficients`): ``coef`` but for the
+    slots of ``rows = (slots, values)``, where lane ``l`` takes ``values[:, start + l]``."""
     if rows is None:
         return coefficient_tuple(coef)
-    _store_lane_rows(rows, st, start)
+    _store_lane_rows(coef, rows, st, start)
     return None
 
 
@@ -243,7 +249,7 @@ def _block_coefficients(coef, rows, st, start):
         return lambda coef, rows, st, start: coefficient_tuple(coef)
 
     def per_lane(coef, rows, st, start):
-        _store_lane_rows(rows, st, start)
+        _store_lane_rows(coef, rows, st, start)
 
     return per_lane
 
@@ -288,9 +294,10 @@ def simulate_paths(
     the kernel writes each array by its name, ``(n, 3)`` for the per-segment ones,
     ``(n, 3, 6)`` for the components of ``ln W`` by :class:`~mcengine.layout.Component`);
     every element is written. ``rows`` is ``None`` (every path has the coefficients
-    ``coef``) or ``(n, C.SIZE)``: each path's own (per-path parameters; their structural
-    slots, steps and window, equal ``coef``'s). ``yearly`` is ``(n, years, 6)`` for fan
-    charts (log W of A, I, T, then log C, s, log D at each year end) or ``(n, 0, 6)``.
+    ``coef``) or ``(slots, values)``: the slots per-path parameters change, ``(k,)``, and
+    each path's values of them, ``(k, n)`` (never the structural slots, steps and window).
+    ``yearly`` is ``(n, years, 6)`` for fan charts (log W of A, I, T, then log C, s, log D
+    at each year end) or ``(n, 0, 6)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
     ``stress`` is ``(N + 1, 4)`` deterministic shocks per step (demand, sentiment, open

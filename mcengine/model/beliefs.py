@@ -23,10 +23,11 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import special, stats
+from scipy.interpolate import CubicHermiteSpline
 
 from mcengine.errors import ScenarioError
 from mcengine.layout import PathDraw
@@ -40,6 +41,8 @@ __all__ = [
     "Belief",
     "Dependence",
     "Beliefs",
+    "QuantileTables",
+    "Copula",
     "not_uncertain",
 ]
 
@@ -60,6 +63,52 @@ MAX_CUT = 0.01
 #: The per-path draws a belief may depend on, by the name [dependence] uses.
 PER_PATH_DRAWS = {"decline_rate": PathDraw.DECLINE_RATE, "initial_growth": PathDraw.INITIAL_GROWTH}
 _Z95 = float(special.ndtri(0.95))
+
+# -- how the kernel draws a belief (mcengine.kernel.beliefs) --------------------------------
+#: Quantile kinds: a fixed value; a table over normal scores; scipy's uniform and
+#: triangular formulas; a discrete choice.
+FIXED, SCORE_TABLE, UNIFORM, TRIANGULAR, CHOICE = range(5)
+#: Normal scores a table covers: the stream's uniforms, in [2**-54, 1 - 2**-53], score
+#: within +-8.4.
+Z_MAX = 8.5
+#: Largest error of a table against scipy, relative to the value plus the central spread.
+TABLE_TOLERANCE = 1e-10
+_PARAMS = 8
+_NO_TABLE = (np.empty(0), np.empty((0, 4)))
+
+
+class QuantileTables(NamedTuple):
+    """Every belief's quantile function as the kernel evaluates it at a probability ``p``.
+
+    ``kind[j]`` says how; ``params[j]``: ``[6:8]`` the interval the value is clipped to
+    (the key's range); FIXED ``[0]`` the value; UNIFORM and TRIANGULAR ``p' = params[0] +
+    p (params[1] - params[0])`` (the truncation), then scipy's ``loc + scale x(p')`` with
+    ``[2:5] = loc, scale, c``; SCORE_TABLE the same ``p'`` at normal score ``z`` through a
+    cubic on a uniform grid, ``[2:4] = first knot, 1 / spacing``; CHOICE the first value
+    whose cumulative probability reaches ``p``. A table's rows are ``knots[offset[j] :
+    offset[j + 1]]`` and ``coeffs`` (highest power first, in ``z - knot``; a choice's
+    cumulative probabilities and values in column 3)."""
+
+    kind: np.ndarray
+    params: np.ndarray
+    offset: np.ndarray
+    knots: np.ndarray
+    coeffs: np.ndarray
+
+
+class Copula(NamedTuple):
+    """The dependence as the kernel applies it, path by path.
+
+    ``kind``: 0 none, 1 Gaussian, 2 Student-t with ``df``. Its variables are
+    ``source[m]``: a belief's index, or ``-1 - d`` for per-path draw ``d``
+    (:class:`~mcengine.layout.PathDraw`); their correlated scores are ``factor @ z``,
+    summed in index order, of their independent scores ``z``."""
+
+    kind: int
+    df: float
+    source: np.ndarray
+    factor: np.ndarray
+
 
 #: Keys that cannot be uncertain, and why.
 _FIXED = {
@@ -97,7 +146,9 @@ class Belief:
     valid: Range
     truncate: bool = False
     _frozen: Any = field(default=None, compare=False, repr=False)
-    _bounds: tuple[float, float] = field(default=(0.0, 1.0), compare=False, repr=False)
+    #: ``(F(lo), F(hi), 1 - F(hi))`` of the key's range ``[lo, hi]`` (the last as scipy's
+    #: survival function, exact far into the upper tail).
+    _bounds: tuple[float, float, float] = field(default=(0.0, 1.0, 0.0), compare=False, repr=False)
 
     @classmethod
     def from_table(cls, key: str, table: Mapping[str, Any], valid: Range) -> Belief:
@@ -145,7 +196,7 @@ class Belief:
     @property
     def cut(self) -> float:
         """The probability the distribution puts outside the key's range (cut off)."""
-        lo, hi = self._bounds  # (0, 1) for a degenerate or discrete belief
+        lo, hi, _ = self._bounds  # (0, 1, 0) for a degenerate or discrete belief
         return 1.0 - (hi - lo)
 
     @property
@@ -176,9 +227,68 @@ class Belief:
             return np.full(u.shape, frozen)
         if isinstance(frozen, _Choice):
             return frozen.ppf(u)
-        lo, hi = self._bounds
+        lo, hi, _ = self._bounds
         values = frozen.ppf(lo + u * (hi - lo))
         return np.clip(values, *self._inside())
+
+    def at_scores(self, z: np.ndarray) -> np.ndarray:
+        """Values at normal scores ``z``: ``ppf(Phi(z))``, through the survival function
+        above the median so that the upper tail keeps its precision."""
+        lo, hi, above = self._bounds
+        z = np.asarray(z, dtype=float)
+        out = np.empty(z.shape)
+        low = z <= 0
+        out[low] = self._frozen.ppf(lo + special.ndtr(z[low]) * (hi - lo))
+        out[~low] = self._frozen.isf(above + special.ndtr(-z[~low]) * (hi - lo))
+        return np.clip(out, *self._inside())
+
+    def quantile(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """How the kernel draws it: ``(kind, params, knots, coeffs)`` of
+        :class:`QuantileTables` (one belief's row and its table)."""
+        frozen, lo_hi = self._frozen, self._inside()
+        lo, hi, _ = self._bounds
+        params = np.full(_PARAMS, np.nan)
+        params[6:] = lo_hi
+        if isinstance(frozen, float):
+            params[0] = frozen
+            return FIXED, params, np.empty(0), np.empty((0, 4))
+        if isinstance(frozen, _Choice):
+            return CHOICE, params, frozen.cumulative, frozen.values[:, None] * [0, 0, 0, 1]
+        params[:2] = lo, hi
+        if self.dist in ("uniform", "triangular"):  # closed forms: scipy's own formulas
+            loc, scale = frozen.kwds["loc"], frozen.kwds["scale"]
+            c = frozen.args[0] if self.dist == "triangular" else math.nan
+            params[2:5] = loc, scale, c
+            return (UNIFORM if self.dist == "uniform" else TRIANGULAR), params, *_NO_TABLE
+        knots, coeffs = self._score_table()
+        params[2:4] = knots[0], 1.0 / (knots[1] - knots[0])
+        return SCORE_TABLE, params, knots, coeffs
+
+    def _score_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """A cubic Hermite table of :meth:`at_scores` over ``[-Z_MAX, Z_MAX]``: knots and
+        the local polynomial coefficients ``(knots, 4)``, highest power first.
+
+        scipy's inverse CDFs cost about 1.4 us a value for a beta; the table costs a few
+        nanoseconds in the kernel. Its slopes are sixth-order central differences of
+        scipy's values (arithmetic only: the same bits on every CPU, where a density
+        through numpy's exp would not be), and it is refined until every interval's
+        midpoint is within :data:`TABLE_TOLERANCE` of scipy, relative to the value plus
+        the distribution's central spread."""
+        spread = float(np.ptp(self.at_scores(np.array([-1.0, 1.0]))))
+        for intervals in (1 << k for k in range(9, 16)):
+            h = 2 * Z_MAX / intervals
+            x = -Z_MAX + h * np.arange(-3, intervals + 4)
+            y = self.at_scores(x)
+            slopes = -y[:-6] + 9 * y[1:-5] - 45 * y[2:-4] + 45 * y[4:-2] - 9 * y[5:-1] + y[6:]
+            spline = CubicHermiteSpline(x[3:-3], y[3:-3], slopes / (60 * h))
+            mid = x[3:-4] + h / 2
+            exact = self.at_scores(mid)
+            if np.all(np.abs(spline(mid) - exact) <= TABLE_TOLERANCE * (np.abs(exact) + spread)):
+                return spline.x[:-1].copy(), np.ascontiguousarray(spline.c.T)
+        raise ScenarioError(
+            f"{self.key} = {self.describe()}: its quantile function is too steep to tabulate "
+            f"within {TABLE_TOLERANCE:g} on {intervals} intervals"
+        )
 
     def _inside(self) -> tuple[float, float]:
         """The closed interval of floats inside the key's range."""
@@ -197,9 +307,10 @@ class Belief:
                     raise ScenarioError(
                         f"{self.key} = {self.describe()}: value {shown} {v.requirement()}"
                     )
-            return 0.0, 1.0
+            return 0.0, 1.0, 0.0
         lo = float(frozen.cdf(v.lo)) if math.isfinite(v.lo) else 0.0
         hi = float(frozen.cdf(v.hi)) if math.isfinite(v.hi) else 1.0
+        above = float(frozen.sf(v.hi)) if math.isfinite(v.hi) else 0.0
         cut = 1.0 - (hi - lo)
         if hi - lo <= 0.0 or not math.isfinite(cut):
             raise ScenarioError(
@@ -211,7 +322,7 @@ class Belief:
                 f"range {v}, more than {MAX_CUT:.0%}; narrow it, or add truncate = true to "
                 "draw from the part inside"
             )
-        return lo, hi
+        return lo, hi, above
 
 
 # scipy.stats' lognorm and truncnorm compute their inverse CDFs with numpy's exp/log,
@@ -227,8 +338,14 @@ class _LogNormal:
     def cdf(self, x: float) -> float:
         return float(self.normal.cdf(log(x))) if x > 0 else 0.0
 
+    def sf(self, x: float) -> float:
+        return float(self.normal.sf(log(x))) if x > 0 else 1.0
+
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return exp_array(self.normal.ppf(q))
+
+    def isf(self, q: np.ndarray) -> np.ndarray:
+        return exp_array(self.normal.isf(q))
 
 
 class _Interval:
@@ -238,6 +355,7 @@ class _Interval:
     def __init__(self, key: str, inner, lo: float, hi: float) -> None:
         self.inner = inner
         self.lo, self.hi = float(inner.cdf(lo)), float(inner.cdf(hi))
+        self.above = float(inner.sf(hi))
         if self.hi - self.lo < 1e-9:  # quantised beyond use in float64
             raise ScenarioError(
                 f"{key}: truncnormal [min, max] holds {self.hi - self.lo:.1e} of the normal, "
@@ -247,8 +365,14 @@ class _Interval:
     def cdf(self, x: float) -> float:
         return min(max((float(self.inner.cdf(x)) - self.lo) / (self.hi - self.lo), 0.0), 1.0)
 
+    def sf(self, x: float) -> float:
+        return min(max((float(self.inner.sf(x)) - self.above) / (self.hi - self.lo), 0.0), 1.0)
+
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return self.inner.ppf(self.lo + np.asarray(q) * (self.hi - self.lo))
+
+    def isf(self, q: np.ndarray) -> np.ndarray:
+        return self.inner.isf(self.above + np.asarray(q) * (self.hi - self.lo))
 
 
 class _Choice:
@@ -258,6 +382,8 @@ class _Choice:
         self.values = np.asarray(values, dtype=float)
         p = np.asarray(weights, dtype=float)
         self._index = stats.rv_discrete(values=(np.arange(len(p)), p / p.sum()))
+        #: P(index <= k): the kernel draws the first value whose cumulative reaches u.
+        self.cumulative = self._index.cdf(np.arange(len(p)))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         return self.values[self._index.ppf(u).astype(np.int64)]
@@ -320,7 +446,7 @@ def _scipy(key: str, dist: str, p: dict[str, Any]):
     if hi < lo:
         raise ScenarioError(f"{key}: {dist} max = {show_value(hi)}, must be at least min")
     if dist == "uniform":
-        return lo if lo == hi else stats.uniform(lo, hi - lo)
+        return lo if lo == hi else stats.uniform(loc=lo, scale=hi - lo)
     mode = num("mode")
     if not lo <= mode <= hi:
         raise ScenarioError(f"{key}: {dist} mode = {show_value(mode)}, must be in [min, max]")
@@ -447,16 +573,6 @@ def _nearest(r: np.ndarray, names: list[str]) -> str:
     return ", ".join(pairs)
 
 
-def _lower_times(factor: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``z @ factor.T`` for a lower-triangular ``factor``, summed in index order: BLAS
-    picks its kernels, and so its rounding, by CPU."""
-    x = np.zeros_like(z)
-    for i in range(factor.shape[0]):
-        for j in range(i + 1):
-            x[:, i] += factor[i, j] * z[:, j]
-    return x
-
-
 @dataclass(frozen=True)
 class Beliefs:
     """A scenario's beliefs and their dependence: uniforms (and per-path draws) to values."""
@@ -474,32 +590,29 @@ class Beliefs:
         blocks = [b.block for b in self.beliefs] + [zlib.crc32(b"dependence.t")]
         return np.array(blocks, dtype=np.uint32)
 
-    @property
-    def needs_path_draws(self) -> list[str]:
-        """The per-path draws the copula links to the beliefs (in PathDraw order)."""
-        if self.dependence is None:
-            return []
-        return [n for n in self.dependence.names(self.keys) if n in PER_PATH_DRAWS]
+    def tables(self) -> QuantileTables:
+        """Every belief's quantile function for the kernel (built once per run)."""
+        rows = [b.quantile() for b in self.beliefs]
+        lengths = [len(knots) for _, _, knots, _ in rows]
+        return QuantileTables(
+            np.array([kind for kind, *_ in rows], dtype=np.int64),
+            np.array([params for _, params, *_ in rows]).reshape(len(rows), _PARAMS),
+            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            np.concatenate([np.empty(0)] + [knots for *_, knots, _ in rows]),
+            np.concatenate([np.empty((0, 4))] + [coeffs for *_, coeffs in rows]),
+        )
 
-    def values(self, u: np.ndarray, path_normals: np.ndarray | None = None) -> np.ndarray:
-        """Each path's values ``(n, beliefs)`` from its uniforms ``u`` ``(n, beliefs + 1)``
-        (the last column is the t copula's) and its per-path normals ``(n, 3)``
-        (:class:`~mcengine.layout.PathDraw` order; needed for :attr:`needs_path_draws`)."""
-        p = len(self.beliefs)
-        probabilities = u[:, :p].copy()
+    def copula(self) -> Copula:
+        """The dependence for the kernel (no variables when there is none)."""
         dep = self.dependence
-        if dep is not None and dep.spearman:
-            names = dep.names(self.keys)
-            draws = self.needs_path_draws
-            columns = [self.keys.index(k) for k in names[len(draws) :]]
-            z = [path_normals[:, PER_PATH_DRAWS[n]] for n in draws]
-            z = np.column_stack(z + [special.ndtri(u[:, j]) for j in columns])
-            x = _lower_times(dep.factor(self.keys), z)[:, len(draws) :]
-            if dep.copula == "t":
-                w = stats.chi2.ppf(u[:, p], dep.df) / dep.df
-                linked = stats.t.cdf(x / np.sqrt(w)[:, None], dep.df)
-            else:
-                linked = special.ndtr(x)
-            # the copula's own rounding may reach 0 or 1 far in the tails
-            probabilities[:, columns] = np.clip(linked, 2.0**-54, 1 - 2.0**-53)
-        return np.column_stack([b.ppf(probabilities[:, j]) for j, b in enumerate(self.beliefs)])
+        if dep is None or not dep.spearman:
+            return Copula(0, math.nan, np.empty(0, dtype=np.int64), np.empty((0, 0)))
+        names = dep.names(self.keys)
+        source = [
+            -1 - int(PER_PATH_DRAWS[n]) if n in PER_PATH_DRAWS else self.keys.index(n)
+            for n in names
+        ]
+        kind = 2 if dep.copula == "t" else 1
+        return Copula(
+            kind, float(dep.df or math.nan), np.array(source, dtype=np.int64), dep.factor(self.keys)
+        )

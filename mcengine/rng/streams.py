@@ -63,7 +63,8 @@ __all__ = [
     "words_used",
     "PARAMETER_STREAM",
     "parameter_uniforms",
-    "path_normals",
+    "path_uniforms",
+    "lane_path",
 ]
 
 #: Seeds are non-negative integers below 2**63, so that they fit a netCDF int64 attribute.
@@ -326,7 +327,7 @@ _N_NORMALS = _STEP_DRAWS - 1  # written out in step_draws_lanes' fast loop
 
 
 @inline_kernel
-def _lane_path(first_path, lane, antithetic):
+def lane_path(first_path, lane, antithetic):
     """The stream path of a lane and whether it mirrors it (antithetic odd paths)."""
     path = np.uint64(first_path) + np.uint64(lane)
     if antithetic:
@@ -349,7 +350,7 @@ def _lane_words(key0, key1, first_path, antithetic, stream, words):
     k1 = np.uint32(key1)
     c0 = np.uint32(stream)
     for lane in range(LANES):
-        path, _ = _lane_path(first_path, lane, antithetic)
+        path, _ = lane_path(first_path, lane, antithetic)
         lo = np.uint32(path & _LO32)
         hi = np.uint32(path >> np.uint64(32))
         # Written out: each block is Philox inlined, independent of the others.
@@ -406,12 +407,12 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
     state = np.empty(_BUF + _LANE_STEP_WORDS, dtype=np.uint64)
     for lane in range(LANES):
         if redo[lane] != 0:
-            path, _ = _lane_path(first_path, lane, antithetic)
+            path, _ = lane_path(first_path, lane, antithetic)
             _resume(state, key0, key1, path, step, words, lane, _LANE_STEP_WORDS)
             _resume_normals(state, words, lane, out)
     if antithetic:
         for lane in range(LANES):
-            _, mirror = _lane_path(first_path, lane, antithetic)
+            _, mirror = lane_path(first_path, lane, antithetic)
             sign = select(mirror, -1.0, 1.0)  # -x is x * -1.0, to the bit
             for j in range(_N_NORMALS):
                 out[j * LANES + lane] *= sign
@@ -474,7 +475,7 @@ def path_draws_lanes(key0, key1, first_path, antithetic, words, out):
     state = np.empty(STATE_SIZE, dtype=np.uint64)
     draws = np.empty(_PATH_DRAWS)
     for lane in range(LANES):
-        path, mirror = _lane_path(first_path, lane, antithetic)
+        path, mirror = lane_path(first_path, lane, antithetic)
         if redo[lane] != 0:
             path_draws(key0, key1, path, state, draws)
             for j in range(_PATH_DRAWS):
@@ -516,19 +517,26 @@ PARAMETER_STREAM = 0xFFFFFFFF
 _MIRROR = np.uint64((1 << 53) - 1)
 
 
+@inline_kernel
+def path_uniforms(key0, key1, path, mirror, blocks, out):
+    """The uncertain parameters' uniforms of one path (see :func:`parameter_uniforms`):
+    ``out[j]`` from block ``blocks[j]``, mirrored (``1 - u``) but for the last column."""
+    lo = np.uint32(path & _LO32)
+    hi = np.uint32(path >> np.uint64(32))
+    last = blocks.shape[0] - 1
+    for j in range(blocks.shape[0]):
+        w0, w1, _, _ = philox4x32(PARAMETER_STREAM, lo, hi, blocks[j], key0, key1)
+        bits = ((np.uint64(w1) << np.uint64(32)) | np.uint64(w0)) >> np.uint64(11)
+        if mirror and j < last:
+            bits = _MIRROR - bits
+        out[j] = (np.float64(bits) + 0.5) * _U53
+
+
 @kernel
 def _parameter_uniforms(key0, key1, first_path, antithetic, blocks, out):
-    last = blocks.shape[0] - 1
     for i in range(out.shape[0]):
-        path, mirror = _lane_path(first_path, i, antithetic)
-        lo = np.uint32(path & _LO32)
-        hi = np.uint32(path >> np.uint64(32))
-        for j in range(blocks.shape[0]):
-            w0, w1, _, _ = philox4x32(PARAMETER_STREAM, lo, hi, blocks[j], key0, key1)
-            bits = ((np.uint64(w1) << np.uint64(32)) | np.uint64(w0)) >> np.uint64(11)
-            if mirror and j < last:
-                bits = _MIRROR - bits
-            out[i, j] = (np.float64(bits) + 0.5) * _U53
+        path, mirror = lane_path(first_path, i, antithetic)
+        path_uniforms(key0, key1, path, mirror, blocks, out[i])
 
 
 def parameter_uniforms(
@@ -544,25 +552,4 @@ def parameter_uniforms(
     """
     out = np.empty((n_paths, len(blocks)))
     _parameter_uniforms(key[0], key[1], first_path, antithetic, blocks.astype(np.uint32), out)
-    return out
-
-
-@kernel
-def _path_normals(key0, key1, first_path, antithetic, out):
-    state = np.empty(STATE_SIZE, dtype=np.uint64)
-    for i in range(out.shape[0]):
-        path, mirror = _lane_path(first_path, i, antithetic)
-        path_draws(key0, key1, path, state, out[i])
-        if mirror:
-            for j in range(out.shape[1]):
-                out[i, j] = -out[i, j]
-
-
-def path_normals(
-    key: tuple[int, int], first_path: int, n_paths: int, *, antithetic: bool
-) -> np.ndarray:
-    """The per-path normals (:class:`~mcengine.layout.PathDraw`) of paths ``first_path ..``,
-    ``(n_paths, 3)``, as the kernel draws them (for copulas linking beliefs to them)."""
-    out = np.empty((n_paths, _PATH_DRAWS))
-    _path_normals(key[0], key[1], first_path, antithetic, out)
     return out
