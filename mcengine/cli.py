@@ -36,11 +36,14 @@ from mcengine.present.tables import (
     indices_to_json,
     render_comparison,
     render_indices,
+    render_shapley,
     render_summary,
     render_tornado,
+    render_voi,
     render_waterfall,
     summary_to_json,
     tornado_to_json,
+    voi_to_json,
     waterfall_to_json,
 )
 from mcengine.results.files import RESULT_SUFFIXES, check_writable, read_result, write_netcdf
@@ -823,25 +826,100 @@ def plot(file, kind, target) -> None:
     type=PathCount(),
     default="4096",
     show_default=True,
-    help="Base sample of the variance-based indices (the design runs 7x this many paths).",
+    help="Base sample of the Sobol indices (the design runs (2 + inputs) x this many paths).",
 )
-def sensitivity(scenario, n_paths, seed, overrides, as_json, plot, sobol_paths) -> None:
-    """What moves each segment: a tornado, and Sobol indices by input group."""
+@click.option(
+    "--shapley-paths",
+    type=PathCount(),
+    default="1024",
+    show_default=True,
+    help="Base sample of the Shapley effects (the design runs 2^inputs x this many paths).",
+)
+def sensitivity(
+    scenario, n_paths, seed, overrides, as_json, plot, sobol_paths, shapley_paths
+) -> None:
+    """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
+    shock groups and the scenario's uncertain keys)."""
     from mcengine.present.plots import tornado as tornado_figure
     from mcengine.studies.sensitivity import sobol_indices, tornado
+    from mcengine.studies.shapley import shapley_effects
 
     ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     table = tornado(ds)
+    sc, used_seed = _load(scenario, overrides), int(ds.attrs["seed"])
     try:
-        indices = sobol_indices(_load(scenario, overrides), sobol_paths, int(ds.attrs["seed"]))
+        indices = sobol_indices(sc, sobol_paths, used_seed)
+        shapley = shapley_effects(sc, shapley_paths, used_seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     _save_plot(tornado_figure, table, plot)
     if as_json:
-        click.echo(_dumps({**tornado_to_json(table), "sobol": indices_to_json(indices)}))
+        click.echo(
+            _dumps(
+                {
+                    **tornado_to_json(table),
+                    "sobol": indices_to_json(indices),
+                    "shapley": indices_to_json(shapley, ("shapley",)),
+                }
+            )
+        )
     else:
         render_tornado(table)
         render_indices(indices)
+        render_shapley(shapley)
+
+
+@cli.command()
+@click.argument("scenario", default="beliefs")
+@_paths_option("200000", "Paths (one ensemble, recorded inputs).")
+@_seed_option()
+@_SET_OPTION
+@_JSON_OPTION
+@click.option(
+    "--decision",
+    type=click.Choice(["mean", "mean-cvar"]),
+    default="mean",
+    show_default=True,
+    help="What the allocator maximises: the expected annual return, or the mean minus "
+    "--risk-aversion x the CVaR of the loss at --alpha.",
+)
+@click.option(
+    "--risk-aversion",
+    type=click.FloatRange(min=0.0, max=1e6),
+    default=1.0,
+    show_default=True,
+    help="lambda in mean - lambda x CVaR.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(min=0.5, max=1.0, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="CVaR level (the worst 1 - alpha of the paths).",
+)
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.01, max=1.0),
+    default=0.1,
+    show_default=True,
+    help="Allocation grid: long-only weights on multiples of this (1/k), summing to 1.",
+)
+def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, alpha, step):
+    """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
+    shock group's EVPPI, with the allocations with and without the information."""
+    from mcengine.studies.voi import value_of_information
+
+    ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
+    try:
+        table = value_of_information(
+            ds, objective=decision, risk_aversion=risk_aversion, alpha=alpha, step=step
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(_dumps(voi_to_json(table)))
+    else:
+        render_voi(table)
 
 
 @cli.command()

@@ -125,12 +125,16 @@ class KernelInputs:
         external: np.ndarray = _NO_DRAWS,
         inputs: np.ndarray = _NO_INPUTS,
         parameters: np.ndarray | None = None,
+        designed: np.ndarray | None = None,
     ) -> None:
         """Simulate paths ``first_path ..`` into ``part`` (and ``yearly``, if it has years;
-        ``parameters``, if given, receives the uncertain keys' values)."""
+        ``parameters``, if given, receives the uncertain keys' values; ``designed``, if
+        given, are those values instead of their stream's)."""
         rows = None
         if self.uncertain is not None:
-            values = self.parameter_values(first_path, len(part.flags))
+            values = designed
+            if values is None:
+                values = self.parameter_values(first_path, len(part.flags))
             if parameters is not None:
                 parameters[:] = values
             rows = coefficient_rows(self.uncertain, values)

@@ -50,6 +50,7 @@ def simulate(
     sampler: str = "pseudo",
     replicates: int = DEFAULT_REPLICATES,
     draws: np.ndarray | None = None,
+    parameter_values: np.ndarray | None = None,
     chunk_paths: int | None = None,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -103,6 +104,11 @@ def simulate(
         Every path's random inputs, ``(n_paths, 3 + 8 N)`` in the layout of
         :func:`mcengine.rng.samplers.sobol_draws`, instead of the streams (for designed
         experiments such as :func:`mcengine.studies.sensitivity.sobol_indices`).
+    parameter_values : ndarray, optional
+        With ``draws``: every path's values of the scenario's uncertain keys, ``(n_paths,
+        beliefs)`` in ``scenario.beliefs`` order, instead of their stream (needed with
+        ``draws`` when the scenario has uncertain keys; see
+        :func:`mcengine.kernel.beliefs.values_at`).
     chunk_paths : int, optional
         Paths per kernel call (default 65536); with a target, the block added each time.
         With a client, paths per Dask task: a multiple of
@@ -155,6 +161,7 @@ def simulate(
         sampler=sampler,
         replicates=replicates,
         draws=draws,
+        parameter_values=parameter_values,
         chunk_paths=chunk_paths,
         threads=threads,
         client=client,

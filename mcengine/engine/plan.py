@@ -53,6 +53,7 @@ class RunPlan:
     sampler: str = "pseudo"
     replicates: int = DEFAULT_REPLICATES
     draws: np.ndarray | None = None
+    parameter_values: np.ndarray | None = None
     chunk_paths: int = DEFAULT_CHUNK_PATHS
     threads: int | None = None
     client: object = None
@@ -75,6 +76,7 @@ class RunPlan:
         sampler: str = "pseudo",
         replicates: int = DEFAULT_REPLICATES,
         draws: np.ndarray | None = None,
+        parameter_values: np.ndarray | None = None,
         chunk_paths: int | None = None,
         threads: int | None = None,
         client=None,
@@ -122,13 +124,13 @@ class RunPlan:
                 f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
                 "standard errors come from replicate groups of the kept paths"
             )
-        if scenario.beliefs and (sampler == "sobol" or draws is not None):
+        if scenario.beliefs and sampler == "sobol":
             raise InputError(
                 f"scenario '{scenario.name}' has uncertain keys "
-                f"({', '.join(b.key for b in scenario.beliefs)}); "
-                f"{'the Sobol sampler' if sampler == 'sobol' else 'designed draws'} cannot "
+                f"({', '.join(b.key for b in scenario.beliefs)}); the Sobol sampler cannot "
                 "draw them yet: use the pseudo or antithetic sampler"
             )
+        parameter_values = _check_designed_values(scenario, n_paths, draws, parameter_values)
         if record_inputs and not (keep_paths and stopping is None):
             raise InputError("record_inputs=True needs keep_paths=True and no target")
         return cls(
@@ -139,6 +141,7 @@ class RunPlan:
             sampler=sampler,
             replicates=replicates,
             draws=draws,
+            parameter_values=parameter_values,
             chunk_paths=DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths,
         )
 
@@ -179,6 +182,13 @@ class RunPlan:
             yield done, stop
             done = stop
 
+    def designed_values(self, start: int, stop: int) -> np.ndarray | None:
+        """The uncertain keys' values of paths ``[start, stop)`` when they do not come from
+        their stream (a designed experiment), else ``None``."""
+        if self.parameter_values is None:
+            return None
+        return self.parameter_values[start:stop]
+
     def external_draws(self, start: int, stop: int) -> np.ndarray:
         """The draws of paths ``[start, stop)`` when they do not come from the streams."""
         if self.draws is not None:
@@ -189,6 +199,36 @@ class RunPlan:
                 self.seed, start // group, self.scenario.n_steps, start % group, stop - start
             )
         return _NO_DRAWS
+
+
+def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | None:
+    """Designed values of the uncertain keys come with designed draws, and a scenario with
+    uncertain keys needs them with its draws: ``(n_paths, beliefs)``, each inside its key's
+    range."""
+    keys = [b.key for b in scenario.beliefs]
+    if values is None and (draws is None or not keys):
+        return None
+    shape = (n_paths, len(keys))
+    if draws is None or values is None or np.shape(values) != shape:
+        raise InputError(
+            f"parameter_values must come with draws, as an array of shape {shape} (the values "
+            f"of {', '.join(keys) or 'no uncertain keys'} on each path)"
+            + (f"; scenario '{scenario.name}' has no uncertain keys" if not keys else "")
+        )
+    values = np.ascontiguousarray(values, dtype=float)
+    for j, belief in enumerate(scenario.beliefs):
+        column = values[:, j]
+        lo, hi = belief.valid.lo, belief.valid.hi
+        inside = np.isfinite(column) & (column >= lo) & (column <= hi)
+        inside &= ~((column == lo) & belief.valid.lo_open) & ~(
+            (column == hi) & belief.valid.hi_open
+        )
+        if not inside.all():
+            bad = column[~inside][0]
+            raise InputError(
+                f"parameter_values[:, {j}] ({belief.key}) holds {bad!r}, must be in {belief.valid}"
+            )
+    return values
 
 
 #: What each executor cannot run, by the setting that asks for it: the one home of these

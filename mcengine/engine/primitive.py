@@ -153,7 +153,8 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
             if kept_values is not None:
                 values = kept_values[first - start : last - start]
         external = plan.external_draws(first, last)
-        plan.kernel.run(first, part, yearly[:n], external, inputs, values)
+        designed = plan.designed_values(first, last)
+        plan.kernel.run(first, part, yearly[:n], external, inputs, values, designed)
         if into.fan is not None:
             into.fan.add(yearly[:n])
         into.add_paths(part, first)

@@ -31,6 +31,9 @@ __all__ = [
     "render_tornado",
     "tornado_to_json",
     "render_indices",
+    "render_shapley",
+    "render_voi",
+    "voi_to_json",
     "indices_to_json",
 ]
 
@@ -552,38 +555,160 @@ def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     grid = _segment_grid(
         table["segment"].values,
-        "input group",
-        "variance-based sensitivity: first-order / total Sobol index by input group, "
+        "input",
+        "variance-based sensitivity: first-order / total Sobol index by input, "
         f"{int(table.attrs['n_paths']):,}-path Saltelli design",
-        "share of each segment's annual-return variance; 95% bootstrap intervals in JSON",
+        f"share of each segment's annual-return variance; {table.attrs['method']}; "
+        "95% bootstrap intervals in JSON",
         wrap_first=True,
     )
-    for group in table["group"].values:
+    for name in table["input"].values:
         grid.add_row(
-            str(group).replace("_", " "),
+            _input_label(table, name),
             *[
-                f"{_number(float(table['first_order'].sel(group=group, segment=s)))} / "
-                f"{_number(float(table['total'].sel(group=group, segment=s)))}"
+                f"{_number(float(table['first_order'].sel(input=name, segment=s)))} / "
+                f"{_number(float(table['total'].sel(input=name, segment=s)))}"
                 for s in table["segment"].values
             ],
         )
     console.print(grid)
 
 
-def indices_to_json(table: xr.Dataset) -> dict:
+def render_shapley(table: xr.Dataset, console: Console | None = None) -> None:
+    """Shapley effects: each input's share of each segment's return variance, +- its SE."""
+    console = console or Console(highlight=False)
+    grid = _segment_grid(
+        table["segment"].values,
+        "input",
+        "Shapley effects: each input's share of the annual-return variance, "
+        f"{int(table.attrs['n_paths']):,} base paths x {2 ** table.sizes['input']:,} subsets",
+        f"they add up to 1 per segment; +- bootstrap standard error; {table.attrs['method']}",
+        wrap_first=True,
+    )
+    for name in table["input"].values:
+        grid.add_row(
+            _input_label(table, name),
+            *[
+                f"{_number(float(table['shapley'].sel(input=name, segment=s)))} ± "
+                f"{_error(float(table['shapley_standard_error'].sel(input=name, segment=s)), 2)}"
+                for s in table["segment"].values
+            ],
+        )
+    console.print(grid)
+
+
+def _input_label(table: xr.Dataset, name) -> str:
+    kind = str(table["kind"].sel(input=name).values)
+    return str(name) if kind == "belief" else str(name).replace("_", " ")
+
+
+def indices_to_json(table: xr.Dataset, names=("first_order", "total")) -> dict:
+    """Each input's indices per segment (``names``: ``("shapley",)`` for Shapley effects),
+    with their 95% intervals and standard errors; undefined ones as null."""
     return {
-        str(group): {
-            str(seg): {
-                name: {
-                    "estimate": float(table[name].sel(group=group, segment=seg)),
-                    "ci95": [float(v) for v in table[f"{name}_ci"].sel(group=group, segment=seg)],
-                }
-                for name in ("first_order", "total")
+        "method": str(table.attrs["method"]),
+        "inputs": {
+            str(name): {
+                "kind": str(table["kind"].sel(input=name).values),
+                **{
+                    str(seg): {
+                        index: {
+                            "estimate": _finite(table[index].sel(input=name, segment=seg)),
+                            "standard_error": _finite(
+                                table[f"{index}_standard_error"].sel(input=name, segment=seg)
+                            ),
+                            "ci95": [
+                                _finite(v)
+                                for v in table[f"{index}_ci"].sel(input=name, segment=seg)
+                            ],
+                        }
+                        for index in names
+                    }
+                    for seg in table["segment"].values
+                },
             }
-            for seg in table["segment"].values
-        }
-        for group in table["group"].values
+            for name in table["input"].values
+        },
     }
+
+
+def _weights(values) -> str:
+    return " / ".join(f"{100 * float(w):.0f}" for w in values)
+
+
+def render_voi(table: xr.Dataset, console: Console | None = None) -> None:
+    """EVPI and each input's EVPPI in annual-return points, with the allocations."""
+    console = console or Console(highlight=False)
+    a = table.attrs
+    goal = (
+        "expected annual return"
+        if a["objective"] == "mean"
+        else f"mean - {a['risk_aversion']:g} x CVaR{100 * a['alpha']:g}% of the loss"
+    )
+    grid = Table(
+        title=f"{_title(a)}: what knowing it is worth to an allocator maximising {goal} "
+        f"({a['decisions']} allocations, step {a['step']:g})",
+        caption="worth: the expected gain in annual-return points (%), ± one standard error; "
+        "changes: the share of paths whose best allocation it changes; A / I / T: the "
+        "average best allocation with it (applications / inference / training, %). Without "
+        f"information: {_weights(table['weights'].values)}, worth "
+        f"{_number(100 * float(table['value']))}%. {a['method']}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    grid.add_column("knowing", overflow="fold")
+    grid.add_column("worth", justify="right", no_wrap=True)
+    grid.add_column("changes", justify="right", no_wrap=True)
+    grid.add_column("A / I / T", justify="right", no_wrap=True)
+    grid.add_row(
+        "everything (EVPI)",
+        f"{_number(100 * float(table['evpi']))} ± "
+        f"{_error(100 * float(table['evpi_standard_error']), 2)}",
+        "",
+        _weights(table["weights_perfect"].values),
+    )
+    for name in table["input"].values:
+        row = table.sel(input=name)
+        label = str(name) if str(row["kind"].values) == "belief" else str(row["label"].values)
+        grid.add_row(
+            label,
+            f"{_number(100 * float(row['evppi']))} ± "
+            f"{_error(100 * float(row['evppi_standard_error']), 2)}",
+            f"{100 * float(row['decision_changes']):.0f}%",
+            _weights(row["weights_informed"].values),
+        )
+    console.print(grid)
+
+
+def voi_to_json(table: xr.Dataset) -> dict:
+    a = table.attrs
+    return {
+        **_run_header(table),
+        **{k: a[k] for k in ("objective", "risk_aversion", "alpha", "decisions", "step", "method")},
+        "weights": table["weights"].values.tolist(),
+        "value": float(table["value"]),
+        "evpi": {
+            "estimate": float(table["evpi"]),
+            "standard_error": float(table["evpi_standard_error"]),
+            "weights": table["weights_perfect"].values.tolist(),
+        },
+        "evppi": [
+            {
+                "input": str(name),
+                "kind": str(table["kind"].sel(input=name).values),
+                "estimate": float(table["evppi"].sel(input=name)),
+                "standard_error": float(table["evppi_standard_error"].sel(input=name)),
+                "decision_changes": float(table["decision_changes"].sel(input=name)),
+                "weights": table["weights_informed"].sel(input=name).values.tolist(),
+            }
+            for name in table["input"].values
+        ],
+    }
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def belief_lines(scenario: Scenario) -> list[str]:

@@ -1,8 +1,9 @@
-"""Sensitivity from one ensemble: the tornado.
+"""What moves each segment: the tornado (one ensemble) and Sobol indices (a design).
 
 For each uncertain input (the per-path draws and the driver shock groups recorded by
-``simulate(..., record_inputs=True)``), the mean annual return of each segment among the
-paths in the input's bottom decile and in its top decile, with standard errors. There are no
+``simulate(..., record_inputs=True)``, and the uncertain keys' drawn values), the mean
+annual return of each segment among the paths in the input's bottom decile and in its top
+decile, with standard errors. There are no
 one-at-a-time re-runs: every input is read off the same paths, so interactions and the
 model's non-linearity are included. Ties (the jump count is discrete) are kept together, so
 a "decile" can hold more than a tenth of the paths; ``paths_low``/``paths_high`` say how many.
@@ -14,12 +15,19 @@ import math
 
 import numpy as np
 import xarray as xr
+from SALib.analyze import sobol as salib_sobol
+from scipy import stats
 
-from mcengine.engine.local import simulate
 from mcengine.errors import InputError
-from mcengine.layout import PathDraw, StepDraw, draw_column
 from mcengine.model.scenario import Scenario, load_scenario
-from mcengine.rng.streams import draw_table
+from mcengine.studies.designs import (
+    GROUPS,
+    Sample,
+    design_inputs,
+    probabilities,
+    run_design,
+    stream_sample,
+)
 
 __all__ = ["tornado", "LABELS", "sobol_indices", "indices_from_samples", "GROUPS"]
 
@@ -50,8 +58,11 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
     if not 0 < tail <= 0.5:
         raise InputError(f"tail = {tail!r}, must be in (0, 0.5]")
     inputs = ds["inputs"].values
-    annual = ds["annual_return"].values
     names = [str(v) for v in ds["input"].values]
+    if "parameters" in ds:  # the uncertain keys' drawn values are inputs too
+        inputs = np.concatenate([inputs, ds["parameters"].values], axis=1)
+        names += [str(v) for v in ds["parameter"].values]
+    annual = ds["annual_return"].values
     shape = (len(names), annual.shape[1], 2)
     mean, se = np.zeros(shape), np.zeros(shape)
     counts = np.zeros((len(names), 2), dtype=np.int64)
@@ -80,7 +91,7 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
             "input": [names[i] for i in order],
             "segment": ds["segment"].values,
             "side": ["low", "high"],
-            "label": ("input", [LABELS.get(names[i], names[i]) for i in order]),
+            "label": ("input", [LABELS.get(names[i], f"belief: {names[i]}") for i in order]),
         },
         attrs={k: ds.attrs[k] for k in ("scenario_name", "seed", "n_paths") if k in ds.attrs},
     )
@@ -89,115 +100,107 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
 
 
 # -- variance-based (Sobol) indices -------------------------------------------------------------
-#: Input groups and their draws: per-path columns, and per-step slots (see
-#: :func:`mcengine.rng.samplers.sobol_draws` for the layout). Groups are sets of the *independent*
-#: normals before the driver correlation is applied.
-_S = StepDraw
-GROUPS = {
-    "cost_path": ((PathDraw.DECLINE_RATE,), (_S.COST,)),
-    "open_share_path": ((), (_S.OPEN_SHARE,)),
-    "demand_path": ((PathDraw.INITIAL_GROWTH,), (_S.DEMAND, _S.JUMP)),
-    "sentiment": (
-        (),
-        (
-            _S.SENTIMENT_COMMON,
-            _S.SENTIMENT_APPLICATIONS,
-            _S.SENTIMENT_INFERENCE,
-            _S.SENTIMENT_TRAINING,
-        ),
-    ),
-    "selection": ((PathDraw.SELECTION,), ()),
-}
-
-
-def _group_columns(group: str, n_steps: int) -> np.ndarray:
-    per_path, per_step = GROUPS[group]
-    cols = list(per_path)
-    for n in range(n_steps):
-        cols += [draw_column(n, slot) for slot in per_step]
-    return np.array(cols, dtype=np.int64)
-
-
 def indices_from_samples(f_a, f_b, f_ab, *, bootstrap: int = 200, seed: int = 0):
-    """First-order and total Sobol indices from a Saltelli design.
+    """First-order and total Sobol indices from a Saltelli design, by SALib.
 
     ``f_a``, ``f_b`` are ``(n,)`` model outputs on two independent input samples, and
-    ``f_ab`` is ``(groups, n)``: the output on A with group ``j`` taken from B. First order
-    uses Saltelli et al. (2010), ``mean(f_B (f_AB - f_A)) / V``; total uses Jansen (1999),
-    ``mean((f_A - f_AB)^2) / (2 V)``, with ``V`` the variance of A and B pooled. Returns
-    ``(first, total, first_ci, total_ci)``, the intervals from a bootstrap over the rows.
+    ``f_ab`` is ``(inputs, n)``: the output on A with input ``j`` taken from B. SALib's
+    estimators (:func:`SALib.analyze.sobol.analyze`): first order by Saltelli et al. (2010),
+    total by Jansen (1999). Returns ``(first, total, first_ci, total_ci)``, the 95%
+    intervals from SALib's bootstrap over the rows (estimate +- 1.96 bootstrap sd).
     """
-    f_a, f_b, f_ab = np.asarray(f_a), np.asarray(f_b), np.asarray(f_ab)
-
-    def estimate(rows):
-        a, b, ab = f_a[rows], f_b[rows], f_ab[:, rows]
-        var = np.var(np.concatenate([a, b]), ddof=1)
-        if var == 0:
-            return np.zeros(ab.shape[0]), np.zeros(ab.shape[0])
-        return np.mean(b * (ab - a), axis=1) / var, 0.5 * np.mean((a - ab) ** 2, axis=1) / var
-
-    n = f_a.shape[0]
-    first, total = estimate(np.arange(n))
-    rng = np.random.default_rng(seed)
-    boot = [estimate(rng.integers(0, n, n)) for _ in range(bootstrap)]
-    firsts = np.array([b[0] for b in boot])
-    totals = np.array([b[1] for b in boot])
-    first_ci = np.percentile(firsts, [2.5, 97.5], axis=0).T
-    total_ci = np.percentile(totals, [2.5, 97.5], axis=0).T
+    f_a, f_b, f_ab = (np.asarray(x, dtype=float) for x in (f_a, f_b, f_ab))
+    d = f_ab.shape[0]
+    if np.var(np.concatenate([f_a, f_b])) == 0:  # nothing varies: nothing to attribute
+        zeros = np.zeros(d)
+        return zeros, zeros, np.zeros((d, 2)), np.zeros((d, 2))
+    # SALib's layout: per base row, A, then A with each input from B, then B.
+    y = np.column_stack([f_a, f_ab.T, f_b]).ravel()
+    problem = {"num_vars": d, "names": [f"x{j}" for j in range(d)], "bounds": [[0, 1]] * d}
+    out = salib_sobol.analyze(
+        problem, y, calc_second_order=False, num_resamples=bootstrap, seed=seed + 1
+    )  # seed + 1: SALib takes seed 0 for "unseeded"
+    first, total = np.asarray(out["S1"]), np.asarray(out["ST"])
+    first_ci = np.column_stack([first - out["S1_conf"], first + out["S1_conf"]])
+    total_ci = np.column_stack([total - out["ST_conf"], total + out["ST_conf"]])
     return first, total, first_ci, total_ci
 
 
-def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: int = 200):
-    """First-order and total Sobol indices of each segment's annual return by input group.
+def _saltelli(scenario: Scenario, n_paths: int, seed: int):
+    """Samples A and B (paths ``0 ..`` and ``n_paths ..`` of the seed's streams) and one
+    A-with-B's-input per input, as the model's outputs ``(n, 3)`` each."""
+    a, b = (
+        stream_sample(scenario, seed, n_paths, 0),
+        stream_sample(scenario, seed, n_paths, n_paths),
+    )
+    inputs = design_inputs(scenario)
+    names = [i.name for i in inputs]
+    mixed = []
+    for i in inputs:
+        draws, scores = a.draws.copy(), a.scores.copy()
+        draws[:, i.columns] = b.draws[:, i.columns]
+        if i.belief >= 0:
+            scores[:, i.belief] = b.scores[:, i.belief]
+        mixed.append(Sample(draws, scores, a.mixing))
+    copula = scenario.uncertain.copula() if scenario.beliefs else None
+    if copula is not None and copula.kind == 2:  # a t copula's mixing variable
+        names.append("t-copula mixing")
+        mixed.append(Sample(a.draws, a.scores, b.mixing))
+    everything = [a, b, *mixed]
+    draws = np.concatenate([x.draws for x in everything])
+    probs = (
+        np.concatenate([probabilities(scenario, x) for x in everything])
+        if scenario.beliefs
+        else np.empty((draws.shape[0], 0))
+    )
+    f = run_design(scenario, seed, draws, probs).reshape(len(everything), n_paths, 3)
+    kinds = [i.kind for i in inputs] + ["copula"] * (len(names) - len(inputs))
+    return names, kinds, f[0], f[1], f[2:]
 
-    Runs ``n_paths x (2 + groups)`` paths: samples A and B (paths ``0 .. n_paths - 1`` and
-    ``n_paths .. 2 n_paths - 1`` of the seed's streams: independent by construction, for any
-    seed up to the largest) and one A-with-B's-group sample per group in :data:`GROUPS`.
+
+def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: int = 200):
+    """First-order and total Sobol indices of each segment's annual return by input: the
+    shock groups (:data:`GROUPS`) and the scenario's uncertain keys.
+
+    Runs ``n_paths x (2 + inputs)`` paths: samples A and B (paths ``0 .. n_paths - 1`` and
+    ``n_paths .. 2 n_paths - 1`` of the seed's streams: independent by construction, for
+    any seed up to the largest) and one A-with-B's-input sample per input. With a copula,
+    an uncertain key's input is its *independent* score (the copula's Cholesky
+    innovation), and the indices depend on the copula's order: read the Shapley effects
+    (:func:`mcengine.studies.shapley.shapley_effects`) instead (``attrs["method"]`` says).
 
     Returns
     -------
     xarray.Dataset
-        ``first_order`` and ``total`` with dims ``(group, segment)`` and their ``..._ci``
-        (``bound`` = low/high) from a bootstrap over the rows.
+        ``first_order`` and ``total`` with dims ``(input, segment)``, their ``..._ci``
+        (``bound`` = low/high) and ``..._standard_error`` from SALib's bootstrap over the
+        rows; coordinate ``kind`` (shock group, belief, copula).
     """
-
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-
-    def flat(first_path):
-        per_path, per_step = draw_table(seed, n_paths, sc.n_steps, first_path=first_path)
-        return np.concatenate([per_path, per_step.reshape(n_paths, -1)], axis=1)
-
-    a, b = flat(0), flat(n_paths)
-
-    def annual(draws):
-        return simulate(sc, n_paths, seed, draws=draws)["annual_return"].values
-
-    f_a, f_b = annual(a), annual(b)
-    f_ab = []
-    for group in GROUPS:
-        mixed = a.copy()
-        cols = _group_columns(group, sc.n_steps)
-        mixed[:, cols] = b[:, cols]
-        f_ab.append(annual(mixed))
-    f_ab = np.stack(f_ab)  # (groups, n, segments)
-    shape = (len(GROUPS), f_a.shape[1])
+    names, kinds, f_a, f_b, f_ab = _saltelli(sc, n_paths, seed)
+    shape = (len(names), 3)
     first, total = np.zeros(shape), np.zeros(shape)
     first_ci, total_ci = np.zeros((*shape, 2)), np.zeros((*shape, 2))
-    for s in range(f_a.shape[1]):
+    for s in range(3):
         fi, ti, fci, tci = indices_from_samples(
             f_a[:, s], f_b[:, s], f_ab[:, :, s], bootstrap=bootstrap, seed=seed
         )
         first[:, s], total[:, s], first_ci[:, s], total_ci[:, s] = fi, ti, fci, tci
-    dims = ("group", "segment")
+    dims = ("input", "segment")
+    z = stats.norm.ppf(0.975)
+    dependent = sc.dependence is not None and bool(sc.dependence.spearman)
     return xr.Dataset(
         {
             "first_order": (dims, first),
             "total": (dims, total),
             "first_order_ci": ((*dims, "bound"), first_ci),
             "total_ci": ((*dims, "bound"), total_ci),
+            "first_order_standard_error": (dims, (first_ci[..., 1] - first) / z),
+            "total_standard_error": (dims, (total_ci[..., 1] - total) / z),
         },
         coords={
-            "group": list(GROUPS),
+            "input": names,
+            "kind": ("input", kinds),
             "segment": ["applications", "inference", "training"],
             "bound": ["low", "high"],
         },
@@ -205,6 +208,12 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
             "scenario_name": sc.name,
             "seed": np.int64(seed),
             "n_paths": np.int64(n_paths),
-            "design": "Saltelli (2010) first order, Jansen (1999) total, bootstrap CIs",
+            "design": "Saltelli (2010) first order, Jansen (1999) total (SALib), bootstrap CIs",
+            "method": (
+                "dependent inputs: these are indices of the copula's independent innovations "
+                "and depend on its order; read the Shapley effects"
+                if dependent
+                else "independent inputs: Sobol indices apply"
+            ),
         },
     )
