@@ -83,6 +83,8 @@ _OPTION_OF = {
     "n_paths =": "-n",
     "record_inputs=True": "--record-inputs",
     "record_inputs": "--record-inputs",
+    "record_years=True": "--record-years",
+    "record_years": "--record-years",
     "fan_chart": "--fan-chart",
     "portfolio_weights": "--weights",
     "sobol_paths": "--sobol-paths",
@@ -421,6 +423,12 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
     help="Keep each path's uncertain inputs in --out (for mcengine plot --kind tornado).",
 )
 @click.option(
+    "--record-years",
+    is_flag=True,
+    help="Keep each path's year-end record in --out: wealth, drivers, token price, serving "
+    "cost, capex, capacity, utilisation, revenues.",
+)
+@click.option(
     "--fan-chart",
     is_flag=True,
     help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
@@ -472,6 +480,7 @@ def run(
     sampler,
     replicates,
     record_inputs,
+    record_years,
     fan_chart,
     plot,
     weights,
@@ -500,6 +509,7 @@ def run(
         target_se=target_se,
         rel_tol=rel_tol,
         record_inputs=record_inputs,
+        record_years=record_years,
         fan_chart=fan_chart,
     )
     started = time.perf_counter()
@@ -541,6 +551,7 @@ def run(
             portfolio_weights=weights,
             fan_chart=fan_chart,
             record_inputs=record_inputs,
+            record_years=record_years,
             sampler=sampler,
             replicates=replicates,
             **({} if client is None else {"client": client, "chunk_paths": chunk_paths}),
@@ -621,6 +632,7 @@ _FLAGS = {
     "target_se": "--target-se/--rel-tol",
     "rel_tol": "--target-se/--rel-tol",
     "record_inputs": "--record-inputs",
+    "record_years": "--record-years",
     "sampler": "--sampler",
     "fan_chart": "--fan-chart",
     "fan_chart_with_paths": "--fan-chart",

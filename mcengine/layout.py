@@ -60,7 +60,9 @@ class StepDraw(enum.IntEnum):
 
 
 class Yearly(enum.IntEnum):
-    """Columns of the kernel's per-year record (fan charts)."""
+    """Columns of the kernel's per-year record (fan charts, per-path yearly records): logs
+    but for the open-weight share. Year ``y``'s record is the state after the year's last
+    step (year 0: the initial state)."""
 
     LOG_WEALTH_APPLICATIONS = 0
     LOG_WEALTH_INFERENCE = 1
@@ -68,6 +70,35 @@ class Yearly(enum.IntEnum):
     LOG_TRAINING_COST = 3
     OPEN_SHARE = 4
     LOG_DEMAND = 5
+    # the economics behind the returns (MODEL.md steps 2-12)
+    LOG_TOKEN_PRICE = 6  # log(P_t / P_0): the token price relative to year 0
+    LOG_SERVING_COST = 7  # log k_t
+    LOG_CAPEX = 8
+    LOG_CAPACITY = 9
+    LOG_UTILISATION = 10  # log r_t
+    LOG_REVENUE_APPLICATIONS = 11
+    LOG_REVENUE_INFERENCE = 12
+    LOG_REVENUE_TRAINING = 13
+
+
+#: Each yearly column's name as an observable (in natural units: exp of the logs).
+OBSERVABLES = (
+    "wealth_applications",
+    "wealth_inference",
+    "wealth_training",
+    "training_cost",
+    "open_share",
+    "demand",
+    "token_price",
+    "serving_cost",
+    "capex",
+    "capacity",
+    "utilisation",
+    "revenue_applications",
+    "revenue_inference",
+    "revenue_training",
+)
+assert len(OBSERVABLES) == len(Yearly)
 
 
 class Input(enum.IntEnum):

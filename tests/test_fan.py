@@ -10,13 +10,14 @@ from mcengine.kernel.coefficients import build_coefficients, spend_ratio_schedul
 from mcengine.kernel.paths import simulate_paths
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
+from mcengine.layout import Yearly
 from mcengine.stats.fan import FAN_QUANTILES, LOG_BIN_WIDTH
 
 
 def brute_force_yearly(scenario, n, seed):
     """Every path's year-end values, kept in full (what the engine avoids)."""
     out = PathArrays.empty(n)
-    yearly = np.empty((n, scenario.simulation.horizon_years, 6))
+    yearly = np.empty((n, scenario.simulation.horizon_years + 1, len(Yearly)))
     k0, k1 = key_from_seed(seed)
     simulate_paths(
         build_coefficients(scenario),
@@ -38,15 +39,25 @@ def brute_force_yearly(scenario, n, seed):
 def test_bands_match_brute_force(name):
     sc = mcengine.load_scenario(name, {"simulation.steps_per_year": 4})
     n, seed = 3000, 21
-    ds = mcengine.simulate(sc, n, seed=seed, fan_chart=True, chunk_paths=700)
+    ds = mcengine.simulate(sc, n, seed=seed, fan_chart=True, chunk_paths=700, record_years=True)
     out, yearly = brute_force_yearly(sc, n, seed)
     np.testing.assert_array_equal(ds["total_return"].values, out.total_return)
+    # The per-path record is the kernel's, exponentiated (but the open share).
+    record = ds["yearly"].values
+    share = Yearly.OPEN_SHARE
+    np.testing.assert_array_equal(record[..., share], yearly[..., share])
+    with np.errstate(divide="ignore"):
+        logs = np.log(np.delete(record, share, axis=-1))
+    np.testing.assert_allclose(logs, np.delete(yearly, share, axis=-1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(record[:, 0, Yearly.LOG_TOKEN_PRICE], 1.0)  # year 0: P/P0
+    yearly = yearly[:, 1:]  # the bands are of years 1 to the horizon
     q = list(FAN_QUANTILES)
     with np.errstate(divide="ignore"):
         exact_log = np.quantile(yearly, q, axis=0)  # (quantile, year, variable), in logs
     exact_log = np.moveaxis(exact_log, 0, 1)
     fan_w = ds["fan_wealth"].values
     fan_d = ds["fan_drivers"].values
+    fan_e = ds["fan_economics"].values
     # Log-binned variables: within one bin in logs (a relative 0.4% in levels).
     for v, got in (
         (0, fan_w[..., 0]),
@@ -54,6 +65,10 @@ def test_bands_match_brute_force(name):
         (2, fan_w[..., 2]),
         (3, fan_d[..., 0]),
         (5, fan_d[..., 2]),
+        *[
+            (v, fan_e[..., v - Yearly.LOG_TOKEN_PRICE])
+            for v in range(Yearly.LOG_TOKEN_PRICE, len(Yearly))
+        ],
     ):
         exact = exact_log[..., v]
         finite = np.isfinite(exact)

@@ -12,7 +12,7 @@ from mcengine.errors import InputError
 
 def test_a_plan_is_frozen_and_holds_its_arguments():
     plan = RunPlan.build("base", 1000, 3, fan_chart=True)
-    assert (plan.n_paths, plan.seed, plan.limit, plan.years) == (1000, 3, 1000, 10)
+    assert (plan.n_paths, plan.seed, plan.limit, plan.years) == (1000, 3, 1000, 11)  # year 0 to 10
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.n_paths = 5  # type: ignore[misc]
 
@@ -68,9 +68,9 @@ def test_kept_paths_are_a_sink_whose_merge_is_one_run():
     whole = run_range(plan, 0, 300, Partial.empty(plan, summary=False, keep=True))
     low = run_range(plan, 0, 130, Partial.empty(plan, summary=False, keep=True))
     high = run_range(plan, 130, 300, Partial.empty(plan, summary=False, keep=True))
-    expected, expected_inputs, _ = whole.paths.result()
+    expected, expected_inputs, *_ = whole.paths.result()
     for merged in (low.merge(high), high.merge(low)):
-        paths, inputs, _ = merged.paths.result()
+        paths, inputs, *_ = merged.paths.result()
         for name, values in expected._asdict().items():
             np.testing.assert_array_equal(getattr(paths, name), values, err_msg=name)
         np.testing.assert_array_equal(inputs, expected_inputs)

@@ -27,7 +27,7 @@ from mcengine.engine.primitive import Partial, run_range
 from mcengine.engine.stopping import StoppingRule
 from mcengine.kernel.paths import INPUTS
 from mcengine.model.scenario import Scenario
-from mcengine.results.dataset import run_attributes, to_dataset
+from mcengine.results.dataset import attach_years, run_attributes, to_dataset
 from mcengine.rng.samplers import DEFAULT_REPLICATES
 from mcengine.stats.fan import attach as attach_fan
 
@@ -47,6 +47,7 @@ def simulate(
     portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
     fan_chart: bool = False,
     record_inputs: bool = False,
+    record_years: bool = False,
     sampler: str = "pseudo",
     replicates: int = DEFAULT_REPLICATES,
     draws: np.ndarray | None = None,
@@ -93,6 +94,12 @@ def simulate(
         Add ``inputs (path, input)``: each path's uncertain inputs (the per-path draws and
         the standardised sums of each shock group; :data:`mcengine.kernel.paths.INPUTS`), for
         :func:`mcengine.studies.sensitivity.tornado`. Needs ``keep_paths`` and no target.
+    record_years : bool, default False
+        Add ``yearly (path, year_end, quantity)``: each path's record at each year end, year
+        0 to the horizon (wealth, the drivers, the token price relative to year 0, serving
+        cost, capex, capacity, utilisation and each segment's revenue;
+        :data:`mcengine.layout.OBSERVABLES`). Needs ``keep_paths`` and no target; takes
+        ``8 x 14 x (years + 1)`` bytes a path.
     sampler : {"pseudo", "antithetic", "sobol"}, default "pseudo"
         Where the random inputs come from (:mod:`mcengine.rng.samplers`). ``antithetic`` and
         ``sobol`` need ``keep_paths=True`` and no target; their standard errors come from
@@ -158,6 +165,7 @@ def simulate(
         portfolio_weights=portfolio_weights,
         fan_chart=fan_chart,
         record_inputs=record_inputs,
+        record_years=record_years,
         sampler=sampler,
         replicates=replicates,
         draws=draws,
@@ -211,7 +219,7 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     if not keep_paths:
         result = summary.result(attrs)
     else:
-        paths, inputs, parameters = partial.paths.result()
+        paths, inputs, parameters, years = partial.paths.result()
         result = to_dataset(paths, attrs)
         if inputs is not None:
             result = result.assign_coords(input=list(INPUTS)).assign(
@@ -224,4 +232,6 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
             result["parameters"].attrs.update(
                 long_name="each path's values of the scenario's uncertain keys"
             )
+        if years is not None:
+            result = attach_years(result, years)
     return result if partial.fan is None else attach_fan(result, partial.fan)

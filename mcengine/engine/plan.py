@@ -50,6 +50,7 @@ class RunPlan:
     portfolio_weights: tuple = (1 / 3, 1 / 3, 1 / 3)
     fan_chart: bool = False
     record_inputs: bool = False
+    record_years: bool = False
     sampler: str = "pseudo"
     replicates: int = DEFAULT_REPLICATES
     draws: np.ndarray | None = None
@@ -73,6 +74,7 @@ class RunPlan:
         portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
         fan_chart: bool = False,
         record_inputs: bool = False,
+        record_years: bool = False,
         sampler: str = "pseudo",
         replicates: int = DEFAULT_REPLICATES,
         draws: np.ndarray | None = None,
@@ -101,7 +103,10 @@ class RunPlan:
             "threads": threads,
         }
         if client is not None:
-            _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths)
+            _check_dask(
+                target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths,
+                record_years,
+            )  # fmt: skip
             return cls(**common, chunk_paths=chunk_paths, client=client)
         stopping = None
         if target_se is not None or rel_tol is not None:
@@ -133,11 +138,14 @@ class RunPlan:
         parameter_values = _check_designed_values(scenario, n_paths, draws, parameter_values)
         if record_inputs and not (keep_paths and stopping is None):
             raise InputError("record_inputs=True needs keep_paths=True and no target")
+        if record_years and not (keep_paths and stopping is None):
+            raise InputError("record_years=True needs keep_paths=True and no target")
         return cls(
             **common,
             stopping=stopping,
             max_paths=max_paths,
             record_inputs=record_inputs,
+            record_years=record_years,
             sampler=sampler,
             replicates=replicates,
             draws=draws,
@@ -162,8 +170,10 @@ class RunPlan:
 
     @property
     def years(self) -> int:
-        """Years of fan-chart bands (0 without)."""
-        return self.scenario.simulation.horizon_years if self.fan_chart else 0
+        """Yearly records the kernel writes, year 0 to the horizon (0 without fan charts or
+        per-path yearly records)."""
+        recorded = self.fan_chart or self.record_years
+        return self.scenario.simulation.horizon_years + 1 if recorded else 0
 
     @property
     def group(self) -> int:
@@ -238,13 +248,22 @@ def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | Non
 EXECUTOR_LIMITS = {
     # a Dask task is a pure function of (plan, chunk): no run-length decisions, no
     # replicate groups, no arrays shipped with the plan; fan charts reduce summaries only
-    "dask": ("target_se", "rel_tol", "record_inputs", "draws", "sampler", "fan_chart_with_paths"),
+    "dask": (
+        "target_se",
+        "rel_tol",
+        "record_inputs",
+        "record_years",
+        "draws",
+        "sampler",
+        "fan_chart_with_paths",
+    ),
     # a Zarr store holds every path of a fixed-size run, and only the paths
     "zarr": (
         "summary_only",
         "target_se",
         "rel_tol",
         "record_inputs",
+        "record_years",
         "draws",
         "sampler",
         "fan_chart",
@@ -262,6 +281,7 @@ def refused_settings(
     sampler: str = "pseudo",
     fan_chart: bool = False,
     keep_paths: bool = True,
+    record_years: bool = False,
 ) -> list[str]:
     """The settings in use that ``executor`` (a key of :data:`EXECUTOR_LIMITS`) cannot run,
     in the order of its rules."""
@@ -270,6 +290,7 @@ def refused_settings(
         "target_se": target_se is not None,
         "rel_tol": rel_tol is not None,
         "record_inputs": record_inputs,
+        "record_years": record_years,
         "draws": draws is not None,
         "sampler": sampler != "pseudo",
         "fan_chart": fan_chart,
@@ -278,12 +299,15 @@ def refused_settings(
     return [name for name in EXECUTOR_LIMITS[executor] if used[name]]
 
 
-def _check_dask(target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths):
+def _check_dask(
+    target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths, record_years
+):
     refused = refused_settings(
         "dask",
         target_se=target_se,
         rel_tol=rel_tol,
         record_inputs=record_inputs,
+        record_years=record_years,
         draws=draws,
         sampler=sampler,
         fan_chart=fan_chart,

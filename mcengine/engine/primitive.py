@@ -32,54 +32,59 @@ __all__ = ["KeptPaths", "Partial", "run_range"]
 
 class KeptPaths:
     """The sink of kept paths: the arrays the kernel writes them into, with their recorded
-    inputs (``inputs``) and uncertain keys' values (``parameters`` columns), as blocks of
-    consecutive paths.
+    inputs (``inputs``), uncertain keys' values (``parameters`` columns) and yearly records
+    (``years``: year 0 to the horizon), as blocks of consecutive paths.
 
     :meth:`allocate` reserves a known range once (a fixed run: the kernel writes into views
     of one allocation, nothing is copied); otherwise each range run gets a block of its own
     (a run with a target, which does not know its length), joined by :meth:`result`.
     """
 
-    def __init__(self, *, inputs: bool = False, parameters: int = 0) -> None:
-        # inputs: record the inputs; parameters: how many parameter values to record
+    def __init__(self, *, inputs: bool = False, parameters: int = 0, years: int = 0) -> None:
+        # inputs: record the inputs; parameters: how many parameter values; years: records
         self.inputs = inputs
         self.parameters = parameters
-        self.blocks: list[tuple[int, PathArrays, np.ndarray | None, np.ndarray | None]] = []
+        self.years = years
+        self.blocks: list[tuple[int, PathArrays, tuple]] = []
 
     def allocate(self, start: int, stop: int) -> None:
         """Reserve paths ``[start, stop)``."""
         n = stop - start
-        inputs = np.empty((n, len(Input))) if self.inputs else None
-        parameters = np.empty((n, self.parameters)) if self.parameters else None
-        self.blocks.append((start, PathArrays.empty(n), inputs, parameters))
+        extras = (
+            np.empty((n, len(Input))) if self.inputs else None,
+            np.empty((n, self.parameters)) if self.parameters else None,
+            np.empty((n, self.years, len(Yearly))) if self.years else None,
+        )
+        self.blocks.append((start, PathArrays.empty(n), extras))
 
-    def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray, np.ndarray | None]:
+    def reserve(self, start: int, stop: int) -> tuple[PathArrays, np.ndarray, tuple]:
         """Where the kernel writes paths ``[start, stop)``: views of the block that holds
-        them (allocated now if none does): paths, inputs (``(0, 11)`` without) and
-        parameter values (``None`` without)."""
-        for first, paths, inputs, parameters in self.blocks:
+        them (allocated now if none does): paths, inputs (``(0, 11)`` without), and the
+        parameter values and yearly records (``None`` without)."""
+        for first, paths, (inputs, parameters, years) in self.blocks:
             if first <= start and stop <= first + len(paths.flags):
                 rows = slice(start - first, stop - first)
                 return (
                     paths.slice(rows.start, rows.stop),
                     _NO_INPUTS if inputs is None else inputs[rows],
-                    None if parameters is None else parameters[rows],
+                    tuple(None if a is None else a[rows] for a in (parameters, years)),
                 )
         self.allocate(start, stop)
         return self.reserve(start, stop)
 
     def merge(self, other: KeptPaths) -> KeptPaths:
         """Both sinks' paths (disjoint ranges), in path order."""
-        merged = KeptPaths(inputs=self.inputs, parameters=self.parameters)
+        merged = KeptPaths(inputs=self.inputs, parameters=self.parameters, years=self.years)
         merged.blocks = sorted(self.blocks + other.blocks, key=lambda block: block[0])
         return merged
 
-    def result(self) -> tuple[PathArrays, np.ndarray | None, np.ndarray | None]:
-        """The kept paths in path order, joined, with their inputs and parameter values
-        (``None`` where not recorded)."""
+    def result(self) -> tuple[PathArrays, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The kept paths in path order, joined, with their inputs, parameter values and
+        yearly records (``None`` where not recorded)."""
         blocks = sorted(self.blocks, key=lambda block: block[0])
         paths = PathArrays.concatenate([block[1] for block in blocks])
-        return paths, _join([b[2] for b in blocks]), _join([b[3] for b in blocks])
+        extras = [_join([b[2][k] for b in blocks]) for k in range(3)]
+        return paths, *extras
 
 
 def _join(arrays: list[np.ndarray | None]) -> np.ndarray | None:
@@ -104,10 +109,14 @@ class Partial:
         horizon = plan.scenario.simulation.horizon_years
         return cls(
             SummaryAccumulator(horizon, plan.portfolio_weights) if summary else None,
-            KeptPaths(inputs=plan.record_inputs, parameters=plan.recorded_parameters)
+            KeptPaths(
+                inputs=plan.record_inputs,
+                parameters=plan.recorded_parameters,
+                years=plan.years if plan.record_years else 0,
+            )
             if keep
             else None,
-            FanAccumulator(plan.years) if plan.fan_chart else None,
+            FanAccumulator(horizon) if plan.fan_chart else None,
             OverflowTally(),
         )
 
@@ -136,11 +145,12 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
     grow with the range. Returns ``into``.
     """
     size = min(BLOCK_PATHS, stop - start)
+    kept_years = None
     if into.paths is not None:
-        kept, kept_inputs, kept_values = into.paths.reserve(start, stop)
+        kept, kept_inputs, (kept_values, kept_years) = into.paths.reserve(start, stop)
     else:
         buffer = PathArrays.empty(size)
-    yearly = np.empty((size, plan.years, len(Yearly)))
+    scratch = np.empty((size if kept_years is None else 0, plan.years, len(Yearly)))
     for first in range(start, stop, BLOCK_PATHS):
         last = min(first + BLOCK_PATHS, stop)
         n = last - first
@@ -152,10 +162,11 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
             inputs = kept_inputs[first - start : last - start]
             if kept_values is not None:
                 values = kept_values[first - start : last - start]
+        yearly = scratch[:n] if kept_years is None else kept_years[first - start : last - start]
         external = plan.external_draws(first, last)
         designed = plan.designed_values(first, last)
-        plan.kernel.run(first, part, yearly[:n], external, inputs, values, designed)
+        plan.kernel.run(first, part, yearly, external, inputs, values, designed)
         if into.fan is not None:
-            into.fan.add(yearly[:n])
+            into.fan.add(yearly[:, 1:])  # the bands start at year 1
         into.add_paths(part, first)
     return into

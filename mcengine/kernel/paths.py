@@ -296,8 +296,8 @@ def simulate_paths(
     every element is written. ``rows`` is ``None`` (every path has the coefficients
     ``coef``) or ``(slots, values)``: the slots per-path parameters change, ``(k,)``, and
     each path's values of them, ``(k, n)`` (never the structural slots, steps and window).
-    ``yearly`` is ``(n, years, 6)`` for fan charts (log W of A, I, T, then log C, s, log D
-    at each year end) or ``(n, 0, 6)``.
+    ``yearly`` is ``(n, years + 1, len(Yearly))``: year 0 (the initial state) to the
+    horizon, each year's record (:class:`~mcengine.layout.Yearly`), or ``(n, 0, ...)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
     ``stress`` is ``(N + 1, 4)`` deterministic shocks per step (demand, sentiment, open
@@ -338,6 +338,8 @@ def _simulate_block(
             st[S.PATH_DRAWS + j] = st[j]
     _start_lanes(st, k)
     _push_window(st, ring, 0)
+    if yearly.shape[1] > 0:
+        _record_year(st, start, n_paths, 0, yearly)
 
     for n in range(1, n_steps + 1):
         if external.shape[0] > 0:  # 1.
@@ -353,7 +355,7 @@ def _simulate_block(
         _cash_lanes(st, k, spend_ratio[n])  # 11.-13.
         _value_lanes(st, k, n * dt, shocks[1])  # 14.-18.
         _push_window(st, ring, (n % window) * 3 * LANES)
-        year = n // steps_per_year - 1
+        year = n // steps_per_year
         if n % steps_per_year == 0 and year < yearly.shape[1]:
             _record_year(st, start, n_paths, year, yearly)
     _finish(st, k, n_steps, start, out, inputs)
@@ -593,16 +595,25 @@ def _push_window(st, ring, slot):
 
 @kernel
 def _record_year(st, start, n_paths, year, yearly):
-    """One year's column of the fan chart record: log W of A, I, T, log C, s, log D."""
+    """One year's record (:class:`~mcengine.layout.Yearly`): log W of A, I, T, log C, s,
+    log D, then the token price relative to year 0, serving cost, capex, capacity,
+    utilisation and each segment's revenue, in logs."""
     for lane in range(min(LANES, n_paths - start)):
         i = start + lane
         for s in range(3):
             alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
             log_w = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
             yearly[i, year, Yearly.LOG_WEALTH_APPLICATIONS + s] = log_w
+            revenue = st[S.LOG_REV_A + s * LANES + lane]
+            yearly[i, year, Yearly.LOG_REVENUE_APPLICATIONS + s] = revenue
         yearly[i, year, Yearly.LOG_TRAINING_COST] = st[S.LOG_C + lane]
         yearly[i, year, Yearly.OPEN_SHARE] = sigmoid_call(st[S.X + lane])
         yearly[i, year, Yearly.LOG_DEMAND] = st[S.LOG_D + lane]
+        yearly[i, year, Yearly.LOG_TOKEN_PRICE] = st[S.LOG_P + lane] - st[S.LOG_P0 + lane]
+        yearly[i, year, Yearly.LOG_SERVING_COST] = st[S.LOG_K + lane]
+        yearly[i, year, Yearly.LOG_CAPEX] = st[S.LOG_CAPEX + lane]
+        yearly[i, year, Yearly.LOG_CAPACITY] = st[S.LOG_CAP + lane]
+        yearly[i, year, Yearly.LOG_UTILISATION] = st[S.LOG_R + lane]
 
 
 @kernel

@@ -12,15 +12,16 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
-from mcengine.layout import Component, names
+from mcengine.layout import OBSERVABLES, Component, Yearly, names
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
-from mcengine.numerics import NUMERICS
+from mcengine.numerics import NUMERICS, exp_array
 
 __all__ = [
     "is_summary",
     "PathArrays",
     "run_attributes",
+    "attach_years",
     "to_dataset",
     "PER_PATH_SEGMENT",
     "PER_PATH",
@@ -157,3 +158,20 @@ def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
         flag_meanings="not_wiped_out cash_flow_shortfall zero_value not_finite",
     )
     return ds
+
+
+def attach_years(ds: xr.Dataset, years: np.ndarray) -> xr.Dataset:
+    """``ds`` with each path's yearly record ``years`` ``(path, year, len(Yearly))`` as
+    ``yearly (path, year_end, quantity)``, year 0 (the initial state) to the horizon, in
+    natural units (the kernel's logs exponentiated, by mcengine's exp: the same bits on
+    every CPU)."""
+    with np.errstate(over="ignore"):
+        natural = exp_array(years)
+    natural[..., Yearly.OPEN_SHARE] = years[..., Yearly.OPEN_SHARE]
+    out = ds.assign_coords(year_end=np.arange(years.shape[1]), quantity=list(OBSERVABLES))
+    out = out.assign(yearly=(("path", "year_end", "quantity"), natural))
+    out["yearly"].attrs["long_name"] = (
+        "each path's year-end record: wealth, drivers, token price relative to year 0, "
+        "serving cost, capex, capacity, utilisation and revenues"
+    )
+    return out

@@ -1,10 +1,12 @@
-"""Fan charts: per-year quantile bands of investor wealth and of the drivers, streamed.
+"""Fan charts: per-year quantile bands of investor wealth, the drivers and the economics
+behind the returns (token price, serving cost, capex, capacity, utilisation, revenues),
+streamed.
 
 The kernel writes each path's year-end values into a chunk-sized buffer; :class:`FanAccumulator`
 bins them into one histogram per year and variable, so nothing of size paths x years is
-kept. Wealth W, training cost C and demand D are binned on a log scale (bins of
-:data:`LOG_BIN_WIDTH`, so bands are within a relative 0.4% of the exact quantiles); the
-open-weight share s on a linear one (within 1e-4). Wealth is before the applications
+kept. Every quantity but the open-weight share s is binned on a log scale (bins of
+:data:`LOG_BIN_WIDTH`, so bands are within a relative 0.4% of the exact quantiles); s on a
+linear one (within 1e-4). Wealth is before the applications
 selection spread, which MODEL.md applies at the end only.
 """
 
@@ -15,16 +17,26 @@ import math
 import numpy as np
 import xarray as xr
 
-from mcengine.layout import Yearly
+from mcengine.layout import OBSERVABLES, Yearly
 from mcengine.numerics import exp_array
 from mcengine.stats.samples import BinnedSample, Histogram
 
-__all__ = ["FanAccumulator", "attach", "FAN_QUANTILES", "DRIVERS", "LOG_BIN_WIDTH"]
+__all__ = [
+    "FanAccumulator",
+    "attach",
+    "FAN_QUANTILES",
+    "DRIVERS",
+    "ECONOMICS",
+    "LOG_BIN_WIDTH",
+]
 
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DRIVERS = ("training_cost", "open_share", "demand")
+#: The economics behind the returns (:class:`~mcengine.layout.Yearly` after the drivers).
+ECONOMICS = OBSERVABLES[Yearly.LOG_TOKEN_PRICE :]
 LOG_BIN_WIDTH = 4e-3
 _DRIVERS_FROM = Yearly.LOG_TRAINING_COST  # wealth columns first, then the drivers
+_ECONOMICS_FROM = Yearly.LOG_TOKEN_PRICE
 _LOG_RANGE = (-60.0, 60.0)
 _SHARE_WIDTH = 1e-4
 
@@ -38,7 +50,7 @@ def _share_histogram() -> Histogram:
 
 
 class FanAccumulator:
-    """Mergeable per-year histograms of (log W_A, log W_I, log W_T, log C, s, log D)."""
+    """Mergeable per-year histograms of every :class:`~mcengine.layout.Yearly` column."""
 
     def __init__(self, years: int):
         self.years = years
@@ -48,7 +60,7 @@ class FanAccumulator:
         ]
 
     def add(self, yearly: np.ndarray) -> None:
-        """Add a ``(paths, years, 6)`` block as the kernel writes it."""
+        """Add a ``(paths, years, len(Yearly))`` block (years 1 to the horizon)."""
         for y in range(self.years):
             for v in Yearly:
                 self.hists[y][v].add(np.ascontiguousarray(yearly[:, y, v]))
@@ -63,8 +75,9 @@ class FanAccumulator:
         return out
 
     def variables(self, quantiles=FAN_QUANTILES) -> tuple[dict, dict, dict]:
-        """``fan_wealth (year, quantile, segment)`` and ``fan_drivers (year, quantile,
-        driver)``, with coordinates and the error-bound attributes."""
+        """``fan_wealth (year, quantile, segment)``, ``fan_drivers (year, quantile,
+        driver)`` and ``fan_economics (year, quantile, observable)``, with coordinates and
+        the error-bound attributes."""
         bands = np.empty((self.years, len(quantiles), len(Yearly)))
         log_bound = share_bound = 0.0
         for y in range(self.years):
@@ -83,10 +96,15 @@ class FanAccumulator:
             "year": np.arange(1, self.years + 1),
             "quantile": list(quantiles),
             "driver": list(DRIVERS),
+            "observable": list(ECONOMICS),
         }
         variables = {
             "fan_wealth": (("year", "quantile", "segment"), natural[..., :_DRIVERS_FROM]),
-            "fan_drivers": (("year", "quantile", "driver"), natural[..., _DRIVERS_FROM:]),
+            "fan_drivers": (
+                ("year", "quantile", "driver"),
+                natural[..., _DRIVERS_FROM:_ECONOMICS_FROM],
+            ),
+            "fan_economics": (("year", "quantile", "observable"), natural[..., _ECONOMICS_FROM:]),
         }
         attrs = {
             "fan_relative_error_bound": math.expm1(log_bound),
@@ -104,4 +122,8 @@ def attach(ds: xr.Dataset, fan: FanAccumulator) -> xr.Dataset:
         "year-end investor wealth quantiles (before the applications selection spread)"
     )
     out["fan_drivers"].attrs["long_name"] = "year-end driver quantiles (C, s, D)"
+    out["fan_economics"].attrs["long_name"] = (
+        "year-end quantiles of the token price relative to year 0, serving cost, capex, "
+        "capacity, utilisation and each segment's revenue"
+    )
     return out

@@ -260,7 +260,7 @@ def _summarize_iid(ds: xr.Dataset, weights) -> xr.Dataset:
         contributions = _contribution_variables(
             reduce_blocks(n, lambda p: _contribution_moments(components[p], causes[p], horizon))
         )
-    fan = [name for name in ("fan_wealth", "fan_drivers") if name in ds.variables]
+    fan = [n for n in ("fan_wealth", "fan_drivers", "fan_economics") if n in ds.variables]
     if fan:
         attrs.update({k: ds.attrs[k] for k in ds.attrs if k.startswith("fan_")})
     table = _summary_dataset(
