@@ -32,8 +32,11 @@ from mcengine.errors import InputError, Note, ResultFileError, ScenarioError
 from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.present.tables import (
     belief_lines,
+    check_to_json,
     comparison_to_json,
     indices_to_json,
+    render_calibration,
+    render_check,
     render_comparison,
     render_indices,
     render_shapley,
@@ -932,6 +935,92 @@ def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, al
         click.echo(_dumps(voi_to_json(table)))
     else:
         render_voi(table)
+
+
+_TARGETS_OPTION = click.option(
+    "--targets",
+    "targets_file",
+    default="public_2025",
+    show_default=True,
+    help="A targets .toml file, or a built-in one's name.",
+)
+
+
+@cli.command()
+@click.argument("scenario", default="base")
+@_TARGETS_OPTION
+@_paths_option("100000", "Paths (with per-path yearly records).")
+@_seed_option()
+@_SET_OPTION
+@_JSON_OPTION
+def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
+    """Check SCENARIO against sourced targets: each target's source, the model's figure
+    with its standard error, and pass or fail. Exit 0 when all pass, 1 when any fails."""
+    from mcengine.model.targets import load_targets
+    from mcengine.rng.streams import fresh_seed
+    from mcengine.studies.validation import check as check_targets
+
+    sc = _load(scenario, overrides)
+    try:
+        targets = load_targets(targets_file)
+        if needs_compile():
+            click.echo("compiling the simulation kernel (first run only)...", err=True)
+        table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(_dumps(check_to_json(table)))
+    else:
+        render_check(table)
+    raise SystemExit(0 if table.attrs["all_passed"] else 1)
+
+
+@cli.command()
+@click.argument("scenario", default="base")
+@_TARGETS_OPTION
+@click.option(
+    "--fit",
+    required=True,
+    help="The keys to fit, comma-separated (section.key,section.key).",
+)
+@click.option(
+    "--out",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The calibrated scenario .toml to write (it extends SCENARIO).",
+)
+@_paths_option("50000", "Paths per evaluation (one seed for all: common random numbers).")
+@_seed_option()
+@_SET_OPTION
+def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> None:
+    """Fit the --fit keys of SCENARIO to the targets (bounded least squares on common
+    random numbers) and write the calibrated scenario."""
+    from mcengine.model.targets import load_targets
+    from mcengine.rng.streams import fresh_seed
+    from mcengine.studies.validation import calibrate as fit_keys
+    from mcengine.studies.validation import write_calibrated
+
+    if target.suffix.lower() != ".toml":
+        raise UserError(f"--out {target}: must end in .toml")
+    if not target.parent.is_dir():
+        raise UserError(f"--out {target}: folder {target.parent} does not exist")
+    sc = _load(scenario, overrides)
+    keys = [k.strip() for k in fit.split(",") if k.strip()]
+    try:
+        targets = load_targets(targets_file)
+        _, report = fit_keys(sc, targets, keys, n_paths, fresh_seed() if seed is None else seed)
+        write_calibrated(target, report, targets)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    except OSError as err:
+        raise UserError(f"--out {target}: cannot write ({err.strerror or err})") from None
+    render_calibration(report)
+    for key in report["key"].values[~report["identified"].values]:
+        click.echo(
+            f"warning: the targets do not identify {key}; its fitted value is arbitrary", err=True
+        )
+    click.echo(f"wrote {target}")
 
 
 @cli.command()

@@ -266,7 +266,7 @@ def test_scenarios_lists_builtins_with_stories(runner):
     lines = result.output.splitlines()
     assert lines[0].startswith("base ")
     assert any(line.startswith("training_bust ") and "overbuilt" in line for line in lines)
-    assert len(lines) == len(mcengine.builtin_scenarios()) == 7
+    assert len(lines) == len(mcengine.builtin_scenarios()) == 8
 
 
 def test_show_prints_resolved_toml_that_loads_back(runner, tmp_path):

@@ -8,9 +8,9 @@ import pytest
 import mcengine
 from mcengine.kernel.coefficients import build_coefficients, spend_ratio_schedule, stress_schedule
 from mcengine.kernel.paths import simulate_paths
+from mcengine.layout import Yearly
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
-from mcengine.layout import Yearly
 from mcengine.stats.fan import FAN_QUANTILES, LOG_BIN_WIDTH
 
 

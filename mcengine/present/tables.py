@@ -33,6 +33,9 @@ __all__ = [
     "render_indices",
     "render_shapley",
     "render_voi",
+    "render_check",
+    "check_to_json",
+    "render_calibration",
     "voi_to_json",
     "indices_to_json",
 ]
@@ -704,6 +707,128 @@ def voi_to_json(table: xr.Dataset) -> dict:
             for name in table["input"].values
         ],
     }
+
+
+def _figure(value: float) -> str:
+    return UNDEFINED if not math.isfinite(value) else f"{value:.3g}"
+
+
+def render_check(table: xr.Dataset, console: Console | None = None) -> None:
+    """The validation report: each target's model figure ± SE against its interval, and
+    the sources, numbered."""
+    console = console or Console(highlight=False)
+    a = table.attrs
+    passed = int(table["passed"].sum())
+    grid = Table(
+        title=f"{_title(a)}: checked against {a['targets']} ({passed} of "
+        f"{table.sizes['target']} pass)",
+        caption="model: the estimate ± one Monte Carlo standard error (95% intervals in "
+        "--json); a target passes when the estimate lies in its interval (rule 'within') or "
+        "its 95% interval overlaps it ('overlaps'). What each measures, and its source:",
+        title_justify="left",
+        caption_justify="left",
+    )
+    grid.add_column("target", overflow="fold")
+    grid.add_column("model", justify="right", no_wrap=True)
+    grid.add_column("interval", justify="right", no_wrap=True)
+    grid.add_column("", no_wrap=True)
+    for k, name in enumerate(table["target"].values, start=1):
+        row = table.sel(target=name)
+        est, se = float(row["estimate"]), float(row["standard_error"])
+        grid.add_row(
+            f"[{k}] {row['label'].values}",
+            f"{_figure(est)} ± {_error(se, 4) if se > 0 else '0'}",
+            f"[{_figure(float(row['low']))}, {_figure(float(row['high']))}]",
+            "pass" if bool(row["passed"]) else "FAIL",
+        )
+    console.print(grid)
+    for k, name in enumerate(table["target"].values, start=1):
+        row = table.sel(target=name)
+        console.print(
+            f"[{k}] {row['source_publisher'].values} ({int(row['source_year'])}), "
+            f'"{row["source_title"].values}": {row["measured"].values}',
+            soft_wrap=False,
+        )
+
+
+def check_to_json(table: xr.Dataset) -> dict:
+    return {
+        **_run_header(table),
+        "targets": str(table.attrs["targets"]),
+        "all_passed": bool(table.attrs["all_passed"]),
+        "results": [
+            {
+                "target": str(name),
+                "label": str(table["label"].sel(target=name).values),
+                "description": str(table["description"].sel(target=name).values),
+                "estimate": _finite(table["estimate"].sel(target=name)),
+                "standard_error": _finite(table["standard_error"].sel(target=name)),
+                "ci95": [
+                    _finite(table["ci_low"].sel(target=name)),
+                    _finite(table["ci_high"].sel(target=name)),
+                ],
+                "interval": [
+                    float(table["low"].sel(target=name)),
+                    float(table["high"].sel(target=name)),
+                ],
+                "rule": str(table["rule"].sel(target=name).values),
+                "passed": bool(table["passed"].sel(target=name)),
+                "mapping": str(table["mapping"].sel(target=name).values),
+                "source": {
+                    "title": str(table["source_title"].sel(target=name).values),
+                    "publisher": str(table["source_publisher"].sel(target=name).values),
+                    "year": int(table["source_year"].sel(target=name)),
+                    "measured": str(table["measured"].sel(target=name).values),
+                },
+            }
+            for name in table["target"].values
+        ],
+    }
+
+
+def render_calibration(report: xr.Dataset, console: Console | None = None) -> None:
+    """Before and after for every target, and each fitted key with its standard error."""
+    console = console or Console(highlight=False)
+    a = report.attrs
+    grid = Table(
+        title=f"scenario {a['scenario_name']} calibrated to {a['targets']} "
+        f"({a['evaluations']} evaluations of {int(a['n_paths']):,} paths, seed {int(a['seed'])})",
+        title_justify="left",
+    )
+    grid.add_column("target", overflow="fold")
+    grid.add_column("before", justify="right", no_wrap=True)
+    grid.add_column("after", justify="right", no_wrap=True)
+    grid.add_column("interval", justify="right", no_wrap=True)
+    for name in report["target"].values:
+        row = report.sel(target=name)
+        mark = lambda ok: "" if bool(ok) else " FAIL"  # noqa: E731
+        grid.add_row(
+            str(row["label"].values),
+            _figure(float(row["before"])) + mark(row["passed_before"]),
+            _figure(float(row["after"])) + mark(row["passed_after"]),
+            f"[{_figure(float(row['low']))}, {_figure(float(row['high']))}]",
+        )
+    console.print(grid)
+    keys = Table(
+        title="fitted keys (standard error from the local Jacobian)",
+        caption=f"cost {a['cost']:.4g} (half the sum of squared misses over the targets' "
+        f"half-widths); {a['status']}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    keys.add_column("key", no_wrap=True)
+    keys.add_column("start", justify="right")
+    keys.add_column("fitted", justify="right")
+    keys.add_column("± se", justify="right")
+    for key in report["key"].values:
+        row = report.sel(key=key)
+        keys.add_row(
+            str(key) + ("" if bool(row["identified"]) else " (not identified)"),
+            _figure(float(row["start"])),
+            _figure(float(row["fitted"])),
+            _figure(float(row["standard_error"])),
+        )
+    console.print(keys)
 
 
 def _finite(value) -> float | None:

@@ -1,0 +1,284 @@
+"""Checking a scenario against sourced targets, and fitting its keys to them.
+
+:func:`check` runs the scenario with per-path yearly records (``record_years``) and
+estimates each target's statistic with its Monte Carlo standard error and 95% interval
+(:mod:`mcengine.stats.estimates`: order-statistic intervals for quantiles, Wilson for
+shares). :func:`calibrate` moves chosen keys to bring the estimates to the targets, by
+scipy.optimize's bounded least squares on common random numbers (the same seed at every
+evaluation, so the objective moves smoothly with the keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from scipy import optimize
+
+from mcengine.engine.local import simulate
+from mcengine.errors import InputError
+from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.model.targets import Target, Targets, load_targets
+from mcengine.numerics import exp_array, log_array
+from mcengine.results.files import atomic_path
+from mcengine.stats import estimates
+from mcengine.stats.samples import ExactSample, Moments
+
+__all__ = ["check", "calibrate", "target_estimate", "write_calibrated"]
+
+
+def _per_path(ds: xr.Dataset, target: Target) -> np.ndarray:
+    """Each path's value of the target's quantity: a level, or an annual growth factor."""
+    record = ds["yearly"].sel(quantity=target.observable)
+    if len(target.years) == 1:
+        return record.sel(year_end=target.years[0]).values
+    a, b = target.years
+    start, stop = record.sel(year_end=a).values, record.sel(year_end=b).values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = (log_array(stop) - log_array(start)) / (b - a)
+        return exp_array(growth)  # mcengine's exp/log: the same bits on every CPU
+
+
+def _parameter_value(scenario: Scenario, key: str) -> float:
+    section, name = key.split(".")
+    for belief in scenario.beliefs:
+        if belief.key == key:
+            return belief.point  # a belief's median
+    value = getattr(getattr(scenario, section), name, None)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InputError(f"target parameter {key}: not a numeric key of the scenario")
+    return float(value)
+
+
+def target_estimate(ds: xr.Dataset, scenario: Scenario, target: Target) -> estimates.Estimate:
+    """The target's statistic on a run with yearly records (NaN paths, 0/0 growth,
+    left out), with its standard error and 95% interval."""
+    if target.parameter is not None:
+        value = _parameter_value(scenario, target.parameter)
+        return estimates.Estimate(value, 0.0, value, value)
+    x = _per_path(ds, target)
+    x = x[~np.isnan(x)]
+    if target.statistic == "probability":
+        lo, hi = target.between
+        return estimates.proportion(int(np.count_nonzero((x >= lo) & (x <= hi))), x.size)
+    if target.statistic == "mean":
+        return estimates.mean(Moments.of(x[np.isfinite(x)]))
+    q = 0.5 if target.statistic == "median" else target.q
+    return estimates.quantile(ExactSample(x), q)
+
+
+def _passes(target: Target, e: estimates.Estimate) -> bool:
+    lo, hi = target.interval
+    if not math.isfinite(e.value):
+        return False
+    if target.rule == "overlaps":
+        return e.ci_low <= hi and e.ci_high >= lo
+    return lo <= e.value <= hi
+
+
+def _run(scenario: Scenario, targets: Targets, n_paths: int, seed: int) -> list:
+    ds = simulate(scenario, n_paths, seed, record_years=True)
+    return [target_estimate(ds, scenario, t) for t in targets.targets]
+
+
+def _table(scenario, targets: Targets, found: list, n_paths: int, seed: int) -> xr.Dataset:
+    ts = targets.targets
+    passed = [_passes(t, e) for t, e in zip(ts, found, strict=True)]
+    column = lambda f: ("target", [f(t) for t in ts])  # noqa: E731
+    return xr.Dataset(
+        {
+            "estimate": ("target", [e.value for e in found]),
+            "standard_error": ("target", [e.se for e in found]),
+            "ci_low": ("target", [e.ci_low for e in found]),
+            "ci_high": ("target", [e.ci_high for e in found]),
+            "low": column(lambda t: t.interval[0]),
+            "high": column(lambda t: t.interval[1]),
+            "passed": ("target", passed),
+        },
+        coords={
+            "target": [t.name for t in ts],
+            "label": column(lambda t: t.label),
+            "description": column(lambda t: t.describe()),
+            "rule": column(lambda t: t.rule),
+            "mapping": column(lambda t: t.mapping),
+            "source_title": column(lambda t: t.source.title),
+            "source_publisher": column(lambda t: t.source.publisher),
+            "source_year": column(lambda t: t.source.year),
+            "measured": column(lambda t: t.source.measured),
+        },
+        attrs={
+            "scenario_name": scenario.name,
+            "seed": np.int64(seed),
+            "n_paths": np.int64(n_paths),
+            "targets": targets.title,
+            "all_passed": int(all(passed)),
+        },
+    )
+
+
+def _inputs(scenario, targets) -> tuple[Scenario, Targets]:
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    tg = targets if isinstance(targets, Targets) else load_targets(targets)
+    tg.check_against(sc)
+    return sc, tg
+
+
+def check(scenario, targets, n_paths: int = 100_000, seed: int = 0) -> xr.Dataset:
+    """The validation report: each target's estimate (``estimate``, ``standard_error``,
+    ``ci_low``/``ci_high``), its interval (``low``/``high``) and ``passed``, dims
+    ``target``, with the sources as coordinates; ``attrs["all_passed"]``."""
+    sc, tg = _inputs(scenario, targets)
+    return _table(sc, tg, _run(sc, tg, n_paths, seed), n_paths, seed)
+
+
+# -- calibration ----------------------------------------------------------------------------
+def _residuals(targets: Targets, found: list) -> np.ndarray:
+    """Each miss over its target's half-width, in logs for positive intervals (growth
+    factors, prices: a miss of 2x counts the same above and below)."""
+    out = []
+    for t, e in zip(targets.targets, found, strict=True):
+        lo, hi = t.interval
+        if lo > 0 and e.value > 0:
+            centre, half = math.log(lo * hi) / 2, max(math.log(hi / lo) / 2, 1e-6)
+            out.append((math.log(e.value) - centre) / half)
+        else:
+            half = max((hi - lo) / 2, 1e-9 * max(abs(lo), abs(hi), 1.0))
+            out.append((e.value - (lo + hi) / 2) / half if math.isfinite(e.value) else 1e6)
+    return np.array(out)
+
+
+def _bounds(scenario: Scenario, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start values and the keys' valid ranges (open ends moved inside by a hair)."""
+    start, lo, hi = [], [], []
+    for key in keys:
+        section, _, name = key.partition(".")
+        fields = {f.name: f for f in dataclasses.fields(getattr(scenario, section, None) or object)}
+        if name not in fields or not isinstance(getattr(getattr(scenario, section), name), float):
+            raise InputError(f"--fit {key}: not a continuous key of the scenario (section.key)")
+        valid = fields[name].metadata["range"]
+        start.append(getattr(getattr(scenario, section), name))
+        lo.append(valid.lo + (1e-9 * max(abs(valid.lo), 1.0) if valid.lo_open else 0.0))
+        hi.append(valid.hi - (1e-9 * max(abs(valid.hi), 1.0) if valid.hi_open else 0.0))
+    return np.array(start), np.array(lo), np.array(hi)
+
+
+def calibrate(
+    scenario, targets, fit, n_paths: int = 50_000, seed: int = 0, *, max_evaluations: int = 200
+) -> tuple[Scenario, xr.Dataset]:
+    """Fit the keys ``fit`` (``["section.key", ...]``) to the targets.
+
+    Minimises the sum of squared misses, each over its target's half-width (in logs for
+    positive intervals), by :func:`scipy.optimize.least_squares` (trust region reflective,
+    bounded by each key's valid range, starting at the scenario's values), every
+    evaluation on the same seed (common random numbers). A key that is a belief moves the
+    belief's location is not supported: fit point keys.
+
+    Returns the fitted scenario and a Dataset: ``before``/``after`` per target (with the
+    interval), and per key ``start``, ``fitted`` and ``standard_error`` (from the local
+    Jacobian, ``sqrt(diag((J'J)^-1))``: a miss of one half-width counts as one standard
+    deviation), ``identified`` (False where the targets barely move the key) and
+    ``attrs["cost"]`` (half the sum of squared scaled misses)."""
+    sc, tg = _inputs(scenario, targets)
+    keys = list(fit)
+    for key in keys:
+        if any(b.key == key for b in sc.beliefs):
+            raise InputError(f"--fit {key}: an uncertain key; fit its location as a point key")
+    x0, lo, hi = _bounds(sc, keys)
+
+    def scenario_at(x) -> Scenario:
+        return sc.with_overrides(dict(zip(keys, map(float, x), strict=True)), source="calibration")
+
+    def misses(x) -> np.ndarray:
+        return _residuals(tg, _run(scenario_at(x), tg, n_paths, seed))
+
+    before = _run(sc, tg, n_paths, seed)
+    fitted = optimize.least_squares(
+        misses, np.clip(x0, lo, hi), bounds=(lo, hi), diff_step=1e-3, max_nfev=max_evaluations
+    )
+    best = scenario_at(fitted.x)
+    after = _run(best, tg, n_paths, seed)
+    jac = fitted.jac
+    information = jac.T @ jac
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = np.linalg.pinv(information)
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    scale = np.sqrt(np.diag(information))
+    identified = scale > 1e-3 * max(scale.max(), 1e-12)
+    se = np.where(identified, se, np.nan)  # undefined, not 0, for a key nothing moves
+    report = xr.Dataset(
+        {
+            "before": ("target", [e.value for e in before]),
+            "after": ("target", [e.value for e in after]),
+            "after_standard_error": ("target", [e.se for e in after]),
+            "low": ("target", [t.interval[0] for t in tg.targets]),
+            "high": ("target", [t.interval[1] for t in tg.targets]),
+            "passed_before": (
+                "target",
+                [_passes(t, e) for t, e in zip(tg.targets, before, strict=True)],
+            ),
+            "passed_after": (
+                "target",
+                [_passes(t, e) for t, e in zip(tg.targets, after, strict=True)],
+            ),
+            "start": ("key", x0),
+            "fitted": ("key", fitted.x),
+            "standard_error": ("key", se),
+            "identified": ("key", identified),
+        },
+        coords={
+            "target": [t.name for t in tg.targets],
+            "label": ("target", [t.label for t in tg.targets]),
+            "key": keys,
+        },
+        attrs={
+            "scenario_name": sc.name,
+            "targets": tg.title,
+            "seed": np.int64(seed),
+            "n_paths": np.int64(n_paths),
+            "cost": float(fitted.cost),
+            "evaluations": int(fitted.nfev),
+            "status": str(fitted.message),
+        },
+    )
+    return best, report
+
+
+def write_calibrated(path: Path, report: xr.Dataset, targets: Targets) -> None:
+    """A scenario file that ``extends`` the original with the fitted keys, its header
+    recording the fit, the residuals and the sources (written atomically)."""
+    lines = [
+        f"# {report.attrs['scenario_name']} calibrated to {report.attrs['targets']}",
+        f"# mcengine calibrate: {report.attrs['evaluations']} evaluations of "
+        f"{int(report.attrs['n_paths']):,} paths (seed {int(report.attrs['seed'])}); "
+        f"cost {report.attrs['cost']:.4g}",
+        "# fitted (start -> fitted +- standard error from the local Jacobian):",
+    ]
+    for key in report["key"].values:
+        row = report.sel(key=key)
+        note = "" if bool(row["identified"]) else "  NOT IDENTIFIED by these targets"
+        lines.append(
+            f"#   {key}: {float(row['start']):.6g} -> {float(row['fitted']):.6g} "
+            f"+- {float(row['standard_error']):.2g}{note}"
+        )
+    lines.append("# targets (before -> after; interval; source):")
+    for t in targets.targets:
+        row = report.sel(target=t.name)
+        lines.append(
+            f"#   {t.name}: {float(row['before']):.4g} -> {float(row['after']):.4g} "
+            f"in [{t.interval[0]:g}, {t.interval[1]:g}]; {t.source.publisher} "
+            f"{t.source.year}, {t.source.title}"
+        )
+    lines += ["", f'extends = "{report.attrs["scenario_name"]}"', ""]
+    sections: dict[str, list[str]] = {}
+    for key in report["key"].values:
+        section, name = str(key).split(".")
+        sections.setdefault(section, []).append(
+            f"{name} = {float(report['fitted'].sel(key=key))!r}"
+        )
+    for section, entries in sections.items():
+        lines += [f"[{section}]", *entries, ""]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
