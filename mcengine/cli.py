@@ -1009,8 +1009,10 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     keys = [k.strip() for k in fit.split(",") if k.strip()]
     try:
         targets = load_targets(targets_file)
-        _, report = fit_keys(sc, targets, keys, n_paths, fresh_seed() if seed is None else seed)
-        write_calibrated(target, report, targets)
+        fitted, report = fit_keys(
+            sc, targets, keys, n_paths, fresh_seed() if seed is None else seed
+        )
+        write_calibrated(target, report, targets, fitted)
     except ValueError as err:
         raise UserError(str(err)) from None
     except OSError as err:
@@ -1035,7 +1037,15 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
 )
 @_paths_option("100000", "Paths per scenario.")
 @_seed_option("One seed for every scenario (common random numbers).")
-def report(scenarios, target, n_paths, seed) -> None:
+@click.option(
+    "--targets",
+    "targets_file",
+    default="public_2025",
+    show_default=True,
+    help="Check each scenario against these targets (a .toml file or a built-in name); "
+    "'none' for no validation section.",
+)
+def report(scenarios, target, n_paths, seed, targets_file) -> None:
     """One self-contained HTML page (inline SVG, no network) with tables and figures."""
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.report import write_report
@@ -1046,7 +1056,8 @@ def report(scenarios, target, n_paths, seed) -> None:
         raise UserError(f"-o {target}: folder {target.parent} does not exist")
     resolved = [_load(name, ()) for name in scenarios]
     try:
-        write_report(target, resolved, n_paths, fresh_seed() if seed is None else seed)
+        targets = None if targets_file == "none" else targets_file
+        write_report(target, resolved, n_paths, fresh_seed() if seed is None else seed, targets)
     except ValueError as err:
         raise UserError(str(err)) from None
     except OSError as err:

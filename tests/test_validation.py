@@ -166,3 +166,20 @@ def test_yearly_records_hold_the_observables():
     assert np.isfinite(ds["yearly"]).all()
     with pytest.raises(mcengine.InputError, match="record_years=True needs keep_paths"):
         mcengine.simulate("base", 2000, seed=1, record_years=True, keep_paths=False)
+
+
+def test_a_belief_is_fitted_by_its_location_and_keeps_its_shape():
+    sc = mcengine.load_scenario("beliefs")
+    belief = next(b for b in sc.beliefs if b.key == "demand.growth_long_run")
+    moved = belief.moved_to(belief.point + 0.1)
+    assert moved["mean"] == pytest.approx(0.32) and moved["sd"] == 0.06
+    lognormal = next(b for b in sc.beliefs if b.key == "demand.jump_rate").moved_to(0.3)
+    again = mcengine.load_scenario("base", {"demand.jump_rate": lognormal}).beliefs[0]
+    # scaled: its median is the value (up to the truncation to the range [0, 12], ~1e-7)
+    assert again.point == pytest.approx(0.3, rel=1e-6)
+    fitted, report = calibrate(
+        sc, "public_2025", ["demand.growth_long_run"], 4000, seed=1, max_evaluations=4
+    )
+    new = next(b for b in fitted.beliefs if b.key == "demand.growth_long_run")
+    assert new.point == pytest.approx(float(report["fitted"].sel(key="demand.growth_long_run")))
+    assert dict(new.params)["sd"] == 0.06

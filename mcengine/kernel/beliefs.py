@@ -27,7 +27,7 @@ from mcengine.model.beliefs import (
     Beliefs,
     QuantileTables,
 )
-from mcengine.rng.streams import STATE_SIZE, lane_path, path_draws, path_uniforms
+from mcengine.rng.streams import lane_path, path_normals, path_uniforms
 
 __all__ = ["draw_values", "values_at"]
 
@@ -98,16 +98,14 @@ def _link(copula_kind, df, source, factor, kind, u, draws, z, prob, score):
 
 
 @parallel_kernel
-def _draw_values(key0, key1, first_path, antithetic, blocks, tables, copula, out):
+def _draw_values(key0, key1, first_path, antithetic, blocks, tables, copula, normals, out):
     copula_kind, df, source, factor = copula
     p, n = out.shape
-    needs_draws = source.shape[0] > 0 and source.min() < 0
     for block in prange((n + LANES - 1) // LANES):
         u = np.empty(blocks.shape[0])
         prob = np.empty(p)
         score = np.empty(p)
         z = np.empty(source.shape[0])
-        state = np.empty(STATE_SIZE, dtype=np.uint64)
         draws = np.zeros(_PATH_DRAWS)
         start = block * LANES
         for lane in range(min(n - start, LANES)):
@@ -117,11 +115,9 @@ def _draw_values(key0, key1, first_path, antithetic, blocks, tables, copula, out
                 prob[j] = u[j]
                 score[j] = np.nan
             if copula_kind != 0:
-                if needs_draws:
-                    path_draws(key0, key1, path, state, draws)
-                    if mirror:
-                        for d in range(_PATH_DRAWS):
-                            draws[d] = -draws[d]
+                if normals.shape[0] > 0:  # the copula links lambda or g0
+                    for d in range(_PATH_DRAWS):
+                        draws[d] = normals[start + lane, d]
                 _link(copula_kind, df, source, factor, tables.kind, u, draws, z, prob, score)
             for j in range(p):
                 out[j, start + lane] = _quantile(tables, j, prob[j], score[j])
@@ -141,7 +137,11 @@ def draw_values(
     uniforms; the t copula's mixing variable is shared by the pair)."""
     out = np.empty((len(beliefs.beliefs), n_paths))  # a column per key, for coefficient_rows
     copula = beliefs.copula()
-    _draw_values(key[0], key[1], first_path, antithetic, beliefs.blocks, tables, copula, out)
+    normals = np.empty((0, _PATH_DRAWS))
+    if (copula.source < 0).any():  # a separate pass: the kernel compiles without the draws
+        normals = path_normals(key, first_path, n_paths, antithetic=antithetic)
+    blocks = beliefs.blocks
+    _draw_values(key[0], key[1], first_path, antithetic, blocks, tables, copula, normals, out)
     return out.T
 
 

@@ -193,6 +193,37 @@ class Belief:
             table["truncate"] = True
         return table
 
+    def moved_to(self, median: float) -> dict[str, Any]:
+        """The table of the same distribution moved so that its median is ``median``: its
+        location shifted (for a lognormal, scaled), its shape kept. Calibration fits a
+        belief this way (:func:`mcengine.studies.validation.calibrate`).
+
+        Raises :class:`ScenarioError` for a distribution with no location to move (a beta
+        on [0, 1]) or a median that is not positive for a lognormal."""
+        table = self.to_table()
+        shift = median - self.point
+        if self.dist == "lognormal":
+            if median <= 0:
+                raise ScenarioError(f"{self.key}: a lognormal's median must be > 0, not {median:g}")
+            ratio = median / self.point
+            for name in ("median", "p05", "p95"):
+                if name in table:
+                    table[name] = table[name] * ratio
+            if "mu" in table:
+                table["mu"] = table["mu"] + log(ratio)
+            return table
+        if self.dist == "beta" and "min" not in table:
+            raise ScenarioError(
+                f"{self.key}: a beta on [0, 1] has no location to move; give min, max"
+            )
+        if self.dist == "choice":
+            table["values"] = [v + shift for v in table["values"]]
+            return table
+        for name in ("mean", "p05", "p95", "min", "mode", "max"):
+            if name in table:
+                table[name] = table[name] + shift
+        return table
+
     @property
     def cut(self) -> float:
         """The probability the distribution puts outside the key's range (cut off)."""

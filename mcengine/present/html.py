@@ -76,6 +76,33 @@ def _comparison_table(table: xr.Dataset) -> str:
     )
 
 
+def _validation_table(table: xr.Dataset) -> str:
+    rows = []
+    for name in table["target"].values:
+        row = table.sel(target=name)
+        est, se = float(row["estimate"]), float(row["standard_error"])
+        verdict = "pass" if bool(row["passed"]) else "<b>FAIL</b>"
+        source = (
+            f"{html.escape(str(row['source_publisher'].values))} "
+            f"({int(row['source_year'])}), <i>{html.escape(str(row['source_title'].values))}</i>: "
+            f"{html.escape(str(row['measured'].values))}"
+        )
+        rows.append(
+            f"<tr><th>{html.escape(str(row['label'].values))}<br><small>"
+            f"{html.escape(str(row['description'].values))}</small></th>"
+            f"<td>{est:.3g} ± {se:.2g}</td>"
+            f"<td>[{float(row['low']):.3g}, {float(row['high']):.3g}]</td><td>{verdict}</td>"
+            f"<td style='text-align:left'><small>{source}</small></td></tr>"
+        )
+    passed = int(table["passed"].sum())
+    return (
+        f"<p>Against {html.escape(str(table.attrs['targets']))}: {passed} of "
+        f"{table.sizes['target']} targets pass.</p><table><tr><th>target</th><th>model ± s.e."
+        "</th><th>interval</th><th></th><th style='text-align:left'>source</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
+
+
 def render_report(
     runs: list[tuple[str, xr.Dataset, xr.Dataset]],
     comparison: xr.Dataset | None,
@@ -83,12 +110,14 @@ def render_report(
     *,
     n_paths: int,
     seed: int,
+    validation: list[tuple[str, xr.Dataset]] = (),
 ) -> str:
     """The report's HTML from finished results: ``runs`` holds, per scenario, its name, its
     kept paths (with fan-chart bands) and their summary; ``comparison`` is
     :func:`mcengine.compare`'s table (or ``None`` for one scenario); ``tornado`` is the first
-    scenario's tornado table. Nothing is simulated here (:mod:`mcengine.studies.report`
-    runs them)."""
+    scenario's tornado table; ``validation`` each scenario's check against sourced targets
+    (:func:`mcengine.studies.validation.check`). Nothing is simulated here
+    (:mod:`mcengine.studies.report` runs them)."""
     parts = []
     for scenario_name, ds, table in runs:
         name = html.escape(scenario_name)
@@ -110,6 +139,11 @@ def render_report(
     parts.append(
         f"<h2 id='tornado'>Tornado: {html.escape(runs[0][0])}</h2>{_svg(plots.tornado(tornado))}"
     )
+    for scenario_name, table in validation:
+        name = html.escape(scenario_name)
+        parts.append(
+            f"<h2 id='validation-{name}'>Validation: {name}</h2>{_validation_table(table)}"
+        )
     names = ", ".join(html.escape(name) for name, _, _ in runs)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

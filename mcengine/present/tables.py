@@ -553,51 +553,48 @@ def tornado_to_json(table: xr.Dataset) -> dict:
     }
 
 
+def _input_table(table: xr.Dataset, title: str, caption: str, cell, console) -> None:
+    """A row per input of a variance-based table, ``cell(input, segment)`` in each column."""
+    console = console or Console(highlight=False)
+    grid = _segment_grid(table["segment"].values, "input", title, caption, wrap_first=True)
+    for name in table["input"].values:
+        grid.add_row(_input_label(table, name), *[cell(name, s) for s in table["segment"].values])
+    console.print(grid)
+
+
 def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
     """Sobol indices: first-order / total share of each segment's return variance."""
-    console = console or Console(highlight=False)
-    grid = _segment_grid(
-        table["segment"].values,
-        "input",
+
+    def cell(name, s) -> str:
+        first = _number(float(table["first_order"].sel(input=name, segment=s)))
+        return f"{first} / {_number(float(table['total'].sel(input=name, segment=s)))}"
+
+    _input_table(
+        table,
         "variance-based sensitivity: first-order / total Sobol index by input, "
         f"{int(table.attrs['n_paths']):,}-path Saltelli design",
         f"share of each segment's annual-return variance; {table.attrs['method']}; "
         "95% bootstrap intervals in JSON",
-        wrap_first=True,
+        cell,
+        console,
     )
-    for name in table["input"].values:
-        grid.add_row(
-            _input_label(table, name),
-            *[
-                f"{_number(float(table['first_order'].sel(input=name, segment=s)))} / "
-                f"{_number(float(table['total'].sel(input=name, segment=s)))}"
-                for s in table["segment"].values
-            ],
-        )
-    console.print(grid)
 
 
 def render_shapley(table: xr.Dataset, console: Console | None = None) -> None:
     """Shapley effects: each input's share of each segment's return variance, +- its SE."""
-    console = console or Console(highlight=False)
-    grid = _segment_grid(
-        table["segment"].values,
-        "input",
+
+    def cell(name, s) -> str:
+        at = table.sel(input=name, segment=s)
+        return f"{_number(float(at['shapley']))} ± {_error(float(at['shapley_standard_error']), 2)}"
+
+    _input_table(
+        table,
         "Shapley effects: each input's share of the annual-return variance, "
         f"{int(table.attrs['n_paths']):,} base paths x {2 ** table.sizes['input']:,} subsets",
         f"they add up to 1 per segment; +- bootstrap standard error; {table.attrs['method']}",
-        wrap_first=True,
+        cell,
+        console,
     )
-    for name in table["input"].values:
-        grid.add_row(
-            _input_label(table, name),
-            *[
-                f"{_number(float(table['shapley'].sel(input=name, segment=s)))} ± "
-                f"{_error(float(table['shapley_standard_error'].sel(input=name, segment=s)), 2)}"
-                for s in table["segment"].values
-            ],
-        )
-    console.print(grid)
 
 
 def _input_label(table: xr.Dataset, name) -> str:

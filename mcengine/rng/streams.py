@@ -64,6 +64,7 @@ __all__ = [
     "PARAMETER_STREAM",
     "parameter_uniforms",
     "path_uniforms",
+    "path_normals",
     "lane_path",
 ]
 
@@ -552,4 +553,25 @@ def parameter_uniforms(
     """
     out = np.empty((n_paths, len(blocks)))
     _parameter_uniforms(key[0], key[1], first_path, antithetic, blocks.astype(np.uint32), out)
+    return out
+
+
+@kernel
+def _path_normals(key0, key1, first_path, antithetic, out):
+    state = np.empty(STATE_SIZE, dtype=np.uint64)
+    for i in range(out.shape[0]):
+        path, mirror = lane_path(first_path, i, antithetic)
+        path_draws(key0, key1, path, state, out[i])
+        if mirror:
+            for j in range(out.shape[1]):
+                out[i, j] = -out[i, j]
+
+
+def path_normals(
+    key: tuple[int, int], first_path: int, n_paths: int, *, antithetic: bool
+) -> np.ndarray:
+    """The per-path normals (:class:`~mcengine.layout.PathDraw`) of paths ``first_path ..``,
+    ``(n_paths, 3)``, as the kernel draws them (for copulas linking beliefs to them)."""
+    out = np.empty((n_paths, _PATH_DRAWS))
+    _path_normals(key[0], key[1], first_path, antithetic, out)
     return out

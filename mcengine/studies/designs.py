@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from scipy import special
 
 from mcengine.engine.local import simulate
@@ -23,7 +24,15 @@ from mcengine.layout import PathDraw, StepDraw, draw_column
 from mcengine.model.scenario import Scenario
 from mcengine.rng.streams import draw_table, key_from_seed, parameter_uniforms
 
-__all__ = ["GROUPS", "Sample", "DesignInput", "design_inputs", "stream_sample", "run_design"]
+__all__ = [
+    "GROUPS",
+    "Sample",
+    "DesignInput",
+    "design_inputs",
+    "stream_sample",
+    "run_design",
+    "index_dataset",
+]
 
 #: Shock groups and their draws: per-path columns, and per-step slots. Groups are sets of
 #: the *independent* normals before the driver correlation is applied.
@@ -140,3 +149,26 @@ def run_design(scenario: Scenario, seed: int, draws: np.ndarray, probs: np.ndarr
         )
         out[start:stop] = ds["annual_return"].values
     return out
+
+
+def index_dataset(scenario: Scenario, variables, names, kinds, *, seed, n_paths, design, method):
+    """A variance-based study's Dataset: ``variables`` over ``(input, segment[, bound])``,
+    each input's ``kind``, and the run's attributes; ``method`` is a pair of sentences,
+    for independent inputs and for dependent ones (a copula)."""
+    dependent = scenario.dependence is not None and bool(scenario.dependence.spearman)
+    return xr.Dataset(
+        variables,
+        coords={
+            "input": list(names),
+            "kind": ("input", list(kinds)),
+            "segment": ["applications", "inference", "training"],
+            "bound": ["low", "high"],
+        },
+        attrs={
+            "scenario_name": scenario.name,
+            "seed": np.int64(seed),
+            "n_paths": np.int64(n_paths),
+            "design": design,
+            "method": method[1] if dependent else method[0],
+        },
+    )

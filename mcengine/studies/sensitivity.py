@@ -24,6 +24,7 @@ from mcengine.studies.designs import (
     GROUPS,
     Sample,
     design_inputs,
+    index_dataset,
     probabilities,
     run_design,
     stream_sample,
@@ -188,32 +189,20 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
         first[:, s], total[:, s], first_ci[:, s], total_ci[:, s] = fi, ti, fci, tci
     dims = ("input", "segment")
     z = stats.norm.ppf(0.975)
-    dependent = sc.dependence is not None and bool(sc.dependence.spearman)
-    return xr.Dataset(
-        {
-            "first_order": (dims, first),
-            "total": (dims, total),
-            "first_order_ci": ((*dims, "bound"), first_ci),
-            "total_ci": ((*dims, "bound"), total_ci),
-            "first_order_standard_error": (dims, (first_ci[..., 1] - first) / z),
-            "total_standard_error": (dims, (total_ci[..., 1] - total) / z),
-        },
-        coords={
-            "input": names,
-            "kind": ("input", kinds),
-            "segment": ["applications", "inference", "training"],
-            "bound": ["low", "high"],
-        },
-        attrs={
-            "scenario_name": sc.name,
-            "seed": np.int64(seed),
-            "n_paths": np.int64(n_paths),
-            "design": "Saltelli (2010) first order, Jansen (1999) total (SALib), bootstrap CIs",
-            "method": (
-                "dependent inputs: these are indices of the copula's independent innovations "
-                "and depend on its order; read the Shapley effects"
-                if dependent
-                else "independent inputs: Sobol indices apply"
-            ),
-        },
+    variables = {
+        "first_order": (dims, first),
+        "total": (dims, total),
+        "first_order_ci": ((*dims, "bound"), first_ci),
+        "total_ci": ((*dims, "bound"), total_ci),
+        "first_order_standard_error": (dims, (first_ci[..., 1] - first) / z),
+        "total_standard_error": (dims, (total_ci[..., 1] - total) / z),
+    }
+    method = (
+        "independent inputs: Sobol indices apply",
+        "dependent inputs: these are indices of the copula's independent innovations and "
+        "depend on its order; read the Shapley effects",
     )
+    return index_dataset(
+        sc, variables, names, kinds, seed=seed, n_paths=n_paths, method=method,
+        design="Saltelli (2010) first order, Jansen (1999) total (SALib), bootstrap CIs",
+    )  # fmt: skip

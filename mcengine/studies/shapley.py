@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import xarray as xr
 from scipy import special
 
 from mcengine.errors import InputError
@@ -31,6 +30,7 @@ from mcengine.studies.designs import (
     DesignInput,
     Sample,
     design_inputs,
+    index_dataset,
     linked_scores,
     probabilities,
     run_design,
@@ -199,34 +199,20 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
     boot = np.array([effects(rng.integers(0, n_paths, n_paths))[0] for _ in range(bootstrap)])
     singles = closed[[1 << k for k in range(d)]]
     dims = ("input", "segment")
-    dependent = sc.dependence is not None and bool(sc.dependence.spearman)
-    return xr.Dataset(
-        {
-            "shapley": (dims, phi),
-            "shapley_standard_error": (dims, boot.std(axis=0, ddof=1)),
-            "shapley_ci": (
-                (*dims, "bound"),
-                np.moveaxis(np.percentile(boot, [2.5, 97.5], 0), 0, -1),
-            ),
-            "closed_first": (dims, singles),
-        },
-        coords={
-            "input": [i.name for i in inputs],
-            "kind": ("input", [i.kind for i in inputs]),
-            "segment": ["applications", "inference", "training"],
-            "bound": ["low", "high"],
-        },
-        attrs={
-            "scenario_name": sc.name,
-            "seed": np.int64(seed),
-            "n_paths": np.int64(n_paths),
-            "design": "exact Shapley over all 2^d subsets; pick-freeze with conditional "
-            "sampling (Janon et al. 2014); bootstrap over the base rows",
-            "method": (
-                "dependent inputs: Shapley effects apply (Sobol indices would not)"
-                if dependent
-                else "independent inputs: Shapley effects lie between the first-order and "
-                "total Sobol indices"
-            ),
-        },
+    ci = np.moveaxis(np.percentile(boot, [2.5, 97.5], 0), 0, -1)
+    variables = {
+        "shapley": (dims, phi),
+        "shapley_standard_error": (dims, boot.std(axis=0, ddof=1)),
+        "shapley_ci": ((*dims, "bound"), ci),
+        "closed_first": (dims, singles),
+    }
+    method = (
+        "independent inputs: Shapley effects lie between the first-order and total Sobol indices",
+        "dependent inputs: Shapley effects apply (Sobol indices would not)",
     )
+    return index_dataset(
+        sc, variables, [i.name for i in inputs], [i.kind for i in inputs], seed=seed,
+        n_paths=n_paths, method=method,
+        design="exact Shapley over all 2^d subsets; pick-freeze with conditional sampling "
+        "(Janon et al. 2014); bootstrap over the base rows",
+    )  # fmt: skip

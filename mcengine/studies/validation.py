@@ -11,6 +11,7 @@ evaluation, so the objective moves smoothly with the keys).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -151,15 +152,19 @@ def _residuals(targets: Targets, found: list) -> np.ndarray:
 
 
 def _bounds(scenario: Scenario, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start values and the keys' valid ranges (open ends moved inside by a hair)."""
+    """Start values (a belief's: its median) and the keys' valid ranges (open ends moved
+    inside by a hair)."""
     start, lo, hi = [], [], []
+    beliefs = {b.key: b for b in scenario.beliefs}
     for key in keys:
         section, _, name = key.partition(".")
         fields = {f.name: f for f in dataclasses.fields(getattr(scenario, section, None) or object)}
         if name not in fields or not isinstance(getattr(getattr(scenario, section), name), float):
             raise InputError(f"--fit {key}: not a continuous key of the scenario (section.key)")
         valid = fields[name].metadata["range"]
-        start.append(getattr(getattr(scenario, section), name))
+        start.append(
+            beliefs[key].point if key in beliefs else getattr(getattr(scenario, section), name)
+        )
         lo.append(valid.lo + (1e-9 * max(abs(valid.lo), 1.0) if valid.lo_open else 0.0))
         hi.append(valid.hi - (1e-9 * max(abs(valid.hi), 1.0) if valid.hi_open else 0.0))
     return np.array(start), np.array(lo), np.array(hi)
@@ -173,8 +178,9 @@ def calibrate(
     Minimises the sum of squared misses, each over its target's half-width (in logs for
     positive intervals), by :func:`scipy.optimize.least_squares` (trust region reflective,
     bounded by each key's valid range, starting at the scenario's values), every
-    evaluation on the same seed (common random numbers). A key that is a belief moves the
-    belief's location is not supported: fit point keys.
+    evaluation on the same seed (common random numbers). An uncertain key is fitted by its
+    location: its distribution moves (shifted; a lognormal scaled) so that its median is
+    the fitted value, with its shape kept (:meth:`Belief.moved_to`).
 
     Returns the fitted scenario and a Dataset: ``before``/``after`` per target (with the
     interval), and per key ``start``, ``fitted`` and ``standard_error`` (from the local
@@ -183,16 +189,22 @@ def calibrate(
     ``attrs["cost"]`` (half the sum of squared scaled misses)."""
     sc, tg = _inputs(scenario, targets)
     keys = list(fit)
-    for key in keys:
-        if any(b.key == key for b in sc.beliefs):
-            raise InputError(f"--fit {key}: an uncertain key; fit its location as a point key")
     x0, lo, hi = _bounds(sc, keys)
+    beliefs = {b.key: b for b in sc.beliefs}
 
     def scenario_at(x) -> Scenario:
-        return sc.with_overrides(dict(zip(keys, map(float, x), strict=True)), source="calibration")
+        values = {
+            key: beliefs[key].moved_to(float(v)) if key in beliefs else float(v)
+            for key, v in zip(keys, x, strict=True)
+        }
+        return sc.with_overrides(values, source="calibration")
 
     def misses(x) -> np.ndarray:
-        return _residuals(tg, _run(scenario_at(x), tg, n_paths, seed))
+        try:
+            at = scenario_at(x)
+        except InputError:  # a belief moved past its key's range: as far as can be
+            return np.full(len(tg.targets), 1e3)
+        return _residuals(tg, _run(at, tg, n_paths, seed))
 
     before = _run(sc, tg, n_paths, seed)
     fitted = optimize.least_squares(
@@ -246,9 +258,23 @@ def calibrate(
     return best, report
 
 
-def write_calibrated(path: Path, report: xr.Dataset, targets: Targets) -> None:
-    """A scenario file that ``extends`` the original with the fitted keys, its header
-    recording the fit, the residuals and the sources (written atomically)."""
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a belief, as an inline table
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(float(value))
+
+
+def write_calibrated(path: Path, report: xr.Dataset, targets: Targets, fitted: Scenario) -> None:
+    """A scenario file that ``extends`` the original with the fitted keys (a belief as its
+    moved distribution), its header recording the fit, the residuals and the sources
+    (written atomically)."""
+    beliefs = {b.key: b for b in fitted.beliefs}
     lines = [
         f"# {report.attrs['scenario_name']} calibrated to {report.attrs['targets']}",
         f"# mcengine calibrate: {report.attrs['evaluations']} evaluations of "
@@ -275,9 +301,8 @@ def write_calibrated(path: Path, report: xr.Dataset, targets: Targets) -> None:
     sections: dict[str, list[str]] = {}
     for key in report["key"].values:
         section, name = str(key).split(".")
-        sections.setdefault(section, []).append(
-            f"{name} = {float(report['fitted'].sel(key=key))!r}"
-        )
+        value = beliefs[key].to_table() if key in beliefs else float(report["fitted"].sel(key=key))
+        sections.setdefault(section, []).append(f"{name} = {_toml_value(value)}")
     for section, entries in sections.items():
         lines += [f"[{section}]", *entries, ""]
     with atomic_path(path) as tmp:
