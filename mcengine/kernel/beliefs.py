@@ -33,7 +33,7 @@ __all__ = ["draw_values", "values_at"]
 
 #: The stream's uniforms lie in [2**-54, 1 - 2**-53]; a copula's probabilities are kept there.
 _P_LO, _P_HI = 2.0**-54, 1.0 - 2.0**-53
-_GAUSSIAN, _T = 1, 2
+_T = 2  # Copula.kind of the Student-t (1: Gaussian)
 _PATH_DRAWS = len(PathDraw)
 
 

@@ -40,7 +40,16 @@ from mcengine.layout import OBSERVABLES
 from mcengine.model.parameters import SECTIONS, plain
 from mcengine.model.scenario import Scenario
 
-__all__ = ["Source", "Target", "Targets", "load_targets", "builtin_targets", "STATISTICS", "RULES"]
+__all__ = [
+    "Source",
+    "Target",
+    "Targets",
+    "TargetsError",
+    "load_targets",
+    "builtin_targets",
+    "STATISTICS",
+    "RULES",
+]
 
 STATISTICS = ("median", "mean", "quantile", "probability")
 RULES = ("within", "overlaps")
@@ -106,10 +115,6 @@ class Targets:
     title: str
     targets: tuple[Target, ...]
     path: str = ""
-
-    def horizon_needed(self) -> int:
-        """The last year any target reads."""
-        return max([max(t.years) for t in self.targets if t.years] or [0])
 
     def check_against(self, scenario: Scenario) -> None:
         """Refuse targets the scenario cannot answer (a year past its horizon)."""
