@@ -77,7 +77,7 @@ def assert_finite_json(text: str) -> None:
 
 @pytest.mark.slow
 @settings(
-    max_examples=700, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(argument_lists())
 def test_cli_fuzz_long(args):
