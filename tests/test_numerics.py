@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import mpmath
+import numba
 import numpy as np
 import pytest
 
@@ -169,3 +170,23 @@ def test_compiled_and_plain_python_give_the_same_bits():
         )
         plain = np.array(json.loads(out.stdout), dtype=np.int64)
         assert np.array_equal(compiled(name, x).view(np.int64), plain), name
+
+
+@numba.njit
+def _conversions(i, u, x):
+    return (
+        numerics.int_to_float(i),
+        numerics.uint52_to_float(u),
+        numerics.float_to_int(float(i)),
+        numerics.trunc_small(x),
+    )
+
+
+@pytest.mark.parametrize("i", [0, 1, -1, 1023, -1075, 2**50, -(2**50), 2**51 - 1, -(2**51) + 1])
+def test_vector_conversions_equal_the_builtin_ones(i):
+    u = abs(i) * 2 if abs(i) < 2**51 else 2**52 - 1
+    for x in (i + 0.5, i - 0.5, i + 0.25, -0.3, 0.7, -0.5, float(i)):
+        got = _conversions(i, u, x)
+        assert got[0] == float(i) and got[1] == float(u) and got[2] == i
+        assert got[3] == float(math.trunc(x))
+        assert got[3] != 0.0 or math.copysign(1.0, got[3]) == 1.0  # +0.0, never -0.0
