@@ -173,10 +173,11 @@ def test_compiled_and_plain_python_give_the_same_bits():
 
 
 @numba.njit
-def _conversions(i, u, x):
+def _conversions(i, u, w, x):
     return (
         numerics.int_to_float(i),
         numerics.uint52_to_float(u),
+        numerics.uint53_to_float(w),
         numerics.float_to_int(float(i)),
         numerics.trunc_small(x),
     )
@@ -184,9 +185,11 @@ def _conversions(i, u, x):
 
 @pytest.mark.parametrize("i", [0, 1, -1, 1023, -1075, 2**50, -(2**50), 2**51 - 1, -(2**51) + 1])
 def test_vector_conversions_equal_the_builtin_ones(i):
-    u = abs(i) * 2 if abs(i) < 2**51 else 2**52 - 1
+    u = 2 * abs(i) + 1  # up to 2**52 - 1
+    w = 2 * u + 1  # up to 2**53 - 1, the top bit set from 2**52 on
     for x in (i + 0.5, i - 0.5, i + 0.25, -0.3, 0.7, -0.5, float(i)):
-        got = _conversions(i, u, x)
-        assert got[0] == float(i) and got[1] == float(u) and got[2] == i
-        assert got[3] == float(math.trunc(x))
-        assert got[3] != 0.0 or math.copysign(1.0, got[3]) == 1.0  # +0.0, never -0.0
+        got = _conversions(i, u, w, x)
+        assert got[0] == float(i) and got[1] == float(u) and got[2] == float(w)
+        assert got[3] == i
+        assert got[4] == float(math.trunc(x))
+        assert got[4] != 0.0 or math.copysign(1.0, got[4]) == 1.0  # +0.0, never -0.0

@@ -39,7 +39,7 @@ import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
 from mcengine.layout import LANES, PathDraw, StepDraw
-from mcengine.numerics import exp, log1p, select, uint52_to_float
+from mcengine.numerics import exp, log1p, select, uint52_to_float, uint53_to_float
 from mcengine.rng import _ziggurat_tables
 
 __all__ = [
@@ -244,10 +244,9 @@ def _candidate(r):
     ``rabs < ki[layer]`` (99% of words)."""
     idx = np.int64(r & np.uint64(0xFF))
     r >>= np.uint64(8)
-    # rabs < 2**52 fits an int64, whose conversion to double is one instruction.
+    # rabs < 2**52: uint52_to_float, not np.float64 (AVX2 has no vector int64 -> double).
     rabs = np.int64((r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF))
     sign = select((r & np.uint64(1)) != np.uint64(0), -1.0, 1.0)  # branch-free: a coin flip
-    # uint52_to_float, not np.float64: AVX2 has no vector int64 -> double (numerics).
     return sign * (uint52_to_float(rabs) * _ZIG_W[idx]), idx, rabs
 
 
@@ -384,8 +383,7 @@ def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
     _lane_words(key0, key1, first_path, antithetic, step, words)
     for lane in range(LANES):
         word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
-        top = select((word >> 52) != 0, 4503599627370496.0, 0.0)  # 2**52 or 0
-        out[_JUMP * LANES + lane] = (uint52_to_float(word & 0xFFFFFFFFFFFFF) + top) * _U53
+        out[_JUMP * LANES + lane] = uint53_to_float(word) * _U53
         # Written out, not a loop: arrays passed to inlined helpers cost reference counting
         # calls, and those stop LLVM from vectorising the lane loop.
         x0, r0 = _fast_normal(words[1 * LANES + lane])
