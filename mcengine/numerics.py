@@ -9,18 +9,28 @@ compiles for. They are also why the kernel is fast: they are branch-free (specia
 selects, not jumps), so LLVM vectorises them across the kernel's lanes, where a libm call
 is one scalar call per value (about 6.5 ns each, 22 of them per path-step).
 
-The algorithms are those of fdlibm (Sun, 1993), as kept in musl: ``exp`` reduces by
-``k ln 2`` with a two-part ``ln 2`` and a degree-5 rational remainder; ``log`` and
-``log1p`` reduce to ``[sqrt(2)/2, sqrt(2)]`` and use the degree-14 series in
-``s = f / (2 + f)``; ``log1p`` adds the rounding error of ``1 + x`` as a correction;
-``expm1`` is fdlibm's, with its branches (it runs once per path, not per step). Each is
-within 1 ulp over the whole double range, subnormals included
-(``tests/test_numerics.py`` measures them against mpmath); ``exp`` overflows to ``inf``,
+``exp`` and ``expm1`` reduce by ``k ln 2`` with a two-part ``ln 2`` (fdlibm's, Sun 1993),
+keep what the reduced argument ``r`` lost to rounding, and evaluate ``e**r`` as
+``1 + r + r**2 / 2 + r**3 q(r)``, ``q`` a Taylor polynomial by Estrin's scheme (a chain of
+four FMAs where Horner's is twelve: the kernel's chains of exp and log are latency-bound),
+with ``1 + r`` and ``r**2`` carried as exact sums of two doubles; ``expm1`` subtracts 1 from
+``2**k (1 + r)`` exactly (Knuth's TwoSum) before adding the small terms. Each result is
+rounded once, and neither divides or branches. ``log`` and ``log1p`` are fdlibm's, as kept
+in musl: they reduce to ``[sqrt(2)/2, sqrt(2)]`` and use the degree-14 series in
+``s = f / (2 + f)`` (here by Estrin's scheme); ``log1p`` adds the rounding error of ``1 + x``
+as a correction. Each is within 1 ulp over the whole double range, subnormals included
+(``tests/test_numerics.py`` measures them against mpmath, and on millions of points against
+x86's 80-bit ``long double``: the largest errors seen are 0.61 ulp for ``exp``, 0.84 for
+``log``, 0.83 for ``log1p`` and 0.93 for ``expm1``); ``exp`` overflows to ``inf``,
 ``log(0) = -inf``, ``log`` of a negative number and ``log1p`` below ``-1`` are NaN, NaN
 propagates, as IEEE libm does.
 
-No fused multiply-add is used: without fast-math LLVM never contracts ``a * b + c``, and
-plain Python (``NUMBA_DISABLE_JIT=1``) runs the same operations in the same order, so the
+Fused multiply-adds are explicit (:func:`fma`, LLVM's ``llvm.fma``), never contracted by the
+compiler (Numba compiles without fast-math, so LLVM never fuses ``a * b + c`` itself): an
+``fma`` is one rounding on every machine, one instruction where the CPU has FMA and the C
+library's correctly rounded ``fma`` where it has not (``NUMBA_CPU_NAME=generic``), so the
+bits do not depend on the CPU. Plain Python (``NUMBA_DISABLE_JIT=1``) runs the same
+operations in the same order, each ``fma`` as the exact ``a * b + c`` rounded once, so the
 no-JIT path gives the same bits (``tests/test_no_jit.py``). Float/integer bit casts, which
 the reductions need, and :func:`select` are intrinsics compiled (one LLVM ``bitcast`` or
 ``select`` each) and :mod:`struct` or a conditional expression in plain Python.
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import math
 import struct
+from fractions import Fraction
 from typing import Any
 
 import numba
@@ -51,7 +62,6 @@ __all__ = [
     "log",
     "log1p",
     "expm1",
-    "exp_call",
     "exp_array",
     "log_array",
     "expm1_array",
@@ -66,8 +76,10 @@ __all__ = [
 #: only when the same seed deliberately gives other bits (CHANGELOG):
 #: 1 (mcengine 1.0): ziggurat tables computed with numpy at import;
 #: 2 (mcengine 1.1): the exact tables as literals, libm instead of numpy's SIMD loops;
-#: 3 (mcengine 1.2): this module's own exp/log/log1p/expm1 instead of libm's.
-NUMERICS = 3
+#: 3 (mcengine 1.2): this module's own exp/log/log1p/expm1 instead of libm's;
+#: 4 (mcengine 1.2, later): exp and expm1 without division and with explicit FMAs, log and
+#: log1p's series with FMAs (for speed; docs/model.md "Numerics versions").
+NUMERICS = 4
 
 
 # -- bit casts ------------------------------------------------------------------------------
@@ -107,6 +119,35 @@ def _select(typingctx, condition, if_true, if_false):
     return result(condition, if_true, if_false), codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    # llvm.fma: one instruction where the CPU has FMA (x86-64 since 2013), a call of the C
+    # library's fma (correctly rounded, by C99) where it has not. Either way the same bits.
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+def _python_fma(a, b, c):
+    # Python 3.11 has no math.fma (3.13 has): the exact a * b + c as a fraction, rounded
+    # once by int / int true division, which Python rounds correctly (subnormals too).
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a * b + c  # inf or NaN in the product: exact, as IEEE's fma
+    if not math.isfinite(c):
+        return c + 0.0 * a * b  # a finite product does not change inf; NaN stays NaN
+    product = Fraction(a) * Fraction(b)
+    if product == 0:
+        return a * b + c  # an exact zero product: signed zeros as IEEE's
+    total = product + Fraction(c)
+    if total == 0:
+        return 0.0  # exact cancellation rounds to +0
+    try:
+        return total.numerator / total.denominator
+    except OverflowError:
+        return _INF if total > 0 else -_INF
+
+
 def _python_select(condition, if_true, if_false):
     return if_true if condition else if_false
 
@@ -122,12 +163,16 @@ def _python_from_bits(i):
 bits_of: Any
 from_bits: Any
 select: Any
+fma: Any
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # read from the environment
     bits_of, from_bits, select = _python_bits_of, _python_from_bits, _python_select
+    fma = _python_fma
 else:
     bits_of, from_bits, select = _bitcast_to_int, _bitcast_to_float, _select
+    fma = _fma
 bits_of.__doc__ = "The IEEE bits of the float64 ``x`` as a signed 64-bit integer."
 from_bits.__doc__ = "The float64 whose IEEE bits are the 64-bit integer ``i``."
+fma.__doc__ = """``a * b + c`` rounded once (IEEE 754's fusedMultiplyAdd)."""
 select.__doc__ = """``if_true if condition else if_false`` with both already computed: one
 select instruction compiled (branch-free by construction), the conditional expression in
 plain Python. Integers give an int64, anything else a float64."""
@@ -232,12 +277,6 @@ def trunc_small(x):
     return select(x >= 0.0, select(r > x, r - 1.0, r), select(r < x, r + 1.0, r))
 
 
-@inline_kernel
-def _pow2(k):
-    """``2.0**k`` for an integer ``k`` in [-1022, 1023], built from its exponent bits."""
-    return from_bits((k + 1023) << 52)
-
-
 # -- exp ------------------------------------------------------------------------------------
 _EXP_P1 = 1.66666666666666019037e-01
 _EXP_P2 = -2.77777777770155933842e-03
@@ -248,28 +287,88 @@ _EXP_OVER = 7.09782712893383973096e02  # above: exp overflows
 _EXP_UNDER = -7.45133219101941108420e02  # below: exp rounds to zero
 
 
+_EQ0 = 0.5
+_EQ1 = 0.16666666666666666
+_EQ2 = 0.041666666666666664
+_EQ3 = 0.008333333333333333
+_EQ4 = 0.001388888888888889
+_EQ5 = 0.0001984126984126984
+_EQ6 = 2.48015873015873e-05
+_EQ7 = 2.7557319223985893e-06
+_EQ8 = 2.755731922398589e-07
+_EQ9 = 2.505210838544172e-08
+_EQ10 = 2.08767569878681e-09
+_EQ11 = 1.6059043836821613e-10
+_EQ12 = 1.1470745597729725e-11
+
+
+@inline_kernel
+def _exp_parts(x):
+    """``e**x = 2**k * (hi + lo)`` for ``x`` in (-746, 710): ``(k, hi, lo)``, ``hi = 1 + r``
+    rounded and ``lo`` the rest, ``|lo| < 0.08``. Out of that range ``k`` is garbage, but so
+    is only what the callers' last selects replace."""
+    # x = k ln2 + r + r_lo, |r| <= ln2 / 2, k = rint(x / ln2) by the rounding of adding
+    # 1.5 * 2**52 (its bits then hold k).
+    t = fma(x, _INV_LN2, _ROUND)
+    kd = t - _ROUND
+    k = bits_of(t) - _ROUND_BITS
+    hi = fma(kd, -_LN2_HI, x)  # exact: k has at most 11 bits and _LN2_HI 32
+    r = fma(kd, -_LN2_LO, hi)
+    r_lo = fma(kd, -_LN2_LO, hi - r)  # what r lost (hi - r is exact)
+    # exp(r) = 1 + r + r**2 / 2 + r**3 q(r), q's Taylor series to r**11 (truncation below
+    # 2**-63), by Estrin's scheme: a dependency chain of four FMAs where Horner's is 12.
+    # r**2 / 2 is carried exactly (with FMA, r * r's rounding error is exact), which keeps
+    # expm1, where it is a larger part of the result, within 1 ulp.
+    r2 = r * r
+    r2_lo = fma(r, r, -r2)
+    r4 = r2 * r2
+    a0 = fma(r, _EQ2, _EQ1)
+    a1 = fma(r, _EQ4, _EQ3)
+    a2 = fma(r, _EQ6, _EQ5)
+    a3 = fma(r, _EQ8, _EQ7)
+    a4 = fma(r, _EQ10, _EQ9)
+    a5 = fma(r, _EQ12, _EQ11)
+    b0 = fma(r2, a1, a0)
+    b1 = fma(r2, a3, a2)
+    b2 = fma(r2, a5, a4)
+    q = fma(r4, fma(r4, b2, b1), b0)
+    tail = fma(r2 * r, q, fma(0.5, r2_lo, r_lo))
+    # 1 + r as a sum of two doubles (|r| < 1: the error of 1 + r is exact).
+    one_r = 1.0 + r
+    return k, one_r, (((1.0 - one_r) + r) + 0.5 * r2) + tail
+
+
+@inline_kernel
+def _times_pow2(y, k):
+    """``y * 2**k`` for ``k`` in [-1076, 1024], in two exact halves: ``2**k`` never
+    overflows and a subnormal result is rounded once."""
+    k1 = k >> 1
+    return y * from_bits((k1 + 1023) << 52) * from_bits((k - k1 + 1023) << 52)
+
+
 @inline_kernel
 def exp(x):
     """``e**x``; ``inf`` above 709.78, ``0`` below -745.13, NaN for NaN."""
-    xc = select(x < 710.0, x, 710.0)  # clamped (NaN too), so every step below is defined
-    xc = select(xc > -746.0, xc, -746.0)
-    # x = k ln2 + r with |r| <= ln2 / 2; k rounds half away from zero (fdlibm's truncation
-    # of x / ln2 +- 1/2, as floats: see "integers as floats").
-    kd = trunc_small(xc * _INV_LN2 + select(xc >= 0.0, 0.5, -0.5))
-    k = float_to_int(kd)
-    hi = xc - kd * _LN2_HI  # exact: k has at most 11 bits and _LN2_HI 32
-    lo = kd * _LN2_LO
-    r = hi - lo
-    t = r * r
-    c = r - t * (_EXP_P1 + t * (_EXP_P2 + t * (_EXP_P3 + t * (_EXP_P4 + t * _EXP_P5))))
-    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
-    # y * 2**k in two exact halves, so that 2**k never overflows and a subnormal result is
-    # rounded once.
-    k1 = k >> 1
-    out = y * from_bits((k1 + 1023) << 52) * from_bits((k - k1 + 1023) << 52)
+    k, hi, lo = _exp_parts(x)
+    out = _times_pow2(hi + lo, k)  # rounded once, at the addition
     out = select(x > _EXP_OVER, _INF, out)
-    out = select(x < _EXP_UNDER, 0.0, out)
-    return select(x != x, x, out)
+    return select(x < _EXP_UNDER, 0.0, out)  # (NaN has stayed NaN: both tests are false)
+
+
+@inline_kernel
+def expm1(x):
+    """``e**x - 1``, accurate for small ``x``; ``inf`` above 709.78, -1 far below 0."""
+    # 2**k (hi + lo) - 1 = (t - 1) + 2**k lo with t = 2**k hi exact; t - 1 as an exact sum
+    # of two doubles (Knuth's TwoSum), so the result is rounded once, at the last addition.
+    k, hi, lo = _exp_parts(select(x > -60.0, x, -60.0))  # below -37.5 the result is -1
+    t = _times_pow2(hi, k)
+    s = t - 1.0
+    back = s - t
+    err = (t - (s - back)) + (-1.0 - back)
+    out = s + (err + _times_pow2(lo, k))
+    out = select(x > _EXP_OVER, _INF, out)
+    tiny = (bits_of(x) & _ABS_MASK) < 0x3C90000000000000  # |x| < 2**-54: x itself (+-0 too)
+    return select(tiny | (x != x), x, out)
 
 
 # -- log and log1p --------------------------------------------------------------------------
@@ -289,10 +388,14 @@ def _log_series(f, k, c):
     s = f / (2.0 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    p01 = fma(z, _LG2, _LG1)
+    p23 = fma(z, _LG4, _LG3)
+    p45 = fma(z, _LG6, _LG5)
+    p03 = fma(w, p23, p01)
+    p47 = fma(w, _LG7, p45)
+    r = z * fma(w * w, p47, p03)
     dk = int_to_float(k)
-    return s * (hfsq + t1 + t2) + (dk * _LN2_LO + c) - hfsq + f + dk * _LN2_HI
+    return s * (hfsq + r) + fma(dk, _LN2_LO, c) - hfsq + f + dk * _LN2_HI
 
 
 @inline_kernel
@@ -335,72 +438,6 @@ def log1p(x):
     out = select(x == -1.0, -_INF, out)
     below = (b < 0) & (b > _MINUS_ONE_BITS)  # negative floats order backwards as integers
     return select((below | (b > _INF_BITS)), _NAN, out)  # x < -1 (-inf too), NaN
-
-
-@kernel
-def exp_call(x):
-    """:func:`exp` as a function call, for scalar code outside the lane loops: each inlined
-    copy of a function's body costs compile time (about a second), a call does not."""
-    return exp(x)
-
-
-# -- expm1 ----------------------------------------------------------------------------------
-_Q1 = -3.33333333333331316428e-02
-_Q2 = 1.58730158725481460165e-03
-_Q3 = -7.93650757867487942473e-05
-_Q4 = 4.00821782732936239552e-06
-_Q5 = -2.01099218183624371326e-07
-
-
-@kernel
-def expm1(x):
-    """``e**x - 1``, accurate for small ``x``; ``inf`` above 709.78, -1 far below 0."""
-    # fdlibm's s_expm1.c, branch for branch (it runs once per path, so branches are fine).
-    hx = (bits_of(x) >> 32) & 0x7FFFFFFF
-    negative = x < 0.0 or (x == 0.0 and bits_of(x) < 0)
-    if hx >= 0x4043687A:  # |x| >= 56 ln 2, or not finite
-        if x != x:
-            return x
-        if negative:
-            return -1.0
-        if x > _EXP_OVER:
-            return _INF
-    c = 0.0
-    if hx > 0x3FD62E42:  # |x| > ln2 / 2: x = k ln2 + r, c the rounding error of r
-        if hx < 0x3FF0A2B2:  # |x| < 1.5 ln2
-            k = -1 if negative else 1
-        else:
-            k = int(_INV_LN2 * x + (-0.5 if negative else 0.5))
-        hi = x - k * _LN2_HI
-        lo = k * _LN2_LO
-        x = hi - lo
-        c = (hi - x) - lo
-    elif hx < 0x3C900000:  # |x| < 2**-54
-        return x
-    else:
-        k = 0
-    hfx = 0.5 * x
-    hxs = x * hfx
-    r1 = 1.0 + hxs * (_Q1 + hxs * (_Q2 + hxs * (_Q3 + hxs * (_Q4 + hxs * _Q5))))
-    t = 3.0 - r1 * hfx
-    e = hxs * ((r1 - t) / (6.0 - x * t))
-    if k == 0:
-        return x - (x * e - hxs)
-    e = x * (e - c) - c
-    e -= hxs
-    if k == -1:
-        return 0.5 * (x - e) - 0.5
-    if k == 1:
-        if x < -0.25:
-            return -2.0 * (e - (x + 0.5))
-        return 1.0 + 2.0 * (x - e)
-    if k < 0 or k > 56:  # exp(x) - 1 suffices
-        y = x - e + 1.0
-        y = y * 2.0 * _pow2(1023) if k == 1024 else y * _pow2(k)
-        return y - 1.0
-    if k < 20:
-        return (x - e + (1.0 - _pow2(-k))) * _pow2(k)
-    return (x - (e + _pow2(-k)) + 1.0) * _pow2(k)
 
 
 @kernel

@@ -26,7 +26,7 @@ mpmath.mp.prec = 120
 FUNCTIONS = {
     "exp": (numerics.exp, numerics.exp_array, mpmath.exp, np.exp),
     "log": (numerics.log, numerics.log_array, mpmath.log, np.log),
-    "log1p": (numerics.log1p, None, mpmath.log1p, np.log1p),
+    "log1p": (numerics.log1p, numerics.log1p_array, mpmath.log1p, np.log1p),
     "expm1": (numerics.expm1, numerics.expm1_array, mpmath.expm1, np.expm1),
 }
 
@@ -71,7 +71,7 @@ def test_within_one_ulp_of_mpmath(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["exp", "log", "expm1"])
+@pytest.mark.parametrize("name", ["exp", "log", "log1p", "expm1"])
 def test_within_one_ulp_on_millions_of_points(name):
     if np.finfo(np.longdouble).nmant < 63:
         pytest.skip("needs x86's 80-bit long double as the reference")
@@ -193,3 +193,34 @@ def test_vector_conversions_equal_the_builtin_ones(i):
         assert got[3] == i
         assert got[4] == float(math.trunc(x))
         assert got[4] != 0.0 or math.copysign(1.0, got[4]) == 1.0  # +0.0, never -0.0
+
+
+@numba.njit
+def _fused(a, b, c):
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        out[i] = numerics.fma(a[i], b[i], c[i])
+    return out
+
+
+def test_fma_rounds_once_as_the_exact_fraction():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(3000) * np.exp2(rng.integers(-540, 500, 3000))
+    b = rng.standard_normal(3000) * np.exp2(rng.integers(-540, 500, 3000))
+    c = -a * b * (1.0 + rng.choice([0.0, 2.0**-52, -(2.0**-53), 1e-9], 3000))  # cancellation
+    c[::3] = rng.standard_normal(1000) * 1e-310  # subnormal terms
+    edges = [(1.0 + 2.0**-52, 1.0 - 2.0**-52, -1.0), (0.0, -1.0, -0.0), (1e308, 10.0, -1e308)]
+    edges += [(math.inf, 0.0, 1.0), (2.0, 3.0, math.inf), (math.nan, 1.0, 1.0)]
+    edges += [(1e-200, -1e-200, 0.0), (5e-324, 0.5, 0.0), (1e300, 1e300, -math.inf)]
+    for x, y, z in edges:
+        a, b, c = np.append(a, x), np.append(b, y), np.append(c, z)
+    got = _fused(a, b, c)
+    exact = np.array([numerics._python_fma(*t) for t in zip(a.tolist(), b.tolist(), c.tolist())])
+    assert np.array_equal(np.isnan(got), np.isnan(exact))
+    same = ~np.isnan(got)
+    assert np.array_equal(got[same].view(np.int64), exact[same].view(np.int64))
+    assert got[-9] == -(2.0**-104)  # fused: a * b rounded first would give 0
+    assert math.copysign(1.0, got[-8]) == -1.0  # -0 + -0
+    assert got[-7] == math.inf and math.isnan(got[-6]) and got[-5] == math.inf
+    assert got[-3] == 0.0 and math.copysign(1.0, got[-3]) == -1.0  # -1e-400 rounds to -0
+    assert got[-2] == 0.0  # half the least subnormal: a tie, to even

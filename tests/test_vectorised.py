@@ -37,11 +37,13 @@ calls = {
     "market": lambda: paths._market_lanes(st, k, 1.0, (0.0, 0.0, 0.0, 0.0)),
     "cash": lambda: paths._cash_lanes(st, k, 0.5),
     "values": lambda: paths._value_lanes(st, k, 1.0, 0.0),
+    "outputs": lambda: paths._final_lanes(st, k),
     "step draws": lambda: streams.step_draws_lanes(1, 2, 0, False, 1, words, st),
     # per-path parameters: each lane's coefficients loaded from after its state
     "market per lane": lambda: paths._market_lanes(st, None, 1.0, (0.0, 0.0, 0.0, 0.0)),
     "cash per lane": lambda: paths._cash_lanes(st, None, 0.5),
     "values per lane": lambda: paths._value_lanes(st, None, 1.0, 0.0),
+    "outputs per lane": lambda: paths._final_lanes(st, None),
 }
 calls[sys.argv[1]]()
 """
@@ -52,10 +54,12 @@ LOOPS = {
     "market": 1,
     "cash": 1,
     "values": 1,
+    "outputs": 1,
     "step draws": 2,
     "market per lane": 1,
     "cash per lane": 1,
     "values per lane": 1,
+    "outputs per lane": 1,
 }
 
 

@@ -5,8 +5,9 @@ blocks.
 MODEL.md's steps, the pure functions of :mod:`mcengine.kernel.steps`. Per step: the draws
 of every lane (:func:`mcengine.rng.streams.step_draws_lanes`), the demand jumps, the crash
 window's peaks, then three loops over the lanes (steps 2-10, 11-13, 14-18) that load each
-lane's state, run the steps and store it back. They have a constant trip count, no branches
-and no calls, so LLVM vectorises them (``tests/test_vectorised.py`` checks its remarks).
+lane's state, run the steps and store it back; after the last step one more computes the
+outputs. They have a constant trip count, no branches and no calls, so LLVM vectorises them
+(``tests/test_vectorised.py`` checks its remarks).
 
 A block's state is one flat array: slot ``S.X`` of lane ``lane`` is ``st[S.X + lane]``, each
 slot ``LANES`` wide, per-segment slots three in a row (segment ``s`` at
@@ -29,7 +30,7 @@ from numba.extending import intrinsic, overload
 
 from mcengine.jit import inline_kernel, kernel, parallel_kernel, prange
 from mcengine.kernel.coefficients import C
-from mcengine.kernel.economics import poisson_inverse, sigmoid_call
+from mcengine.kernel.economics import poisson_inverse, sigmoid, sigmoid_call
 from mcengine.kernel.steps import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
@@ -53,7 +54,7 @@ from mcengine.kernel.steps import (
     wealth_flag,
 )
 from mcengine.layout import LANES, Component, Input, PathDraw, Segment, StepDraw, Yearly, names
-from mcengine.numerics import exp_call, select
+from mcengine.numerics import exp, select
 from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
@@ -165,6 +166,19 @@ class S(enum.IntEnum):
     PATH_DRAWS = enum.auto()
     _PATH_DRAW_1 = enum.auto()
     _PATH_DRAW_2 = enum.auto()
+    # the outputs at the horizon, per segment A, I, T, then the drivers'
+    TOTAL_A = enum.auto()
+    TOTAL_I = enum.auto()
+    TOTAL_T = enum.auto()
+    ANNUAL_A = enum.auto()
+    ANNUAL_I = enum.auto()
+    ANNUAL_T = enum.auto()
+    DRAWDOWN_A = enum.auto()
+    DRAWDOWN_I = enum.auto()
+    DRAWDOWN_T = enum.auto()
+    TRAINING_COST = enum.auto()
+    OPEN_SHARE = enum.auto()
+    DEMAND = enum.auto()
     END = enum.auto()
 
 
@@ -175,7 +189,7 @@ _N_COEFFICIENTS = int(C.SIZE)
 _BLOCK_SIZE = STATE_SIZE + _N_COEFFICIENTS * LANES
 assert (len(StepDraw) - 1) * LANES == S._DRAW_7 - S.DRAWS
 assert S.DRAWS == 0
-assert len(PathDraw) * LANES == S.END - S.PATH_DRAWS
+assert len(PathDraw) * LANES == S.TOTAL_A - S.PATH_DRAWS
 
 _NEG_INF = -np.inf
 _PATH_DRAWS = len(PathDraw)
@@ -358,6 +372,7 @@ def _simulate_block(
         year = n // steps_per_year
         if n % steps_per_year == 0 and year < yearly.shape[1]:
             _record_year(st, start, n_paths, year, yearly)
+    _final_lanes(st, k)
     _finish(st, k, n_steps, start, out, inputs)
 
 
@@ -617,6 +632,33 @@ def _record_year(st, start, n_paths, year, yearly):
 
 
 @kernel
+def _final_lanes(st, kb):
+    """The float outputs of every lane (MODEL.md "Outputs"), as a vectorised lane loop:
+    their exp and expm1 are most of the cost of finishing a path."""
+    for lane in range(LANES):
+        k = lane_coefficients(kb, st, lane)
+        spread = selection(k, st[_Z_SEL + lane])
+        for_a = _final_segment(st, k, lane, spread)
+        for_i = _final_segment(st, k, LANES + lane, 0.0)
+        for_t = _final_segment(st, k, 2 * LANES + lane, 0.0)
+        st[S.TOTAL_A + lane], st[S.ANNUAL_A + lane], st[S.DRAWDOWN_A + lane] = for_a
+        st[S.TOTAL_I + lane], st[S.ANNUAL_I + lane], st[S.DRAWDOWN_I + lane] = for_i
+        st[S.TOTAL_T + lane], st[S.ANNUAL_T + lane], st[S.DRAWDOWN_T + lane] = for_t
+        st[S.TRAINING_COST + lane] = exp(st[S.LOG_C + lane])
+        st[S.OPEN_SHARE + lane] = sigmoid(st[S.X + lane])
+        st[S.DEMAND + lane] = exp(st[S.LOG_D + lane])
+
+
+@inline_kernel
+def _final_segment(st, k, o, spread):
+    """:func:`~mcengine.kernel.steps.final_outputs` of the segment at state offset ``o``;
+    ``spread`` is the selection spread (applications only) of an alive investor's ln W."""
+    alive = st[S.ALIVE_A + o] != 0.0
+    log_w = st[S.LOG_W_A + o] + select(alive, spread, 0.0)
+    return final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
+
+
+@kernel
 def _finish(st, kb, n_steps, start, out, inputs):
     """The outputs of the block's paths into ``out`` (MODEL.md "Outputs")."""
     record = inputs.shape[0] > 0
@@ -632,10 +674,9 @@ def _finish(st, kb, n_steps, start, out, inputs):
             alive = st[S.ALIVE_A + o] != 0.0
             log_w = st[S.LOG_W_A + o] + (spread if (s == 0 and alive) else 0.0)
             flag |= wealth_flag(s, log_w, alive)
-            total, annual, drawdown = final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
-            out.total_return[i, s] = total
-            out.annual_return[i, s] = annual
-            out.max_drawdown[i, s] = drawdown
+            out.total_return[i, s] = st[S.TOTAL_A + o]
+            out.annual_return[i, s] = st[S.ANNUAL_A + o]
+            out.max_drawdown[i, s] = st[S.DRAWDOWN_A + o]
             # ln W = fundamentals + sentiment + contagion + cash flow + dilution + selection,
             # telescoped from the steps (docs/model.md, "Weighing versus voting").
             for c in range(_COMPONENTS):
@@ -653,9 +694,9 @@ def _finish(st, kb, n_steps, start, out, inputs):
             out.wipe_cause[i, s] = int(st[S.WIPE_WHY_A + o])
         out.crash_year[i] = st[S.CRASH_T + lane]
         out.crash_origin[i] = int(st[S.ORIGIN + lane])
-        out.training_cost[i] = exp_call(st[S.LOG_C + lane])
-        out.open_share[i] = sigmoid_call(st[S.X + lane])
-        out.demand[i] = exp_call(st[S.LOG_D + lane])
+        out.training_cost[i] = st[S.TRAINING_COST + lane]
+        out.open_share[i] = st[S.OPEN_SHARE + lane]
+        out.demand[i] = st[S.DEMAND + lane]
         out.flags[i] = flag
         if record:
             # Per-path inputs: the draws fixed per path, then the shock groups' sums over

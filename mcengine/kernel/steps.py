@@ -234,14 +234,17 @@ def segment_return(t, dilution, log_v, log_v_new, cash, alive, wipe_t, why, log_
     )
 
 
-@kernel
+@inline_kernel
 def final_outputs(k, log_w, alive, min_gap):
     """One segment's outputs at the horizon: ``(total return, annual return, max
-    drawdown)``; a wiped-out investor returns 0 (annual -1) and drew down 100%."""
-    if not alive:
-        return 0.0, -1.0, 1.0
-    drawdown = -expm1(min_gap) if min_gap < 0.0 else 0.0  # (not -0.0)
-    return exp(log_w), expm1(log_w / k[C.HORIZON]), drawdown
+    drawdown)``; a wiped-out investor (``alive`` false) returns 0 (annual -1) and drew down
+    100%."""
+    drawdown = select(min_gap < 0.0, -expm1(min_gap), 0.0)  # (not -0.0)
+    return (
+        select(alive, exp(log_w), 0.0),
+        select(alive, expm1(log_w / k[C.HORIZON]), -1.0),
+        select(alive, drawdown, 1.0),
+    )
 
 
 @inline_kernel
