@@ -339,7 +339,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
     exit 2."""
     sc = _load(scenario, overrides)
     if needs_compile():
-        click.echo("compiling the simulation kernel (first run only, under a minute)...", err=True)
+        click.echo("compiling the simulation kernel (first run only, about a minute)...", err=True)
     _RUN.done, _RUN.total = 0, n_paths
     try:
         with _progress(enabled=not quiet) as report:

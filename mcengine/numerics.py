@@ -66,6 +66,7 @@ __all__ = [
     "log_array",
     "expm1_array",
     "log1p_array",
+    "fma",
     "fmax",
     "fmin",
     "dot",
@@ -231,10 +232,10 @@ def fmin(a, b):
 # -- integers as floats ----------------------------------------------------------------------
 # AVX2 has no packed conversion between int64 and double (AVX-512 has), so ``np.float64(i)``
 # or ``np.int64(x)`` in a lane loop runs lane by lane: extract, convert, insert (40 of them in
-# the vector body of the cash-flow loop; exp took 4.8 ns a value, now 2.9). The integers the
-# maths and the streams need are small, and for them each
-# conversion is one integer and one float addition on the bits of 2**52 or 1.5 * 2**52,
-# whose ulp is 1: exact, the same values as the conversions, and vectorised on every x86-64.
+# the vector body of the cash-flow loop). The integers the maths and the streams need are
+# small, and for them each conversion is one integer and one float addition on the bits of
+# 2**52 or 1.5 * 2**52, whose ulp is 1: exact, the same values as the conversions, and
+# vectorised on every x86-64. (exp's k = rint(x / ln 2) is read from the bits of such a sum.)
 _TWO52 = 4503599627370496.0
 _TWO52_BITS = 0x4330000000000000
 _LOW52 = (1 << 52) - 1
@@ -262,32 +263,10 @@ def uint53_to_float(i):
     return uint52_to_float(i & _LOW52) + top
 
 
-@inline_kernel
-def float_to_int(x):
-    """``int(x)`` of an integer-valued float ``|x| < 2**51``, exactly."""
-    return bits_of(x + _ROUND) - _ROUND_BITS
-
-
-@inline_kernel
-def trunc_small(x):
-    """``float(math.trunc(x))`` for ``|x| < 2**51`` (``+0.0`` for a zero): the nearest
-    integer by the rounding of ``x + 1.5 * 2**52``, then one towards zero if it passed
-    ``x``."""
-    r = (x + _ROUND) - _ROUND
-    return select(x >= 0.0, select(r > x, r - 1.0, r), select(r < x, r + 1.0, r))
-
-
-# -- exp ------------------------------------------------------------------------------------
-_EXP_P1 = 1.66666666666666019037e-01
-_EXP_P2 = -2.77777777770155933842e-03
-_EXP_P3 = 6.61375632143793436117e-05
-_EXP_P4 = -1.65339022054652515390e-06
-_EXP_P5 = 4.13813679705723846039e-08
+# -- exp and expm1 ---------------------------------------------------------------------------
 _EXP_OVER = 7.09782712893383973096e02  # above: exp overflows
 _EXP_UNDER = -7.45133219101941108420e02  # below: exp rounds to zero
-
-
-_EQ0 = 0.5
+# _EQn = 1 / (n + 2)!, rounded to nearest: q(r) = (e**r - 1 - r - r**2 / 2) / r**3.
 _EQ1 = 0.16666666666666666
 _EQ2 = 0.041666666666666664
 _EQ3 = 0.008333333333333333

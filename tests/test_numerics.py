@@ -173,26 +173,15 @@ def test_compiled_and_plain_python_give_the_same_bits():
 
 
 @numba.njit
-def _conversions(i, u, w, x):
-    return (
-        numerics.int_to_float(i),
-        numerics.uint52_to_float(u),
-        numerics.uint53_to_float(w),
-        numerics.float_to_int(float(i)),
-        numerics.trunc_small(x),
-    )
+def _conversions(i, u, w):
+    return numerics.int_to_float(i), numerics.uint52_to_float(u), numerics.uint53_to_float(w)
 
 
 @pytest.mark.parametrize("i", [0, 1, -1, 1023, -1075, 2**50, -(2**50), 2**51 - 1, -(2**51) + 1])
 def test_vector_conversions_equal_the_builtin_ones(i):
     u = 2 * abs(i) + 1  # up to 2**52 - 1
     w = 2 * u + 1  # up to 2**53 - 1, the top bit set from 2**52 on
-    for x in (i + 0.5, i - 0.5, i + 0.25, -0.3, 0.7, -0.5, float(i)):
-        got = _conversions(i, u, w, x)
-        assert got[0] == float(i) and got[1] == float(u) and got[2] == float(w)
-        assert got[3] == i
-        assert got[4] == float(math.trunc(x))
-        assert got[4] != 0.0 or math.copysign(1.0, got[4]) == 1.0  # +0.0, never -0.0
+    assert _conversions(i, u, w) == (float(i), float(u), float(w))
 
 
 @numba.njit
@@ -215,7 +204,8 @@ def test_fma_rounds_once_as_the_exact_fraction():
     for x, y, z in edges:
         a, b, c = np.append(a, x), np.append(b, y), np.append(c, z)
     got = _fused(a, b, c)
-    exact = np.array([numerics._python_fma(*t) for t in zip(a.tolist(), b.tolist(), c.tolist())])
+    triples = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    exact = np.array([numerics._python_fma(*t) for t in triples])
     assert np.array_equal(np.isnan(got), np.isnan(exact))
     same = ~np.isnan(got)
     assert np.array_equal(got[same].view(np.int64), exact[same].view(np.int64))

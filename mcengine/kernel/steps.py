@@ -23,7 +23,7 @@ import numpy as np
 from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from mcengine.jit import inline_kernel, kernel
+from mcengine.jit import inline_kernel
 from mcengine.kernel.coefficients import LOG_MAX, C
 from mcengine.kernel.economics import (
     growth_factor,
