@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import special, stats
-from scipy.interpolate import CubicHermiteSpline
+from scipy import special
 
 from mcengine.errors import ScenarioError
 from mcengine.layout import PathDraw
@@ -311,6 +310,8 @@ class Belief:
             x = -Z_MAX + h * np.arange(-3, intervals + 4)
             y = self.at_scores(x)
             slopes = -y[:-6] + 9 * y[1:-5] - 45 * y[2:-4] + 45 * y[4:-2] - 9 * y[5:-1] + y[6:]
+            from scipy.interpolate import CubicHermiteSpline  # (see _scipy)
+
             spline = CubicHermiteSpline(x[3:-3], y[3:-3], slopes / (60 * h))
             mid = x[3:-4] + h / 2
             exact = self.at_scores(mid)
@@ -412,6 +413,8 @@ class _Choice:
     def __init__(self, values: Sequence[float], weights: Sequence[float]) -> None:
         self.values = np.asarray(values, dtype=float)
         p = np.asarray(weights, dtype=float)
+        from scipy import stats  # (see _scipy)
+
         self._index = stats.rv_discrete(values=(np.arange(len(p)), p / p.sum()))
         #: P(index <= k): the kernel draws the first value whose cumulative reaches u.
         self.cumulative = self._index.cdf(np.arange(len(p)))
@@ -422,6 +425,9 @@ class _Choice:
 
 def _scipy(key: str, dist: str, p: dict[str, Any]):
     """The scipy.stats distribution, a float (degenerate) or a :class:`_Choice`."""
+    # Imported here, not at the top: scipy.stats takes about a second to import, and only
+    # scenarios with uncertain parameters need it (mcengine's start-up, issue 14).
+    from scipy import stats
 
     def num(name: str, lo: float = -math.inf, *, above: bool = False) -> float:
         value = _number(key, dist, name, p[name])
