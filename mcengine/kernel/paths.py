@@ -650,11 +650,18 @@ def _final_lanes(st, kb):
 
 
 @inline_kernel
-def _final_segment(st, k, o, spread):
-    """:func:`~mcengine.kernel.steps.final_outputs` of the segment at state offset ``o``;
-    ``spread`` is the selection spread (applications only) of an alive investor's ln W."""
+def _final_wealth(st, o, spread):
+    """``(alive, ln W)`` at the horizon of the segment at state offset ``o``: ``spread`` is
+    the selection spread (applications only), added to an alive investor's ln W."""
     alive = st[S.ALIVE_A + o] != 0.0
-    log_w = st[S.LOG_W_A + o] + select(alive, spread, 0.0)
+    return alive, st[S.LOG_W_A + o] + select(alive, spread, 0.0)
+
+
+@inline_kernel
+def _final_segment(st, k, o, spread):
+    """:func:`~mcengine.kernel.steps.final_outputs` of the segment at state offset ``o``
+    (``spread`` as for :func:`_final_wealth`)."""
+    alive, log_w = _final_wealth(st, o, spread)
     return final_outputs(k, log_w, alive, st[S.MIN_GAP_W_A + o])
 
 
@@ -671,8 +678,7 @@ def _finish(st, kb, n_steps, start, out, inputs):
         flag = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane])
         for s in range(3):
             o = s * LANES + lane
-            alive = st[S.ALIVE_A + o] != 0.0
-            log_w = st[S.LOG_W_A + o] + (spread if (s == 0 and alive) else 0.0)
+            alive, log_w = _final_wealth(st, o, spread if s == Segment.APPLICATIONS else 0.0)
             flag |= wealth_flag(s, log_w, alive)
             out.total_return[i, s] = st[S.TOTAL_A + o]
             out.annual_return[i, s] = st[S.ANNUAL_A + o]
