@@ -6,6 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 try:
     __version__ = version("mcengine")
 except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "1.1.0+unknown"
+    __version__ = "1.2.0+unknown"
 
 __all__ = ["__version__"]

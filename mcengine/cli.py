@@ -20,15 +20,25 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+import numba
 import numpy as np
 import xarray as xr
+from click.core import ParameterSource
 
 from mcengine._version import __version__
-from mcengine.engine.chunks import MAX_PATHS, needs_compile
+from mcengine.engine.chunks import MAX_PATHS
 from mcengine.engine.local import simulate
 from mcengine.engine.plan import refused_settings
 from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
-from mcengine.errors import InputError, Note, ResultFileError, ScenarioError
+from mcengine.errors import (
+    CompileNote,
+    InputError,
+    MissingExtraError,
+    Note,
+    ResultFileError,
+    ScenarioError,
+)
+from mcengine.extras import require
 from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
 from mcengine.present.tables import (
     belief_lines,
@@ -49,7 +59,13 @@ from mcengine.present.tables import (
     voi_to_json,
     waterfall_to_json,
 )
-from mcengine.results.files import RESULT_SUFFIXES, check_writable, read_result, write_netcdf
+from mcengine.results.files import (
+    OPT_IN,
+    RESULT_SUFFIXES,
+    check_writable,
+    read_result,
+    write_netcdf,
+)
 from mcengine.rng.samplers import DEFAULT_REPLICATES, SAMPLERS
 from mcengine.rng.streams import MAX_SEED
 from mcengine.stats.summary import STATISTICS, summarize
@@ -62,13 +78,14 @@ class UserError(click.ClickException):
     """Bad input found in a command body (cross-field rules, files): exit code 2.
 
     Messages from the library name its arguments (``target_se``); :func:`option_words`
-    turns them into the options a user typed (``--target-se``).
+    turns them into the options a user typed (``--target-se``), unless ``options`` is false
+    (a result file's attributes keep their names).
     """
 
     exit_code = 2
 
-    def __init__(self, message: str) -> None:
-        super().__init__(option_words(message))
+    def __init__(self, message: str, *, options: bool = True) -> None:
+        super().__init__(option_words(message) if options else message)
 
 
 #: Library argument names -> the options that set them. Identifiers with an underscore are
@@ -146,6 +163,67 @@ class PathCount(click.ParamType):
         return int(number)
 
 
+class Fraction(click.ParamType):
+    """A fraction: ``0.0005``, or with a percent sign, ``0.05%``."""
+
+    name = "FRACTION"
+
+    def __init__(self, valid: click.FloatRange | None = None) -> None:
+        self.valid = valid
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        scale = 0.01 if text.endswith("%") else 1.0
+        try:
+            number = float(text.removesuffix("%")) * scale
+        except ValueError:
+            self.fail(f"{value!r} is not a fraction (0.0005, or 0.05%)", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} must be finite", param, ctx)
+        return number if self.valid is None else self.valid.convert(number, param, ctx)
+
+
+class OutputPath(click.ParamType):
+    """A file the command writes, checked before any work: its suffix, its folder, and that
+    the folder takes the temporary file an atomic write starts with."""
+
+    name = "FILE"
+
+    def __init__(self, *suffixes: str, what: str, needs: tuple[str, str] | None = None) -> None:
+        self.suffixes, self.what, self.needs = suffixes, what, needs
+
+    def convert(self, value, param, ctx):
+        path = Path(value)
+        option = param.opts[0] if param is not None else "path"
+        if path.suffix.lower() not in self.suffixes:
+            raise UserError(f"{option} {value}: must end in {self.what}")
+        if path.is_dir() and path.suffix.lower() != ZARR_SUFFIX:
+            raise UserError(f"{option} {value}: is a folder; give a file name")
+        if not path.parent.is_dir():
+            raise UserError(f"{option} {value}: folder {path.parent} does not exist")
+        try:
+            check_writable(path)
+        except OSError as err:
+            raise UserError(f"{option} {value}: cannot write ({err.strerror or err})") from None
+        if self.needs is not None:
+            _need(*self.needs, what=option)
+        return path
+
+
+def _need(module: str, extra: str, *, what: str) -> None:
+    """Refuse before any work when ``what`` (an option, a command) needs a missing extra."""
+    try:
+        require(module, extra=extra, what=what)
+    except MissingExtraError as err:
+        raise UserError(str(err), options=False) from None
+
+
+#: Figures are written as PNG or SVG (mcengine.present.plots.save), with matplotlib.
+_FIGURE = OutputPath(".png", ".svg", what=".png or .svg", needs=("matplotlib", "plot"))
+
+
 class Seed(click.ParamType):
     """A seed: an integer in [0, 2**63 - 1]."""
 
@@ -191,6 +269,9 @@ class OneLineErrors(click.Group):
                 message = f"{err.ctx.command_path}: {message}"
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
+        except MissingExtraError as err:  # where no option could check it first
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(2)
         except click.Abort:
             self._interrupted()
         except Exception as err:
@@ -199,6 +280,9 @@ class OneLineErrors(click.Group):
             if not _caused_by_interrupt(err):
                 raise
             self._interrupted()
+        if _RUN.unmet and code in (0, None):
+            click.echo(f"warning: {_RUN.unmet} (exit code 1)", err=True)
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
     @staticmethod
@@ -239,15 +323,50 @@ def _quiet_shutdown() -> None:
 
 
 class _RunState:
-    """How far the current run got, for the message after an interrupt."""
+    """How far the current run got, for the message after an interrupt, and what the exit
+    code must say (``unmet``: the run's target was not met)."""
 
     done = 0
     total = 0
     signal: str | None = None
     note = ""  # what an interrupted run leaves behind
+    unmet = ""
+    compiled = False  # a kernel compiled during this command
+    #: (time, paths done) at the first progress report, for a forecast without a terminal.
+    first: tuple[float, int] | None = None
+    forecast_said = False
 
     def reset(self) -> None:
-        self.done, self.total, self.signal, self.note = 0, 0, None, ""
+        self.done, self.total, self.signal, self.note, self.unmet = 0, 0, None, "", ""
+        self.first, self.forecast_said, self.compiled = None, False, False
+
+    def forecast(self, done: int, total: int) -> None:
+        """Say once how long a long run will take, where no progress bar shows it: the rate
+        between two progress reports, so the compile and the start-up are not counted."""
+        now = time.perf_counter()
+        if self.first is None or done <= self.first[1]:
+            self.first = self.first or (now, done)
+            return
+        if self.forecast_said:
+            return
+        seconds = (total - done) * (now - self.first[0]) / (done - self.first[1])
+        if seconds > _LONG_RUN_SECONDS:
+            self.forecast_said = True
+            click.echo(
+                f"note: {total:,} paths at this speed take about {_duration(seconds)} more "
+                "(Ctrl-C stops the run)",
+                err=True,
+            )
+
+
+#: A run forecast to take longer than this says so (10 minutes).
+_LONG_RUN_SECONDS = 600.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:,.0f} h"
+    return f"{seconds / 60:,.0f} min"
 
 
 _RUN = _RunState()
@@ -286,27 +405,25 @@ def _seed_option(help: str = "Random seed; omitted, a fresh one is drawn and rep
 
 _PLOT_OPTION = click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_FIGURE,
     default=None,
-    help="Also draw a figure to this .png or .svg file.",
+    help="Also draw a figure to this .png or .svg file (checked before the run).",
 )
 
 
-def _save_plot(make, data, target: Path | None) -> None:
+def _save_plot(make, data, target: Path | None, *, option: str = "--plot") -> None:
+    """Draw ``make(data)`` into ``target`` and say where (on stderr: stdout may be JSON)."""
     if target is None:
         return
     from mcengine.present import plots
 
-    if target.suffix.lower() not in plots.FORMATS:
-        raise UserError(f"--plot {target}: must end in .png or .svg")
-    if not target.parent.is_dir():
-        raise UserError(f"--plot {target}: folder {target.parent} does not exist")
     try:
         plots.save(make(data), target)
     except InputError as err:
-        raise UserError(f"--plot {target}: {err}") from None
+        raise UserError(f"{option} {target}: {err}") from None
     except OSError as err:
-        raise UserError(f"--plot {target}: cannot write ({err.strerror or err})") from None
+        raise UserError(f"{option} {target}: cannot write ({err.strerror or err})") from None
+    click.echo(f"wrote {target}", err=True)
 
 
 _SET_OPTION = click.option(
@@ -338,8 +455,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
     """Load, say "compiling..." when needed, ``run`` (simulate) with a progress bar; errors
     exit 2."""
     sc = _load(scenario, overrides)
-    if needs_compile():
-        click.echo("compiling the simulation kernel (first run only, about a minute)...", err=True)
+    fixed_size = kwargs.get("target_se") is None and kwargs.get("rel_tol") is None
     _RUN.done, _RUN.total = 0, n_paths
     try:
         with _progress(enabled=not quiet) as report:
@@ -348,6 +464,8 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
                 _RUN.done, _RUN.total = done, total
                 if report is not None:
                     report(done, total)
+                elif not quiet and fixed_size:  # a target's total is only its limit
+                    _RUN.forecast(done, total)
 
             with _notes():
                 return run(sc, n_paths, seed, progress=progress, **kwargs)
@@ -363,7 +481,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
 @_simulation_options
 @click.option(
     "--out",
-    type=click.Path(writable=False, path_type=Path),
+    type=OutputPath(*RESULT_SUFFIXES, what=".nc (a netCDF-4 file) or .zarr (a Zarr store)"),
     help="Write the per-path results to this netCDF file, or a Zarr store if it ends in "
     ".zarr (atomically).",
 )
@@ -375,29 +493,31 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
 )
 @click.option(
     "--threads",
-    type=click.IntRange(1, None),
+    type=click.IntRange(1, numba.config.NUMBA_NUM_THREADS),
     default=None,
-    help="Numba threads (results do not depend on it).",
+    help="Numba threads, at most this machine's (results do not depend on it).",
 )
 @click.option(
     "--target-se",
-    type=float,
+    type=Fraction(),
     default=None,
-    help="Add paths until the standard error of --stop-on is at most this in every segment; "
-    "-n is then the first batch.",
+    help="Add paths until the standard error of --stop-on is at most this in every segment: "
+    "a fraction of annual return (0.0005 or 0.05%, i.e. 0.05 percentage points); -n is then "
+    "the first batch. Exit code 1 if --max-paths comes first.",
 )
 @click.option(
     "--rel-tol",
-    type=float,
+    type=Fraction(),
     default=None,
-    help="Add paths until that standard error is at most this fraction of the statistic.",
+    help="Add paths until that standard error is at most this fraction of the statistic "
+    "(0.05 or 5%); with --target-se, both must hold.",
 )
 @click.option(
     "--stop-on",
     type=click.Choice(list(STATISTICS)),
     default="mean",
     show_default=True,
-    help="The statistic the targets apply to.",
+    help="The statistic --target-se/--rel-tol apply to.",
 )
 @click.option(
     "--max-paths",
@@ -418,23 +538,24 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
     type=click.IntRange(2, None),
     default=DEFAULT_REPLICATES,
     show_default=True,
-    help="Replicate groups for antithetic/sobol standard errors.",
+    help="Replicate groups for antithetic/sobol standard errors (not for pseudo).",
 )
 @click.option(
     "--record-inputs",
     is_flag=True,
-    help="Keep each path's uncertain inputs in --out (for mcengine plot --kind tornado).",
+    help="Keep each path's uncertain inputs in --out FILE.nc (for mcengine plot --kind tornado).",
 )
 @click.option(
     "--record-years",
     is_flag=True,
-    help="Keep each path's year-end record in --out: wealth, drivers, token price, serving "
-    "cost, capex, capacity, utilisation, revenues.",
+    help="Keep each path's year-end record in --out FILE.nc: wealth, drivers, token price, "
+    "serving cost, capex, capacity, utilisation, revenues.",
 )
 @click.option(
     "--fan-chart",
     is_flag=True,
-    help="Add per-year quantile bands of wealth and drivers (JSON 'fan', and --out).",
+    help="Add per-year quantile bands of wealth and drivers to --out and --json ('fan'); "
+    "draw them with mcengine plot FILE --kind fan.",
 )
 @_PLOT_OPTION
 @click.option(
@@ -496,10 +617,27 @@ def run(
 
     --out FILE.nc writes netCDF; --out DIR.zarr writes a Zarr store chunk by chunk (from the
     Dask workers with --workers/--scheduler), which --resume can finish after an interrupt.
+    Exit code 1: a --target-se/--rel-tol target was not met within --max-paths (the results
+    are printed all the same).
     """
-    if out is not None:
-        _check_out(out)
     to_zarr = out is not None and out.suffix == ZARR_SUFFIX
+    if to_zarr:
+        _need("zarr", "zarr", what="--out DIR.zarr")
+        _need("dask.array", "zarr", what="--out DIR.zarr")
+    if workers is not None or scheduler is not None:
+        _need("distributed", "dask", what="--workers" if workers is not None else "--scheduler")
+    _check_no_effect(
+        click.get_current_context(),
+        out=out,
+        as_json=as_json,
+        plot=plot,
+        summary_only=summary_only,
+        target=target_se is not None or rel_tol is not None,
+        sampler=sampler,
+        fan_chart=fan_chart,
+        record_inputs=record_inputs,
+        record_years=record_years,
+    )
     _check_run_options(
         to_zarr=to_zarr,
         resume=resume,
@@ -562,37 +700,64 @@ def run(
         if client is not None and not summary_only:
             ds = _compute(ds, quiet=as_json)
     elapsed = time.perf_counter() - started
-    if out is not None:
-        try:
-            write_netcdf(ds, out)
-        except OSError as err:
-            raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
-    if plot is not None:
-        if summary_only:
-            raise UserError("--plot draws the per-path distributions: drop --summary-only")
-        from mcengine.present.plots import distributions
-
-        _save_plot(distributions, ds, plot)
-    _report(summarize(ds, portfolio_weights=weights), as_json, elapsed, out)
-
-
-def _check_out(out: Path) -> None:
-    """Refuse a bad ``--out`` before the run, not after it."""
-    if out.suffix not in RESULT_SUFFIXES:
-        raise UserError(f"--out {out}: must end in .nc (a netCDF-4 file) or .zarr (a Zarr store)")
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    table = summarize(ds, portfolio_weights=weights)
+    # What can only fail at the end (a full disk) fails after the results are printed.
     try:
-        check_writable(out)
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
+        if out is not None:
+            try:
+                write_netcdf(ds, out)
+            except OSError as err:
+                raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
+        if plot is not None:
+            from mcengine.present.plots import distributions
+
+            _save_plot(distributions, ds, plot)
+    finally:
+        _report(table, as_json, elapsed, out)
 
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
     if as_json:
         click.echo(_dumps(summary_to_json(table, elapsed=elapsed)))
+    elif _RUN.compiled:  # a rate would be the compile's, not the engine's
+        render_summary(table, out=out)
+        click.echo(f"{elapsed:.2f} s, most of it compiling (paths/s: run it again)")
     else:
         render_summary(table, elapsed=elapsed, out=out)
+    if table.attrs.get("target_met", 1) == 0:
+        _RUN.unmet = (
+            f"the target was not met: stopped at --max-paths = {int(table.attrs['n_paths']):,}"
+        )
+
+
+def _check_no_effect(
+    ctx: click.Context, *, out, as_json, plot, summary_only, target, sampler, **recorded
+) -> None:
+    """Refuse an option that would do nothing in this combination, saying what to change."""
+    given = {
+        name
+        for name in ("stop_on", "max_paths", "replicates")
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    }
+    if not target and given & {"stop_on", "max_paths"}:
+        flag = "--stop-on" if "stop_on" in given else "--max-paths"
+        raise UserError(f"{flag} applies to a target: add --target-se or --rel-tol, or drop it")
+    if sampler == "pseudo" and "replicates" in given:
+        raise UserError(
+            "--replicates groups antithetic or Sobol paths for their standard errors: add "
+            "--sampler antithetic or sobol, or drop it"
+        )
+    if plot is not None and summary_only:
+        raise UserError("--plot draws the per-path distributions: drop --summary-only")
+    if recorded["fan_chart"] and out is None and not as_json:
+        raise UserError(
+            "--fan-chart adds per-year bands to --out and --json only: add --out FILE.nc "
+            "(then mcengine plot FILE.nc --kind fan) or --json"
+        )
+    for name in ("record_inputs", "record_years"):
+        if recorded[name] and out is None:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} keeps per-path records in --out: add --out FILE.nc")
 
 
 def _check_run_options(
@@ -654,7 +819,7 @@ def _dask_client(workers: int | None, scheduler: str | None):
         with local_client(workers) as client:
             yield client
         return
-    from distributed import Client
+    Client = require("distributed", extra="dask", what="--scheduler").Client
 
     try:
         client = Client(scheduler, timeout="10s")
@@ -771,6 +936,17 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
     from mcengine.studies.compare import sweep as sweep_grid
 
+    keys = [key for key, _ in axes]
+    if len(keys) > 2:
+        raise UserError(f"--vary is given {len(keys)} times: a sweep varies one or two keys")
+    repeated = next((key for key in keys if keys.count(key) > 1), None)
+    if repeated is not None:
+        raise UserError(
+            f"--vary {repeated} is given twice: list all its values in one --vary "
+            f"({repeated}=v1,v2,...)"
+        )
+    if plot is not None and len(axes) > 1:
+        raise UserError("--plot draws a sweep of one key: vary one key, or drop --plot")
     base = _load(scenario, overrides)
     try:
         table = sweep_grid(base, dict(axes), n_paths, seed)
@@ -786,6 +962,23 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
         render_comparison(table, dim)
 
 
+_ALLOW_OPTION = click.option(
+    "--allow-unknown-version",
+    is_flag=True,
+    help="Read a result written by a newer mcengine, or with numerics or a model this "
+    "version does not know (its figures may not mean what this version says).",
+)
+
+
+def _read(file: Path, allow_unknown_version: bool) -> xr.Dataset:
+    """A result file, checked (ResultFileError: one line naming the file and attribute)."""
+    try:
+        return read_result(file, allow_unknown_version=allow_unknown_version)
+    except ResultFileError as err:
+        message = str(err).replace(OPT_IN, "--allow-unknown-version")
+        raise UserError(message, options=False) from None
+
+
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
@@ -798,18 +991,16 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
 @click.option(
     "--out",
     "target",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_FIGURE,
     required=True,
     help="The .png or .svg file to write.",
 )
-def plot(file, kind, target) -> None:
+@_ALLOW_OPTION
+def plot(file, kind, target, allow_unknown_version) -> None:
     """Draw a figure of a result FILE written by "mcengine run --out"."""
     from mcengine.present import plots
 
-    try:
-        ds = read_result(file)
-    except ResultFileError as err:
-        raise UserError(str(err)) from None
+    ds = _read(file, allow_unknown_version)
     if kind in ("distributions", "tornado") and "annual_return" not in ds:
         raise UserError(
             f"{file}: a summary has no per-path returns to draw; use --kind fan "
@@ -817,6 +1008,8 @@ def plot(file, kind, target) -> None:
         )
     if kind == "tornado" and "inputs" not in ds:
         raise UserError(f"{file}: no recorded inputs; run with --record-inputs --out FILE.nc")
+    if kind == "fan" and "fan_wealth" not in ds:
+        raise UserError(f"{file}: no fan-chart bands; run with --fan-chart --out FILE.nc")
     from mcengine.studies.sensitivity import tornado
 
     make = {
@@ -825,8 +1018,7 @@ def plot(file, kind, target) -> None:
         "waterfall": lambda d: plots.waterfall(summarize(d)),
         "tornado": lambda d: plots.tornado(tornado(d)),
     }[kind]
-    _save_plot(make, ds, target)
-    click.echo(f"wrote {target}")
+    _save_plot(make, ds, target, option="--out")
 
 
 @cli.command()
@@ -855,6 +1047,7 @@ def sensitivity(
 ) -> None:
     """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
     shock groups and the scenario's uncertain keys)."""
+    _need("SALib", "sensitivity", what="mcengine sensitivity")
     from mcengine.present.plots import tornado as tornado_figure
     from mcengine.studies.sensitivity import sobol_indices, tornado
     from mcengine.studies.shapley import shapley_effects
@@ -881,7 +1074,7 @@ def sensitivity(
     else:
         render_tornado(table)
         render_indices(indices)
-        render_shapley(shapley)
+        render_shapley(shapley, sobol=indices)
 
 
 @cli.command()
@@ -907,17 +1100,18 @@ def sensitivity(
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(min=0.5, max=1.0, max_open=True),
+    type=Fraction(click.FloatRange(min=0.5, max=1.0, max_open=True)),
     default=0.95,
     show_default=True,
-    help="CVaR level (the worst 1 - alpha of the paths).",
+    help="CVaR level, a fraction (0.95 or 95%): the worst 1 - alpha of the paths.",
 )
 @click.option(
     "--step",
-    type=click.FloatRange(min=0.01, max=1.0),
+    type=Fraction(click.FloatRange(min=0.01, max=1.0)),
     default=0.1,
     show_default=True,
-    help="Allocation grid: long-only weights on multiples of this (1/k), summing to 1.",
+    help="Allocation grid, a fraction (0.1 or 10%): long-only weights on multiples of this "
+    "(1/k), summing to 1.",
 )
 def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, alpha, step):
     """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
@@ -963,9 +1157,8 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     sc = _load(scenario, overrides)
     try:
         targets = load_targets(targets_file)
-        if needs_compile():
-            click.echo("compiling the simulation kernel (first run only)...", err=True)
-        table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
+        with _notes():
+            table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     if as_json:
@@ -986,7 +1179,7 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
 @click.option(
     "--out",
     "target",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputPath(".toml", what=".toml"),
     required=True,
     help="The calibrated scenario .toml to write (it extends SCENARIO).",
 )
@@ -1001,10 +1194,6 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     from mcengine.studies.validation import calibrate as fit_keys
     from mcengine.studies.validation import write_calibrated
 
-    if target.suffix.lower() != ".toml":
-        raise UserError(f"--out {target}: must end in .toml")
-    if not target.parent.is_dir():
-        raise UserError(f"--out {target}: folder {target.parent} does not exist")
     sc = _load(scenario, overrides)
     keys = [k.strip() for k in fit.split(",") if k.strip()]
     try:
@@ -1012,16 +1201,20 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
         fitted, report = fit_keys(
             sc, targets, keys, n_paths, fresh_seed() if seed is None else seed
         )
-        write_calibrated(target, report, targets, fitted)
     except ValueError as err:
         raise UserError(str(err)) from None
-    except OSError as err:
-        raise UserError(f"--out {target}: cannot write ({err.strerror or err})") from None
-    render_calibration(report)
+    render_calibration(report)  # first: a write that fails at the end loses no result
     for key in report["key"].values[~report["identified"].values]:
         click.echo(
             f"warning: the targets do not identify {key}; its fitted value is arbitrary", err=True
         )
+    parent = scenario
+    if scenario not in builtin_scenarios():  # a file: found from the calibrated one's folder
+        parent = os.path.relpath(Path(scenario).resolve(), target.parent.resolve())
+    try:
+        write_calibrated(target, report, targets, fitted, extends=parent)
+    except OSError as err:
+        raise UserError(f"--out {target}: cannot write ({err.strerror or err})") from None
     click.echo(f"wrote {target}")
 
 
@@ -1031,7 +1224,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     "-o",
     "--out",
     "target",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputPath(".html", ".htm", what=".html", needs=("matplotlib", "plot")),
     required=True,
     help="The .html file to write.",
 )
@@ -1050,10 +1243,6 @@ def report(scenarios, target, n_paths, seed, targets_file) -> None:
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.report import write_report
 
-    if target.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"-o {target}: must end in .html")
-    if not target.parent.is_dir():
-        raise UserError(f"-o {target}: folder {target.parent} does not exist")
     resolved = [_load(name, ()) for name in scenarios]
     try:
         targets = None if targets_file == "none" else targets_file
@@ -1107,13 +1296,14 @@ def validate(files) -> None:
 @cli.command(name="summarize")
 @click.argument("file", type=click.Path(path_type=Path))
 @_JSON_OPTION
-def summarize_cmd(file, as_json) -> None:
+@_ALLOW_OPTION
+def summarize_cmd(file, as_json, allow_unknown_version) -> None:
     """Summarise a result FILE written by "mcengine run --out"."""
+    ds = _read(file, allow_unknown_version)
     try:
-        ds = read_result(file)
         table = summarize(ds)
     except ResultFileError as err:
-        raise UserError(str(err)) from None
+        raise UserError(str(err), options=False) from None
     if as_json:
         click.echo(_dumps(summary_to_json(table)))
     else:
@@ -1126,7 +1316,7 @@ def summarize_cmd(file, as_json) -> None:
     "--output",
     default="bench-results.json",
     show_default=True,
-    type=click.Path(dir_okay=False),
+    type=OutputPath(".json", what=".json"),
     help="Where to write the JSON report of the full suite.",
 )
 @click.option("--quick", is_flag=True, help="Tenfold smaller sizes (a smoke run).")
@@ -1164,24 +1354,31 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
         return
     from mcengine.bench import suite
 
-    args = ["--output", output] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
+    args = (
+        ["--output", str(output)] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
+    )
     sys.exit(suite.main(args))
 
 
 @contextlib.contextmanager
 def _notes():
     """Print the library's :class:`~mcengine.errors.Note` warnings as plain one-line notes
-    on stderr (no file name, no source line); pass other warnings on."""
-    with warnings.catch_warnings(record=True) as caught:
+    on stderr (no file name, no source line) as they come; pass other warnings on."""
+    with warnings.catch_warnings():
         warnings.simplefilter("always", Note)
-        try:
-            yield
-        finally:
-            for w in caught:
-                if issubclass(w.category, Note):
-                    click.echo(f"note: {w.message}", err=True)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        passed_on = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, Note):
+                passed_on(message, category, filename, lineno, file, line)
+            elif issubclass(category, CompileNote):  # said before a wait, at once
+                _RUN.compiled = True
+                click.echo(str(message), err=True)
+            else:
+                click.echo(f"note: {message}", err=True)
+
+        warnings.showwarning = show
+        yield
 
 
 def _dumps(doc) -> str:

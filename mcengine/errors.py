@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ScenarioError", "ResultFileError", "Note"]
+__all__ = [
+    "InputError",
+    "ScenarioError",
+    "ResultFileError",
+    "Note",
+    "CompileNote",
+    "MissingExtraError",
+]
 
 
 class Note(UserWarning):
     """A remark about a run worth knowing, not an error (e.g. a Sobol sample that is not a
     power of two). Library users get a warning of this class; the CLI prints one plain line,
     ``note: ...``."""
+
+
+class CompileNote(Note):
+    """The next call compiles a Numba kernel for this kind of run (seconds to a minute),
+    said before the wait; the machine code is cached, so it happens once per machine."""
 
 
 class InputError(ValueError):
@@ -29,3 +41,19 @@ class ScenarioError(InputError):
 
 class ResultFileError(InputError):
     """A result file cannot be read as an mcengine result."""
+
+
+class MissingExtraError(ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    The message names the feature, the package and the extra that installs it, e.g.
+    ``write_zarr needs Zarr: pip install "mcengine[zarr]"``. ``what``, ``package`` and
+    ``extra`` hold those three; ``name`` (ImportError's) is the module that failed to import.
+    """
+
+    def __init__(self, what: str, package: str, extra: str, name: str | None = None) -> None:
+        super().__init__(f'{what} needs {package}: pip install "mcengine[{extra}]"', name=name)
+        self.what, self.package, self.extra = what, package, extra
+
+    def __reduce__(self):  # a Dask worker's error travels to the client pickled
+        return type(self), (self.what, self.package, self.extra, self.name)

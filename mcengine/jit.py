@@ -21,8 +21,19 @@ import warnings
 
 import numba
 import numba.core.imputils
+from numba.core.typing.typeof import Purpose, typeof
 
-__all__ = ["kernel", "inline_kernel", "parallel_kernel", "prange", "fastmath_flags", "is_cached"]
+from mcengine.errors import CompileNote
+
+__all__ = [
+    "kernel",
+    "inline_kernel",
+    "parallel_kernel",
+    "prange",
+    "fastmath_flags",
+    "is_cached",
+    "say_if_compiling",
+]
 
 prange = numba.prange
 
@@ -67,6 +78,33 @@ def is_cached(dispatcher) -> bool:
         return bool(dispatcher._cache._cache_file._load_index())
     except Exception:
         return True
+
+
+def _compiles(dispatcher, args: tuple) -> bool:
+    """Whether calling ``dispatcher(*args)`` compiles: no machine code for these argument
+    types in memory or in the on-disk cache (whose index is a private API: any surprise
+    counts as compiled, so the worst case is a missing notice)."""
+    if not hasattr(dispatcher, "overloads"):  # NUMBA_DISABLE_JIT: a plain function
+        return False
+    try:
+        types = tuple(typeof(a, Purpose.argument) for a in args)
+        if types in dispatcher.overloads:
+            return False
+        index = dispatcher._cache._cache_file._load_index()
+    except Exception:
+        return False
+    return not any(key[0] == types for key in index)
+
+
+def say_if_compiling(dispatcher, args: tuple, what: str, wait: str) -> None:
+    """Warn (:class:`~mcengine.errors.CompileNote`) before a call that compiles ``what``, with
+    the expected ``wait``: the CLI prints it at once as a line, a library user sees it once."""
+    if _compiles(dispatcher, args):
+        warnings.warn(
+            f"compiling {what} (first run of this kind only, {wait})...",
+            CompileNote,
+            stacklevel=3,
+        )
 
 
 # Tuples indexed by IntEnum members, as arrays are (``k[C.DT]`` on the coefficient tuple):

@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "mcengine"
 
 #: Each layer and the layers it may import (besides itself). Ground is imported by all.
-GROUND = {"errors", "jit", "numerics", "checks", "layout", "_version"}
+GROUND = {"errors", "extras", "jit", "numerics", "checks", "layout", "_version"}
 ALLOWED = {
     "ground": set(),
     "model": {"ground"},
@@ -26,7 +26,8 @@ ALLOWED = {
     "bench": {"ground", "model", "rng", "kernel", "results", "stats", "engine", "package"},
     "cli": {"ground", "model", "rng", "kernel", "results", "stats", "engine", "present"}
     | {"studies", "bench"},
-    "package": {"ground", "model", "rng", "kernel", "results", "stats", "engine", "studies"},
+    "package": {"ground", "model", "rng", "kernel", "results", "stats", "engine", "studies"}
+    | {"present"},  # present/accessor registers ds.mcengine
 }
 
 

@@ -120,3 +120,52 @@ def test_mcengine_bench_lists_and_times_one_workload(tmp_path):
     bad = CliRunner().invoke(cli, ["bench", "--workload", "fast"])
     assert bad.exit_code == 2
     assert bad.stderr.startswith("Error: --workload fast: unknown; one of base, ")
+
+
+def test_every_quick_workload_is_a_size_its_sampler_takes():
+    # bench --quick once crashed: the Sobol workload's tenth, 104,857, is not a multiple of 16.
+    import warnings
+
+    from mcengine.bench import WORKLOADS
+    from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler
+
+    for workload in WORKLOADS.values():
+        sampler = workload.options.get("sampler", "pseudo")
+        for quick in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # not even a note
+                check_sampler(sampler, workload.sized(quick), DEFAULT_REPLICATES)
+            assert workload.paths // 16 <= workload.sized(True) <= workload.paths // 10
+
+
+def test_a_quick_report_marks_what_it_did_not_measure(tmp_path, monkeypatch, capsys):
+    report = fake_report(quick=True)
+    report["results"]["cold_compile_seconds"] = None
+    report["targets"]["cold_compile_seconds"] = suite._verdict("cold_compile_seconds", None)
+    assert report["targets"]["cold_compile_seconds"]["met"] is None
+    suite.render(report)
+    out = capsys.readouterr().out
+    assert "not measured in a quick run" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+@pytest.mark.slow
+def test_bench_quick_runs_the_whole_suite(tmp_path):
+    # The documented smoke run, end to end in a fresh process (about 90 s on 2 cores).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    target = tmp_path / "bench.json"
+    args = [sys.executable, "-m", "mcengine", "bench", "--quick", "--json", "--output", target]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report == json.loads(target.read_text())
+    assert report["quick"] is True and report["paths"] == 100_000
+    measured = {k: v["value"] for k, v in report["targets"].items() if v["value"] is not None}
+    assert set(measured) == set(suite.TARGETS) - {"cold_compile_seconds"}
+    assert all(value > 0 for value in measured.values())
+    # python -m benchmarks is the same entry point.
+    checkout_entry = Path(__file__).resolve().parents[1] / "benchmarks" / "__main__.py"
+    assert "from mcengine.bench.suite import main" in checkout_entry.read_text(encoding="utf-8")

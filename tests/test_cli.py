@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -191,13 +194,13 @@ def test_interrupted_write_leaves_no_file(tmp_path, base_run, monkeypatch):
 def test_an_interrupt_inside_a_c_callback_is_still_an_interrupt(monkeypatch, capsys):
     # A signal that lands while numba loads a cached function surfaces as a SystemError
     # caused by the KeyboardInterrupt (seen in CI); it must exit like any interrupt.
-    def loading_the_kernel():
+    def loading_the_kernel(*args):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt as interrupt:
             raise SystemError("returned a result with an exception set") from interrupt
 
-    monkeypatch.setattr("mcengine.cli.needs_compile", loading_the_kernel)
+    monkeypatch.setattr("mcengine.cli._load", loading_the_kernel)
     monkeypatch.setattr("mcengine.cli._quiet_shutdown", lambda: None)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", "-n", "1000", "--seed", "1"])
@@ -207,10 +210,10 @@ def test_an_interrupt_inside_a_c_callback_is_still_an_interrupt(monkeypatch, cap
 
 
 def test_other_errors_are_not_taken_for_interrupts(monkeypatch):
-    def broken():
+    def broken(*args):
         raise SystemError("a real bug")
 
-    monkeypatch.setattr("mcengine.cli.needs_compile", broken)
+    monkeypatch.setattr("mcengine.cli._load", broken)
     with pytest.raises(SystemError, match="a real bug"):
         cli.main(["run", "-n", "1000", "--seed", "1"])
 
@@ -280,6 +283,46 @@ def test_show_prints_resolved_toml_that_loads_back(runner, tmp_path):
     assert "extends" not in result.output
 
 
+@pytest.mark.parametrize("name", ["deepseek_shock", "beliefs"])
+def test_show_then_run_equals_run_bit_for_bit(runner, tmp_path, name):
+    shown = invoke(runner, "show", name).output
+    assert "[[stress]]" in shown or name != "deepseek_shock"
+    resolved = tmp_path / "r.toml"
+    resolved.write_text(shown, encoding="utf-8")
+    runs = []
+    for source, out in ((resolved, tmp_path / "r.nc"), (name, tmp_path / "x.nc")):
+        made = invoke(runner, "run", source, "-n", "2000", "--seed", "3", "--out", out)
+        assert made.exit_code == 0, made.output
+        with xr.open_dataset(out) as ds:
+            runs.append(ds.load())
+    again, direct = runs
+    xr.testing.assert_identical(again.drop_attrs(), direct.drop_attrs())
+    # the scenario each records differs only in its name line
+    assert again.attrs["scenario"].split("\n")[1:] == direct.attrs["scenario"].split("\n")[1:]
+
+
+def test_check_states_its_units_with_the_digits_the_error_supports(runner):
+    result = runner.invoke(cli, ["check", "base", "-n", "2000", "--seed", "1"])
+    assert result.exit_code == 1, result.output  # base misses 4 of today's figures
+    lines = result.stdout.splitlines()
+    table = [line for line in lines if line.startswith("│")]
+    assert max(len(line) for line in lines if "│" in line or "┃" in line) <= 80
+    models = [line.split("│")[2].strip() for line in table]
+    figures = [m for m in models if "±" in m]
+    units = [m for m in models if m and "±" not in m]
+    assert len(figures) == 8 and units.count("× a year") == 6
+    assert {"fraction", "key value"} <= set(units)
+    for figure in figures:
+        value, error = figure.split(" ± ")
+        if error != "0":  # an estimate to the decimals of its error, two digits of it
+            assert len(value.split(".")[-1]) == len(error.split(".")[-1]), figure
+            assert len(error.lstrip("0.")) == 2, figure
+    text = " ".join(result.stdout.split())
+    assert "in the unit under it, as is the interval (× a year: the yearly growth factor" in text
+    doc = json.loads(runner.invoke(cli, ["check", "base", "-n", "2000", "--json"]).stdout)
+    assert [r["unit"] for r in doc["results"]] == [m for m in models if m and "±" not in m]
+
+
 def test_validate_reports_each_file(runner, tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('extends = "base"\n[demand]\nvolatility = 0.3\n', encoding="utf-8")
@@ -319,16 +362,55 @@ def test_summary_only_run_and_its_file(runner, tmp_path):
     assert "summary-only run: quantile-based figures within 1e-06 of exact" in table
 
 
-def test_compiling_notice_only_when_the_kernel_is_not_cached(runner, monkeypatch):
-    from mcengine import cli as cli_module
+@pytest.mark.parametrize(
+    ("args", "kernels"),
+    [
+        (["run"], ["the simulation kernel"]),
+        (["run", "beliefs"], ["the kernel that draws uncertain keys", "the simulation kernel"]),
+        (["run", "--sampler", "sobol", "--replicates", "2"], ["the simulation kernel"]),
+        (["run", "--fan-chart"], ["the simulation kernel"]),
+        (["explain"], ["the simulation kernel"]),
+        (["check", "--targets", "public_2025"], ["the simulation kernel"]),
+    ],
+)
+def test_every_compile_says_so_at_once(runner, monkeypatch, args, kernels):
+    from mcengine import jit
 
-    monkeypatch.setattr(cli_module, "needs_compile", lambda: True)
-    result = runner.invoke(cli, ["run", "-n", "10", "--seed", "1", "--json"])
-    assert result.stderr.startswith("compiling the simulation kernel")
+    monkeypatch.setattr(jit, "_compiles", lambda dispatcher, args: True)
+    result = runner.invoke(cli, [*args, "-n", "16", "--seed", "1", "--json"])
+    assert result.exit_code in (0, 1), result.output
+    said = [line for line in result.stderr.splitlines() if line.startswith("compiling")]
+    assert said and {line.split(" (")[0] for line in said} == {f"compiling {k}" for k in kernels}
+    assert all("first run of this kind only" in line for line in said)
     json.loads(result.stdout)
-    monkeypatch.setattr(cli_module, "needs_compile", lambda: False)
-    result = runner.invoke(cli, ["run", "-n", "10", "--seed", "1", "--json"])
-    assert result.stderr == ""
+    monkeypatch.undo()
+    result = runner.invoke(cli, [*args, "-n", "16", "--seed", "1", "--json"])
+    assert "compiling" not in result.stderr
+
+
+def test_a_compile_is_seen_in_a_fresh_cache_only(tmp_path):
+    # A real cached kernel: the notice before its first compile, none once it is in memory,
+    # none in a second process that loads it from the cache.
+    (tmp_path / "tiny.py").write_text(
+        "import warnings\n"
+        "from mcengine.jit import kernel, say_if_compiling\n"
+        "@kernel\n"
+        "def f(x):\n"
+        "    return x + 1\n"
+        "def call():\n"
+        "    with warnings.catch_warnings(record=True) as seen:\n"
+        "        warnings.simplefilter('always')\n"
+        "        say_if_compiling(f, (1.0,), 'f', 'a moment')\n"
+        "        f(1.0)\n"
+        "        say_if_compiling(f, (2.0,), 'f', 'a moment')\n"
+        "    return [str(w.message) for w in seen]\n"
+    )
+    code = "import tiny; print(tiny.call())"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.stdout.strip() == "['compiling f (first run of this kind only, a moment)...']"
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert second.stdout.strip() == "[]", second.stderr
 
 
 def test_joint_risk_in_table_and_json(runner):
@@ -598,3 +680,52 @@ def test_undefined_figures_are_na_in_tables_and_null_in_json():
     crash = doc["joint"]["conditional_mean"]["crash"]["training"]
     no_crash = doc["joint"]["conditional_mean"]["no_crash"]["training"]
     assert (crash["estimate"] is None) != (no_crash["estimate"] is None)  # one path: one side
+
+
+def test_a_long_run_says_how_long_without_a_terminal(runner, monkeypatch):
+    # -n 1e12 --summary-only started at once with no word of its 349 hours when piped: a run
+    # forecast beyond the limit says so once, from the rate between two progress reports.
+    from mcengine import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_LONG_RUN_SECONDS", 0.0)
+    result = runner.invoke(cli, ["run", "-n", "300000", "--seed", "1", "--summary-only"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and re.fullmatch(
+        r"note: 300,000 paths at this speed take about \d+ min more \(Ctrl-C stops the run\)",
+        notes[0],
+    )
+    monkeypatch.setattr(cli_module, "_LONG_RUN_SECONDS", 600.0)
+    result = runner.invoke(cli, ["run", "-n", "300000", "--seed", "1", "--summary-only"])
+    assert "note:" not in result.stderr
+
+
+def test_a_missed_target_prints_the_results_and_exits_1(runner):
+    args = ["run", "-n", "1000", "--seed", "1", "--target-se", "0.01%", "--max-paths", "2000"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert "stopped at 2,000 paths: target not met at the path limit" in result.stdout
+    assert result.stderr == (
+        "warning: the target was not met: stopped at --max-paths = 2,000 (exit code 1)\n"
+    )
+    doc = json.loads(runner.invoke(cli, [*args, "--json"]).stdout)
+    assert doc["target_met"] == 0 and doc["stopping"] == "target not met at the path limit"
+
+
+def test_fractions_take_a_percent_sign(runner):
+    plain = runner.invoke(cli, ["run", "-n", "1000", "--seed", "1", "--target-se", "0.0005"])
+    percent = runner.invoke(cli, ["run", "-n", "1000", "--seed", "1", "--target-se", "0.05%"])
+    assert plain.stdout.splitlines()[:3] == percent.stdout.splitlines()[:3]
+    bad = runner.invoke(cli, ["run", "--target-se", "5 %%"])
+    assert bad.exit_code == 2 and "is not a fraction (0.0005, or 0.05%)" in bad.stderr
+
+
+def test_the_results_are_printed_when_the_write_fails_at_the_end(runner, tmp_path, monkeypatch):
+    def full_disk(self, path, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full_disk)
+    result = runner.invoke(cli, ["run", "-n", "1000", "--seed", "1", "--out", tmp_path / "r.nc"])
+    assert result.exit_code == 2
+    assert "scenario base: 1,000 paths, seed 1" in result.stdout
+    assert result.stderr.endswith("cannot write (No space left on device)\n")

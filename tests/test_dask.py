@@ -151,6 +151,7 @@ def test_compare_fans_out_with_the_same_bits(client):
         ({"sampler": "sobol"}, "sampler = 'sobol' cannot run on Dask"),
         ({"fan_chart": True}, "fan_chart with keep_paths cannot run on Dask"),
         ({"chunk_paths": 1000}, "chunk_paths = 1000, must be a multiple of 65536"),
+        ({"parameter_values": [[0.1]] * 1000}, "client: parameter_values cannot run on Dask"),
     ],
 )
 def test_what_dask_cannot_run_is_refused(client, kwargs, message):
@@ -196,3 +197,44 @@ def test_uncertain_parameters_give_the_local_bits_on_dask(client):
         "beliefs", 2 * BLOCK_PATHS + 99, seed=4, keep_paths=False, client=client
     )
     xr.testing.assert_identical(remote.drop_attrs(), local.drop_attrs())
+
+
+def _run_script(folder, text: str):
+    import subprocess
+
+    script = folder / "risk.py"
+    script.write_text(text, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=folder
+    )
+
+
+def test_client_local_in_a_script_without_a_main_guard_is_refused_in_one_line(tmp_path):
+    # Spawned workers run the script again from the top: before, each one started a cluster
+    # of its own as it booted (314 lines of tracebacks). Now nothing starts.
+    done = _run_script(
+        tmp_path, 'import mcengine\n\nmcengine.simulate("base", 1000, seed=1, client="local")\n'
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        'mcengine.errors.InputError: client="local" starts worker processes that each run '
+        "risk.py again from the top, and this call (line 3) is not under `if __name__ == "
+        '"__main__":`: put the script\'s work under that guard, or pass a '
+        "dask.distributed.Client started there"
+    )
+    assert "bootstrapping" not in done.stderr and "Nanny" not in done.stderr
+
+
+def test_client_local_under_the_guard_gives_the_local_bits(tmp_path):
+    done = _run_script(
+        tmp_path,
+        "import mcengine\n\n\n"
+        "def main():\n"
+        '    remote = mcengine.simulate("base", 1000, seed=1, client="local")\n'
+        '    local = mcengine.simulate("base", 1000, seed=1)\n'
+        "    print(remote.drop_attrs().identical(local.drop_attrs()))\n\n\n"
+        'if __name__ == "__main__":\n'
+        "    main()\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

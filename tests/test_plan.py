@@ -25,6 +25,13 @@ def test_a_plan_is_frozen_and_holds_its_arguments():
         ({"target_se": 0.01, "max_paths": 10}, r"max_paths = 10, must be in \[1000, "),
         ({"client": "local", "target_se": 0.01}, "client: target_se cannot run on Dask"),
         ({"chunk_paths": 0}, r"chunk_paths = 0, must be in \[1, "),
+        ({"chunk_paths": 100.5}, r"chunk_paths = 100.5, must be an integer in \[1, "),
+        (
+            {"max_paths": 10**6},
+            "max_paths applies to a target: add target_se or rel_tol, or drop it",
+        ),
+        ({"stop_statistic": "q50"}, "stop_statistic applies to a target"),
+        ({"portfolio_weights": [1, 2]}, r"weights = \[1, 2\], must be 3 non-negative numbers"),
     ],
 )
 def test_contradictions_are_refused_when_the_plan_is_built(kwargs, message):
@@ -89,3 +96,43 @@ def test_one_table_of_executor_rules_serves_the_library_and_the_cli():
     ]
     with pytest.raises(InputError, match="threads = 0, must be in"):
         RunPlan.build("base", 1000, 1, threads=0)
+
+
+def test_path_counts_take_integral_floats_and_numpy_integers():
+    import numpy as np
+
+    plan = RunPlan.build("base", 1e3, 1, chunk_paths=np.float64(256), target_se=0.01, max_paths=2e4)
+    assert (plan.n_paths, plan.chunk_paths, plan.max_paths) == (1000, 256, 20_000)
+    assert all(type(v) is int for v in (plan.n_paths, plan.chunk_paths, plan.max_paths))
+    assert RunPlan.build("base", np.int32(7), np.uint8(1)).n_paths == 7
+    with pytest.raises(InputError, match=r"n_paths = 1000.5, must be an integer in \[1, "):
+        RunPlan.build("base", 1000.5, 1)
+    with pytest.raises(InputError, match=r"n_paths = inf, must be an integer"):
+        RunPlan.build("base", float("inf"), 1)
+    with pytest.raises(InputError, match=r"seed = 1.0, must be an integer"):  # not a count
+        RunPlan.build("base", 10, 1.0)
+    with pytest.raises(InputError, match=r"n_paths = True, must be an integer"):
+        RunPlan.build("base", True, 1)
+
+
+def test_portfolio_weights_may_be_an_array_and_are_kept_as_given():
+    import numpy as np
+
+    plan = RunPlan.build("base", 10, 1, portfolio_weights=np.array([1, 2, 4]), keep_paths=False)
+    assert plan.portfolio_weights == (1.0, 2.0, 4.0)  # the summary normalises them once
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"parameter_values": [[0.1]] * 10},  # without draws: dropped in silence before
+        {"parameter_values": [[0.1]] * 10, "draws": [[0.0]]},
+    ],
+)
+def test_designed_values_are_refused_on_dask_before_a_cluster_starts(kwargs):
+    # A plan that exists is valid: the Dask branch checks them before it returns.
+    from mcengine.engine.plan import refused_settings
+
+    with pytest.raises(InputError, match="client: .*parameter_values cannot run on Dask"):
+        RunPlan.build("beliefs", 10, 1, client="local", **kwargs)
+    assert refused_settings("dask", parameter_values=[[0.1]]) == ["parameter_values"]

@@ -51,7 +51,8 @@ def test_relative_tolerance_on_a_quantile_in_summary_mode():
 def test_max_paths_stops_an_unreachable_target():
     ds = mcengine.simulate("base", 1000, seed=1, target_se=1e-9, max_paths=5000, chunk_paths=1000)
     assert ds.sizes["path"] == 5000 == ds.attrs["n_paths"]
-    assert ds.attrs["stopping"] == "max_paths reached before the target"
+    assert ds.attrs["stopping"] == "target not met at the path limit"
+    assert ds.attrs["target_met"] == 0
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,7 @@ def test_cli_writes_and_resumes_a_store(tmp_path):
         (["--chunk-paths", "65536"], "--chunk-paths sets Dask tasks and Zarr chunks"),
         (["--out", "x.zarr", "--summary-only"], "--out .zarr stores every path"),
         (["--workers", "2", "--sampler", "sobol"], "--sampler cannot run on Dask"),
-        (["--workers", "2", "--fan-chart"], "--fan-chart cannot run on Dask"),
+        (["--workers", "2", "--fan-chart", "--json"], "--fan-chart cannot run on Dask"),
     ],
 )
 def test_cli_refuses_contradictory_options(tmp_path, extra, message):

@@ -63,7 +63,7 @@ def test_builtin_stress_scenario_round_trips(tmp_path):
         ),
         (
             "[[stress]]\nyear = 1.5\n",
-            "stress[0].year = 1.5, must be a step end (a multiple of 1/1) in (0, 10]",
+            "stress[0].year = 1.5, must be a step end (a whole year) in (0, 10]",
         ),
         ("[[stress]]\nyear = 11\n", "stress[0].year = 11, must be a step end"),
         ("stress = 3\n", "stress must be a list of [[stress]] tables"),

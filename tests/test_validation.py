@@ -183,3 +183,22 @@ def test_a_belief_is_fitted_by_its_location_and_keeps_its_shape():
     new = next(b for b in fitted.beliefs if b.key == "demand.growth_long_run")
     assert new.point == pytest.approx(float(report["fitted"].sel(key="demand.growth_long_run")))
     assert dict(new.params)["sd"] == 0.06
+
+
+def test_a_calibrated_file_keeps_the_overrides_and_finds_a_file_it_extends(tmp_path):
+    # calibrate of a file with --set once wrote extends = "my" (a name no one can load) and
+    # dropped the overrides: the calibrated scenario must be the original, overridden, fitted.
+    (tmp_path / "my.toml").write_text('extends = "base"\n[demand]\nvolatility = 0.3\n')
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "cal.toml"
+    args = ["calibrate", str(tmp_path / "my.toml"), "--fit", "demand.growth_initial_mean"]
+    args += ["--set", "demand.jump_rate=0.2", "-n", "2000", "--seed", "1", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert 'extends = "../my.toml"' in out.read_text(encoding="utf-8")
+    calibrated = mcengine.load_scenario(str(out))
+    assert calibrated.demand.volatility == 0.3 and calibrated.demand.jump_rate == 0.2
+    assert (
+        calibrated.demand.growth_initial_mean
+        != mcengine.load_scenario("base").demand.growth_initial_mean
+    )

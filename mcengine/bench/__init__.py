@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcengine.rng.samplers import fitting_paths
+
 __all__ = ["Workload", "WORKLOADS", "run_workload", "prepare"]
 
 
@@ -40,7 +42,12 @@ class Workload:
     kind: str = "engine"  # "engine", "rng_floor" or "reference"
 
     def sized(self, quick: bool) -> int:
-        return max(self.paths // 10, 1) if quick else self.paths
+        """The path count: ``paths``, or for a quick run about a tenth of it, rounded down to
+        a count the workload's sampler takes (whole replicates; Sobol: powers of two)."""
+        if not quick:
+            return self.paths
+        sampler = self.options.get("sampler", "pseudo")
+        return fitting_paths(max(self.paths // 10, 1), sampler)
 
 
 _W = Workload

@@ -18,7 +18,7 @@ import numpy as np
 
 from mcengine.checks import check_int
 from mcengine.errors import InputError
-from mcengine.jit import is_cached
+from mcengine.jit import is_cached, say_if_compiling
 from mcengine.kernel.beliefs import draw_values
 from mcengine.kernel.coefficients import (
     C,
@@ -138,7 +138,7 @@ class KernelInputs:
             if parameters is not None:
                 parameters[:] = values
             rows = coefficient_rows(self.uncertain, values)
-        simulate_paths(
+        args = (
             self.coefficients,
             rows,
             self.spend,
@@ -151,6 +151,8 @@ class KernelInputs:
             external,
             inputs,
         )
+        say_if_compiling(simulate_paths, args, "the simulation kernel", "30 to 90 s by CPU")
+        simulate_paths(*args)
 
 
 @contextlib.contextmanager

@@ -49,6 +49,7 @@ from mcengine.engine.chunks import (
 from mcengine.engine.plan import RunPlan
 from mcengine.engine.primitive import Partial, run_range
 from mcengine.errors import InputError
+from mcengine.extras import require
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.fan import attach as attach_fan
@@ -78,13 +79,13 @@ def local_client(n_workers: int | None = None) -> Iterator:
     critical errors are logged."""
     import logging
 
-    from distributed import Client, LocalCluster
-
+    distributed = require("distributed", extra="dask", what='client="local"')
+    _check_main_guard()
     # A terminal's Ctrl-C reaches the whole process group. The worker processes would each
     # print a page of tracebacks; started with SIGINT ignored (which a new Python keeps),
     # they leave the interrupt to this process, which closes the cluster.
     with _sigint_ignored():
-        cluster = LocalCluster(
+        cluster = distributed.LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
@@ -93,8 +94,78 @@ def local_client(n_workers: int | None = None) -> Iterator:
             # at ERROR; task failures still reach the client as exceptions.
             silence_logs=logging.CRITICAL,
         )
-    with cluster, Client(cluster) as client:
+    with cluster, distributed.Client(cluster) as client:
         yield client
+
+
+def _check_main_guard() -> None:
+    """Refuse, before any process starts, a local cluster that would start the caller's
+    script again in every worker.
+
+    Worker processes are spawned: each runs the main script from the top as
+    ``__mp_main__`` (Python's multiprocessing rule), and a call that is not under
+    ``if __name__ == "__main__":`` would start a cluster inside each worker as it boots,
+    which fails with pages of tracebacks. Threads instead of processes would need Numba's
+    parallel kernels to run from several threads at once, which its default threading
+    layer does not allow, so this refuses with the fix.
+    """
+    script, line = _main_script_line()
+    if script is not None and line is not None and not _guarded(script, line):
+        raise InputError(
+            f'client="local" starts worker processes that each run {os.path.basename(script)} '
+            f"again from the top, and this call (line {line}) is not under `if __name__ == "
+            '"__main__":`: put the script\'s work under that guard, or pass a '
+            "dask.distributed.Client started there"
+        )
+
+
+def _main_script_line() -> tuple[str | None, int | None]:
+    """The main script that spawned workers would run again, and the line of it running
+    now (``None`` for a notebook, ``python -c``, ``python -m package`` (a
+    ``__main__.py``), forked workers, or a call made after the script's top level)."""
+    import sys
+
+    import dask
+
+    if dask.config.get("distributed.worker.multiprocessing-method", "spawn") == "fork":
+        return None, None
+    main = sys.modules.get("__main__")
+    module = getattr(getattr(main, "__spec__", None), "name", None)
+    script = getattr(main, "__file__", None)
+    if module == "__main__" or (module or "").endswith(".__main__") or not script:
+        return None, None
+    if os.path.splitext(os.path.basename(script))[0] == "ipython":  # as multiprocessing
+        return None, None
+    line, frame = None, sys._getframe(1)
+    while frame is not None:  # the outermost frame of the script's own top level
+        code = frame.f_code
+        if code.co_name == "<module>" and os.path.abspath(code.co_filename) == os.path.abspath(
+            script
+        ):
+            line = frame.f_lineno
+        frame = frame.f_back
+    return script, line
+
+
+def _guarded(script: str, line: int) -> bool:
+    """Whether ``line`` of ``script`` is in the body of ``if __name__ == "__main__":``
+    (``True`` when the script cannot be read: then multiprocessing has the last word)."""
+    import ast
+
+    try:
+        with open(script, encoding="utf-8") as file:
+            tree = ast.parse(file.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            continue
+        sides = {ast.unparse(test.left), ast.unparse(test.comparators[0])}
+        main_test = isinstance(test.ops[0], ast.Eq) and sides == {"__name__", "'__main__'"}
+        if main_test and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line):
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -125,7 +196,7 @@ def chunk_ranges(n_paths: int, chunk_paths: int) -> list[tuple[int, int]]:
 
 
 def check_chunk(chunk_paths: int) -> int:
-    chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
+    chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS, count=True)
     if chunk_paths % BLOCK_PATHS:
         raise InputError(
             f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
@@ -227,10 +298,8 @@ def run_chunks(
                 progress(done, total)
         return merged
 
-    import dask
-    import dask.bag as db
-    from distributed import as_completed
-
+    dask, db = _dask("dask"), _dask("dask.bag")
+    as_completed = _dask("distributed").as_completed
     token = dask.base.tokenize(name, _identity(plan), ranges, kwargs)
     tasks = client.map(
         task,
@@ -259,9 +328,7 @@ def run_chunks(
 # -- the two modes ------------------------------------------------------------------------------
 def lazy_paths(plan: RunPlan, attrs):
     """The kept-path Dataset with dask arrays chunked along ``path`` (nothing computed)."""
-    import dask
-    import dask.array as da
-
+    dask, da = _dask("dask"), _dask("dask.array")
     token = dask.base.tokenize(_identity(plan))
     tasks = [
         (
@@ -286,6 +353,12 @@ def lazy_paths(plan: RunPlan, attrs):
             ]
         )
     return to_dataset(PathArrays(**arrays), attrs)
+
+
+def _dask(module: str):
+    """A module of Dask, which a client means (mcengine[dask]; ``write_zarr`` checks its own
+    extra first)."""
+    return require(module, extra="dask", what="client")
 
 
 def _identity(plan: RunPlan) -> tuple:

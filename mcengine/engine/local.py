@@ -64,7 +64,8 @@ def simulate(
     scenario : Scenario or str
         A scenario, or a built-in name / TOML path passed to :func:`load_scenario`.
     n_paths : int, default 1_000_000
-        Number of paths, in ``[1, 2**40]``. With a target, the first batch.
+        Number of paths, in ``[1, 2**40]`` (an integral float such as ``1e6`` counts). With a
+        target, the first batch.
     seed : int, optional
         In ``[0, 2**63 - 1]``. ``None`` draws one from the operating system and records it
         in ``attrs["seed"]``, so the run can be repeated.
@@ -83,8 +84,9 @@ def simulate(
     max_paths : int, optional
         With a target: stop here even if it is not met (``attrs["stopping"]`` says which).
         Default ``100 * n_paths``, at most ``2**40``, and with ``keep_paths`` at most what
-        fits in half of this machine's memory.
-    portfolio_weights : sequence of 3 floats, default equal
+        fits in half of this machine's memory. Refused without a target, as is a
+        ``stop_statistic`` other than the mean: neither would act.
+    portfolio_weights : sequence or array of 3 floats, default equal
         Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
         for full runs pass them to :func:`mcengine.summarize`).
     fan_chart : bool, default False
@@ -112,9 +114,9 @@ def simulate(
         :func:`mcengine.rng.samplers.sobol_draws`, instead of the streams (for designed
         experiments such as :func:`mcengine.studies.sensitivity.sobol_indices`).
     parameter_values : ndarray, optional
-        With ``draws``: every path's values of the scenario's uncertain keys, ``(n_paths,
-        beliefs)`` in ``scenario.beliefs`` order, instead of their stream (needed with
-        ``draws`` when the scenario has uncertain keys; see
+        With ``draws`` (so not with a client): every path's values of the scenario's
+        uncertain keys, ``(n_paths, beliefs)`` in ``scenario.beliefs`` order, instead of
+        their stream (needed with ``draws`` when the scenario has uncertain keys; see
         :func:`mcengine.kernel.beliefs.values_at`).
     chunk_paths : int, optional
         Paths per kernel call (default 65536); with a target, the block added each time.
@@ -221,10 +223,17 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     else:
         paths, inputs, parameters, years = partial.paths.result()
         result = to_dataset(paths, attrs)
+        # CF 1.8: a long_name each, and units where one applies (keys' values mix units).
         if inputs is not None:
             result = result.assign_coords(input=list(INPUTS)).assign(
                 inputs=(("path", "input"), inputs)
             )
+            result["inputs"].attrs.update(
+                long_name="each path's random inputs: its own draws, then each shock "
+                "group's standardised sum over the steps",
+                units="1",
+            )
+            result["input"].attrs["long_name"] = "random input"
         if parameters is not None:
             result = result.assign_coords(parameter=[b.key for b in scenario.beliefs]).assign(
                 parameters=(("path", "parameter"), parameters)
@@ -232,6 +241,7 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
             result["parameters"].attrs.update(
                 long_name="each path's values of the scenario's uncertain keys"
             )
+            result["parameter"].attrs["long_name"] = "uncertain scenario key (section.key)"
         if years is not None:
             result = attach_years(result, years)
     return result if partial.fan is None else attach_fan(result, partial.fan)

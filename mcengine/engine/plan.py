@@ -15,7 +15,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from mcengine.checks import check_int
+from mcengine.checks import check_int, plain_data
 from mcengine.engine.chunks import (
     _NO_DRAWS,
     DEFAULT_CHUNK_PATHS,
@@ -29,6 +29,7 @@ from mcengine.layout import draw_dimension
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
 from mcengine.rng.streams import MAX_SEED, fresh_seed
+from mcengine.stats.tails import check_weights
 
 __all__ = ["RunPlan", "EXECUTOR_LIMITS", "refused_settings"]
 
@@ -87,25 +88,40 @@ class RunPlan:
         plan. Raises :class:`~mcengine.errors.InputError` with one sentence per rule."""
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
-        n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
+        n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
         if chunk_paths is not None:
-            chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS)
+            chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS, count=True)
         seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
         if threads is not None:
             threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
+        idle = [
+            name
+            for name, used in (
+                ("max_paths", max_paths is not None),
+                ("stop_statistic", stop_statistic != "mean"),
+            )
+            if used
+        ]
+        if idle and target_se is None and rel_tol is None:
+            raise InputError(
+                f"{' and '.join(idle)} appl{'ies' if len(idle) == 1 else 'y'} to a target: "
+                f"add target_se or rel_tol, or drop {'it' if len(idle) == 1 else 'them'}"
+            )
         common = {
             "scenario": scenario,
             "seed": seed,
             "n_paths": n_paths,
             "keep_paths": keep_paths,
-            "portfolio_weights": portfolio_weights,
+            "portfolio_weights": _weights(portfolio_weights),
             "fan_chart": fan_chart,
             "threads": threads,
         }
         if client is not None:
+            # Every setting the local branch below reads is refused here or used by the
+            # Dask executor: none may be dropped in silence.
             _check_dask(
                 target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths,
-                record_years,
+                record_years, parameter_values,
             )  # fmt: skip
             return cls(**common, chunk_paths=chunk_paths, client=client)
         stopping = None
@@ -114,7 +130,7 @@ class RunPlan:
             if max_paths is None:  # 100 x the first batch, and for kept paths what fits
                 fits = _paths_that_fit() if keep_paths else None
                 max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
-            max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS)
+            max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS, count=True)
         check_sampler(sampler, n_paths, replicates)
         dimension = draw_dimension(scenario.n_steps)
         if draws is not None and (
@@ -211,6 +227,13 @@ class RunPlan:
         return _NO_DRAWS
 
 
+def _weights(weights) -> tuple[float, ...]:
+    """The portfolio weights checked now (a list, tuple or array), kept as given: the
+    summary normalises them once, as :func:`mcengine.summarize` does, for the same bits."""
+    check_weights(weights)
+    return tuple(float(w) for w in plain_data(weights))
+
+
 def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | None:
     """Designed values of the uncertain keys come with designed draws, and a scenario with
     uncertain keys needs them with its draws: ``(n_paths, beliefs)``, each inside its key's
@@ -254,6 +277,7 @@ EXECUTOR_LIMITS = {
         "record_inputs",
         "record_years",
         "draws",
+        "parameter_values",
         "sampler",
         "fan_chart_with_paths",
     ),
@@ -265,6 +289,7 @@ EXECUTOR_LIMITS = {
         "record_inputs",
         "record_years",
         "draws",
+        "parameter_values",
         "sampler",
         "fan_chart",
     ),
@@ -282,6 +307,7 @@ def refused_settings(
     fan_chart: bool = False,
     keep_paths: bool = True,
     record_years: bool = False,
+    parameter_values: np.ndarray | None = None,
 ) -> list[str]:
     """The settings in use that ``executor`` (a key of :data:`EXECUTOR_LIMITS`) cannot run,
     in the order of its rules."""
@@ -292,6 +318,7 @@ def refused_settings(
         "record_inputs": record_inputs,
         "record_years": record_years,
         "draws": draws is not None,
+        "parameter_values": parameter_values is not None,
         "sampler": sampler != "pseudo",
         "fan_chart": fan_chart,
         "fan_chart_with_paths": fan_chart and keep_paths,
@@ -300,8 +327,9 @@ def refused_settings(
 
 
 def _check_dask(
-    target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths, record_years
-):
+    target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths, record_years,
+    parameter_values,
+):  # fmt: skip
     refused = refused_settings(
         "dask",
         target_se=target_se,
@@ -312,6 +340,7 @@ def _check_dask(
         sampler=sampler,
         fan_chart=fan_chart,
         keep_paths=keep_paths,
+        parameter_values=parameter_values,
     )
     spelling = {
         "sampler": f"sampler = {sampler!r}",
@@ -320,6 +349,6 @@ def _check_dask(
     if refused:
         raise InputError(
             f"client: {', '.join(spelling.get(name, name) for name in refused)} cannot run on "
-            "Dask; run without a client, or use the pseudo sampler, a fixed path count and "
-            "(for fan charts) keep_paths=False"
+            "Dask; run without a client, or use the pseudo sampler, a fixed path count, no "
+            "draws or parameter_values, and (for fan charts) keep_paths=False"
         )

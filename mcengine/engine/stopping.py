@@ -57,7 +57,8 @@ class StoppingRule:
     def describe(self, *, met: bool) -> dict:
         out = {
             "stop_statistic": self.statistic,
-            "stopping": "target met" if met else "max_paths reached before the target",
+            "stopping": "target met" if met else "target not met at the path limit",
+            "target_met": int(met),  # netCDF has no booleans
         }
         if self.target_se is not None:
             out["target_se"] = float(self.target_se)

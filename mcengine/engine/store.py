@@ -42,6 +42,7 @@ from mcengine.engine.dask import (
 from mcengine.engine.plan import RunPlan
 from mcengine.engine.primitive import Partial
 from mcengine.errors import InputError
+from mcengine.extras import require
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.results.files import atomic_path
@@ -57,6 +58,11 @@ def partial_paths(target: str | Path) -> tuple[Path, Path]:
     """Where an unfinished store for ``target`` and its manifest live."""
     target = Path(target)
     return target.with_name(target.name + ".partial"), target.with_name(target.name + ".manifest")
+
+
+def _require(module: str):
+    """A module that writing a store needs: mcengine[zarr]."""
+    return require(module, extra="zarr", what="write_zarr")
 
 
 def _identity(scenario: Scenario, seed: int, n_paths: int, chunk_paths: int) -> dict:
@@ -216,9 +222,13 @@ def write_zarr(
         For a bad argument, an unfinished store without ``resume``, or one of another run.
     OSError
         If the store cannot be written.
+    MissingExtraError
+        Without Zarr or Dask (``pip install "mcengine[zarr]"``).
     """
     target = Path(target)
-    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS)
+    for module in ("zarr", "dask.array"):  # the store's template is dask arrays
+        _require(module)
+    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
     if target.suffix != ZARR_SUFFIX:
         raise InputError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
     if not target.parent.is_dir():
@@ -275,8 +285,7 @@ def write_zarr(
 
 def _finish(store: Path, manifest: Path, target: Path, attrs: dict) -> None:
     """Record the final attributes and move the store into place."""
-    import zarr
-
+    zarr = _require("zarr")
     group = zarr.open_group(store, mode="r+")
     group.attrs["elapsed_seconds"] = float(attrs["elapsed_seconds"])
     # One metadata file for the whole store: readers open it in one read, and xarray does

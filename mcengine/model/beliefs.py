@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import special
 
+from mcengine.checks import did_you_mean
 from mcengine.errors import ScenarioError
 from mcengine.layout import PathDraw
 from mcengine.model.parameters import Range, plain, show_value
@@ -160,6 +161,7 @@ class Belief:
         if dist not in DISTRIBUTIONS:
             raise ScenarioError(
                 f"{key}: dist = {plain(repr(dist))}, must be one of {', '.join(DISTRIBUTIONS)}"
+                f"{did_you_mean(dist, list(DISTRIBUTIONS))}"
             )
         why = not_uncertain(key.split("[")[0])
         if why is not None or valid.integer or valid.choices:

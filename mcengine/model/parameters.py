@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcengine.checks import plain_data
 from mcengine.errors import ScenarioError
 from mcengine.layout import Segment, names
 
@@ -91,10 +92,12 @@ def positive(hi: float) -> Range:
 def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
     """Validate one value against its range; return it normalised (float, int or tuple).
 
-    ``label`` is the ``section.key`` named in the message.
+    ``label`` is the ``section.key`` named in the message. numpy numbers and array-likes
+    count as numbers and lists.
     """
+    value = plain_data(value)
     if triple:
-        if not isinstance(value, list | tuple) or len(value) != 3:
+        if not isinstance(value, list) or len(value) != 3:
             raise ScenarioError(
                 f"{label} = {show_value(value)}, must be a list of 3 numbers (applications, "
                 f"inference, training), each in {rng}"

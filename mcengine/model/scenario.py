@@ -8,8 +8,9 @@ whose message names the source, the ``section.key``, the value and the allowed r
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.resources
+import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomli_w
 
+from mcengine.checks import did_you_mean, plain_data
 from mcengine.errors import ScenarioError
 from mcengine.model.beliefs import Belief, Beliefs, Dependence
 from mcengine.model.parameters import (
@@ -44,6 +45,7 @@ __all__ = [
     "builtin_scenarios",
     "builtin_story",
     "parse_override",
+    "toml_value",
 ]
 
 #: Largest scenario file read, in bytes: a scenario is a page of numbers, not a data file.
@@ -55,7 +57,9 @@ class Scenario:
     """A complete, validated set of model inputs (MODEL.md "Scenario file").
 
     Build one with :func:`load_scenario`, :meth:`from_mapping` or :meth:`with_overrides`.
-    ``name`` labels the scenario in outputs and does not take part in equality.
+    ``name`` is the scenario the values came from, and ``overrides`` the ``("section.key",
+    value)`` pairs applied to it since, in order; outputs show both (:attr:`label`,
+    :meth:`overrides_toml`), and neither takes part in equality.
     """
 
     simulation: Simulation = field(default_factory=Simulation)
@@ -72,6 +76,7 @@ class Scenario:
     beliefs: tuple[Belief, ...] = ()
     dependence: Dependence | None = None
     name: str = field(default="custom", compare=False)
+    overrides: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         for section, cls in SECTIONS.items():
@@ -91,8 +96,9 @@ class Scenario:
             steps = shock.year * per_year
             if shock.year > horizon or abs(steps - round(steps)) > 1e-9:
                 raise ScenarioError(
-                    f"stress[{i}].year = {shock.year:g}, must be a step end (a multiple of "
-                    f"1/{per_year}) in (0, {horizon}]"
+                    f"stress[{i}].year = {shock.year:g}, must be a step end ("
+                    + ("a whole year" if per_year == 1 else f"a multiple of 1/{per_year} year")
+                    + f") in (0, {horizon}]"
                 )
         c = self.correlation
         try:
@@ -125,6 +131,16 @@ class Scenario:
     def n_steps(self) -> int:
         return self.simulation.horizon_years * self.simulation.steps_per_year
 
+    @property
+    def label(self) -> str:
+        """The name outputs show: ``base``, or with overrides ``base + 2 overrides``."""
+        n = len(self.overrides)
+        return f"{self.name} + {n} override{'s' if n > 1 else ''}" if n else self.name
+
+    def overrides_toml(self) -> str:
+        """The overrides as TOML, one ``section.key = value`` line each (``""`` without)."""
+        return "".join(f"{key} = {toml_value(value)}\n" for key, value in self.overrides)
+
     # -- conversions ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Nested ``{section: {key: value}}`` with lists for the per-segment triples."""
@@ -145,14 +161,36 @@ class Scenario:
         return out
 
     def to_toml(self) -> str:
-        """The fully resolved scenario as TOML; :func:`load_scenario` reads it back equal."""
-        return f"# scenario: {self.name}\n" + tomli_w.dumps(self.to_dict())
+        """The fully resolved scenario as TOML, which :func:`load_scenario` reads back equal
+        (every number as its ``repr``: the same bits).
+
+        A ``[section]`` per section with every key, each commented with what it means and
+        its valid range (:mod:`mcengine.model.parameters`, the one home of both); lists and
+        distributions inline, on one line when short; then ``[dependence]``, and the
+        ``[[stress]]`` tables last, where TOML puts arrays of tables."""
+        doc = self.to_dict()
+        tables = [_toml_table(f"[{s}]", doc[s], SECTIONS[s]) for s in SECTIONS]
+        if "dependence" in doc:
+            tables.append(_toml_table("[dependence]", doc["dependence"], None))
+        tables += [_toml_table("[[stress]]", shock, Stress) for shock in doc.get("stress", [])]
+        head = f"# scenario: {self.name}\n# each key: what it means; its valid range\n"
+        return head + "".join(f"\n{table}" for table in tables)
 
     @classmethod
     def from_mapping(
-        cls, mapping: Mapping[str, Any], *, source: str = "scenario", name: str = "custom"
+        cls,
+        mapping: Mapping[str, Any],
+        *,
+        source: str = "scenario",
+        name: str = "custom",
+        overrides: Mapping[str, Any] | None = None,
     ) -> Scenario:
-        """Build from ``{section: {key: value}}``; missing keys take the base values."""
+        """Build from ``{section: {key: value}}``; missing keys take the base values.
+        Values may be numpy numbers and array-likes, as lists may; ``overrides`` only
+        records which ``section.key`` values were set over the scenario ``name``."""
+        mapping = plain_data(mapping)
+        if not isinstance(mapping, dict):
+            raise ScenarioError(f"{source}: a scenario must be a table of sections")
         _check_names(mapping, source)
         try:
             points, beliefs = _beliefs(mapping)
@@ -163,16 +201,27 @@ class Scenario:
                 if not isinstance(dependence, Mapping):
                     raise ScenarioError("dependence must be a table")
                 dependence = Dependence.from_table(dependence, beliefs)
-            return cls(**sections, stress=stress, beliefs=beliefs, dependence=dependence, name=name)
+            return cls(
+                **sections,
+                stress=stress,
+                beliefs=beliefs,
+                dependence=dependence,
+                name=name,
+                overrides=tuple(plain_data(dict(overrides or {})).items()),
+            )
         except ScenarioError as err:
             raise ScenarioError(f"{source}: {err}") from None
 
     def with_overrides(
         self, overrides: Mapping[str, Any], *, source: str = "overrides"
     ) -> Scenario:
-        """A copy with ``{"section.key": value}`` overrides applied and validated."""
+        """A copy with ``{"section.key": value}`` overrides applied and validated (and
+        recorded after this scenario's own: a key set again keeps its latest value)."""
         return Scenario.from_mapping(
-            _apply_overrides(self.to_dict(), overrides, source), source=source, name=self.name
+            _apply_overrides(self.to_dict(), overrides, source),
+            source=source,
+            name=self.name,
+            overrides={**dict(self.overrides), **_override_keys(overrides)},
         )
 
 
@@ -232,7 +281,8 @@ def load_scenario(
         source = f"{_label(path)} with {overrides_source}"
     else:
         source = _label(path)
-    return Scenario.from_mapping(mapping, source=source, name=name)
+    recorded = _override_keys(overrides or {})
+    return Scenario.from_mapping(mapping, source=source, name=name, overrides=recorded)
 
 
 def _locate(name_or_path: str | Path) -> tuple[Path, str]:
@@ -250,11 +300,9 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str]:
     path = builtin_dir() / f"{text}.toml"
     if not path.is_file():
         names = builtin_scenarios()
-        hint = difflib.get_close_matches(text, names, n=1)
-        suggestion = f"; did you mean {hint[0]}?" if hint else ""
         raise ScenarioError(
             f'scenario = "{plain(text)}", must be a built-in ({", ".join(names)}) or a path to a '
-            f".toml file{suggestion}"
+            f".toml file{_suggest(text, names)}"
         )
     return path, text
 
@@ -280,11 +328,17 @@ def _read_document(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ScenarioError(f"{label}: cannot read file ({err.strerror})") from None
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{label}: not valid TOML ({err})") from None
     except RecursionError:
         raise ScenarioError(f"{label}: not valid TOML (nested too deeply)") from None
+    if not doc:
+        raise ScenarioError(
+            f'{label}: empty scenario file (no section, no key); write extends = "base" to '
+            "run the base scenario"
+        )
+    return doc
 
 
 def _identity(path: Path) -> str:
@@ -322,7 +376,7 @@ def _resolve(path: Path, chain: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     else:
         raise ScenarioError(
             f"{label}: extends = {parent!r}, must be one of {', '.join(names)}, or a .toml "
-            "file (relative to this one)".replace("'", '"')
+            f"file (relative to this one){_suggest(parent, names)}".replace("'", '"')
         )
     key = _identity(parent_path)
     if key in (k for k, _ in chain):
@@ -375,6 +429,11 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
             continue
         if section == "dependence":
             continue  # checked by Dependence.from_table
+        if section not in SECTIONS and not isinstance(values, Mapping):
+            raise ScenarioError(
+                f"{source}: {plain(section)} is not a top-level key: keys belong in a section"
+                f"{_section_of(section)}"
+            )
         if section not in SECTIONS:
             raise ScenarioError(
                 f"{source}: unknown section [{plain(section)}]{_suggest(section, list(SECTIONS))}"
@@ -403,16 +462,87 @@ def _check_stress_names(tables: Any, source: str) -> None:
                 )
 
 
-def _suggest(word: str, options: list[str], prefix: str = "") -> str:
-    hint = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean {prefix}{hint[0]}?" if hint else ""
+_suggest = did_you_mean
+
+
+def _section_of(key: str) -> str:
+    """The did-you-mean of a key written outside its section: its ``section.key``."""
+    names = {f.name: s for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+    hint = key if key in names else did_you_mean(key, list(names)).removeprefix("; ")
+    hint = hint.removeprefix("did you mean ").removesuffix("?")
+    return f"; did you mean {names[hint]}.{hint}?" if hint in names else ""
+
+
+def _override_keys(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` with their keys as the text a message and the record show."""
+    return {str(dotted): value for dotted, value in overrides.items()}
+
+
+def toml_value(value: Any) -> str:
+    """A plain value (number, string, bool, list, table) as one line of TOML."""
+    value = plain_data(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML's basic-string escapes
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
+    return json.dumps(repr(value))
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
+    return key if bare else json.dumps(key)
+
+
+#: A list whose ``key = [...]`` line would be longer goes one element a line.
+_TOML_LINE = 88
+#: Comments line up after the values of a table; after a value line longer than this (a
+#: distribution), a comment goes on the line above.
+_TOML_COMMENT_COLUMN = 40
+
+
+def _toml_table(header: str, values: Mapping[str, Any], cls: type | None) -> str:
+    """``header`` and its ``key = value`` lines, each with the meaning and range that
+    ``cls``'s field declares as a comment (``to_toml``)."""
+    fields = {} if cls is None else {f.name: f.metadata for f in dataclasses.fields(cls)}
+    entries = []
+    for key, value in values.items():
+        line = f"{_toml_key(key)} = {toml_value(value)}"
+        if len(line) > _TOML_LINE and isinstance(value, list):
+            line = f"{_toml_key(key)} = [\n" + "".join(f"    {toml_value(v)},\n" for v in value)
+            line += "]"
+        meta = fields.get(key)
+        note = None
+        if meta is not None:
+            valid = meta["range"].requirement().removeprefix("must be ")
+            note = f"{meta['meaning']}; {'each ' if meta['triple'] else ''}{valid}"
+        entries.append((line, note))
+    firsts = [len(line.split("\n")[0]) for line, _ in entries]
+    column = max([n for n in firsts if n <= _TOML_COMMENT_COLUMN], default=0)
+    out = [header]
+    for line, note in entries:
+        head, _, rest = line.partition("\n")
+        if note is not None and len(head) > _TOML_COMMENT_COLUMN:
+            line = f"# {note}\n{line}"  # a long value (a distribution): the comment above it
+        elif note is not None:
+            line = f"{head:<{column}}  # {note}" + (f"\n{rest}" if rest else "")
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def _apply_overrides(
     mapping: dict[str, Any], overrides: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in mapping.items()}
-    for dotted, value in overrides.items():
+    for dotted, value in plain_data(dict(overrides)).items():
         section, _, key = str(dotted).partition(".")
         if not key:
             raise ScenarioError(f"{source}: {plain(repr(dotted))} must be written section.key")

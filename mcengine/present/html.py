@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import html
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import xarray as xr
 
 from mcengine._version import __version__
+from mcengine.extras import LazyModule, pyplot
 from mcengine.present import plots
-from mcengine.present.tables import STATISTIC_LABELS, cell, cell_of
+from mcengine.present.tables import STATISTIC_LABELS, cell, cell_of, target_cell, target_unit
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+else:  # imported by the first figure; needs mcengine[plot]
+    plt = LazyModule(pyplot)
 
 __all__ = ["render_report", "SECTIONS"]
 
@@ -90,7 +96,8 @@ def _validation_table(table: xr.Dataset) -> str:
         rows.append(
             f"<tr><th>{html.escape(str(row['label'].values))}<br><small>"
             f"{html.escape(str(row['description'].values))}</small></th>"
-            f"<td>{est:.3g} ± {se:.2g}</td>"
+            f"<td style='white-space:nowrap'>{target_cell(est, se)}<br>"
+            f"<small>{html.escape(target_unit(row))}</small></td>"
             f"<td>[{float(row['low']):.3g}, {float(row['high']):.3g}]</td><td>{verdict}</td>"
             f"<td style='text-align:left'><small>{source}</small></td></tr>"
         )

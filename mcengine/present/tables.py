@@ -35,6 +35,8 @@ __all__ = [
     "render_voi",
     "render_check",
     "check_to_json",
+    "target_cell",
+    "target_unit",
     "render_calibration",
     "voi_to_json",
     "indices_to_json",
@@ -180,12 +182,16 @@ def cell_of(
     )
 
 
+def _count(n: int, noun: str = "path") -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _title(attrs) -> str:
     """The run header: scenario, paths, seed and horizon."""
     horizon = attrs.get("horizon_years")
     return (
-        f"scenario {attrs.get('scenario_name', '?')}: {int(attrs.get('n_paths', 0)):,} "
-        f"paths, seed {attrs.get('seed', '?')}"
+        f"scenario {attrs.get('scenario_name', '?')}: {_count(int(attrs.get('n_paths', 0)))}, "
+        f"seed {attrs.get('seed', '?')}"
         + (f", {int(horizon)}-year horizon" if horizon is not None else "")
     )
 
@@ -322,7 +328,8 @@ def summary_to_json(table: xr.Dataset, *, elapsed: float | None = None) -> dict:
             "relative_error_bound": float(table.attrs["fan_relative_error_bound"]),
         }
     doc["sampler"] = str(table.attrs.get("sampler", "pseudo"))
-    for key in ("stopping", "stop_statistic", "target_se", "rel_tol", "standard_errors"):
+    stopping = ("stopping", "target_met", "stop_statistic", "target_se", "rel_tol")
+    for key in (*stopping, "standard_errors"):
         if key in table.attrs:
             doc[key] = table.attrs[key]
     if elapsed is not None:
@@ -553,48 +560,138 @@ def tornado_to_json(table: xr.Dataset) -> dict:
     }
 
 
-def _input_table(table: xr.Dataset, title: str, caption: str, cell, console) -> None:
-    """A row per input of a variance-based table, ``cell(input, segment)`` in each column."""
-    console = console or Console(highlight=False)
-    grid = _segment_grid(table["segment"].values, "input", title, caption, wrap_first=True)
-    for name in table["input"].values:
-        grid.add_row(_input_label(table, name), *[cell(name, s) for s in table["segment"].values])
-    console.print(grid)
+def _index_cell(value: float, error: float, high: float) -> str:
+    """A variance share ``value ± error`` to two decimals, never a negative zero: a
+    negative estimate whose 95% interval reaches 0 (``high >= 0``) reads ``≈0``, within
+    its error of 0, since a true index is never negative."""
+    if not math.isfinite(value):
+        return UNDEFINED
+    error_text = _error(error, 2)
+    if value < 0 and high >= 0:
+        return f"≈0 ± {error_text}"
+    text = _number(value, 2)
+    return f"{text.lstrip('-') if float(text) == 0 else text} ± {error_text}"
+
+
+def _index_at(table: xr.Dataset, index: str, **where) -> tuple[float, float, float]:
+    """An index's estimate, standard error and upper 95% bound at ``where``."""
+    at = table.sel(where)
+    high = at[f"{index}_ci"].sel(bound="high")
+    return float(at[index]), float(at[f"{index}_standard_error"]), float(high)
+
+
+def _pairs_text(pairs: list[tuple[str, str]], limit: int = 3) -> str:
+    """``selection for applications, ...``: (input, segment) pairs, or how many cells."""
+    if len(pairs) > limit:
+        return f"{len(pairs)} cells"
+    return ", ".join(f"{name.replace('_', ' ')} for {segment}" for name, segment in pairs)
+
+
+def _variance_grid(table: xr.Dataset, title: str, rows) -> tuple[Table, bool]:
+    """A variance-based table: ``rows`` of ``(label, index, input)``, each cell the
+    index ± its standard error; and whether a cell reads ``≈0``."""
+    grid = _segment_grid(table["segment"].values, "input", title, None, wrap_first=True)
+    near_zero = False
+    for label, index, name in rows:
+        cells = []
+        for s in table["segment"].values:
+            cells.append(_index_cell(*_index_at(table, index, input=name, segment=s)))
+        near_zero |= any(c.startswith("≈0") for c in cells)
+        grid.add_row(label, *cells)
+    return grid, near_zero
+
+
+def _print_captioned(grid: Table, caption: str, console: Console | None) -> None:
+    grid.caption, grid.caption_justify = caption, "left"
+    (console or Console(highlight=False)).print(grid)
+
+
+_NEAR_ZERO = "≈0: a negative estimate whose 95% interval reaches 0 (a true index is never negative)"
 
 
 def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
-    """Sobol indices: first-order / total share of each segment's return variance."""
-
-    def cell(name, s) -> str:
-        first = _number(float(table["first_order"].sel(input=name, segment=s)))
-        return f"{first} / {_number(float(table['total'].sel(input=name, segment=s)))}"
-
-    _input_table(
+    """Sobol indices: each input's first-order (S1) and total (ST) share of each segment's
+    return variance, ± its bootstrap standard error; the caption says where an estimate
+    of S1 exceeds ST, and whether by more than its errors."""
+    labels = {name: _input_label(table, name) for name in table["input"].values}
+    width = max(len(label) for label in labels.values())
+    rows = []
+    for name, label in labels.items():
+        rows.append((f"{label:<{width}} S1", "first_order", name))
+        rows.append((f"{'':<{width}} ST", "total", name))
+    grid, near_zero = _variance_grid(
         table,
-        "variance-based sensitivity: first-order / total Sobol index by input, "
+        "variance-based sensitivity: first-order (S1) and total (ST) Sobol index by input, "
         f"{int(table.attrs['n_paths']):,}-path Saltelli design",
-        f"share of each segment's annual-return variance; {table.attrs['method']}; "
-        "95% bootstrap intervals in JSON",
-        cell,
-        console,
+        rows,
     )
+    caption = [
+        "S1: the share of the segment's annual-return variance the input explains alone; "
+        "ST: with all its interactions; ± one bootstrap standard error (95% intervals in "
+        "JSON)"
+    ]
+    if near_zero:
+        caption.append(_NEAR_ZERO)
+    above, beyond = [], []
+    for name in table["input"].values:
+        for s in table["segment"].values:
+            first, first_se, _ = _index_at(table, "first_order", input=name, segment=s)
+            total, total_se, _ = _index_at(table, "total", input=name, segment=s)
+            if first > total:
+                above.append((str(name), str(s)))
+                if first - total > 2 * math.hypot(first_se, total_se):
+                    beyond.append((str(name), str(s)))
+    if above:
+        error = (
+            f"beyond 2 combined standard errors for {_pairs_text(beyond)}: raise --sobol-paths"
+            if beyond
+            else "within 2 combined standard errors (no interactions to speak of)"
+        )
+        caption.append(
+            f"S1 ≤ ST holds in truth; S1 above ST here ({_pairs_text(above)}) is sampling "
+            f"error, {error}"
+        )
+    caption.append(str(table.attrs["method"]))
+    _print_captioned(grid, "; ".join(caption), console)
 
 
-def render_shapley(table: xr.Dataset, console: Console | None = None) -> None:
-    """Shapley effects: each input's share of each segment's return variance, +- its SE."""
-
-    def cell(name, s) -> str:
-        at = table.sel(input=name, segment=s)
-        return f"{_number(float(at['shapley']))} ± {_error(float(at['shapley_standard_error']), 2)}"
-
-    _input_table(
+def render_shapley(
+    table: xr.Dataset, console: Console | None = None, *, sobol: xr.Dataset | None = None
+) -> None:
+    """Shapley effects: each input's share of each segment's return variance, ± its
+    bootstrap standard error. With ``sobol`` (:func:`~mcengine.studies.sensitivity.
+    sobol_indices` of the same scenario) and independent inputs, the caption says whether
+    each effect lies within 2 combined standard errors (the root sum of their squares) of
+    its first-order and total indices."""
+    rows = [(_input_label(table, name), "shapley", name) for name in table["input"].values]
+    grid, near_zero = _variance_grid(
         table,
         "Shapley effects: each input's share of the annual-return variance, "
         f"{int(table.attrs['n_paths']):,} base paths x {2 ** table.sizes['input']:,} subsets",
-        f"they add up to 1 per segment; +- bootstrap standard error; {table.attrs['method']}",
-        cell,
-        console,
+        rows,
     )
+    caption = ["they add up to 1 per segment; ± one bootstrap standard error"]
+    if near_zero:
+        caption.append(_NEAR_ZERO)
+    caption.append(str(table.attrs["method"]))
+    dependent = table.attrs["method"].startswith("dependent")
+    if sobol is not None and not dependent:
+        outside = []
+        for name in table["input"].values:
+            for s in table["segment"].values:
+                effect, se, _ = _index_at(table, "shapley", input=name, segment=s)
+                first, first_se, _ = _index_at(sobol, "first_order", input=name, segment=s)
+                total, total_se, _ = _index_at(sobol, "total", input=name, segment=s)
+                if first - effect > 2 * math.hypot(se, first_se) or (
+                    effect - total > 2 * math.hypot(se, total_se)
+                ):
+                    outside.append((str(name), str(s)))
+        caption.append(
+            f"here all but {_pairs_text(outside)} lie within 2 combined standard errors"
+            if outside
+            else "here each lies within 2 combined standard errors of them"
+        )
+    _print_captioned(grid, "; ".join(caption), console)
 
 
 def _input_label(table: xr.Dataset, name) -> str:
@@ -710,18 +807,74 @@ def _figure(value: float) -> str:
     return UNDEFINED if not math.isfinite(value) else f"{value:.3g}"
 
 
+#: Observables whose level is a fraction, and those whose level is relative to year 0
+#: (docs/calibration.md, "The observables"); any other level is in the model's units.
+_FRACTION_OBSERVABLES = ("open_share", "utilisation")
+_RELATIVE_OBSERVABLES = (
+    "training_cost", "demand", "token_price", "wealth_applications", "wealth_inference",
+    "wealth_training",
+)  # fmt: skip
+
+#: What each unit means, in the check table's caption.
+_UNIT_NOTES = {
+    "× a year": "× a year: the yearly growth factor, 0.35 for 65% less a year",
+    "× year 0": "× year 0: relative to today",
+    "fraction": "a fraction, 0.2 for 20%",
+    "share of paths": "share of paths: a fraction, 0.2 for 20%",
+    "key value": "key value: a scenario key's value, in the key's unit",
+    "model units": "model units: as docs/calibration.md gives them",
+}
+
+
+def target_unit(row: xr.Dataset) -> str:
+    """The unit of one target's model figure and interval (a row of
+    :func:`mcengine.studies.validation.check`): its ``unit`` coordinate where the Dataset
+    has one, else read off what it measures (``description``, in the forms of
+    :meth:`mcengine.model.targets.Target.describe`): ``× a year`` (a growth target's
+    annual factor), ``share of paths``, ``fraction``, ``× year 0``, ``model units`` (a
+    level) or ``key value`` (a scenario key, in its own unit)."""
+    if "unit" in row.coords:
+        return str(row["unit"].values)
+    text = str(row["description"].values)
+    if text.startswith("scenario value of "):
+        return "key value"
+    if text.startswith("share of paths"):
+        return "share of paths"
+    if ", years " in text:
+        return "× a year"
+    observable = text.split(" of ", 1)[-1].split(",")[0].split(" in [")[0]
+    if observable in _FRACTION_OBSERVABLES:
+        return "fraction"
+    return "× year 0" if observable in _RELATIVE_OBSERVABLES else "model units"
+
+
+def target_cell(value: float, error: float) -> str:
+    """A target's model figure ``value ± error``: the error to two significant digits and
+    the value to the same decimals (targets span orders of magnitude, so no fixed
+    number of decimals); an exact figure (error 0) to three significant digits."""
+    if not math.isfinite(value):
+        return UNDEFINED
+    if not math.isfinite(error) or error <= 0:
+        return f"{_figure(value)} ± {UNDEFINED if not math.isfinite(error) else '0'}"
+    decimals = max(0, 1 - math.floor(math.log10(error)))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
+
+
 def render_check(table: xr.Dataset, console: Console | None = None) -> None:
-    """The validation report: each target's model figure ± SE against its interval, and
-    the sources, numbered."""
+    """The validation report: each target's model figure ± SE and its unit against its
+    interval, and the sources, numbered."""
     console = console or Console(highlight=False)
     a = table.attrs
     passed = int(table["passed"].sum())
+    units = [target_unit(table.sel(target=name)) for name in table["target"].values]
+    notes = "; ".join(_UNIT_NOTES.get(u, u) for u in dict.fromkeys(units))
     grid = Table(
         title=f"{_title(a)}: checked against {a['targets']} ({passed} of "
         f"{table.sizes['target']} pass)",
         caption="model: the estimate ± one Monte Carlo standard error (95% intervals in "
-        "--json); a target passes when the estimate lies in its interval (rule 'within') or "
-        "its 95% interval overlaps it ('overlaps'). What each measures, and its source:",
+        f"--json), in the unit under it, as is the interval ({notes}). A target passes when "
+        "the estimate lies in its interval (rule 'within') or its 95% interval overlaps it "
+        "('overlaps'). What each measures, and its source:",
         title_justify="left",
         caption_justify="left",
     )
@@ -729,12 +882,11 @@ def render_check(table: xr.Dataset, console: Console | None = None) -> None:
     grid.add_column("model", justify="right", no_wrap=True)
     grid.add_column("interval", justify="right", no_wrap=True)
     grid.add_column("", no_wrap=True)
-    for k, name in enumerate(table["target"].values, start=1):
+    for k, (name, unit) in enumerate(zip(table["target"].values, units, strict=True), start=1):
         row = table.sel(target=name)
-        est, se = float(row["estimate"]), float(row["standard_error"])
         grid.add_row(
             f"[{k}] {row['label'].values}",
-            f"{_figure(est)} ± {_error(se, 4) if se > 0 else '0'}",
+            f"{target_cell(float(row['estimate']), float(row['standard_error']))}\n{unit}",
             f"[{_figure(float(row['low']))}, {_figure(float(row['high']))}]",
             "pass" if bool(row["passed"]) else "FAIL",
         )
@@ -768,6 +920,7 @@ def check_to_json(table: xr.Dataset) -> dict:
                     float(table["low"].sel(target=name)),
                     float(table["high"].sel(target=name)),
                 ],
+                "unit": target_unit(table.sel(target=name)),
                 "rule": str(table["rule"].sel(target=name).values),
                 "passed": bool(table["passed"].sel(target=name)),
                 "mapping": str(table["mapping"].sel(target=name).values),

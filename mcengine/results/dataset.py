@@ -6,6 +6,7 @@ the Dataset.
 
 from __future__ import annotations
 
+import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,11 @@ __all__ = [
     "PER_PATH_SEGMENT",
     "PER_PATH",
     "REQUIRED_ATTRS",
+    "MODEL",
+    "KNOWN_MODELS",
+    "CONVENTIONS",
+    "history_line",
+    "WALL_CLOCK_ATTRS",
 ]
 
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
@@ -33,16 +39,32 @@ PER_PATH = ("crash_year", "crash_origin", "training_cost", "open_share", "demand
 #: The parts of ln W (issue "weighing versus voting"), in the kernel's order.
 COMPONENTS = names(Component)
 REQUIRED_ATTRS = ("scenario", "seed", "n_paths", "sampler", "mcengine_version")
+#: Attributes that two runs of the same call give differently (they read the clock): a
+#: summary leaves them out, so that equal runs give identical summaries.
+WALL_CLOCK_ATTRS = ("elapsed_seconds", "history")
 
+#: The model these results follow: model 1, docs/model.md (its contract is MODEL.md v1).
+MODEL = "1"
+#: What the ``model`` attribute of a result this package can read says: files written
+#: before it was ``"1"`` said ``"MODEL.md v1"``, the same model.
+KNOWN_MODELS = (MODEL, "MODEL.md v1")
+#: The CF version the results follow (their ``Conventions`` attribute).
+CONVENTIONS = "CF-1.8"
+
+#: (long_name, units) of each output: CF 1.8, units that UDUNITS reads ("1": dimensionless).
 _DESCRIPTIONS = {
-    "total_return": ("investor wealth multiple W at the horizon (0 = wiped out)", "1"),
+    # Not W - 1 (issue 27): the name stays, for the files and golden hashes already written.
+    "total_return": (
+        "wealth multiple W at the horizon (1 = money back, 0 = wiped out); not W - 1",
+        "1",
+    ),
     "annual_return": ("annualised return W**(1/horizon) - 1 (-1 = wiped out)", "1/year"),
     "max_drawdown": ("largest fall of investor wealth from its running peak", "1"),
     "crash_year": ("year of the contagion crash (NaN: no crash)", "year"),
     "crash_origin": ("segment whose fall set off the contagion crash", "1"),
     "training_cost": ("training-cost index C at the horizon (C0 = 1)", "1"),
     "open_share": ("open-weight share of tokens s at the horizon", "1"),
-    "demand": ("token demand exp(logD) at the horizon (D0 = 1)", "tokens/year (D0 = 1)"),
+    "demand": ("token demand D = exp(logD) at the horizon, relative to year 0 (D0 = 1)", "1"),
     "components": ("additive parts of ln(total_return); all 0 for wiped-out investors", "1"),
     "wipe_year": ("year the investor was wiped out (NaN: not wiped out)", "year"),
 }
@@ -110,20 +132,40 @@ def is_summary(ds: xr.Dataset) -> bool:
 def run_attributes(
     scenario: Scenario, *, seed: int, n_paths: int, sampler: str, elapsed: float
 ) -> dict:
-    """The attributes every result carries (MODEL.md "Outputs"), full or summary."""
+    """The attributes every result carries (MODEL.md "Outputs"), full or summary; with
+    overrides, ``scenario_name`` says how many (``base + 1 override``) and ``overrides``
+    holds them as TOML."""
+    overrides = scenario.overrides_toml()
+    call = f"simulate({scenario.label!r}, n_paths={n_paths}, seed={seed}, sampler={sampler!r})"
     return {
-        "title": f"mcengine simulation of scenario '{scenario.name}'",
-        "scenario_name": scenario.name,
+        "Conventions": CONVENTIONS,
+        "history": history_line(call),
+        "title": f"mcengine simulation of scenario '{scenario.label}'",
+        "scenario_name": scenario.label,
+        **({"overrides": overrides} if overrides else {}),
         "scenario": scenario.to_toml(),
         "seed": np.int64(seed),
         "n_paths": np.int64(n_paths),
         "sampler": sampler,
         "horizon_years": np.int64(scenario.simulation.horizon_years),
         "mcengine_version": __version__,
-        "model": "MODEL.md v1",
+        "model": MODEL,
         "numerics": np.int64(NUMERICS),
         "elapsed_seconds": float(elapsed),
     }
+
+
+def history_line(action: str) -> str:
+    """A line of a result's CF ``history``: the UTC time, to the second, and ``action``
+    (the library call or command that made or changed the result)."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{now} mcengine {__version__}: {action}"
+
+
+def _index(n: int) -> np.ndarray:
+    """``0 .. n-1`` as int32 where it fits: CF 1.8 has no 64-bit integers (only a Zarr
+    store can hold 2**31 paths)."""
+    return np.arange(n, dtype=np.int32 if n <= np.iinfo(np.int32).max else np.int64)
 
 
 def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
@@ -140,7 +182,7 @@ def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
     ds = xr.Dataset(
         data_vars,
         coords={
-            "path": np.arange(n, dtype=np.int64),
+            "path": _index(n),
             "segment": list(SEGMENTS),
             "component": list(COMPONENTS),
         },
@@ -148,6 +190,10 @@ def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:
     )
     for name, (text, units) in _DESCRIPTIONS.items():
         ds[name].attrs.update(long_name=text, units=units)
+    ds["demand"].attrs["comment"] = "tokens per year, in units of the year-0 demand D0"
+    ds["path"].attrs["long_name"] = "index of the simulated path, from 0"
+    ds["segment"].attrs["long_name"] = "investor segment"
+    ds["component"].attrs["long_name"] = "additive part of ln(total_return)"
     ds["crash_origin"].attrs.update(
         flag_values=np.array([-1, 0, 1, 2], dtype=np.int8),
         flag_meanings="none applications inference training",
@@ -168,7 +214,9 @@ def attach_years(ds: xr.Dataset, years: np.ndarray) -> xr.Dataset:
     with np.errstate(over="ignore"):
         natural = exp_array(years)
     natural[..., Yearly.OPEN_SHARE] = years[..., Yearly.OPEN_SHARE]
-    out = ds.assign_coords(year_end=np.arange(years.shape[1]), quantity=list(OBSERVABLES))
+    out = ds.assign_coords(year_end=_index(years.shape[1]), quantity=list(OBSERVABLES))
+    out["year_end"].attrs.update(long_name="end of year (0: the initial state)", units="year")
+    out["quantity"].attrs["long_name"] = "recorded quantity"
     out = out.assign(yearly=(("path", "year_end", "quantity"), natural))
     out["yearly"].attrs["long_name"] = (
         "each path's year-end record: wealth, drivers, token price relative to year 0, "

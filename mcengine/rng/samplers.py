@@ -30,6 +30,7 @@ __all__ = [
     "SAMPLERS",
     "DEFAULT_REPLICATES",
     "check_sampler",
+    "fitting_paths",
     "sobol_draws",
     "draw_dimension",
 ]
@@ -62,6 +63,19 @@ def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
             Note,
             stacklevel=3,
         )
+
+
+def fitting_paths(n_paths: int, sampler: str, replicates: int = DEFAULT_REPLICATES) -> int:
+    """The largest path count at most ``n_paths`` that ``sampler`` runs without a note:
+    whole replicates (of whole antithetic pairs), and for ``sobol`` a power of two per
+    replicate. Used to shrink fixed workloads (``bench --quick``); at least one valid size."""
+    if sampler == "pseudo":
+        return max(n_paths, 1)
+    unit = 2 * replicates if sampler == "antithetic" else replicates
+    if sampler == "antithetic":
+        return max(n_paths // unit, 1) * unit
+    per_replicate = max(n_paths // replicates, 2)
+    return replicates * 2 ** (per_replicate.bit_length() - 1)
 
 
 def sobol_draws(seed: int, replicate: int, n_steps: int, start: int, count: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import xarray as xr
 from mcengine.layout import OBSERVABLES, Yearly
 from mcengine.numerics import exp_array
 from mcengine.stats.samples import BinnedSample, Histogram
+from mcengine.stats.tails import YEAR_ATTRS
 
 __all__ = [
     "FanAccumulator",
@@ -93,7 +94,7 @@ class FanAccumulator:
             natural = exp_array(bands)  # exp(-inf) = 0: wiped out
         natural[..., Yearly.OPEN_SHARE] = bands[..., Yearly.OPEN_SHARE]
         coords = {
-            "year": np.arange(1, self.years + 1),
+            "year": np.arange(1, self.years + 1, dtype=np.int32),  # CF 1.8: no int64
             "quantile": list(quantiles),
             "driver": list(DRIVERS),
             "observable": list(ECONOMICS),
@@ -118,12 +119,19 @@ def attach(ds: xr.Dataset, fan: FanAccumulator) -> xr.Dataset:
     variables, coords, attrs = fan.variables()
     out = ds.assign_coords({k: v for k, v in coords.items()}).assign(variables)
     out.attrs.update(attrs)
-    out["fan_wealth"].attrs["long_name"] = (
-        "year-end investor wealth quantiles (before the applications selection spread)"
+    # CF 1.8: a long_name each, and units that UDUNITS reads ("1": dimensionless) where the
+    # variable has one; the economics mix units (as the yearly record does).
+    out["fan_wealth"].attrs.update(
+        long_name="year-end investor wealth quantiles (before the applications selection spread)",
+        units="1",
     )
-    out["fan_drivers"].attrs["long_name"] = "year-end driver quantiles (C, s, D)"
+    out["fan_drivers"].attrs.update(long_name="year-end driver quantiles (C, s, D)", units="1")
     out["fan_economics"].attrs["long_name"] = (
         "year-end quantiles of the token price relative to year 0, serving cost, capex, "
         "capacity, utilisation and each segment's revenue"
     )
+    out["year"].attrs.update(YEAR_ATTRS)
+    out["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
+    out["driver"].attrs["long_name"] = "driver: training cost C, open-weight share s, demand D"
+    out["observable"].attrs["long_name"] = "economic quantity recorded each year"
     return out

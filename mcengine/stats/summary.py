@@ -16,7 +16,7 @@ import xarray as xr
 from mcengine.errors import ResultFileError
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array
-from mcengine.results.dataset import COMPONENTS, is_summary
+from mcengine.results.dataset import COMPONENTS, WALL_CLOCK_ATTRS, is_summary
 from mcengine.results.files import check_result
 from mcengine.stats import estimates
 from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
@@ -62,6 +62,32 @@ STATISTICS = {
     "median_max_drawdown": "median of the maximum drawdown of investor wealth",
     "p_crash_origin": "probability that the contagion crash starts in this segment",
 }
+#: The statistics in units of 1 (probabilities, a drawdown); the others are of annual
+#: returns, in 1/year (as ``annual_return``).
+_FRACTIONS = ("p_loss", "p_wiped_out", "median_max_drawdown", "p_crash_origin")
+
+#: ``long_name`` and units (UDUNITS; "1": dimensionless) of the summary's own variables and
+#: coordinates, CF 1.8 (the joint ones: :data:`mcengine.stats.tails.DESCRIPTIONS`).
+#: ``estimate`` and its errors mix units, which their ``comment`` gives.
+_DESCRIPTIONS = {
+    "estimate": ("Monte Carlo estimate of the statistic (see description)", None),
+    "standard_error": ("Monte Carlo standard error of the estimate", None),
+    "ci_low": ("lower end of the 95% confidence interval", None),
+    "ci_high": ("upper end of the 95% confidence interval", None),
+    "p_crash": ("probability of a contagion crash within the horizon", "1"),
+    "p_crash_standard_error": ("Monte Carlo standard error of p_crash", "1"),
+    "p_crash_ci": ("95% confidence interval of p_crash", "1"),
+    "contribution": ("mean contribution to the mean annual return (they add up to it)", "1/year"),
+    "contribution_standard_error": ("Monte Carlo standard error of the contribution", "1/year"),
+    "segment": ("investor segment", None),
+    "statistic": ("statistic of the segment's annual return, drawdown or losses", None),
+    "description": ("what the statistic is", None),
+    "bound": ("end of the 95% confidence interval", None),
+    "component": ("part of the mean annual return: a part of ln(total_return), or wipe-outs", None),
+}
+_BY_STATISTIC = (
+    f"units by statistic: 1 for {', '.join(_FRACTIONS)}; 1/year for the others (annual returns)"
+)
 
 
 def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: int):
@@ -154,13 +180,11 @@ def _summary_dataset(
         },
         attrs=attrs,
     )
-    out["standard_error"].attrs["long_name"] = "Monte Carlo standard error of the estimate"
-    out["ci_low"].attrs["long_name"] = "lower end of the 95% confidence interval"
-    out["ci_high"].attrs["long_name"] = "upper end of the 95% confidence interval"
-    if contributions:
-        out["contribution"].attrs["long_name"] = (
-            "mean contribution to the mean annual return (they add up to it)"
-        )
+    for name, (long_name, units) in _DESCRIPTIONS.items():
+        if name in out.variables:
+            out[name].attrs.update(long_name=long_name, **({"units": units} if units else {}))
+    for name in ("estimate", "standard_error", "ci_low", "ci_high"):
+        out[name].attrs["comment"] = _BY_STATISTIC
     return out
 
 
@@ -191,7 +215,17 @@ def summarize(ds: xr.Dataset, portfolio_weights=EQUAL_WEIGHTS) -> xr.Dataset:
     portfolio_weights : sequence of 3 floats, default equal
         Today's weights of applications, inference and training in the portfolio
         (normalised to sum to 1).
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not an :class:`xarray.Dataset`.
     """
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(
+            "summarize needs the xarray.Dataset that mcengine.simulate returns (or a result "
+            f"file read with mcengine.read_result), not {type(ds).__name__}"
+        )
     if is_summary(ds):
         return ds
     check_result(ds)
@@ -221,15 +255,23 @@ def _replicate_errors(ds: xr.Dataset, table: xr.Dataset, weights) -> xr.Dataset:
         if f"{name}_standard_error" in table.data_vars
     ]
     out = table.copy()
+
+    def described(name: str, values: xr.DataArray) -> xr.DataArray:
+        # Arithmetic keeps the first operand's attributes (the estimate's): ``name``'s own.
+        values = values.copy(deep=False)
+        values.attrs = dict(table[name].attrs)
+        return values
+
     for value, error in pairs:
         spread = xr.concat([g[value] for g in groups], dim="replicate").std("replicate", ddof=1)
-        out[error] = spread / math.sqrt(replicates)
+        out[error] = described(error, spread / math.sqrt(replicates))
     t = estimates.student_t95(replicates)
-    out["ci_low"] = out["estimate"] - t * out["standard_error"]
-    out["ci_high"] = out["estimate"] + t * out["standard_error"]
+    out["ci_low"] = described("ci_low", out["estimate"] - t * out["standard_error"])
+    out["ci_high"] = described("ci_high", out["estimate"] + t * out["standard_error"])
     p = float(out["p_crash"])
     half = t * float(out["p_crash_standard_error"])
-    out["p_crash_ci"] = ("bound", [max(p - half, 0.0), min(p + half, 1.0)])
+    bounds = [max(p - half, 0.0), min(p + half, 1.0)]
+    out["p_crash_ci"] = ("bound", bounds, dict(table["p_crash_ci"].attrs))
     out.attrs["standard_errors"] = f"from {replicates} replicate groups ({ds.attrs['sampler']})"
     return out
 
@@ -249,7 +291,8 @@ def _summarize_iid(ds: xr.Dataset, weights) -> xr.Dataset:
             int(np.count_nonzero(total == 0.0)),
             int(np.count_nonzero(origin == i)),
         )
-    attrs = {k: v for k, v in ds.attrs.items() if k != "elapsed_seconds"}
+    # Without the clock's attributes: equal runs give identical summaries (locally or on Dask).
+    attrs = {k: v for k, v in ds.attrs.items() if k not in WALL_CLOCK_ATTRS}
     attrs["quantile_error_bound"] = 0.0
     joint, joint_coords, joint_attrs = joint_variables(ds, weights)
     attrs.update(joint_attrs)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from mcengine.checks import plain_data
 from mcengine.errors import InputError
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array, log_array
@@ -34,12 +35,70 @@ __all__ = [
     "JointMoments",
     "CONDITIONS",
     "PORTFOLIO_STATISTICS",
+    "DESCRIPTIONS",
+    "YEAR_ATTRS",
     "portfolio_annual_return",
 ]
 
 CONDITIONS = ("no_crash", "crash", *(f"crash_in_{s}" for s in SEGMENTS))
 PORTFOLIO_STATISTICS = ("mean", "q05", "var95", "cvar95", "p_loss")
 EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
+
+#: The attributes of the ``year`` coordinate, which the fan charts share
+#: (:mod:`mcengine.stats.fan`): year k runs from the end of year k - 1 to the end of year k.
+YEAR_ATTRS = {"long_name": "year of the simulation, from 1 (the first)", "units": "year"}
+#: ``long_name`` and units (UDUNITS; "1": dimensionless; annual returns "1/year", as
+#: ``annual_return``) of each variable and coordinate of :meth:`JointStats.variables` and
+#: :meth:`JointStats.coords`: CF 1.8. ``portfolio`` mixes units, which its ``comment`` gives.
+DESCRIPTIONS = {
+    "correlation_pearson": ("Pearson correlation of the segments' annual returns", "1"),
+    "correlation_spearman": ("Spearman rank correlation of the segments' annual returns", "1"),
+    "p_all_lose": ("probability that every segment loses (total return < 1)", "1"),
+    "p_all_lose_standard_error": ("Monte Carlo standard error of p_all_lose", "1"),
+    "conditional_mean": ("mean annual return given the condition on the contagion crash", "1/year"),
+    "conditional_mean_standard_error": (
+        "Monte Carlo standard error of conditional_mean",
+        "1/year",
+    ),
+    "condition_paths": ("number of paths that meet the condition", "1"),
+    "crash_year_probability": (
+        "probability that the contagion crash comes in the year (crash_year in (year - 1, year])",
+        "1",
+    ),
+    "crash_year_probability_standard_error": (
+        "Monte Carlo standard error of crash_year_probability",
+        "1",
+    ),
+    "portfolio": (
+        "statistic of the annual return of a buy-and-hold portfolio of the segments "
+        "(today's weights: portfolio_weights)",
+        None,
+    ),
+    "portfolio_standard_error": ("Monte Carlo standard error of portfolio", None),
+    "segment_b": ("investor segment (the second of the pair)", None),
+    "condition": ("condition on the contagion crash", None),
+    "year": (YEAR_ATTRS["long_name"], YEAR_ATTRS["units"]),
+    "portfolio_statistic": ("statistic of the portfolio's annual return", None),
+}
+_PORTFOLIO_UNITS = (
+    "units by portfolio_statistic: 1/year for mean, q05, var95 and cvar95 (annual returns); "
+    "1 for p_loss (a probability)"
+)
+
+
+def _described(name: str, dims, data) -> tuple:
+    """``(dims, data, attrs)``: the variable ``name`` with its :data:`DESCRIPTIONS`."""
+    long_name, units = DESCRIPTIONS[name]
+    attrs = {"long_name": long_name, **({"units": units} if units else {})}
+    if name in ("portfolio", "portfolio_standard_error"):
+        attrs["comment"] = _PORTFOLIO_UNITS
+    return dims, data, attrs
+
+
+def _count_dtype(n: int) -> type:
+    """int32 for counts of at most ``n`` where it fits: CF 1.8 has no 64-bit integers (only
+    a summary of over 2**31 - 1 paths needs them)."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.int64
 
 
 def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -> np.ndarray:
@@ -56,8 +115,12 @@ def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -
 
 
 def check_weights(weights) -> tuple[float, float, float]:
-    w = tuple(float(x) for x in weights) if isinstance(weights, list | tuple) else None
-    if w is None or len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+    values = plain_data(weights)  # a list, tuple or array of numbers
+    numbers = isinstance(values, list) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in values
+    )
+    w = tuple(float(x) for x in values) if numbers else ()
+    if len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
         raise InputError(
             f"weights = {weights!r}, must be 3 non-negative numbers (applications, inference, "
             "training) with a positive sum"
@@ -157,7 +220,8 @@ class JointStats:
         self, moments: JointMoments, portfolio_sample=None, spearman: np.ndarray | None = None
     ) -> dict:
         """The Dataset variables (see :func:`mcengine.summarize`), with the paths'
-        :class:`JointMoments`."""
+        :class:`JointMoments`: ``(dims, data, attrs)`` each, described by
+        :data:`DESCRIPTIONS`."""
         n = self.n
         std = np.sqrt(np.diag(moments.comoment))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -178,7 +242,7 @@ class JointStats:
                 cond[s, c], cond_se[s, c] = estimates.mean(m)[:2]
         out["conditional_mean"] = (("segment", "condition"), cond)
         out["conditional_mean_standard_error"] = (("segment", "condition"), cond_se)
-        out["condition_paths"] = (("condition",), counts)
+        out["condition_paths"] = (("condition",), counts.astype(_count_dtype(n)))
 
         years = [estimates.proportion(int(k), n) for k in self.crash_years]
         out["crash_year_probability"] = (("year",), [e.value for e in years])
@@ -195,15 +259,18 @@ class JointStats:
         }
         for name, idx in (("portfolio", 0), ("portfolio_standard_error", 1)):
             out[name] = (("portfolio_statistic",), [stats[k][idx] for k in PORTFOLIO_STATISTICS])
-        return out
+        return {name: _described(name, *variable) for name, variable in out.items()}
 
     def coords(self) -> dict:
-        return {
+        """The coordinates of :meth:`variables`, ``(dims, data, attrs)`` each."""
+        years = np.arange(1, self.crash_years.size + 1, dtype=np.int32)  # CF 1.8: no int64
+        coords = {
             "segment_b": list(SEGMENTS),
             "condition": list(CONDITIONS),
-            "year": np.arange(1, self.crash_years.size + 1),
+            "year": years,
             "portfolio_statistic": list(PORTFOLIO_STATISTICS),
         }
+        return {name: _described(name, (name,), values) for name, values in coords.items()}
 
 
 def _defined(correlation: np.ndarray) -> np.ndarray:

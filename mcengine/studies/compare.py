@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from mcengine.engine.local import simulate
+from mcengine.checks import check_int
+from mcengine.engine.local import MAX_PATHS, simulate
 from mcengine.errors import InputError, ScenarioError
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import fresh_seed
@@ -45,7 +46,21 @@ def _scenario_tables(sc: Scenario, n_paths: int, seed: int, batches: int, thread
     return summarize(ds), batch_estimates
 
 
+def _labels(scenarios: list[Scenario]) -> list[str]:
+    """Each scenario's row label: its :attr:`~Scenario.label` (``base + 1 override``), or,
+    where that would not tell two apart, its overrides written out."""
+    labels = [s.label for s in scenarios]
+    if len(set(labels)) == len(labels):
+        return labels
+    return [
+        f"{s.name} + {s.overrides_toml().strip().replace(chr(10), ', ')}" if s.overrides else s.name
+        for s in scenarios
+    ]
+
+
 def _run_all(scenarios: list[Scenario], n_paths: int, seed: int, batches: int, client=None):
+    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
+    batches = check_int("batches", batches, 0, MAX_PATHS)  # the rule below says why 2
     if batches < 2 or n_paths < 2 * batches:
         raise InputError(
             f"n_paths = {n_paths} with batches = {batches}: need batches >= 2 and at least 2 "
@@ -108,7 +123,7 @@ def compare(
         (each scenario minus the baseline, so 0 for the baseline itself).
     """
     resolved = [_resolve(s) for s in scenarios]
-    names = [s.name for s in resolved]
+    names = _labels(resolved)
     if not resolved or len(set(names)) != len(names):
         raise InputError(f"scenarios = {names}, must be at least one, with distinct names")
     seed = fresh_seed() if seed is None else seed
@@ -185,7 +200,7 @@ def sweep(
         attrs={
             "seed": np.int64(seed),
             "n_paths": np.int64(n),
-            "scenario_name": base.name,
+            "scenario_name": base.label,
             "batches": np.int64(batches),
         }
     )

@@ -165,7 +165,7 @@ def index_dataset(scenario: Scenario, variables, names, kinds, *, seed, n_paths,
             "bound": ["low", "high"],
         },
         attrs={
-            "scenario_name": scenario.name,
+            "scenario_name": scenario.label,
             "seed": np.int64(seed),
             "n_paths": np.int64(n_paths),
             "design": design,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcengine.engine.local import simulate
+from mcengine.extras import pyplot
 from mcengine.present.html import render_report
 from mcengine.results.files import atomic_path
 from mcengine.stats.summary import summarize
@@ -21,6 +22,7 @@ def build_report(scenarios, n_paths: int = 100_000, seed: int = 0, targets=None)
     """The report's HTML for ``scenarios`` (Scenario objects), ``n_paths`` each, one seed
     for all (common random numbers), with each scenario checked against ``targets`` (a
     targets file or built-in name; ``None``: no validation section)."""
+    pyplot()  # its figures need mcengine[plot]: say so before the simulations, not after
     runs = []
     for sc in scenarios:
         ds = simulate(sc, n_paths, seed, fan_chart=True)

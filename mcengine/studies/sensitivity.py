@@ -15,10 +15,10 @@ import math
 
 import numpy as np
 import xarray as xr
-from SALib.analyze import sobol as salib_sobol
 from scipy import stats
 
 from mcengine.errors import InputError
+from mcengine.extras import require
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.studies.designs import (
     GROUPS,
@@ -115,6 +115,7 @@ def indices_from_samples(f_a, f_b, f_ab, *, bootstrap: int = 200, seed: int = 0)
     if np.var(np.concatenate([f_a, f_b])) == 0:  # nothing varies: nothing to attribute
         zeros = np.zeros(d)
         return zeros, zeros, np.zeros((d, 2)), np.zeros((d, 2))
+    salib_sobol = _salib("indices_from_samples")
     # SALib's layout: per base row, A, then A with each input from B, then B.
     y = np.column_stack([f_a, f_ab.T, f_b]).ravel()
     problem = {"num_vars": d, "names": [f"x{j}" for j in range(d)], "bounds": [[0, 1]] * d}
@@ -125,6 +126,11 @@ def indices_from_samples(f_a, f_b, f_ab, *, bootstrap: int = 200, seed: int = 0)
     first_ci = np.column_stack([first - out["S1_conf"], first + out["S1_conf"]])
     total_ci = np.column_stack([total - out["ST_conf"], total + out["ST_conf"]])
     return first, total, first_ci, total_ci
+
+
+def _salib(what: str):
+    """SALib's Sobol estimators: mcengine[sensitivity]."""
+    return require("SALib.analyze.sobol", extra="sensitivity", what=what)
 
 
 def _saltelli(scenario: Scenario, n_paths: int, seed: int):
@@ -175,8 +181,13 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
     xarray.Dataset
         ``first_order`` and ``total`` with dims ``(input, segment)``, their ``..._ci``
         (``bound`` = low/high) and ``..._standard_error`` from SALib's bootstrap over the
-        rows; coordinate ``kind`` (shock group, belief, copula).
+        rows; coordinate ``kind`` (shock group, belief, copula). The estimates are SALib's,
+        unclipped: in truth ``0 <= first_order <= total``, but an estimate may fall below 0,
+        or first order above total, by sampling error (an input without interactions has
+        the two equal); :func:`mcengine.present.tables.render_indices` says which, and
+        whether within their standard errors.
     """
+    _salib("sobol_indices")  # before the design runs, not after
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     names, kinds, f_a, f_b, f_ab = _saltelli(sc, n_paths, seed)
     shape = (len(names), 3)

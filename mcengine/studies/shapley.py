@@ -207,7 +207,9 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
         "closed_first": (dims, singles),
     }
     method = (
-        "independent inputs: Shapley effects lie between the first-order and total Sobol indices",
+        "independent inputs: in truth each Shapley effect lies between the input's "
+        "first-order and total Sobol indices; estimates from other paths may cross them by "
+        "sampling error, so compare within both standard errors",
         "dependent inputs: Shapley effects apply (Sobol indices would not)",
     )
     return index_dataset(

@@ -11,7 +11,6 @@ evaluation, so the objective moves smoothly with the keys).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -19,9 +18,11 @@ import numpy as np
 import xarray as xr
 from scipy import optimize
 
+from mcengine.checks import did_you_mean
 from mcengine.engine.local import simulate
 from mcengine.errors import InputError
-from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.model.parameters import SECTIONS
+from mcengine.model.scenario import Scenario, load_scenario, toml_value
 from mcengine.model.targets import Target, Targets, load_targets
 from mcengine.numerics import exp_array, log_array
 from mcengine.results.files import atomic_path
@@ -111,7 +112,7 @@ def _table(scenario, targets: Targets, found: list, n_paths: int, seed: int) -> 
             "measured": column(lambda t: t.source.measured),
         },
         attrs={
-            "scenario_name": scenario.name,
+            "scenario_name": scenario.label,
             "seed": np.int64(seed),
             "n_paths": np.int64(n_paths),
             "targets": targets.title,
@@ -151,6 +152,15 @@ def _residuals(targets: Targets, found: list) -> np.ndarray:
     return np.array(out)
 
 
+def _continuous_keys(scenario: Scenario) -> list[str]:
+    return [
+        f"{section}.{f.name}"
+        for section in SECTIONS
+        for f in dataclasses.fields(getattr(scenario, section))
+        if isinstance(getattr(getattr(scenario, section), f.name), float)
+    ]
+
+
 def _bounds(scenario: Scenario, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start values (a belief's: its median) and the keys' valid ranges (open ends moved
     inside by a hair)."""
@@ -160,7 +170,10 @@ def _bounds(scenario: Scenario, keys: list[str]) -> tuple[np.ndarray, np.ndarray
         section, _, name = key.partition(".")
         fields = {f.name: f for f in dataclasses.fields(getattr(scenario, section, None) or object)}
         if name not in fields or not isinstance(getattr(getattr(scenario, section), name), float):
-            raise InputError(f"--fit {key}: not a continuous key of the scenario (section.key)")
+            raise InputError(
+                f"--fit {key}: not a continuous key of the scenario (section.key)"
+                f"{did_you_mean(key, _continuous_keys(scenario))}"
+            )
         valid = fields[name].metadata["range"]
         start.append(
             beliefs[key].point if key in beliefs else getattr(getattr(scenario, section), name)
@@ -252,28 +265,34 @@ def calibrate(
             "n_paths": np.int64(n_paths),
             "cost": float(fitted.cost),
             "evaluations": int(fitted.nfev),
-            "status": str(fitted.message),
+            "status": _STATUS.get(int(fitted.status), str(fitted.message)),
         },
     )
     return best, report
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # a belief, as an inline table
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return repr(float(value))
+#: scipy.optimize.least_squares's status codes, in words for a reader of the fit.
+_STATUS = {
+    0: "not converged: stopped at the evaluation limit",
+    1: "converged: the gradient is flat",
+    2: "converged: the misfit stopped falling",
+    3: "converged: the fitted keys stopped moving",
+    4: "converged: the misfit and the keys stopped changing",
+}
 
 
-def write_calibrated(path: Path, report: xr.Dataset, targets: Targets, fitted: Scenario) -> None:
-    """A scenario file that ``extends`` the original with the fitted keys (a belief as its
-    moved distribution), its header recording the fit, the residuals and the sources
-    (written atomically)."""
+def write_calibrated(
+    path: Path,
+    report: xr.Dataset,
+    targets: Targets,
+    fitted: Scenario,
+    *,
+    extends: str | None = None,
+) -> None:
+    """A scenario file that ``extends`` the original (``extends``: a built-in name or a
+    path relative to ``path``'s folder; default the scenario's name) with the original's
+    overrides and the fitted keys (a belief as its moved distribution), its header
+    recording the fit, the residuals and the sources (written atomically)."""
     beliefs = {b.key: b for b in fitted.beliefs}
     lines = [
         f"# {report.attrs['scenario_name']} calibrated to {report.attrs['targets']}",
@@ -297,12 +316,15 @@ def write_calibrated(path: Path, report: xr.Dataset, targets: Targets, fitted: S
             f"in [{t.interval[0]:g}, {t.interval[1]:g}]; {t.source.publisher} "
             f"{t.source.year}, {t.source.title}"
         )
-    lines += ["", f'extends = "{report.attrs["scenario_name"]}"', ""]
-    sections: dict[str, list[str]] = {}
+    lines += ["", f"extends = {toml_value(extends or fitted.name)}", ""]
+    values = {key: value for key, value in fitted.overrides if key not in report["key"].values}
     for key in report["key"].values:
-        section, name = str(key).split(".")
-        value = beliefs[key].to_table() if key in beliefs else float(report["fitted"].sel(key=key))
-        sections.setdefault(section, []).append(f"{name} = {_toml_value(value)}")
+        fit = beliefs[key].to_table() if key in beliefs else float(report["fitted"].sel(key=key))
+        values[str(key)] = fit
+    sections: dict[str, list[str]] = {}
+    for key, value in values.items():
+        section, name = key.split(".")
+        sections.setdefault(section, []).append(f"{name} = {toml_value(value)}")
     for section, entries in sections.items():
         lines += [f"[{section}]", *entries, ""]
     with atomic_path(path) as tmp:
