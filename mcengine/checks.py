@@ -13,7 +13,7 @@ import numpy as np
 
 from mcengine.errors import InputError
 
-__all__ = ["check_int", "plain_data", "did_you_mean"]
+__all__ = ["check_int", "plain_data", "did_you_mean", "shown"]
 
 
 def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False) -> int:
@@ -26,13 +26,13 @@ def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False
     if count and isinstance(value, float | np.floating) and float(value).is_integer():
         value = int(value)
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise InputError(f"{name} = {_show(value)}, must be an integer in [{lo}, {hi}]")
+        raise InputError(f"{name} = {shown(value)}, must be an integer in [{lo}, {hi}]")
     if not lo <= int(value) <= hi:
         raise InputError(f"{name} = {value}, must be in [{lo}, {hi}]")
     return int(value)
 
 
-def _show(value: object) -> str:
+def shown(value: object) -> str:
     """A value as a message shows it: numbers as Python writes them (``1.5``, not
     ``np.float64(1.5)``), anything else by its ``repr``."""
     if isinstance(value, np.generic):

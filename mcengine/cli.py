@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -31,7 +32,6 @@ from mcengine.engine.local import simulate
 from mcengine.engine.plan import refused_settings
 from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
 from mcengine.errors import (
-    CompileNote,
     InputError,
     MissingExtraError,
     Note,
@@ -39,7 +39,15 @@ from mcengine.errors import (
     ScenarioError,
 )
 from mcengine.extras import require
-from mcengine.model.scenario import builtin_scenarios, builtin_story, load_scenario, parse_override
+from mcengine.jit import COMPILE_LOG
+from mcengine.model.scenario import (
+    builtin_scenarios,
+    builtin_story,
+    file_comments,
+    load_scenario,
+    parse_override,
+)
+from mcengine.present import plots
 from mcengine.present.tables import (
     belief_lines,
     check_to_json,
@@ -195,20 +203,23 @@ class OutputPath(click.ParamType):
         self.suffixes, self.what, self.needs = suffixes, what, needs
 
     def convert(self, value, param, ctx):
-        path = Path(value)
         option = param.opts[0] if param is not None else "path"
+        return self.check(Path(value), option, ctx.command_path if ctx is not None else "")
+
+    def check(self, path: Path, option: str, command: str = "") -> Path:
+        """``path``, if ``command``'s ``option`` can write it; else one line (UserError)."""
         if path.suffix.lower() not in self.suffixes:
-            raise UserError(f"{option} {value}: must end in {self.what}")
+            raise UserError(f"{option} {path}: must end in {self.what}")
         if path.is_dir() and path.suffix.lower() != ZARR_SUFFIX:
-            raise UserError(f"{option} {value}: is a folder; give a file name")
+            raise UserError(f"{option} {path}: is a folder; give a file name")
         if not path.parent.is_dir():
-            raise UserError(f"{option} {value}: folder {path.parent} does not exist")
+            raise UserError(f"{option} {path}: folder {path.parent} does not exist")
         try:
             check_writable(path)
         except OSError as err:
-            raise UserError(f"{option} {value}: cannot write ({err.strerror or err})") from None
-        if self.needs is not None:
-            _need(*self.needs, what=option)
+            raise UserError(f"{option} {path}: cannot write ({err.strerror or err})") from None
+        if self.needs is not None:  # e.g. "mcengine report -o needs matplotlib: pip ..."
+            _need(*self.needs, what=f"{command} {option}".strip())
         return path
 
 
@@ -262,15 +273,16 @@ class OneLineErrors(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         _RUN.reset()
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with _notes():
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as err:
             message = err.format_message()
             if isinstance(err, click.UsageError) and err.ctx is not None:
                 message = f"{err.ctx.command_path}: {message}"
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
-        except MissingExtraError as err:  # where no option could check it first
-            click.echo(f"Error: {err}", err=True)
+        except MissingExtraError as err:  # from the library: its names, in the CLI's words
+            click.echo(f"Error: {option_words(str(err))}", err=True)
             sys.exit(2)
         except click.Abort:
             self._interrupted()
@@ -415,8 +427,6 @@ def _save_plot(make, data, target: Path | None, *, option: str = "--plot") -> No
     """Draw ``make(data)`` into ``target`` and say where (on stderr: stdout may be JSON)."""
     if target is None:
         return
-    from mcengine.present import plots
-
     try:
         plots.save(make(data), target)
     except InputError as err:
@@ -467,8 +477,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
                 elif not quiet and fixed_size:  # a target's total is only its limit
                     _RUN.forecast(done, total)
 
-            with _notes():
-                return run(sc, n_paths, seed, progress=progress, **kwargs)
+            return run(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # InputError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
     except OSError as err:
@@ -620,10 +629,7 @@ def run(
     Exit code 1: a --target-se/--rel-tol target was not met within --max-paths (the results
     are printed all the same).
     """
-    to_zarr = out is not None and out.suffix == ZARR_SUFFIX
-    if to_zarr:
-        _need("zarr", "zarr", what="--out DIR.zarr")
-        _need("dask.array", "zarr", what="--out DIR.zarr")
+    to_zarr = out is not None and out.suffix.lower() == ZARR_SUFFIX
     if workers is not None or scheduler is not None:
         _need("distributed", "dask", what="--workers" if workers is not None else "--scheduler")
     _check_no_effect(
@@ -702,18 +708,17 @@ def run(
     elapsed = time.perf_counter() - started
     table = summarize(ds, portfolio_weights=weights)
     # What can only fail at the end (a full disk) fails after the results are printed.
+    written = None
     try:
         if out is not None:
             try:
-                write_netcdf(ds, out)
+                written = write_netcdf(ds, out)
             except OSError as err:
                 raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
         if plot is not None:
-            from mcengine.present.plots import distributions
-
-            _save_plot(distributions, ds, plot)
+            _save_plot(plots.distributions, ds, plot)
     finally:
-        _report(table, as_json, elapsed, out)
+        _report(table, as_json, elapsed, written)
 
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
@@ -853,13 +858,11 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
     table = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
-    from mcengine.present.plots import waterfall
-
-    _save_plot(waterfall, table, plot)
     if as_json:
         click.echo(_dumps(waterfall_to_json(table)))
     else:
         render_waterfall(table)
+    _save_plot(plots.waterfall, table, plot)  # after the results: a failed write loses none
 
 
 class GridAxis(click.ParamType):
@@ -906,13 +909,11 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
         table = compare_scenarios(resolved, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    from mcengine.present.plots import comparison
-
-    _save_plot(comparison, table, plot)
     if as_json:
         click.echo(_dumps(comparison_to_json(table)))
     else:
         render_comparison(table)
+    _save_plot(plots.comparison, table, plot)
 
 
 @cli.command()
@@ -952,14 +953,12 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
         table = sweep_grid(base, dict(axes), n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    from mcengine.present.plots import sweep_line
-
-    _save_plot(sweep_line, table, plot)
     dim = "|".join(key for key, _ in axes)
     if as_json:
         click.echo(_dumps(comparison_to_json(table, dim)))
     else:
         render_comparison(table, dim)
+    _save_plot(plots.sweep_line, table, plot)
 
 
 _ALLOW_OPTION = click.option(
@@ -998,8 +997,6 @@ def _read(file: Path, allow_unknown_version: bool) -> xr.Dataset:
 @_ALLOW_OPTION
 def plot(file, kind, target, allow_unknown_version) -> None:
     """Draw a figure of a result FILE written by "mcengine run --out"."""
-    from mcengine.present import plots
-
     ds = _read(file, allow_unknown_version)
     if kind in ("distributions", "tornado") and "annual_return" not in ds:
         raise UserError(
@@ -1048,7 +1045,6 @@ def sensitivity(
     """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
     shock groups and the scenario's uncertain keys)."""
     _need("SALib", "sensitivity", what="mcengine sensitivity")
-    from mcengine.present.plots import tornado as tornado_figure
     from mcengine.studies.sensitivity import sobol_indices, tornado
     from mcengine.studies.shapley import shapley_effects
 
@@ -1060,7 +1056,6 @@ def sensitivity(
         shapley = shapley_effects(sc, shapley_paths, used_seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    _save_plot(tornado_figure, table, plot)
     if as_json:
         click.echo(
             _dumps(
@@ -1075,6 +1070,7 @@ def sensitivity(
         render_tornado(table)
         render_indices(indices)
         render_shapley(shapley, sobol=indices)
+    _save_plot(plots.tornado, table, plot)
 
 
 @cli.command()
@@ -1116,8 +1112,13 @@ def sensitivity(
 def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, alpha, step):
     """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
     shock group's EVPPI, with the allocations with and without the information."""
-    from mcengine.studies.voi import value_of_information
+    from mcengine.studies.voi import BATCH_PATHS, BATCHES, value_of_information
 
+    if n_paths < BATCHES * BATCH_PATHS:  # checked before the run, not after it
+        raise UserError(
+            f"-n {n_paths}: voi needs at least {BATCHES * BATCH_PATHS:,} paths ({BATCHES} "
+            f"batches of {BATCH_PATHS} for its standard errors)"
+        )
     ds = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     try:
         table = value_of_information(
@@ -1157,8 +1158,7 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     sc = _load(scenario, overrides)
     try:
         targets = load_targets(targets_file)
-        with _notes():
-            table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
+        table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     if as_json:
@@ -1265,9 +1265,11 @@ def scenarios() -> None:
 @click.argument("scenario")
 @_SET_OPTION
 def show(scenario, overrides) -> None:
-    """Print SCENARIO fully resolved, as TOML; uncertain keys first, as comments, with
-    their 5/50/95% quantiles."""
+    """Print SCENARIO fully resolved, as TOML: the file's own opening comments (its story
+    and sources), the uncertain keys as comments with their 5/50/95% quantiles, then every
+    key with its meaning and range."""
     sc = _load(scenario, overrides)
+    click.echo(file_comments(scenario), nl=False)  # the file's story and sources, kept
     lines = belief_lines(sc)
     if lines:
         click.echo("# uncertain keys (drawn once per path):")
@@ -1310,14 +1312,16 @@ def summarize_cmd(file, as_json, allow_unknown_version) -> None:
         render_summary(table)
 
 
+_BENCH_OUTPUT = OutputPath(".json", what=".json")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report only.")
 @click.option(
     "--output",
-    default="bench-results.json",
-    show_default=True,
-    type=OutputPath(".json", what=".json"),
-    help="Where to write the JSON report of the full suite.",
+    default=None,
+    type=_BENCH_OUTPUT,
+    help="Where to write the JSON report of the full suite [default: bench-results.json].",
 )
 @click.option("--quick", is_flag=True, help="Tenfold smaller sizes (a smoke run).")
 @click.option(
@@ -1354,6 +1358,7 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
         return
     from mcengine.bench import suite
 
+    output = output or _BENCH_OUTPUT.check(Path("bench-results.json"), "--output")
     args = (
         ["--output", str(output)] + (["--json"] if as_json else []) + (["--quick"] if quick else [])
     )
@@ -1362,23 +1367,40 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
 
 @contextlib.contextmanager
 def _notes():
-    """Print the library's :class:`~mcengine.errors.Note` warnings as plain one-line notes
-    on stderr (no file name, no source line) as they come; pass other warnings on."""
-    with warnings.catch_warnings():
+    """For the whole command: print the library's :class:`~mcengine.errors.Note` warnings
+    as plain one-line notes on stderr (no file name, no source line) as they come, and its
+    compile notices (:data:`mcengine.jit.COMPILE_LOG`) as plain lines before the wait; pass
+    other warnings on."""
+    with warnings.catch_warnings(), _compile_notices():
         warnings.simplefilter("always", Note)
         passed_on = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if not issubclass(category, Note):
-                passed_on(message, category, filename, lineno, file, line)
-            elif issubclass(category, CompileNote):  # said before a wait, at once
-                _RUN.compiled = True
-                click.echo(str(message), err=True)
-            else:
+            if issubclass(category, Note):
                 click.echo(f"note: {message}", err=True)
+            else:
+                passed_on(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
         yield
+
+
+class _CompileNotice(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _RUN.compiled = True
+        click.echo(record.getMessage(), err=True)
+
+
+@contextlib.contextmanager
+def _compile_notices():
+    handler, propagate = _CompileNotice(), COMPILE_LOG.propagate
+    COMPILE_LOG.addHandler(handler)
+    COMPILE_LOG.propagate = False  # said once, by this handler
+    try:
+        yield
+    finally:
+        COMPILE_LOG.removeHandler(handler)
+        COMPILE_LOG.propagate = propagate
 
 
 def _dumps(doc) -> str:

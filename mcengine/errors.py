@@ -7,7 +7,6 @@ __all__ = [
     "ScenarioError",
     "ResultFileError",
     "Note",
-    "CompileNote",
     "MissingExtraError",
 ]
 
@@ -16,11 +15,6 @@ class Note(UserWarning):
     """A remark about a run worth knowing, not an error (e.g. a Sobol sample that is not a
     power of two). Library users get a warning of this class; the CLI prints one plain line,
     ``note: ...``."""
-
-
-class CompileNote(Note):
-    """The next call compiles a Numba kernel for this kind of run (seconds to a minute),
-    said before the wait; the machine code is cached, so it happens once per machine."""
 
 
 class InputError(ValueError):

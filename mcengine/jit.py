@@ -16,14 +16,13 @@ compilation flags live here and nowhere else.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
 import numba
 import numba.core.imputils
 from numba.core.typing.typeof import Purpose, typeof
-
-from mcengine.errors import CompileNote
 
 __all__ = [
     "kernel",
@@ -33,6 +32,7 @@ __all__ = [
     "fastmath_flags",
     "is_cached",
     "say_if_compiling",
+    "COMPILE_LOG",
 ]
 
 prange = numba.prange
@@ -97,14 +97,16 @@ def _compiles(dispatcher, args: tuple) -> bool:
 
 
 def say_if_compiling(dispatcher, args: tuple, what: str, wait: str) -> None:
-    """Warn (:class:`~mcengine.errors.CompileNote`) before a call that compiles ``what``, with
-    the expected ``wait``: the CLI prints it at once as a line, a library user sees it once."""
+    """Log (logger ``mcengine``, level WARNING) before a call that compiles ``what``, with
+    the expected ``wait``. A log record, not a warning: a library user sees the line on
+    stderr (Python's last-resort handler) and a test suite that turns warnings into errors
+    still runs; the CLI prints it as a plain line. The code is cached, so once per machine."""
     if _compiles(dispatcher, args):
-        warnings.warn(
-            f"compiling {what} (first run of this kind only, {wait})...",
-            CompileNote,
-            stacklevel=3,
-        )
+        COMPILE_LOG.warning("compiling %s (first run of this kind only, %s)...", what, wait)
+
+
+#: Where compile notices go (the CLI attaches its own handler while a command runs).
+COMPILE_LOG = logging.getLogger("mcengine")
 
 
 # Tuples indexed by IntEnum members, as arrays are (``k[C.DT]`` on the coefficient tuple):

@@ -132,7 +132,11 @@ def test_contradicting_attributes_are_refused_in_one_line(tmp_path, written, edi
             "MODEL.md v2",
             "model = 'MODEL.md v2', not a model this mcengine ({}) knows ('1' or 'MODEL.md v1')",
         ),
-        ("mcengine_version", "9.9.9", "mcengine_version = '9.9.9', newer than this mcengine ({})"),
+        (
+            "mcengine_version",
+            "9.9.9",
+            "mcengine_version = '9.9.9', a newer release than this mcengine ({})",
+        ),
         ("mcengine_version", "banana", "mcengine_version = 'banana', not a version number"),
     ],
     ids=["numerics", "numerics_text", "model", "newer", "not_a_version"],
@@ -153,8 +157,9 @@ def test_unknown_versions_are_refused_unless_allowed(tmp_path, written, name, va
         lambda ds: ds.attrs.pop("numerics"),  # numerics 1 results did not record it
         set_attribute("mcengine_version", "1.0.0"),
         set_attribute("mcengine_version", mcengine.__version__ + ".dev3+g1234"),
+        set_attribute("mcengine_version", ".".join(mcengine.__version__.split(".")[:2]) + ".9"),
     ],
-    ids=["old_model", "numerics_2", "numerics_1", "older", "same_release"],
+    ids=["old_model", "numerics_2", "numerics_1", "older", "same_release", "newer_patch"],
 )
 def test_known_versions_are_read(tmp_path, written, edit):
     read_result(tamper(written, tmp_path / "old.nc", edit))

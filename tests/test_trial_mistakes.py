@@ -373,6 +373,7 @@ OTHER_COMMANDS = [
     ),
     _m("compare_same", "compare base base", "['base', 'base']", "distinct names"),
     _m("voi_alpha", "voi --alpha 1.5", "--alpha", "1.5"),
+    _m("voi_too_few_paths", "voi -n 500", "-n 500", "at least 1,000 paths"),
     _m("sobol_paths_zero", "sensitivity --sobol-paths 0", "--sobol-paths", "0"),
     _m("explain_typo", "explain bsae", "bsae", "did you mean base"),
     _m("show_typo", "show trainig_bust", "trainig_bust", "did you mean training_bust"),

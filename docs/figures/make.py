@@ -10,8 +10,9 @@ has changed since: redraw them all (about 10 s on two cores) and commit the PNGs
 
 The code version is a SHA-256 over what decides a figure's pixels: the source of
 ``mcengine/present/plots.py`` and of this script, the labels the figures print (the
-waterfall's parts, the tornado's inputs) and the numerics version of the results (which
-changes whenever the same seed gives different numbers). A figure that is redrawn from
+waterfall's parts, the tornado's inputs), the values of the scenarios drawn, and the
+numerics version of the results (which changes whenever the same seed gives different
+numbers). A figure that is redrawn from
 unchanged code is the same, byte for byte.
 """
 
@@ -45,7 +46,10 @@ def code_version() -> str:
     digest = hashlib.sha256()
     for source in (Path(plots.__file__), Path(__file__)):
         digest.update(source.read_bytes().replace(b"\r\n", b"\n"))
-    words = (NUMERICS, sorted(PART_LABELS.items()), sorted(LABELS.items()))
+    from mcengine import load_scenario
+
+    scenarios = [(n, load_scenario(n).to_dict()) for n in sorted({s for s, _ in FIGURES.values()})]
+    words = (NUMERICS, sorted(PART_LABELS.items()), sorted(LABELS.items()), scenarios)
     digest.update(repr(words).encode())
     return digest.hexdigest()
 

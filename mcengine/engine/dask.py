@@ -158,14 +158,21 @@ def _guarded(script: str, line: int) -> bool:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return True
     for node in ast.walk(tree):
-        test = node.test if isinstance(node, ast.If) else None
-        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
-            continue
-        sides = {ast.unparse(test.left), ast.unparse(test.comparators[0])}
-        main_test = isinstance(test.ops[0], ast.Eq) and sides == {"__name__", "'__main__'"}
-        if main_test and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line):
+        if not isinstance(node, ast.If) or not any(map(_is_main_test, ast.walk(node.test))):
+            continue  # the test may be part of a larger one: `__name__ == "__main__" and ...`
+        if node.body[0].lineno <= line <= (node.body[-1].end_lineno or line):
             return True
     return False
+
+
+def _is_main_test(node) -> bool:
+    """Whether ``node`` is ``__name__ == "__main__"`` (either way round)."""
+    import ast
+
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return False
+    sides = {ast.unparse(node.left), ast.unparse(node.comparators[0])}
+    return isinstance(node.ops[0], ast.Eq) and sides == {"__name__", "'__main__'"}
 
 
 @contextlib.contextmanager

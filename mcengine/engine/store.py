@@ -229,7 +229,7 @@ def write_zarr(
     for module in ("zarr", "dask.array"):  # the store's template is dask arrays
         _require(module)
     n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
-    if target.suffix != ZARR_SUFFIX:
+    if target.suffix.lower() != ZARR_SUFFIX:
         raise InputError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
     if not target.parent.is_dir():
         raise OSError(f"{target}: folder {target.parent} does not exist")

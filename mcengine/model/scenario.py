@@ -44,6 +44,7 @@ __all__ = [
     "load_scenario",
     "builtin_scenarios",
     "builtin_story",
+    "file_comments",
     "parse_override",
     "toml_value",
 ]
@@ -173,7 +174,10 @@ class Scenario:
         if "dependence" in doc:
             tables.append(_toml_table("[dependence]", doc["dependence"], None))
         tables += [_toml_table("[[stress]]", shock, Stress) for shock in doc.get("stress", [])]
-        head = f"# scenario: {self.name}\n# each key: what it means; its valid range\n"
+        head = f"# scenario: {self.label}\n" + "".join(
+            f"#   {line}\n" for line in self.overrides_toml().splitlines()
+        )
+        head += "# each key: what it means; its valid range\n"
         return head + "".join(f"\n{table}" for table in tables)
 
     @classmethod
@@ -238,6 +242,18 @@ def builtin_scenarios() -> list[str]:
     """Names of the built-in scenarios, ``base`` first."""
     names = sorted(p.stem for p in builtin_dir().glob("*.toml"))
     return sorted(names, key=lambda n: n != "base")
+
+
+def file_comments(name_or_path: str | Path) -> str:
+    """The comment block that opens a scenario file (a built-in's story and the public
+    facts behind its numbers), as written: what ``mcengine show`` keeps of the file."""
+    path, _ = _locate(name_or_path)
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(f"{line}\n" for line in lines)
 
 
 def builtin_story(name: str) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
-from mcengine.checks import check_int
+from mcengine.checks import check_int, shown
 from mcengine.errors import InputError, ResultFileError
 from mcengine.extras import require
 from mcengine.numerics import NUMERICS
@@ -361,18 +361,18 @@ def _check_versions(ds: xr.Dataset, source: str) -> None:
     if numerics is not None and not (known and 1 <= numerics <= NUMERICS):
         _unknown(
             source,
-            f"numerics = {_shown(numerics)}, not a numerics version {this} knows (1 to {NUMERICS})",
+            f"numerics = {shown(numerics)}, not a numerics version {this} knows (1 to {NUMERICS})",
         )
     model = ds.attrs.get("model")
     if model is not None and not (isinstance(model, str) and model in KNOWN_MODELS):
         choices = " or ".join(repr(m) for m in KNOWN_MODELS)
-        _unknown(source, f"model = {_shown(model)}, not a model {this} knows ({choices})")
+        _unknown(source, f"model = {shown(model)}, not a model {this} knows ({choices})")
     written = ds.attrs["mcengine_version"]
     release = _release(written)
     if release is None:
-        _unknown(source, f"mcengine_version = {_shown(written)}, not a version number")
-    if release > _release(__version__):
-        _unknown(source, f"mcengine_version = {written!r}, newer than {this}")
+        _unknown(source, f"mcengine_version = {shown(written)}, not a version number")
+    if release[:2] > _release(__version__)[:2]:  # a patch release writes the same format
+        _unknown(source, f"mcengine_version = {written!r}, a newer release than {this}")
 
 
 def _unknown(source: str, what: str) -> NoReturn:
@@ -390,9 +390,6 @@ def _release(version: object) -> tuple[int, ...] | None:
     return tuple(numbers)
 
 
-def _shown(value: object) -> str:
-    """An attribute as a message shows it: ``99``, ``'banana'`` (not ``np.int64(99)``)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def read_result(path: str | Path, *, allow_unknown_version: bool = False) -> xr.Dataset:

@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 SAMPLERS = ("pseudo", "antithetic", "sobol")
+#: Paths a replicate must hold whole multiples of: antithetic pairs.
+_PAIR = {"pseudo": 1, "antithetic": 2, "sobol": 1}
 DEFAULT_REPLICATES = 16
 _TINY = 2.0**-53
 
@@ -49,7 +51,7 @@ def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
         raise InputError(f"replicates = {replicates!r}, must be an integer of at least 2")
     group = n_paths // replicates
-    unit = 2 if sampler == "antithetic" else 1
+    unit = _PAIR[sampler]
     if n_paths % replicates or group % unit or group < 2:
         pairs = " times 2 (whole antithetic pairs)" if unit == 2 else ""
         raise InputError(
@@ -71,11 +73,10 @@ def fitting_paths(n_paths: int, sampler: str, replicates: int = DEFAULT_REPLICAT
     replicate. Used to shrink fixed workloads (``bench --quick``); at least one valid size."""
     if sampler == "pseudo":
         return max(n_paths, 1)
-    unit = 2 * replicates if sampler == "antithetic" else replicates
-    if sampler == "antithetic":
-        return max(n_paths // unit, 1) * unit
-    per_replicate = max(n_paths // replicates, 2)
-    return replicates * 2 ** (per_replicate.bit_length() - 1)
+    per_replicate = max(n_paths // replicates, 2)  # check_sampler's rules: at least 2,
+    if sampler == "antithetic":  # whole pairs
+        return replicates * (per_replicate - per_replicate % _PAIR[sampler])
+    return replicates * 2 ** (per_replicate.bit_length() - 1)  # a power of 2 (no note)
 
 
 def sobol_draws(seed: int, replicate: int, n_steps: int, start: int, count: int) -> np.ndarray:

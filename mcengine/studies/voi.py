@@ -40,6 +40,10 @@ _DISCRETE = 32
 _KNOTS = 8  # interior knots of the regression spline, at quantiles of theta's rank
 
 
+#: Sub-ensembles for the batch-means standard errors, and the fewest paths one may have.
+BATCHES = 10
+BATCH_PATHS = 100
+
 def allocation_grid(step: float) -> np.ndarray:
     """Every long-only allocation over three segments with weights on multiples of
     ``step`` (``1 / step`` an integer), ``(K, 3)``: the corners (all in one segment)
@@ -141,7 +145,7 @@ def value_of_information(
     alpha: float = 0.95,
     step: float = 0.05,
     bin_paths: int = 2000,
-    batches: int = 10,
+    batches: int = BATCHES,
 ) -> xr.Dataset:
     """EVPI and each input's EVPPI for an allocator over the three segments.
 
@@ -162,8 +166,11 @@ def value_of_information(
     if not 0.5 <= alpha < 1:
         raise InputError(f"alpha = {alpha!r}, must be in [0.5, 1)")
     returns = np.asarray(ds["annual_return"].values, dtype=float)
-    if not 2 <= batches <= returns.shape[0] // 100:
-        raise InputError(f"batches = {batches!r}, must be in [2, paths / 100]")
+    if not 2 <= batches <= returns.shape[0] // BATCH_PATHS:
+        raise InputError(
+            f"batches = {batches!r} with {returns.shape[0]:,} paths, must be in [2, paths / "
+            f"{BATCH_PATHS}]: the standard errors need at least {BATCH_PATHS} paths a batch"
+        )
     weights = allocation_grid(step)
     spec = (objective, float(risk_aversion), float(alpha), int(bin_paths))
     columns, names = [ds["inputs"].values], [str(v) for v in ds["input"].values]
