@@ -285,20 +285,28 @@ def test_check_figures_show_the_digits_their_error_supports(value, error, shown)
 
 
 @pytest.mark.parametrize(
-    ("description", "unit"),
+    ("fields", "unit"),
     [
-        ("median of training_cost a year, years 0-1", "× a year"),
-        ("0.9 quantile of demand a year, years 2-5", "× a year"),
-        ("median of open_share, year 0", "fraction"),
-        ("mean of demand, year 3", "× year 0"),
-        ("median of capex, year 2", "model units"),
-        ("share of paths of demand a year in [5, 9], years 0-1", "share of paths"),
-        ("scenario value of inference.useful_life", "key value"),
+        ({"observable": "training_cost", "years": (0, 1)}, "× a year"),
+        ({"observable": "demand", "years": (2, 5), "statistic": "quantile", "q": 0.9}, "× a year"),
+        ({"observable": "open_share", "years": (0,)}, "fraction"),
+        ({"observable": "demand", "years": (3,), "statistic": "mean"}, "× year 0"),
+        ({"observable": "capex", "years": (2,)}, "model units"),
+        (
+            {
+                "observable": "demand",
+                "years": (0, 1),
+                "statistic": "probability",
+                "between": (5, 9),
+            },
+            "share of paths",
+        ),
+        ({"parameter": "inference.useful_life"}, "key value"),
     ],
 )
-def test_check_figures_state_their_unit(description, unit):
-    from mcengine.present.tables import target_unit
+def test_check_figures_state_their_unit(fields, unit):
+    from mcengine.model.targets import Source, Target
 
-    row = xr.Dataset(coords={"description": description})
-    assert target_unit(row) == unit
-    assert target_unit(row.assign_coords(unit="tokens/year")) == "tokens/year"
+    source = Source(title="t", publisher="p", year=2025, measured="m")
+    target = Target(name="x", label="x", interval=(0.0, 1.0), source=source, **fields)
+    assert target.unit == unit

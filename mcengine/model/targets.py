@@ -60,6 +60,14 @@ _TARGET_FIELDS = {
 }  # fmt: skip
 
 
+#: Observables that are fractions, and those indexed to 1 at year 0 (the rest are levels).
+FRACTION_OBSERVABLES = ("open_share", "utilisation")
+RELATIVE_OBSERVABLES = (
+    "training_cost", "demand", "token_price", "wealth_applications", "wealth_inference",
+    "wealth_training",
+)  # fmt: skip
+
+
 class TargetsError(InputError):
     """A targets file, or one of its targets, is invalid."""
 
@@ -92,6 +100,22 @@ class Target:
     between: tuple[float, float] | None = None
     rule: str = "within"
     mapping: str = ""
+
+    @property
+    def unit(self) -> str:
+        """The unit of the model's figure and of the interval: ``× a year`` (a growth
+        target's annual factor), ``share of paths``, ``fraction``, ``× year 0`` (an
+        observable indexed to 1 at year 0), ``model units`` (a level) or ``key value`` (a
+        scenario key, in its own unit)."""
+        if self.parameter is not None:
+            return "key value"
+        if self.statistic == "probability":
+            return "share of paths"
+        if len(self.years) > 1:
+            return "× a year"
+        if self.observable in FRACTION_OBSERVABLES:
+            return "fraction"
+        return "× year 0" if self.observable in RELATIVE_OBSERVABLES else "model units"
 
     def describe(self) -> str:
         """``median of token_price growth, years 0-1`` and the like."""

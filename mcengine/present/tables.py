@@ -809,13 +809,7 @@ def _figure(value: float) -> str:
 
 #: Observables whose level is a fraction, and those whose level is relative to year 0
 #: (docs/calibration.md, "The observables"); any other level is in the model's units.
-_FRACTION_OBSERVABLES = ("open_share", "utilisation")
-_RELATIVE_OBSERVABLES = (
-    "training_cost", "demand", "token_price", "wealth_applications", "wealth_inference",
-    "wealth_training",
-)  # fmt: skip
-
-#: What each unit means, in the check table's caption.
+#: What each unit of :attr:`mcengine.model.targets.Target.unit` means, in the caption.
 _UNIT_NOTES = {
     "× a year": "× a year: the yearly growth factor, 0.35 for 65% less a year",
     "× year 0": "× year 0: relative to today",
@@ -828,24 +822,8 @@ _UNIT_NOTES = {
 
 def target_unit(row: xr.Dataset) -> str:
     """The unit of one target's model figure and interval (a row of
-    :func:`mcengine.studies.validation.check`): its ``unit`` coordinate where the Dataset
-    has one, else read off what it measures (``description``, in the forms of
-    :meth:`mcengine.model.targets.Target.describe`): ``× a year`` (a growth target's
-    annual factor), ``share of paths``, ``fraction``, ``× year 0``, ``model units`` (a
-    level) or ``key value`` (a scenario key, in its own unit)."""
-    if "unit" in row.coords:
-        return str(row["unit"].values)
-    text = str(row["description"].values)
-    if text.startswith("scenario value of "):
-        return "key value"
-    if text.startswith("share of paths"):
-        return "share of paths"
-    if ", years " in text:
-        return "× a year"
-    observable = text.split(" of ", 1)[-1].split(",")[0].split(" in [")[0]
-    if observable in _FRACTION_OBSERVABLES:
-        return "fraction"
-    return "× year 0" if observable in _RELATIVE_OBSERVABLES else "model units"
+    :func:`mcengine.studies.validation.check`; :attr:`mcengine.model.targets.Target.unit`)."""
+    return str(row["unit"].values)
 
 
 def target_cell(value: float, error: float) -> str:

@@ -390,8 +390,6 @@ def _release(version: object) -> tuple[int, ...] | None:
     return tuple(numbers)
 
 
-
-
 def read_result(path: str | Path, *, allow_unknown_version: bool = False) -> xr.Dataset:
     """Open an mcengine result (per-path, or a summary) and check it: a netCDF file
     (loaded), or a Zarr store of ``mcengine run --out DIR.zarr`` (opened lazily).

@@ -104,6 +104,7 @@ def _table(scenario, targets: Targets, found: list, n_paths: int, seed: int) -> 
             "target": [t.name for t in ts],
             "label": column(lambda t: t.label),
             "description": column(lambda t: t.describe()),
+            "unit": column(lambda t: t.unit),
             "rule": column(lambda t: t.rule),
             "mapping": column(lambda t: t.mapping),
             "source_title": column(lambda t: t.source.title),

@@ -44,6 +44,7 @@ _KNOTS = 8  # interior knots of the regression spline, at quantiles of theta's r
 BATCHES = 10
 BATCH_PATHS = 100
 
+
 def allocation_grid(step: float) -> np.ndarray:
     """Every long-only allocation over three segments with weights on multiples of
     ``step`` (``1 / step`` an integer), ``(K, 3)``: the corners (all in one segment)
