@@ -13,7 +13,7 @@ import numpy as np
 
 from mcengine.errors import InputError
 
-__all__ = ["check_int", "plain_data", "did_you_mean", "shown"]
+__all__ = ["check_int", "plain_data", "closest", "did_you_mean", "shown"]
 
 
 def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False) -> int:
@@ -56,10 +56,16 @@ def plain_data(value: object) -> object:
     return value
 
 
+def closest(word: object, options: list[str]) -> str | None:
+    """The option closest to a mistyped ``word``, or ``None`` when none is close."""
+    if not isinstance(word, str):
+        return None
+    hint = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return hint[0] if hint else None
+
+
 def did_you_mean(word: object, options: list[str], prefix: str = "") -> str:
     """``"; did you mean PREFIXoption?"`` for the option closest to a mistyped ``word``, or
     ``""`` when none is close: the one suggestion every "must be one of" message adds."""
-    if not isinstance(word, str):
-        return ""
-    hint = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean {prefix}{hint[0]}?" if hint else ""
+    hint = closest(word, options)
+    return f"; did you mean {prefix}{hint}?" if hint else ""

@@ -217,10 +217,15 @@ class OutputPath(click.ParamType):
         try:
             check_writable(path)
         except OSError as err:
-            raise UserError(f"{option} {path}: cannot write ({err.strerror or err})") from None
+            raise _write_error(f"{option} {path}", err) from None
         if self.needs is not None:  # e.g. "mcengine report -o needs matplotlib: pip ..."
             _need(*self.needs, what=f"{command} {option}".strip())
         return path
+
+
+def _write_error(where: str, err: OSError) -> UserError:
+    """``WHERE: cannot write (REASON)``: one line for an output that cannot be written."""
+    return UserError(f"{where + ': ' if where else ''}cannot write ({err.strerror or err})")
 
 
 def _need(module: str, extra: str, *, what: str) -> None:
@@ -232,7 +237,7 @@ def _need(module: str, extra: str, *, what: str) -> None:
 
 
 #: Figures are written as PNG or SVG (mcengine.present.plots.save), with matplotlib.
-_FIGURE = OutputPath(".png", ".svg", what=".png or .svg", needs=("matplotlib", "plot"))
+_FIGURE = OutputPath(*plots.FORMATS, what=" or ".join(plots.FORMATS), needs=("matplotlib", "plot"))
 
 
 class Seed(click.ParamType):
@@ -432,7 +437,7 @@ def _save_plot(make, data, target: Path | None, *, option: str = "--plot") -> No
     except InputError as err:
         raise UserError(f"{option} {target}: {err}") from None
     except OSError as err:
-        raise UserError(f"{option} {target}: cannot write ({err.strerror or err})") from None
+        raise _write_error(f"{option} {target}", err) from None
     click.echo(f"wrote {target}", err=True)
 
 
@@ -462,8 +467,8 @@ def _simulation_options(func):
 
 
 def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwargs):
-    """Load, say "compiling..." when needed, ``run`` (simulate) with a progress bar; errors
-    exit 2."""
+    """Load, ``run`` (simulate) with a progress bar (or, without a terminal, a forecast of a
+    long run); errors exit 2. The engine says "compiling..." itself (:func:`_notes`)."""
     sc = _load(scenario, overrides)
     fixed_size = kwargs.get("target_se") is None and kwargs.get("rel_tol") is None
     _RUN.done, _RUN.total = 0, n_paths
@@ -482,8 +487,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
         raise UserError(str(err)) from None
     except OSError as err:
         target = kwargs.get("target")
-        where = f"--out {target}: " if target is not None else ""
-        raise UserError(f"{where}cannot write ({err.strerror or err})") from None
+        raise _write_error(f"--out {target}" if target is not None else "", err) from None
 
 
 @cli.command()
@@ -714,7 +718,7 @@ def run(
             try:
                 written = write_netcdf(ds, out)
             except OSError as err:
-                raise UserError(f"--out {out}: cannot write ({err.strerror or err})") from None
+                raise _write_error(f"--out {out}", err) from None
         if plot is not None:
             _save_plot(plots.distributions, ds, plot)
     finally:
@@ -1214,7 +1218,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     try:
         write_calibrated(target, report, targets, fitted, extends=parent)
     except OSError as err:
-        raise UserError(f"--out {target}: cannot write ({err.strerror or err})") from None
+        raise _write_error(f"--out {target}", err) from None
     click.echo(f"wrote {target}")
 
 
@@ -1250,7 +1254,7 @@ def report(scenarios, target, n_paths, seed, targets_file) -> None:
     except ValueError as err:
         raise UserError(str(err)) from None
     except OSError as err:
-        raise UserError(f"-o {target}: cannot write ({err.strerror or err})") from None
+        raise _write_error(f"-o {target}", err) from None
     click.echo(f"wrote {target}")
 
 

@@ -30,7 +30,6 @@ __all__ = [
     "parallel_kernel",
     "prange",
     "fastmath_flags",
-    "is_cached",
     "say_if_compiling",
     "COMPILE_LOG",
 ]
@@ -68,22 +67,10 @@ def parallel_kernel(func):
     return numba.njit(parallel=True, **_FLAGS)(func)
 
 
-def is_cached(dispatcher) -> bool:
-    """Whether ``dispatcher`` has machine code in the on-disk cache for this source and CPU.
-
-    Used to say "compiling..." before a cold start. It reads Numba's cache index (a private
-    API), so any surprise counts as cached: the worst case is a missing notice.
-    """
-    try:
-        return bool(dispatcher._cache._cache_file._load_index())
-    except Exception:
-        return True
-
-
 def _compiles(dispatcher, args: tuple) -> bool:
     """Whether calling ``dispatcher(*args)`` compiles: no machine code for these argument
-    types in memory or in the on-disk cache (whose index is a private API: any surprise
-    counts as compiled, so the worst case is a missing notice)."""
+    types in memory or in the on-disk cache. It reads Numba's cache index (a private API),
+    so any surprise counts as compiled: the worst case is a missing notice."""
     if not hasattr(dispatcher, "overloads"):  # NUMBA_DISABLE_JIT: a plain function
         return False
     try:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mcengine.checks import check_int
 from mcengine.errors import InputError
-from mcengine.jit import is_cached, say_if_compiling
+from mcengine.jit import say_if_compiling
 from mcengine.kernel.beliefs import draw_values
 from mcengine.kernel.coefficients import (
     C,
@@ -47,7 +47,6 @@ __all__ = [
     "ProgressCallback",
     "KernelInputs",
     "OverflowTally",
-    "needs_compile",
     "numba_threads",
     "check_memory",
 ]
@@ -72,11 +71,6 @@ _OVERFLOW_CAUSES = {
 }
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def needs_compile() -> bool:
-    """Whether the next :func:`simulate` in this process compiles the kernel (tens of s)."""
-    return not simulate_paths.signatures and not is_cached(simulate_paths)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from mcengine.engine.chunks import (
     MAX_PATHS,
     ProgressCallback,
     check_memory,
-    needs_compile,
     numba_threads,
 )
 from mcengine.engine.plan import RunPlan
@@ -31,7 +30,7 @@ from mcengine.results.dataset import attach_years, run_attributes, to_dataset
 from mcengine.rng.samplers import DEFAULT_REPLICATES
 from mcengine.stats.fan import attach as attach_fan
 
-__all__ = ["simulate", "run_local", "RunPlan", "StoppingRule", "needs_compile", "MAX_PATHS"]
+__all__ = ["simulate", "run_local", "RunPlan", "StoppingRule", "MAX_PATHS"]
 
 
 def simulate(

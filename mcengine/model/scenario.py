@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mcengine.checks import did_you_mean, plain_data
+from mcengine.checks import closest, did_you_mean, plain_data
 from mcengine.errors import ScenarioError
 from mcengine.model.beliefs import Belief, Beliefs, Dependence
 from mcengine.model.parameters import (
@@ -257,11 +257,9 @@ def file_comments(name_or_path: str | Path) -> str:
 
 
 def builtin_story(name: str) -> str:
-    """The one-line story of a built-in scenario (the first comment line of its file)."""
-    for line in (builtin_dir() / f"{name}.toml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-    return ""
+    """The one-line story of a built-in scenario (the first line of its opening comments)."""
+    first = file_comments(name).partition("\n")[0]
+    return first.lstrip("#").strip()
 
 
 def load_scenario(
@@ -318,7 +316,7 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str]:
         names = builtin_scenarios()
         raise ScenarioError(
             f'scenario = "{plain(text)}", must be a built-in ({", ".join(names)}) or a path to a '
-            f".toml file{_suggest(text, names)}"
+            f".toml file{did_you_mean(text, names)}"
         )
     return path, text
 
@@ -392,7 +390,7 @@ def _resolve(path: Path, chain: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     else:
         raise ScenarioError(
             f"{label}: extends = {parent!r}, must be one of {', '.join(names)}, or a .toml "
-            f"file (relative to this one){_suggest(parent, names)}".replace("'", '"')
+            f"file (relative to this one){did_you_mean(parent, names)}".replace("'", '"')
         )
     key = _identity(parent_path)
     if key in (k for k, _ in chain):
@@ -452,7 +450,8 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
             )
         if section not in SECTIONS:
             raise ScenarioError(
-                f"{source}: unknown section [{plain(section)}]{_suggest(section, list(SECTIONS))}"
+                f"{source}: unknown section [{plain(section)}]"
+                f"{did_you_mean(section, list(SECTIONS))}"
             )
         if not isinstance(values, Mapping):
             raise ScenarioError(f"{source}: {section} must be a table of keys, not a value")
@@ -461,7 +460,7 @@ def _check_names(mapping: Mapping[str, Any], source: str) -> None:
             if key not in keys:
                 raise ScenarioError(
                     f"{source}: unknown key {section}.{plain(key)}"
-                    f"{_suggest(key, keys, prefix=section + '.')}"
+                    f"{did_you_mean(key, keys, prefix=section + '.')}"
                 )
 
 
@@ -474,19 +473,15 @@ def _check_stress_names(tables: Any, source: str) -> None:
             if key not in keys:
                 raise ScenarioError(
                     f"{source}: unknown key stress[{i}].{plain(key)}"
-                    f"{_suggest(key, keys, prefix=f'stress[{i}].')}"
+                    f"{did_you_mean(key, keys, prefix=f'stress[{i}].')}"
                 )
-
-
-_suggest = did_you_mean
 
 
 def _section_of(key: str) -> str:
     """The did-you-mean of a key written outside its section: its ``section.key``."""
-    names = {f.name: s for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
-    hint = key if key in names else did_you_mean(key, list(names)).removeprefix("; ")
-    hint = hint.removeprefix("did you mean ").removesuffix("?")
-    return f"; did you mean {names[hint]}.{hint}?" if hint in names else ""
+    sections = {f.name: s for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+    hint = key if key in sections else closest(key, list(sections))
+    return f"; did you mean {sections[hint]}.{hint}?" if hint else ""
 
 
 def _override_keys(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -61,12 +61,10 @@ class SummaryTable:
         printer.text(repr(self))
 
     def _repr_html_(self) -> str:
-        from mcengine.present.html import _summary_table
-        from mcengine.present.tables import _title
+        from mcengine.present.html import summary_table
+        from mcengine.present.tables import run_title
 
-        return (
-            f"<p><b>{html.escape(_title(self.summary.attrs))}</b></p>{_summary_table(self.summary)}"
-        )
+        return f"<p><b>{html.escape(run_title(self.summary.attrs))}</b></p>{summary_table(self.summary)}"
 
 
 @xr.register_dataset_accessor("mcengine")

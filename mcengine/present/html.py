@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:  # imported by the first figure; needs mcengine[plot]
     plt = LazyModule(pyplot)
 
-__all__ = ["render_report", "SECTIONS"]
+__all__ = ["render_report", "summary_table", "SECTIONS"]
 
 SECTIONS = ("summary", "waterfall", "distributions", "fan chart", "comparison", "tornado")
 
@@ -43,7 +43,7 @@ def _svg(fig: plt.Figure) -> str:
     return text[text.index("<svg") :]  # drop the XML prologue: the SVG is inline
 
 
-def _summary_table(table: xr.Dataset) -> str:
+def summary_table(table: xr.Dataset) -> str:
     segments = [str(s) for s in table["segment"].values]
     head = "".join(f"<th>{html.escape(s)}</th>" for s in segments)
     rows = []
@@ -128,7 +128,7 @@ def render_report(
     parts = []
     for scenario_name, ds, table in runs:
         name = html.escape(scenario_name)
-        parts.append(f"<h2 id='summary-{name}'>Summary: {name}</h2>{_summary_table(table)}")
+        parts.append(f"<h2 id='summary-{name}'>Summary: {name}</h2>{summary_table(table)}")
         parts.append(
             f"<h2 id='waterfall-{name}'>Weighing versus voting: {name}</h2>"
             f"{_svg(plots.waterfall(table))}"

@@ -37,6 +37,7 @@ __all__ = [
     "check_to_json",
     "target_cell",
     "target_unit",
+    "run_title",
     "render_calibration",
     "voi_to_json",
     "indices_to_json",
@@ -145,7 +146,7 @@ def render_summary(
         "annual returns and probabilities in %; ± is one Monte Carlo standard error, in "
         "percentage points" + (f" ({how})" if how else "")
     )
-    grid = _segment_grid(table["segment"].values, "statistic", _title(attrs), caption)
+    grid = _segment_grid(table["segment"].values, "statistic", run_title(attrs), caption)
     for stat in table["statistic"].values:
         row = [STATISTIC_LABELS.get(str(stat), str(stat))]
         scale = 100.0 if str(stat) in _PERCENT else 1.0
@@ -186,7 +187,7 @@ def _count(n: int, noun: str = "path") -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _title(attrs) -> str:
+def run_title(attrs) -> str:
     """The run header: scenario, paths, seed and horizon."""
     horizon = attrs.get("horizon_years")
     return (
@@ -391,7 +392,7 @@ def render_waterfall(table: xr.Dataset, console: Console | None = None) -> None:
     grid = _segment_grid(
         table["segment"].values,
         "part",
-        f"{_title(attrs)}: where the mean annual return comes from",
+        f"{run_title(attrs)}: where the mean annual return comes from",
         "percentage points a year; voting is sentiment and the contagion hit, the rest is "
         "weighing; ± is one Monte Carlo standard error",
     )
@@ -520,7 +521,7 @@ def render_tornado(table: xr.Dataset, console: Console | None = None) -> None:
     grid = _segment_grid(
         table["segment"].values,
         "input",
-        f"{_title(table.attrs)}: mean annual return (%) in each input's bottom -> top decile",
+        f"{run_title(table.attrs)}: mean annual return (%) in each input's bottom -> top decile",
         "one ensemble, no re-runs; inputs ordered by their largest swing",
         wrap_first=True,
     )
@@ -743,7 +744,7 @@ def render_voi(table: xr.Dataset, console: Console | None = None) -> None:
         else f"mean - {a['risk_aversion']:g} x CVaR{100 * a['alpha']:g}% of the loss"
     )
     grid = Table(
-        title=f"{_title(a)}: what knowing it is worth to an allocator maximising {goal} "
+        title=f"{run_title(a)}: what knowing it is worth to an allocator maximising {goal} "
         f"({a['decisions']} allocations, step {a['step']:g})",
         caption="worth: the expected gain in annual-return points (%), ± one standard error; "
         "changes: the share of paths whose best allocation it changes; A / I / T: the "
@@ -807,8 +808,6 @@ def _figure(value: float) -> str:
     return UNDEFINED if not math.isfinite(value) else f"{value:.3g}"
 
 
-#: Observables whose level is a fraction, and those whose level is relative to year 0
-#: (docs/calibration.md, "The observables"); any other level is in the model's units.
 #: What each unit of :attr:`mcengine.model.targets.Target.unit` means, in the caption.
 _UNIT_NOTES = {
     "× a year": "× a year: the yearly growth factor, 0.35 for 65% less a year",
@@ -847,7 +846,7 @@ def render_check(table: xr.Dataset, console: Console | None = None) -> None:
     units = [target_unit(table.sel(target=name)) for name in table["target"].values]
     notes = "; ".join(_UNIT_NOTES.get(u, u) for u in dict.fromkeys(units))
     grid = Table(
-        title=f"{_title(a)}: checked against {a['targets']} ({passed} of "
+        title=f"{run_title(a)}: checked against {a['targets']} ({passed} of "
         f"{table.sizes['target']} pass)",
         caption="model: the estimate ± one Monte Carlo standard error (95% intervals in "
         f"--json), in the unit under it, as is the interval ({notes}). A target passes when "

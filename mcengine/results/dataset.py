@@ -32,6 +32,7 @@ __all__ = [
     "CONVENTIONS",
     "history_line",
     "WALL_CLOCK_ATTRS",
+    "count_dtype",
 ]
 
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")
@@ -162,10 +163,15 @@ def history_line(action: str) -> str:
     return f"{now} mcengine {__version__}: {action}"
 
 
+def count_dtype(n: int) -> type:
+    """int32 for indices and counts up to ``n`` where it fits: CF 1.8 has no 64-bit
+    integers (only a Zarr store or its summary can hold 2**31 paths)."""
+    return np.int32 if n <= np.iinfo(np.int32).max else np.int64
+
+
 def _index(n: int) -> np.ndarray:
-    """``0 .. n-1`` as int32 where it fits: CF 1.8 has no 64-bit integers (only a Zarr
-    store can hold 2**31 paths)."""
-    return np.arange(n, dtype=np.int32 if n <= np.iinfo(np.int32).max else np.int64)
+    """``0 .. n-1``, as :func:`count_dtype` says."""
+    return np.arange(n, dtype=count_dtype(n))
 
 
 def to_dataset(arrays: PathArrays, attrs: dict) -> xr.Dataset:

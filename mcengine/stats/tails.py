@@ -19,6 +19,7 @@ from mcengine.checks import plain_data
 from mcengine.errors import InputError
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array, log_array
+from mcengine.results.dataset import count_dtype
 from mcengine.stats import estimates
 from mcengine.stats.blocks import reduce_blocks
 from mcengine.stats.samples import (
@@ -93,12 +94,6 @@ def _described(name: str, dims, data) -> tuple:
     if name in ("portfolio", "portfolio_standard_error"):
         attrs["comment"] = _PORTFOLIO_UNITS
     return dims, data, attrs
-
-
-def _count_dtype(n: int) -> type:
-    """int32 for counts of at most ``n`` where it fits: CF 1.8 has no 64-bit integers (only
-    a summary of over 2**31 - 1 paths needs them)."""
-    return np.int32 if n <= np.iinfo(np.int32).max else np.int64
 
 
 def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -> np.ndarray:
@@ -242,7 +237,7 @@ class JointStats:
                 cond[s, c], cond_se[s, c] = estimates.mean(m)[:2]
         out["conditional_mean"] = (("segment", "condition"), cond)
         out["conditional_mean_standard_error"] = (("segment", "condition"), cond_se)
-        out["condition_paths"] = (("condition",), counts.astype(_count_dtype(n)))
+        out["condition_paths"] = (("condition",), counts.astype(count_dtype(n)))
 
         years = [estimates.proportion(int(k), n) for k in self.crash_years]
         out["crash_year_probability"] = (("year",), [e.value for e in years])
