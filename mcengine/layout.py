@@ -79,6 +79,11 @@ class Yearly(enum.IntEnum):
     LOG_REVENUE_APPLICATIONS = 11
     LOG_REVENUE_INFERENCE = 12
     LOG_REVENUE_TRAINING = 13
+    # model 2: the price and serving cost of a token of fixed capability (the price relative
+    # to year 0), and inference's q (value over the replacement cost of its capacity)
+    LOG_FIXED_CAPABILITY_PRICE = 14
+    LOG_FIXED_CAPABILITY_COST = 15
+    LOG_Q_INFERENCE = 16
 
 
 #: Each yearly column's name as an observable (in natural units: exp of the logs).
@@ -97,6 +102,9 @@ OBSERVABLES = (
     "revenue_applications",
     "revenue_inference",
     "revenue_training",
+    "fixed_capability_price",
+    "fixed_capability_cost",
+    "q_inference",
 )
 assert len(OBSERVABLES) == len(Yearly)
 

@@ -94,14 +94,25 @@ def test_golden_output_hash():
     ds = mcengine.simulate("base", 2000, seed=42)
     assert digest(ds) == GOLDEN_BASE_SHA256
     np.testing.assert_allclose(ds["total_return"].values[0], GOLDEN_PATH0_TOTAL, rtol=1e-14)
+    assert ds.attrs["model"] == "2"
+
+
+def test_model_1_keeps_its_bits():
+    # Model 2 with its responses off and model 1's crash cuts is model 1, to the bit: the
+    # golden hash of base before model 2 (mcengine 1.2, numerics 4).
+    ds = mcengine.simulate(str(ROOT / "tests" / "data" / "model_1.toml"), 2000, seed=42)
+    assert digest(ds) == GOLDEN_MODEL_1_SHA256
 
 
 # Re-baselined in 1.1.0: the ziggurat tables became the exact tables, correctly rounded
 # (CHANGELOG, "numerics 2"); in 1.2.0: mcengine's own exp/log/log1p/expm1 replaced libm's
 # ("numerics 3"); later in 1.2.0: exp and expm1 without division, with explicit FMAs, and
 # log and log1p's series with FMAs ("numerics 4").
-GOLDEN_BASE_SHA256 = "7c26da21cb55dba47590d008bde937868b3adb4bac90dd83bf45ec4c7aaa9b88"
-GOLDEN_PATH0_TOTAL = [4.932208273293017, 9.69051249524001, 2.1884386598165855]
+# In 2.0.0: model 2 (investment that answers to q, margins and idle capacity; CHANGELOG);
+# model 1's hash is kept as GOLDEN_MODEL_1_SHA256.
+GOLDEN_BASE_SHA256 = "dfeac7c64b0bb54bdf91941a32e2af36b2efe35932421fbb1b796975e66b7e76"
+GOLDEN_PATH0_TOTAL = [5.705963831121471, 9.46522847717807, 0.49547293932007686]
+GOLDEN_MODEL_1_SHA256 = "7c26da21cb55dba47590d008bde937868b3adb4bac90dd83bf45ec4c7aaa9b88"
 
 
 def test_results_record_their_numerics_version():

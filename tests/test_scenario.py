@@ -21,6 +21,7 @@ from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario, 
 #: The model contract, pinned in the repository (tests/test_docs.py keeps it equal to the
 #: steering copy, ../shared/MODEL.md, wherever that is present).
 SHARED_MODEL = Path(__file__).resolve().parent / "data" / "MODEL.md"
+MODEL_DOC = Path(__file__).resolve().parents[1] / "docs" / "model.md"
 
 
 FIELD_IDS = [f"{s}.{f.name}" for s, f in FIELDS]
@@ -36,16 +37,29 @@ def test_base_file_equals_model_defaults():
     assert load_scenario("base") == Scenario()
 
 
+def model_2_table() -> dict[str, tuple[str, str]]:
+    """docs/model.md's table of model 2's keys: ``section.key -> (base, range)``, the keys
+    model 2 adds or whose base value it changes."""
+    rows = {}
+    for line in MODEL_DOC.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"`\w+\.\w+`", cells[0]):
+            base = cells[1].replace("−", "-").split(" ")[0]
+            rows[cells[0].strip("`")] = (base, cells[2].replace("−", "-"))
+    return rows
+
+
 def test_defaults_and_ranges_match_model_md():
-    """Every key of MODEL.md's table exists with its base value, and nothing else does."""
-    table = {}
+    """Every key of MODEL.md's table exists with its base value, as model 2 (docs/model.md)
+    amends it, and nothing else does."""
+    table = {key: base for key, (base, _) in model_2_table().items()}
     for line in SHARED_MODEL.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[0] in SECTIONS and "≈" not in line:
             keys = [k.strip() for k in cells[1].split(",")]
             bases = [b.strip() for b in cells[2].split(",")] if len(keys) > 1 else [cells[2]]
             for key, base in zip(keys, bases, strict=True):
-                table[f"{cells[0]}.{key}"] = base
+                table.setdefault(f"{cells[0]}.{key}", base)
     ours = {f"{s}.{f.name}": f.default for s, f in FIELDS}
     assert set(table) == set(ours)
     for key, text in table.items():
@@ -88,6 +102,9 @@ def test_ranges_match_model_md():
     """Every key's range is MODEL.md's, bound for bound, open or closed."""
     ours = {f"{s}.{f.name}": f.metadata["range"] for s, f in FIELDS}
     theirs = model_md_ranges()
+    for key, (_, text) in model_2_table().items():
+        lo, hi = (float(x) for x in text.strip("[]").split(","))
+        theirs[key] = Range(lo, hi)
     assert set(theirs) == set(ours)
     for key, rng in theirs.items():
         assert ours[key] == rng, key
@@ -114,7 +131,7 @@ def test_to_toml_comments_every_key_and_puts_the_stress_tables_last():
     for line in lines:
         if "=" in line:
             assert re.search(r"  # \S.*; (each )?(in|an integer in|one of) ", line), line
-    assert "useful_life = 5.0          # years; in [0.5, 30]" in lines
+    assert "useful_life = 5.0             # years; in [0.5, 30]" in lines
     assert "training_cost = -0.5  # log shock to the training-cost index; in [-5, 5]" in lines
     # short lists on one line; a distribution's comment above it when the line is long
     premium = "initial_premium = [1.0, 1.5, 2.5]      # A, I, T: today's price / fair value"

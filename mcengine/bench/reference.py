@@ -1,4 +1,5 @@
-"""A plain, vectorised numpy transcription of MODEL.md, in linear space.
+"""A plain, vectorised numpy transcription of the model (MODEL.md and docs/model.md's
+"Model 2"), in linear space.
 
 It is the independent reference for the Numba kernel: written straight from the equations
 (no log-space rewrites, no shared helpers with :mod:`mcengine.kernel.paths`), vectorised over paths
@@ -34,6 +35,17 @@ def _revenues(p, q, s, c, sc: Scenario):
     v = (1.0 + app.markup) * q ** (-app.value_elasticity)
     r_a = v * q
     return bill, np.stack([r_a, r_i, r_t], axis=1)
+
+
+def _tobin_q(v_i, k, cap, sc: Scenario):
+    """Model 2: inference's value over the replacement cost of its capacity."""
+    return v_i / (sc.inference.capital_intensity * k * cap)
+
+
+def _margin(revenue, cost):
+    """Model 2: the operating margin, at least -1 (and -1 without revenue)."""
+    m = 1.0 - cost / revenue
+    return np.where(m > -1.0, m, -1.0)
 
 
 def _price(k, r, sc: Scenario):
@@ -76,6 +88,9 @@ def simulate_reference(
     _, rev = _revenues(p0, q, 1.0 / (1.0 + np.exp(-x)), np.ones(n), sc)
     z = np.tile(np.log(np.array(val.initial_premium)), (n, 1))
     v_prev = fsm * rev * np.exp(z)
+    # Model 2's investment signals, as last observed: inference's q and operating margin.
+    tobin_q = _tobin_q(v_prev[:, 1], k0, cap, sc)
+    margin = _margin(rev[:, 1], k0 * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap))
     history = [v_prev]
     wealth = np.ones((n, 3))
     peak_w = np.ones((n, 3))
@@ -116,7 +131,15 @@ def simulate_reference(
             c = np.exp(log_c)
             k = k0 * np.exp(-inf.hardware_decline * t + inf.cost_pass_through * log_c)
             # Zero capex stays zero: written out, because 0 * exp(huge) is 0 * inf = nan.
-            capex_growth = np.exp((inf.capex_growth + inf.capex_accelerator * (r_prev - 1.0)) * dt)
+            capex_growth = np.exp(
+                (
+                    inf.capex_growth
+                    + inf.capex_accelerator * (r_prev - 1.0)
+                    + inf.capex_q_response * np.log(tobin_q)
+                    + inf.capex_margin_response * margin
+                )
+                * dt
+            )
             capex = np.where(capex > 0, capex * capex_growth, 0.0)
             cap = cap * np.exp(-dt / inf.useful_life) + capex * dt / (inf.capital_intensity * k)
             q = np.minimum(qd, cap)
@@ -126,15 +149,12 @@ def simulate_reference(
             rho_t = tr.spend_ratio_long_run + (
                 tr.spend_ratio_initial - tr.spend_ratio_long_run
             ) * 2.0 ** (-t / tr.spend_ratio_half_life)
+            serving = k * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap)
+            margin = _margin(rev[:, 1], serving)
             cash = np.stack(
                 [
                     (rev[:, 0] - bill - app.opex * rev[:, 0]) * dt,
-                    (
-                        rev[:, 1]
-                        - k * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap)
-                        - capex
-                    )
-                    * dt,
+                    (rev[:, 1] - serving - capex) * dt,
                     rev[:, 2] * (1 - tr.opex - rho_t * spend_mult) * dt,
                 ],
                 axis=1,
@@ -152,7 +172,9 @@ def simulate_reference(
             z[new_crash] -= hit
             spend_mult[new_crash] *= 1.0 - tr.crash_spend_cut
             capex[new_crash] *= 1.0 - inf.crash_capex_cut
+            spend_mult *= np.exp(tr.spend_q_response * z[:, 2] * dt)  # training's ln q = z_T
             v = fsm * rev * np.exp(z)
+            tobin_q = _tobin_q(v[:, 1], k, cap, sc)
             growth = (v + cash) / v_prev
             dead = (v_prev == 0) | ~(growth > 0) | ~np.isfinite(growth) | (wealth == 0)
             # Why: nothing left to invest in (2), cash needs beyond the value (1), or overflow.

@@ -94,6 +94,11 @@ class C(enum.IntEnum):
     LOG_SCARCITY_CAP = enum.auto()
     VARIABLE_SHARE = enum.auto()
     LOG_CAPEX_KEEP = enum.auto()
+    # model 2: investment that answers to returns; serving cost at fixed capability
+    LOG_CAPITAL_INTENSITY = enum.auto()
+    CAPEX_Q_DT = enum.auto()
+    CAPEX_MARGIN_DT = enum.auto()
+    CAPABILITY_EFFICIENCY = enum.auto()
     # training
     BRAND_MOAT = enum.auto()
     TECH_PREMIUM = enum.auto()
@@ -101,6 +106,7 @@ class C(enum.IntEnum):
     CUT_MAX = enum.auto()
     TRAIN_OPEX = enum.auto()
     SPEND_KEEP = enum.auto()
+    SPEND_Q_DT = enum.auto()  # model 2
     # applications
     LOG_MARKUP_A = enum.auto()
     VALUE_ELASTICITY = enum.auto()
@@ -340,6 +346,10 @@ def _segments(scenario: Scenario, c: np.ndarray) -> None:
     c[..., C.LOG_SCARCITY_CAP] = _ln(inf.scarcity_cap)
     c[..., C.VARIABLE_SHARE] = inf.variable_cost_share
     c[..., C.LOG_CAPEX_KEEP] = _log0(1.0 - inf.crash_capex_cut)
+    c[..., C.LOG_CAPITAL_INTENSITY] = _ln(inf.capital_intensity)
+    c[..., C.CAPEX_Q_DT] = inf.capex_q_response * dt
+    c[..., C.CAPEX_MARGIN_DT] = inf.capex_margin_response * dt
+    c[..., C.CAPABILITY_EFFICIENCY] = inf.capability_efficiency
 
     c[..., C.BRAND_MOAT] = tr.brand_moat
     c[..., C.TECH_PREMIUM] = tr.tech_premium
@@ -347,6 +357,7 @@ def _segments(scenario: Scenario, c: np.ndarray) -> None:
     c[..., C.CUT_MAX] = tr.cut_max
     c[..., C.TRAIN_OPEX] = tr.opex
     c[..., C.SPEND_KEEP] = 1.0 - tr.crash_spend_cut
+    c[..., C.SPEND_Q_DT] = tr.spend_q_response * dt
 
     c[..., C.LOG_MARKUP_A] = _log1p(app.markup)
     c[..., C.VALUE_ELASTICITY] = app.value_elasticity

@@ -46,11 +46,13 @@ from mcengine.kernel.steps import (
     drivers,
     final_outputs,
     inference_market,
+    inference_q,
     initial_state,
     path_flags,
     segment_return,
     selection,
     sentiment,
+    training_spend,
     wealth_flag,
 )
 from mcengine.layout import LANES, Component, Input, PathDraw, Segment, StepDraw, Yearly, names
@@ -108,6 +110,9 @@ class S(enum.IntEnum):
     LOG_P = enum.auto()
     LOG_P0 = enum.auto()
     SPEND_MULT = enum.auto()
+    LOG_K_FIXED = enum.auto()  # log serving cost at fixed capability (model 2)
+    LOG_Q_I = enum.auto()  # ln q of inference after the last step (model 2)
+    MARGIN_I = enum.auto()  # inference's operating margin in the last step (model 2)
     CAPEX_OVERFLOW = enum.auto()  # 1.0 once log capex reached +inf
     # crash
     CRASHED = enum.auto()  # 1.0 or 0.0
@@ -381,7 +386,7 @@ def _start_lanes(st, kb):
     """Year 0 of every lane (MODEL.md "Initial state")."""
     for lane in range(LANES):
         k = lane_coefficients(kb, st, lane)
-        lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt = initial_state(
+        lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt, log_qi, margin_i = initial_state(
             k, st[_Z_LAM + lane], st[_Z_G + lane]
         )
         st[S.LAM + lane] = lam
@@ -399,6 +404,9 @@ def _start_lanes(st, kb):
         st[S.LOG_P0 + lane] = log_p0
         st[S.LOG_P + lane] = log_p0
         st[S.SPEND_MULT + lane] = 1.0
+        st[S.LOG_K_FIXED + lane] = k[C.LOG_K0]
+        st[S.LOG_Q_I + lane] = log_qi
+        st[S.MARGIN_I + lane] = margin_i
         st[S.CAPEX_OVERFLOW + lane] = 0.0
         st[S.CRASHED + lane] = 0.0
         st[S.CRASH_T + lane] = np.nan
@@ -447,9 +455,10 @@ def _market_lanes(st, kb, t, stress):
             k, shocks, st[S.JUMPS + lane], st[S.LAM + lane], st[S.OPEN_DRIFT + lane],
             st[S.G + lane], st[S.LOG_C + lane], st[S.X + lane], st[S.LOG_D + lane], stress,
         )  # fmt: skip
-        log_k, log_capex, log_cap, log_q, log_r, log_p = inference_market(  # 5.-10.
+        log_k, log_k_fixed, log_capex, log_cap, log_q, log_r, log_p = inference_market(  # 5.-10.
             k, t, log_d, log_c, st[S.LOG_P + lane], st[S.LOG_P0 + lane], st[S.LOG_R + lane],
-            st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane],
+            st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane], st[S.LOG_Q_I + lane],
+            st[S.MARGIN_I + lane],
         )  # fmt: skip
         overflow = st[S.CAPEX_OVERFLOW + lane]
         st[S.CAPEX_OVERFLOW + lane] = select(capex_overflowed(log_capex), 1.0, overflow)
@@ -458,6 +467,7 @@ def _market_lanes(st, kb, t, stress):
         st[S.X + lane] = x
         st[S.LOG_D + lane] = log_d
         st[S.LOG_K + lane] = log_k
+        st[S.LOG_K_FIXED + lane] = log_k_fixed
         st[S.LOG_CAPEX + lane] = log_capex
         st[S.LOG_CAP + lane] = log_cap
         st[S.LOG_Q + lane] = log_q
@@ -470,7 +480,7 @@ def _cash_lanes(st, kb, spend_ratio):
     """Steps 11-13 of every lane: revenues and cash flows (``S.LOG_REV_*``, ``S.CASH_*``)."""
     for lane in range(LANES):
         k = lane_coefficients(kb, st, lane)
-        rev, cash = cash_flows(
+        rev, cash, margin_i = cash_flows(
             k, spend_ratio, st[S.LOG_P + lane], st[S.LOG_Q + lane], st[S.X + lane],
             st[S.LOG_C + lane], st[S.LOG_K + lane], st[S.LOG_CAP + lane],
             st[S.LOG_CAPEX + lane], st[S.SPEND_MULT + lane],
@@ -482,6 +492,7 @@ def _cash_lanes(st, kb, spend_ratio):
         st[S.CASH_A + lane] = cash[0]
         st[S.CASH_I + lane] = cash[1]
         st[S.CASH_T + lane] = cash[2]
+        st[S.MARGIN_I + lane] = margin_i
 
 
 @kernel
@@ -505,7 +516,8 @@ def _value_lanes(st, kb, t, stress_sentiment):
         crashed = st[S.CRASHED + lane]
         peaks = (st[S.PEAK_A + lane], st[S.PEAK_I + lane], st[S.PEAK_T + lane])
         now, origin = crash(k, log_vm, peaks, crashed)  # 15.
-        # 16. Contagion, once per path: sentiment hit, training spend cut, capex cut.
+        # 16. Contagion, once per path: sentiment hit, training spend cut, capex cut; then
+        # model 2's investment signals for the next step (q of inference, training spend).
         z_after = (
             select(now, z[0] - k[C.HIT_A], z[0]),
             select(now, z[1] - k[C.HIT_I], z[1]),
@@ -514,10 +526,12 @@ def _value_lanes(st, kb, t, stress_sentiment):
         st[S.CRASHED + lane] = select(now, 1.0, crashed)
         st[S.CRASH_T + lane] = select(now, t, st[S.CRASH_T + lane])
         st[S.ORIGIN + lane] = select(now, origin, st[S.ORIGIN + lane])
-        spend = st[S.SPEND_MULT + lane]
-        st[S.SPEND_MULT + lane] = select(now, spend * k[C.SPEND_KEEP], spend)
+        st[S.SPEND_MULT + lane] = training_spend(k, st[S.SPEND_MULT + lane], now, z_after[2])
         log_capex = st[S.LOG_CAPEX + lane]
         st[S.LOG_CAPEX + lane] = select(now, log_capex + k[C.LOG_CAPEX_KEEP], log_capex)
+        st[S.LOG_Q_I + lane] = inference_q(
+            k, k[C.LOG_FSM_I] + rev[1] + z_after[1], st[S.LOG_K + lane], st[S.LOG_CAP + lane]
+        )
         # 17.-18., segment by segment, written out: a loop over segments indexes tuples by
         # a variable, a switch, which LLVM does not vectorise.
         _segment_step(st, lane, t, k[C.DILUTION_A], k[C.LOG_FSM_A] + rev[0] + z_after[0])
@@ -629,6 +643,11 @@ def _record_year(st, start, n_paths, year, yearly):
         yearly[i, year, Yearly.LOG_CAPEX] = st[S.LOG_CAPEX + lane]
         yearly[i, year, Yearly.LOG_CAPACITY] = st[S.LOG_CAP + lane]
         yearly[i, year, Yearly.LOG_UTILISATION] = st[S.LOG_R + lane]
+        efficiency = st[S.LOG_K + lane] - st[S.LOG_K_FIXED + lane]
+        price = st[S.LOG_P + lane] - st[S.LOG_P0 + lane]
+        yearly[i, year, Yearly.LOG_FIXED_CAPABILITY_PRICE] = price - efficiency
+        yearly[i, year, Yearly.LOG_FIXED_CAPABILITY_COST] = st[S.LOG_K_FIXED + lane]
+        yearly[i, year, Yearly.LOG_Q_INFERENCE] = st[S.LOG_Q_I + lane]
 
 
 @kernel

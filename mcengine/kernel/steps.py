@@ -51,9 +51,12 @@ __all__ = [
     "initial_state",
     "correlated_shocks",
     "drivers",
+    "inference_q",
+    "margin",
     "inference_market",
     "cash_flows",
     "sentiment",
+    "training_spend",
     "crash",
     "segment_return",
     "final_outputs",
@@ -97,7 +100,8 @@ def _coefficient_tuple_compiled(coef):
 @inline_kernel
 def initial_state(k, z_lam, z_g):
     """MODEL.md "Initial state" from the per-path draws: ``(lambda, g0, open drift, log Q,
-    log r, log p0, log R_A, log R_I, log R_T)``; the rest of year 0 is the coefficients'."""
+    log r, log p0, log R_A, log R_I, log R_T, ln q_I, m_I)``, the last two model 2's
+    investment signals of year 0; the rest of year 0 is the coefficients'."""
     lam = k[C.LAMBDA_MEDIAN] * exp(k[C.LAMBDA_DISPERSION] * z_lam)
     g = k[C.G_MEAN] + k[C.G_SD] * z_g
     open_drift = (k[C.OPEN_DRIFT] + k[C.OPEN_COUPLING] * (lam - k[C.LAMBDA_MEDIAN])) * k[C.DT]
@@ -106,7 +110,27 @@ def initial_state(k, z_lam, z_g):
     log_r = -log_cap
     log_p0 = log_price(k[C.LOG_K0], log_r, k)
     _, ra, ri, rt = log_revenues(log_p0, log_q, log_one_minus_sigmoid(k[C.X0]), 0.0, k)
-    return lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt
+    log_k = k[C.LOG_K0]
+    serving = weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - ri) + weighted_exp(
+        1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - ri
+    )
+    log_qi = inference_q(k, k[C.LOG_FSM_I] + ri + k[C.Z0_I], log_k, log_cap)
+    return lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt, log_qi, margin(1.0, serving)
+
+
+@inline_kernel
+def inference_q(k, log_vi, log_k, log_cap):
+    """Model 2: ln q of inference, its value over the replacement cost of its capacity,
+    ``capital_intensity * k * K`` (what building capacity K costs at today's unit cost)."""
+    return log_vi - (k[C.LOG_CAPITAL_INTENSITY] + log_k + log_cap)
+
+
+@inline_kernel
+def margin(revenue, cost):
+    """Model 2: the operating margin ``1 - cost / revenue`` (any common unit), at least -1:
+    a loss beyond the revenue, or no revenue at all (``0/0``), counts as -100%."""
+    m = 1.0 - cost / revenue
+    return select(m > -1.0, m, -1.0)
 
 
 @inline_kernel
@@ -133,41 +157,57 @@ def drivers(k, shocks, jumps, lam, open_drift, g, log_c, x, log_d, stress):
 
 
 @inline_kernel
-def inference_market(k, t, log_d, log_c, log_p, log_p0, log_r, log_capex, log_cap):
-    """Steps 5-10: quantity demanded, unit cost, capex, capacity, served quantity, price.
-    Returns ``(log k, log capex, log capacity, log Q, log r, log p)``."""
-    log_qd = log_d - log_scale(k[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
-    log_k = k[C.LOG_K0] - k[C.HW_DECLINE] * t + log_scale(k[C.PASS_THROUGH], log_c)  # 6.
-    # 7. Capex grows, faster while demand outruns capacity; zero capex stays zero.
+def capex_growth(k, log_r, log_qi, margin_i):
+    """Step 7's log growth of capex over the step: model 1's growth and accelerator (the
+    previous step's utilisation ``r``), plus model 2's answers to the previous step's ln q
+    and operating margin of inference. A response that is off (0) adds nothing, so model 1
+    keeps its bits."""
     accel = k[C.CAPEX_ACCEL_DT] * (exp(log_r) - 1.0)
     growth = select(k[C.CAPEX_ACCEL_DT] != 0.0, k[C.CAPEX_GROWTH_DT] + accel, k[C.CAPEX_GROWTH_DT])
+    growth = select(k[C.CAPEX_Q_DT] != 0.0, growth + k[C.CAPEX_Q_DT] * log_qi, growth)
+    return select(k[C.CAPEX_MARGIN_DT] != 0.0, growth + k[C.CAPEX_MARGIN_DT] * margin_i, growth)
+
+
+@inline_kernel
+def inference_market(
+    k, t, log_d, log_c, log_p, log_p0, log_r, log_capex, log_cap, log_qi, margin_i
+):
+    """Steps 5-10: quantity demanded, unit cost, capex, capacity, served quantity, price.
+    ``log_qi`` and ``margin_i`` are the previous step's model 2 investment signals.
+    Returns ``(log k, log k at fixed capability, log capex, log capacity, log Q, log r,
+    log p)``."""
+    log_qd = log_d - log_scale(k[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
+    log_k = k[C.LOG_K0] - k[C.HW_DECLINE] * t + log_scale(k[C.PASS_THROUGH], log_c)  # 6.
+    log_k_fixed = log_k - k[C.CAPABILITY_EFFICIENCY] * t  # 6'. (model 2)
+    # 7. Capex answers to utilisation, q and margins; zero capex stays zero.
+    growth = capex_growth(k, log_r, log_qi, margin_i)
     log_capex = select(is_neg_inf(log_capex), log_capex, log_capex + growth)
     log_cap = logaddexp(log_cap - k[C.CAPACITY_DECAY], log_capex + k[C.LOG_BUILD] - log_k)  # 8.
     log_q = fmin(log_qd, log_cap)  # 9.
     log_r = log_qd - log_cap
-    return log_k, log_capex, log_cap, log_q, log_r, log_price(log_k, log_r, k)  # 10.
+    log_p = log_price(log_k, log_r, k)  # 10.
+    return log_k, log_k_fixed, log_capex, log_cap, log_q, log_r, log_p
 
 
 @inline_kernel
 def cash_flows(k, spend_ratio, log_p, log_q, x, log_c, log_k, log_cap, log_capex, spend, log_v):
     """Steps 11-13: token bill, the segments' revenues, and each segment's cash flow divided
     by its previous value ``V`` (``log_v`` of A, I, T; see
-    :func:`~mcengine.kernel.economics.growth_factor`). Returns ``(revenues, cash)``."""
+    :func:`~mcengine.kernel.economics.growth_factor`). Returns ``(revenues, cash, m_I)``,
+    ``m_I`` inference's operating margin (model 2)."""
     dt = k[C.DT]
     log_va, log_vi, log_vt = log_v
     log_bill, ra, ri, rt = log_revenues(  # 11.-12.
         log_p, log_q, log_one_minus_sigmoid(x), log_c, k
     )
     cash_a = dt * (weighted_exp(1.0 - k[C.APP_OPEX], ra - log_va) - exp(log_bill - log_va))  # 13.
-    cash_i = dt * (
-        exp(ri - log_vi)
-        - weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - log_vi)
-        - weighted_exp(1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - log_vi)
-        - exp(log_capex - log_vi)
-    )
-    margin = 1.0 - k[C.TRAIN_OPEX] - spend_ratio * spend
-    cash_t = dt * weighted_exp(margin, rt - log_vt)
-    return (ra, ri, rt), (cash_a, cash_i, cash_t)
+    revenue_i = exp(ri - log_vi)
+    variable = weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - log_vi)
+    fixed = weighted_exp(1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - log_vi)
+    cash_i = dt * (revenue_i - variable - fixed - exp(log_capex - log_vi))
+    kept = 1.0 - k[C.TRAIN_OPEX] - spend_ratio * spend
+    cash_t = dt * weighted_exp(kept, rt - log_vt)
+    return (ra, ri, rt), (cash_a, cash_i, cash_t), margin(revenue_i, variable + fixed)
 
 
 @inline_kernel
@@ -180,6 +220,15 @@ def sentiment(k, common_shock, shocks, z, stress):
         z[2] * k[C.SENT_DECAY] + common + k[C.SENT_IDIO] * shocks[2],
     )
     return out[0] + stress, out[1] + stress, out[2] + stress
+
+
+@inline_kernel
+def training_spend(k, spend, now, z_t):
+    """Step 16's spend multiplier ``M_T`` for the next step: model 1's cut after a crash,
+    then model 2's answer to training's ln q, its value over the fair value of its revenue
+    (``z_T`` after contagion; training has no capital stock in the model)."""
+    spend = select(now, spend * k[C.SPEND_KEEP], spend)
+    return select(k[C.SPEND_Q_DT] != 0.0, spend * exp(k[C.SPEND_Q_DT] * z_t), spend)
 
 
 @inline_kernel

@@ -118,6 +118,9 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
 def plain(text: str, limit: int = 60) -> str:
     """User text made safe for a one-line message: control characters escaped, shortened."""
     escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+    # JSON leaves these as they are, but they break lines (str.splitlines)
+    for char in "\x85\u2028\u2029":
+        escaped = escaped.replace(char, f"\\u{ord(char):04x}")
     return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
@@ -198,15 +201,26 @@ class Inference(_Section):
     capital_intensity: float = _param(2.0, positive(20), "capex per unit of annual serving cost")
     useful_life: float = _param(5.0, closed(0.5, 30), "years")
     capex_initial: float = _param(2.0, closed(0, 100), "capex per year today")
-    capex_growth: float = _param(0.1, closed(-2, 2), "log growth of capex at balance")
+    capex_growth: float = _param(
+        -0.594, closed(-2, 2), "log growth of capex at q = 1, zero margin, full use (model 1: 0.1)"
+    )
     capex_accelerator: float = _param(1.0, closed(0, 10), "response of capex growth to r-1")
+    capex_q_response: float = _param(
+        0.5, closed(0, 5), "model 2: response of capex growth to ln q of inference"
+    )
+    capex_margin_response: float = _param(
+        0.5, closed(0, 5), "model 2: response of capex growth to the operating margin"
+    )
+    capability_efficiency: float = _param(
+        2.38, closed(0, 10), "model 2: log fall a year of serving cost at fixed capability"
+    )
     price_floor: float = _param(0.7, closed(0, 5), "lowest price as a multiple of serving cost")
     scarcity_elasticity: float = _param(0.5, closed(0, 5), "price response to r")
     scarcity_cap: float = _param(3.0, closed(1), "largest r that moves price")
     variable_cost_share: float = _param(
         0.5, closed(0, 1), "share of serving cost that scales with use"
     )
-    crash_capex_cut: float = _param(0.3, closed(0, 1), "capex cut after a crash")
+    crash_capex_cut: float = _param(0.0, closed(0, 1), "capex cut after a crash (model 1: 0.3)")
 
 
 @dataclass(frozen=True)
@@ -219,7 +233,10 @@ class Training(_Section):
     spend_ratio_long_run: float = _param(0.4, closed(0, 20), "long-run ratio")
     spend_ratio_half_life: float = _param(4.0, positive(100), "years")
     opex: float = _param(0.25, closed(0, 1), "other costs / revenue")
-    crash_spend_cut: float = _param(0.4, closed(0, 1), "spend cut after a crash")
+    crash_spend_cut: float = _param(0.0, closed(0, 1), "spend cut after a crash (model 1: 0.4)")
+    spend_q_response: float = _param(
+        0.3, closed(0, 5), "model 2: response of training spend growth to ln q of training"
+    )
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ _TARGET_FIELDS = {
 FRACTION_OBSERVABLES = ("open_share", "utilisation")
 RELATIVE_OBSERVABLES = (
     "training_cost", "demand", "token_price", "wealth_applications", "wealth_inference",
-    "wealth_training",
+    "wealth_training", "fixed_capability_price",
 )  # fmt: skip
 
 

@@ -44,11 +44,12 @@ REQUIRED_ATTRS = ("scenario", "seed", "n_paths", "sampler", "mcengine_version")
 #: summary leaves them out, so that equal runs give identical summaries.
 WALL_CLOCK_ATTRS = ("elapsed_seconds", "history")
 
-#: The model these results follow: model 1, docs/model.md (its contract is MODEL.md v1).
-MODEL = "1"
-#: What the ``model`` attribute of a result this package can read says: files written
-#: before it was ``"1"`` said ``"MODEL.md v1"``, the same model.
-KNOWN_MODELS = (MODEL, "MODEL.md v1")
+#: The model these results follow: model 2, docs/model.md ("Model 2"; model 1's contract is
+#: MODEL.md v1).
+MODEL = "2"
+#: What the ``model`` attribute of a result this package can read says: ``"1"`` (mcengine
+#: 1.2 and before; files before that said ``"MODEL.md v1"``, the same model) or ``"2"``.
+KNOWN_MODELS = (MODEL, "1", "MODEL.md v1")
 #: The CF version the results follow (their ``Conventions`` attribute).
 CONVENTIONS = "CF-1.8"
 
@@ -226,6 +227,7 @@ def attach_years(ds: xr.Dataset, years: np.ndarray) -> xr.Dataset:
     out = out.assign(yearly=(("path", "year_end", "quantity"), natural))
     out["yearly"].attrs["long_name"] = (
         "each path's year-end record: wealth, drivers, token price relative to year 0, "
-        "serving cost, capex, capacity, utilisation and revenues"
+        "serving cost, capex, capacity, utilisation, revenues, and (model 2) the price of a "
+        "token of fixed capability relative to year 0, its serving cost and inference's q"
     )
     return out

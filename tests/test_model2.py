@@ -1,0 +1,77 @@
+"""Model 2 on simulated paths: a boom and its bust through q, margins and idle capacity
+(docs/model.md, "Model 2: investment that answers to returns")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mcengine
+from mcengine.model.scenario import load_scenario
+
+N_PATHS = 20_000
+
+
+@pytest.fixture(scope="module")
+def base_years():
+    return mcengine.simulate("base", N_PATHS, seed=7, record_years=True)
+
+
+def _record(ds, quantity):
+    return ds["yearly"].sel(quantity=quantity).values
+
+
+def _mean_and_se(x):
+    return x.mean(), x.std(ddof=1) / np.sqrt(x.size)
+
+
+def test_capex_growth_rises_with_q_and_falls_below_q_one(base_years):
+    # Each year's capex growth against the q investors saw at the end of the year before:
+    # where q < 1 capex falls, and the mean growth rises from one band of ln q to the next,
+    # each step by more than 5 standard errors (path-years of one path are correlated; the
+    # margins are wide for that).
+    log_q = np.log(_record(base_years, "q_inference"))[:, :-1]
+    growth = np.diff(np.log(_record(base_years, "capex")), axis=1)
+    edges = (-np.inf, 0.0, 0.5, 1.0, 1.5, np.inf)
+    bands = [growth[(log_q >= lo) & (log_q < hi)] for lo, hi in zip(edges, edges[1:])]
+    assert min(b.size for b in bands) > 500
+    estimates = [_mean_and_se(b) for b in bands]
+    below_one, se = estimates[0]
+    assert below_one + 5 * se < 0
+    for (lower, se_lower), (upper, se_upper) in zip(estimates, estimates[1:]):
+        assert upper - lower > 5 * np.hypot(se_lower, se_upper)
+
+
+def test_crash_paths_boom_then_bust(base_years):
+    # Sentiment raises q, q raises capex, the crash (its contagion hit on z) lowers q, and
+    # capex falls: on crash paths capex peaks and ends well below its peak; on the others it
+    # keeps growing. Medians of log capex, with the order-statistic spread as a check.
+    crashed = np.isfinite(base_years["crash_year"].values)
+    assert 0.1 < crashed.mean() < 0.9
+    log_capex = np.log(_record(base_years, "capex"))
+    crash_path = np.median(log_capex[crashed], axis=0)
+    other_path = np.median(log_capex[~crashed], axis=0)
+    peak = crash_path.argmax()
+    assert 0 < peak < log_capex.shape[1] - 1
+    assert crash_path[-1] < crash_path[peak] - np.log(1.5)  # a third off the peak or more
+    assert other_path[-1] == other_path.max()  # still growing at the horizon
+    assert other_path[-1] - crash_path[-1] > np.log(3)
+    # and q on crash paths ends below the others'
+    log_q = np.log(_record(base_years, "q_inference"))
+    assert np.median(log_q[crashed, -1]) < np.median(log_q[~crashed, -1])
+
+
+def test_fixed_capability_price_is_the_served_price_less_efficiency(base_years):
+    sc = load_scenario("base")
+    eta = sc.inference.capability_efficiency
+    years = base_years["year_end"].values
+    served = np.log(_record(base_years, "token_price"))
+    fixed = np.log(_record(base_years, "fixed_capability_price"))
+    np.testing.assert_allclose(fixed - served, np.broadcast_to(-eta * years, served.shape), atol=1e-9)
+    cost = np.log(_record(base_years, "serving_cost"))
+    fixed_cost = np.log(_record(base_years, "fixed_capability_cost"))
+    np.testing.assert_allclose(fixed_cost - cost, np.broadcast_to(-eta * years, cost.shape), atol=1e-9)
+
+
+def test_results_say_model_2(base_years):
+    assert base_years.attrs["model"] == "2"
