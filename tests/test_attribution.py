@@ -74,6 +74,9 @@ def test_sentiment_component_follows_the_decaying_premium():
         "valuation.sentiment_half_life": half_life,
         "valuation.crash_threshold": 1.0,
         "inference.capex_initial": 0.5,
+        # model 2's training spend answers to its premium and can wipe training out: off,
+        # so that every training path survives and the mean is unconditional
+        "training.spend_q_response": 0.0,
     }
     z0 = np.log(premium)
     expected = z0 * (math.exp(-math.log(2) / half_life * horizon) - 1)

@@ -310,7 +310,7 @@ def test_check_states_its_units_with_the_digits_the_error_supports(runner):
     models = [line.split("│")[2].strip() for line in table]
     figures = [m for m in models if "±" in m]
     units = [m for m in models if m and "±" not in m]
-    assert len(figures) == 8 and units.count("× a year") == 6
+    assert len(figures) == 10 and units.count("× a year") == 8
     assert {"fraction", "key value"} <= set(units)
     for figure in figures:
         value, error = figure.split(" ± ")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import mcengine
 from mcengine.cli import cli
 from mcengine.model.targets import TargetsError, builtin_targets, load_targets
+from mcengine.layout import OBSERVABLES
 from mcengine.studies.validation import calibrate, check
 
 SOURCE = """
@@ -36,7 +37,7 @@ def target(**fields) -> str:
 def test_the_shipped_targets_load_with_a_source_each():
     assert "public_2025" in builtin_targets()
     targets = load_targets("public_2025")
-    assert len(targets.targets) == 8
+    assert len(targets.targets) == 10
     for t in targets.targets:
         assert t.source.title and t.source.publisher and t.source.measured and t.mapping
 
@@ -103,9 +104,9 @@ def test_own_outputs_as_targets_pass_and_a_missed_target_fails(tmp_path):
 def test_the_cli_exits_1_on_a_failing_target_and_2_on_a_bad_file(tmp_path):
     runner = CliRunner()
     out = runner.invoke(cli, ["check", "base", "-n", "5000", "--seed", "1", "--json"])
-    assert out.exit_code == 1, out.output  # base does not match today's price declines
+    assert out.exit_code == 1, out.output  # base does not match today's demand growth
     doc = json.loads(out.output)
-    assert {r["target"]: r["passed"] for r in doc["results"]}["inference_price"] is False
+    assert {r["target"]: r["passed"] for r in doc["results"]}["token_demand"] is False
     bad = targets_file(tmp_path, target(name="a", observable="demand", years=[99], interval=[0, 1]))
     out = runner.invoke(cli, ["check", "base", "--targets", str(bad), "-n", "5000"])
     assert out.exit_code == 2 and "past scenario 'base''s horizon" in out.output
@@ -161,7 +162,7 @@ def test_calibrate_writes_a_file_that_extends_the_original_and_warns(tmp_path):
 
 def test_yearly_records_hold_the_observables():
     ds = mcengine.simulate("base", 2000, seed=1, record_years=True)
-    assert ds["yearly"].sizes == {"path": 2000, "year_end": 11, "quantity": 14}
+    assert ds["yearly"].sizes == {"path": 2000, "year_end": 11, "quantity": len(OBSERVABLES)}
     np.testing.assert_array_equal(ds["yearly"].sel(year_end=0, quantity="token_price"), 1.0)
     assert np.isfinite(ds["yearly"]).all()
     with pytest.raises(mcengine.InputError, match="record_years=True needs keep_paths"):
