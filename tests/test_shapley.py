@@ -97,7 +97,9 @@ def test_engine_shapley_effects_add_up_to_one_and_find_the_one_uncertain_key():
     belief = {"dist": "normal", "mean": 0.05, "sd": 0.12}
     sc = mcengine.load_scenario("base", {**SHOCKS_OFF, "open_share.drift": belief})
     table = shapley_effects(sc, 512, seed=3, bootstrap=30)
-    segments = ["inference", "training"]
+    # Under model 2 the open share moves applications too (inference's revenue -> q -> capex
+    # -> capacity -> price -> tokens served), so the drift explains all three.
+    segments = ["applications", "inference", "training"]
     drift = table["shapley"].sel(input="open_share.drift", segment=segments)
     se = table["shapley_standard_error"].sel(input="open_share.drift", segment=segments)
     assert (abs(drift - 1.0) <= 4 * se).all() and (se < 0.1).all(), (drift.values, se.values)
@@ -105,7 +107,12 @@ def test_engine_shapley_effects_add_up_to_one_and_find_the_one_uncertain_key():
     groups = table["shapley"].sel(input=table["input"].values[:5], segment=segments)
     np.testing.assert_array_equal(groups, 0.0)
     np.testing.assert_allclose(table["shapley"].sum("input").sel(segment=segments), 1.0, rtol=1e-12)
-    # Applications do not move at all: their shares are undefined, not 0.
+    # With model 2's capex responses off, applications do not move at all: their shares are
+    # undefined, not 0.
+    off = sc.with_overrides(
+        {"inference.capex_q_response": 0.0, "inference.capex_margin_response": 0.0}
+    )
+    table = shapley_effects(off, 512, seed=3, bootstrap=30)
     assert table["shapley"].sel(segment="applications").isnull().all()
 
 
