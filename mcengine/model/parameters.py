@@ -118,6 +118,9 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
 def plain(text: str, limit: int = 60) -> str:
     """User text made safe for a one-line message: control characters escaped, shortened."""
     escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+    # JSON leaves these as they are, but they break lines (str.splitlines)
+    for char in "\x85\u2028\u2029":
+        escaped = escaped.replace(char, f"\\u{ord(char):04x}")
     return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
 
 
