@@ -9,6 +9,8 @@ one. Spearman's rank correlation needs every path and exists only in a full run.
 
 from __future__ import annotations
 
+import warnings
+
 import math
 from dataclasses import dataclass, field
 
@@ -295,8 +297,14 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     # correlation to measure: the same convention as for a constant segment.
     spearman = np.full((len(SEGMENTS), len(SEGMENTS)), np.nan)
     if annual.shape[0] >= 2:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            spearman = np.atleast_2d(scipy.stats.spearmanr(annual).statistic)
+        # Pearson's correlation of the average ranks, as scipy.stats.spearmanr computes it,
+        # pair by pair: spearmanr gives one NaN for the whole matrix (and a warning) when
+        # one segment is constant (every path wiped out); here only that segment's pairs
+        # are undefined.
+        ranks = scipy.stats.rankdata(annual, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spearman = np.corrcoef(ranks, rowvar=False)
     spearman = _defined(spearman)
     variables = stats.variables(moments, ExactSample(portfolio, moments.portfolio), spearman)
     return variables, stats.coords(), {"portfolio_weights": list(weights)}
