@@ -339,8 +339,10 @@ OTHER_COMMANDS = [
     ),
     _m(
         "fit_unidentified",
-        "calibrate base --fit training.brand_moat --out {tmp}/f.toml -n 2000 --seed 1",
-        "warning: the targets do not identify training.brand_moat",
+        # applications' opex moves only their cash flow, which no target sees (under model 2
+        # the brand moat, the trial's key, reaches the targets through q and capex)
+        "calibrate base --fit applications.opex --out {tmp}/f.toml -n 2000 --seed 1",
+        "warning: the targets do not identify applications.opex",
         exit=0,
         after_work=True,
     ),

@@ -11,8 +11,8 @@ has changed since: redraw them all (about 10 s on two cores) and commit the PNGs
 The code version is a SHA-256 over what decides a figure's pixels: the source of
 ``mcengine/present/plots.py`` and of this script, the labels the figures print (the
 waterfall's parts, the tornado's inputs), the values of the scenarios drawn, and the
-numerics version of the results (which changes whenever the same seed gives different
-numbers). A figure that is redrawn from
+numerics and model versions of the results (one changes whenever the same seed gives
+different numbers). A figure that is redrawn from
 unchanged code is the same, byte for byte.
 """
 
@@ -40,6 +40,7 @@ def code_version() -> str:
     """The SHA-256 (hex) of the code that draws the figures: what each PNG records."""
     from mcengine.numerics import NUMERICS
     from mcengine.present import plots
+    from mcengine.results.dataset import MODEL
     from mcengine.present.tables import PART_LABELS
     from mcengine.studies.sensitivity import LABELS
 
@@ -49,7 +50,7 @@ def code_version() -> str:
     from mcengine import load_scenario
 
     scenarios = [(n, load_scenario(n).to_dict()) for n in sorted({s for s, _ in FIGURES.values()})]
-    words = (NUMERICS, sorted(PART_LABELS.items()), sorted(LABELS.items()), scenarios)
+    words = (NUMERICS, MODEL, sorted(PART_LABELS.items()), sorted(LABELS.items()), scenarios)
     digest.update(repr(words).encode())
     return digest.hexdigest()
 

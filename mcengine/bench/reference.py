@@ -37,6 +37,12 @@ def _revenues(p, q, s, c, sc: Scenario):
     return bill, np.stack([r_a, r_i, r_t], axis=1)
 
 
+def _serving(k, q, cap, sc: Scenario):
+    """Inference's serving cost: the variable share on tokens served, the rest on capacity."""
+    share = sc.inference.variable_cost_share
+    return k * (share * q + (1 - share) * cap)
+
+
 def _tobin_q(v_i, k, cap, sc: Scenario):
     """Model 2: inference's value over the replacement cost of its capacity."""
     return v_i / (sc.inference.capital_intensity * k * cap)
@@ -90,7 +96,8 @@ def simulate_reference(
     v_prev = fsm * rev * np.exp(z)
     # Model 2's investment signals, as last observed: inference's q and operating margin.
     tobin_q = _tobin_q(v_prev[:, 1], k0, cap, sc)
-    margin = _margin(rev[:, 1], k0 * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap))
+    margin = _margin(rev[:, 1], _serving(k0, q, cap, sc))
+    tobin_q0, margin0 = tobin_q, margin  # capex answers to their moves since year 0
     history = [v_prev]
     wealth = np.ones((n, 3))
     peak_w = np.ones((n, 3))
@@ -135,8 +142,8 @@ def simulate_reference(
                 (
                     inf.capex_growth
                     + inf.capex_accelerator * (r_prev - 1.0)
-                    + inf.capex_q_response * np.log(tobin_q)
-                    + inf.capex_margin_response * margin
+                    + inf.capex_q_response * np.log(tobin_q / tobin_q0)
+                    + inf.capex_margin_response * (margin - margin0)
                 )
                 * dt
             )
@@ -149,7 +156,7 @@ def simulate_reference(
             rho_t = tr.spend_ratio_long_run + (
                 tr.spend_ratio_initial - tr.spend_ratio_long_run
             ) * 2.0 ** (-t / tr.spend_ratio_half_life)
-            serving = k * (inf.variable_cost_share * q + (1 - inf.variable_cost_share) * cap)
+            serving = _serving(k, q, cap, sc)
             margin = _margin(rev[:, 1], serving)
             cash = np.stack(
                 [
@@ -172,7 +179,9 @@ def simulate_reference(
             z[new_crash] -= hit
             spend_mult[new_crash] *= 1.0 - tr.crash_spend_cut
             capex[new_crash] *= 1.0 - inf.crash_capex_cut
-            spend_mult *= np.exp(tr.spend_q_response * z[:, 2] * dt)  # training's ln q = z_T
+            # training's ln q is z_T; spend answers to its move since year 0
+            z0_t = np.log(val.initial_premium[2])
+            spend_mult *= np.exp(tr.spend_q_response * (z[:, 2] - z0_t) * dt)
             v = fsm * rev * np.exp(z)
             tobin_q = _tobin_q(v[:, 1], k, cap, sc)
             growth = (v + cash) / v_prev

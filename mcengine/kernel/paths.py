@@ -113,6 +113,8 @@ class S(enum.IntEnum):
     LOG_K_FIXED = enum.auto()  # log serving cost at fixed capability (model 2)
     LOG_Q_I = enum.auto()  # ln q of inference after the last step (model 2)
     MARGIN_I = enum.auto()  # inference's operating margin in the last step (model 2)
+    LOG_Q0_I = enum.auto()  # ln q and the margin of year 0 (model 2)
+    MARGIN0_I = enum.auto()
     CAPEX_OVERFLOW = enum.auto()  # 1.0 once log capex reached +inf
     # crash
     CRASHED = enum.auto()  # 1.0 or 0.0
@@ -407,6 +409,8 @@ def _start_lanes(st, kb):
         st[S.LOG_K_FIXED + lane] = k[C.LOG_K0]
         st[S.LOG_Q_I + lane] = log_qi
         st[S.MARGIN_I + lane] = margin_i
+        st[S.LOG_Q0_I + lane] = log_qi
+        st[S.MARGIN0_I + lane] = margin_i
         st[S.CAPEX_OVERFLOW + lane] = 0.0
         st[S.CRASHED + lane] = 0.0
         st[S.CRASH_T + lane] = np.nan
@@ -457,8 +461,9 @@ def _market_lanes(st, kb, t, stress):
         )  # fmt: skip
         log_k, log_k_fixed, log_capex, log_cap, log_q, log_r, log_p = inference_market(  # 5.-10.
             k, t, log_d, log_c, st[S.LOG_P + lane], st[S.LOG_P0 + lane], st[S.LOG_R + lane],
-            st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane], st[S.LOG_Q_I + lane],
-            st[S.MARGIN_I + lane],
+            st[S.LOG_CAPEX + lane], st[S.LOG_CAP + lane],
+            st[S.LOG_Q_I + lane] - st[S.LOG_Q0_I + lane],
+            st[S.MARGIN_I + lane] - st[S.MARGIN0_I + lane],
         )  # fmt: skip
         overflow = st[S.CAPEX_OVERFLOW + lane]
         st[S.CAPEX_OVERFLOW + lane] = select(capex_overflowed(log_capex), 1.0, overflow)

@@ -157,30 +157,32 @@ def drivers(k, shocks, jumps, lam, open_drift, g, log_c, x, log_d, stress):
 
 
 @inline_kernel
-def capex_growth(k, log_r, log_qi, margin_i):
+def capex_growth(k, log_r, q_change, margin_change):
     """Step 7's log growth of capex over the step: model 1's growth and accelerator (the
-    previous step's utilisation ``r``), plus model 2's answers to the previous step's ln q
-    and operating margin of inference. A response that is off (0) adds nothing, so model 1
-    keeps its bits."""
+    previous step's utilisation ``r``), plus model 2's answers to how inference's ln q and
+    operating margin, as last seen, have moved since year 0 (``ln(q/q0)``, ``m - m0``). A
+    response that is off (0) adds nothing, so model 1 keeps its bits."""
     accel = k[C.CAPEX_ACCEL_DT] * (exp(log_r) - 1.0)
     growth = select(k[C.CAPEX_ACCEL_DT] != 0.0, k[C.CAPEX_GROWTH_DT] + accel, k[C.CAPEX_GROWTH_DT])
-    growth = select(k[C.CAPEX_Q_DT] != 0.0, growth + k[C.CAPEX_Q_DT] * log_qi, growth)
-    return select(k[C.CAPEX_MARGIN_DT] != 0.0, growth + k[C.CAPEX_MARGIN_DT] * margin_i, growth)
+    growth = select(k[C.CAPEX_Q_DT] != 0.0, growth + k[C.CAPEX_Q_DT] * q_change, growth)
+    margin_term = k[C.CAPEX_MARGIN_DT] * margin_change
+    return select(k[C.CAPEX_MARGIN_DT] != 0.0, growth + margin_term, growth)
 
 
 @inline_kernel
 def inference_market(
-    k, t, log_d, log_c, log_p, log_p0, log_r, log_capex, log_cap, log_qi, margin_i
+    k, t, log_d, log_c, log_p, log_p0, log_r, log_capex, log_cap, q_change, margin_change
 ):
     """Steps 5-10: quantity demanded, unit cost, capex, capacity, served quantity, price.
-    ``log_qi`` and ``margin_i`` are the previous step's model 2 investment signals.
+    ``q_change`` and ``margin_change`` are model 2's investment signals (see
+    :func:`capex_growth`).
     Returns ``(log k, log k at fixed capability, log capex, log capacity, log Q, log r,
     log p)``."""
     log_qd = log_d - log_scale(k[C.PRICE_ELASTICITY], log_p - log_p0)  # 5.
     log_k = k[C.LOG_K0] - k[C.HW_DECLINE] * t + log_scale(k[C.PASS_THROUGH], log_c)  # 6.
     log_k_fixed = log_k - k[C.CAPABILITY_EFFICIENCY] * t  # 6'. (model 2)
     # 7. Capex answers to utilisation, q and margins; zero capex stays zero.
-    growth = capex_growth(k, log_r, log_qi, margin_i)
+    growth = capex_growth(k, log_r, q_change, margin_change)
     log_capex = select(is_neg_inf(log_capex), log_capex, log_capex + growth)
     log_cap = logaddexp(log_cap - k[C.CAPACITY_DECAY], log_capex + k[C.LOG_BUILD] - log_k)  # 8.
     log_q = fmin(log_qd, log_cap)  # 9.
@@ -225,10 +227,12 @@ def sentiment(k, common_shock, shocks, z, stress):
 @inline_kernel
 def training_spend(k, spend, now, z_t):
     """Step 16's spend multiplier ``M_T`` for the next step: model 1's cut after a crash,
-    then model 2's answer to training's ln q, its value over the fair value of its revenue
-    (``z_T`` after contagion; training has no capital stock in the model)."""
+    then model 2's answer to how training's ln q, its value over the fair value of its
+    revenue (``z_T`` after contagion; training has no capital stock in the model), has moved
+    since year 0."""
     spend = select(now, spend * k[C.SPEND_KEEP], spend)
-    return select(k[C.SPEND_Q_DT] != 0.0, spend * exp(k[C.SPEND_Q_DT] * z_t), spend)
+    change = k[C.SPEND_Q_DT] * (z_t - k[C.Z0_T])
+    return select(k[C.SPEND_Q_DT] != 0.0, spend * exp(change), spend)
 
 
 @inline_kernel

@@ -201,18 +201,16 @@ class Inference(_Section):
     capital_intensity: float = _param(2.0, positive(20), "capex per unit of annual serving cost")
     useful_life: float = _param(5.0, closed(0.5, 30), "years")
     capex_initial: float = _param(2.0, closed(0, 100), "capex per year today")
-    capex_growth: float = _param(
-        -0.594, closed(-2, 2), "log growth of capex at q = 1, zero margin, full use (model 1: 0.1)"
-    )
+    capex_growth: float = _param(0.1, closed(-2, 2), "log growth of capex at balance")
     capex_accelerator: float = _param(1.0, closed(0, 10), "response of capex growth to r-1")
     capex_q_response: float = _param(
-        0.5, closed(0, 5), "model 2: response of capex growth to ln q of inference"
+        0.5, closed(0, 5), "model 2: capex growth per unit of ln(q / q0)"
     )
     capex_margin_response: float = _param(
-        0.5, closed(0, 5), "model 2: response of capex growth to the operating margin"
+        0.5, closed(0, 5), "model 2: capex growth per unit of margin - margin0"
     )
     capability_efficiency: float = _param(
-        2.38, closed(0, 10), "model 2: log fall a year of serving cost at fixed capability"
+        2.38, closed(0, 10), "model 2: log fall a year of fixed-capability cost"
     )
     price_floor: float = _param(0.7, closed(0, 5), "lowest price as a multiple of serving cost")
     scarcity_elasticity: float = _param(0.5, closed(0, 5), "price response to r")
@@ -235,7 +233,7 @@ class Training(_Section):
     opex: float = _param(0.25, closed(0, 1), "other costs / revenue")
     crash_spend_cut: float = _param(0.0, closed(0, 1), "spend cut after a crash (model 1: 0.4)")
     spend_q_response: float = _param(
-        0.3, closed(0, 5), "model 2: response of training spend growth to ln q of training"
+        0.3, closed(0, 5), "model 2: spend growth per unit of z_T - z_T0"
     )
 
 

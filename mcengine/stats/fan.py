@@ -128,7 +128,8 @@ def attach(ds: xr.Dataset, fan: FanAccumulator) -> xr.Dataset:
     out["fan_drivers"].attrs.update(long_name="year-end driver quantiles (C, s, D)", units="1")
     out["fan_economics"].attrs["long_name"] = (
         "year-end quantiles of the token price relative to year 0, serving cost, capex, "
-        "capacity, utilisation and each segment's revenue"
+        "capacity, utilisation, each segment's revenue, and (model 2) the price of a token of "
+        "fixed capability relative to year 0, its serving cost and inference's q"
     )
     out["year"].attrs.update(YEAR_ATTRS)
     out["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
