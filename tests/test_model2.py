@@ -33,12 +33,14 @@ def test_capex_growth_rises_with_q_and_falls_below_q_one(base_years):
     log_q = np.log(_record(base_years, "q_inference"))[:, :-1]
     growth = np.diff(np.log(_record(base_years, "capex")), axis=1)
     edges = (-np.inf, 0.0, 0.5, 1.0, 1.5, np.inf)
-    bands = [growth[(log_q >= lo) & (log_q < hi)] for lo, hi in zip(edges, edges[1:])]
+    bands = [
+        growth[(log_q >= lo) & (log_q < hi)] for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]
     assert min(b.size for b in bands) > 500
     estimates = [_mean_and_se(b) for b in bands]
     below_one, se = estimates[0]
     assert below_one + 5 * se < 0
-    for (lower, se_lower), (upper, se_upper) in zip(estimates, estimates[1:]):
+    for (lower, se_lower), (upper, se_upper) in zip(estimates[:-1], estimates[1:], strict=True):
         assert upper - lower > 5 * np.hypot(se_lower, se_upper)
 
 
@@ -65,12 +67,13 @@ def test_fixed_capability_price_is_the_served_price_less_efficiency(base_years):
     sc = load_scenario("base")
     eta = sc.inference.capability_efficiency
     years = base_years["year_end"].values
+    efficiency = np.broadcast_to(-eta * years, (N_PATHS, years.size))
     served = np.log(_record(base_years, "token_price"))
     fixed = np.log(_record(base_years, "fixed_capability_price"))
-    np.testing.assert_allclose(fixed - served, np.broadcast_to(-eta * years, served.shape), atol=1e-9)
+    np.testing.assert_allclose(fixed - served, efficiency, atol=1e-9)
     cost = np.log(_record(base_years, "serving_cost"))
     fixed_cost = np.log(_record(base_years, "fixed_capability_cost"))
-    np.testing.assert_allclose(fixed_cost - cost, np.broadcast_to(-eta * years, cost.shape), atol=1e-9)
+    np.testing.assert_allclose(fixed_cost - cost, efficiency, atol=1e-9)
 
 
 def test_results_say_model_2(base_years):

@@ -130,7 +130,8 @@ def test_contradicting_attributes_are_refused_in_one_line(tmp_path, written, edi
         (
             "model",
             "MODEL.md v2",
-            "model = 'MODEL.md v2', not a model this mcengine ({}) knows ('2' or '1' or 'MODEL.md v1')",
+            "model = 'MODEL.md v2', not a model this mcengine ({}) knows "
+            "('2' or '1' or 'MODEL.md v1')",
         ),
         (
             "mcengine_version",

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.model.targets import TargetsError, builtin_targets, load_targets
 from mcengine.layout import OBSERVABLES
+from mcengine.model.targets import TargetsError, builtin_targets, load_targets
 from mcengine.studies.validation import calibrate, check
 
 SOURCE = """

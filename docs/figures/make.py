@@ -40,8 +40,8 @@ def code_version() -> str:
     """The SHA-256 (hex) of the code that draws the figures: what each PNG records."""
     from mcengine.numerics import NUMERICS
     from mcengine.present import plots
-    from mcengine.results.dataset import MODEL
     from mcengine.present.tables import PART_LABELS
+    from mcengine.results.dataset import MODEL
     from mcengine.studies.sensitivity import LABELS
 
     digest = hashlib.sha256()

@@ -53,6 +53,8 @@ __all__ = [
     "drivers",
     "inference_q",
     "margin",
+    "serving_costs",
+    "capex_growth",
     "inference_market",
     "cash_flows",
     "sentiment",
@@ -111,11 +113,18 @@ def initial_state(k, z_lam, z_g):
     log_p0 = log_price(k[C.LOG_K0], log_r, k)
     _, ra, ri, rt = log_revenues(log_p0, log_q, log_one_minus_sigmoid(k[C.X0]), 0.0, k)
     log_k = k[C.LOG_K0]
-    serving = weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - ri) + weighted_exp(
-        1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - ri
-    )
+    variable, fixed = serving_costs(k, log_k, log_q, log_cap, ri)
     log_qi = inference_q(k, k[C.LOG_FSM_I] + ri + k[C.Z0_I], log_k, log_cap)
-    return lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt, log_qi, margin(1.0, serving)
+    m_i = margin(1.0, variable + fixed)
+    return lam, g, open_drift, log_q, log_r, log_p0, ra, ri, rt, log_qi, m_i
+
+
+@inline_kernel
+def serving_costs(k, log_k, log_q, log_cap, log_unit):
+    """Step 13's serving cost of inference in units of ``exp(log_unit)``: ``(variable,
+    fixed)``, the variable share on the tokens served and the rest on capacity."""
+    variable = weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - log_unit)
+    return variable, weighted_exp(1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - log_unit)
 
 
 @inline_kernel
@@ -204,8 +213,7 @@ def cash_flows(k, spend_ratio, log_p, log_q, x, log_c, log_k, log_cap, log_capex
     )
     cash_a = dt * (weighted_exp(1.0 - k[C.APP_OPEX], ra - log_va) - exp(log_bill - log_va))  # 13.
     revenue_i = exp(ri - log_vi)
-    variable = weighted_exp(k[C.VARIABLE_SHARE], log_k + log_q - log_vi)
-    fixed = weighted_exp(1.0 - k[C.VARIABLE_SHARE], log_k + log_cap - log_vi)
+    variable, fixed = serving_costs(k, log_k, log_q, log_cap, log_vi)
     cash_i = dt * (revenue_i - variable - fixed - exp(log_capex - log_vi))
     kept = 1.0 - k[C.TRAIN_OPEX] - spend_ratio * spend
     cash_t = dt * weighted_exp(kept, rt - log_vt)

@@ -64,7 +64,8 @@ class SummaryTable:
         from mcengine.present.html import summary_table
         from mcengine.present.tables import run_title
 
-        return f"<p><b>{html.escape(run_title(self.summary.attrs))}</b></p>{summary_table(self.summary)}"
+        title = html.escape(run_title(self.summary.attrs))
+        return f"<p><b>{title}</b></p>{summary_table(self.summary)}"
 
 
 @xr.register_dataset_accessor("mcengine")

@@ -9,9 +9,8 @@ one. Spearman's rank correlation needs every path and exists only in a full run.
 
 from __future__ import annotations
 
-import warnings
-
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
