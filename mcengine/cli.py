@@ -60,10 +60,12 @@ from mcengine.present.tables import (
     render_shapley,
     render_summary,
     render_tornado,
+    render_verdict,
     render_voi,
     render_waterfall,
     summary_to_json,
     tornado_to_json,
+    verdict_to_json,
     voi_to_json,
     waterfall_to_json,
 )
@@ -918,6 +920,50 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     else:
         render_comparison(table)
     _save_plot(plots.comparison, table, plot)
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@_paths_option("100000", "Paths per scenario.")
+@_seed_option("One seed for every scenario (common random numbers).")
+@click.option(
+    "--attribution",
+    type=click.Choice(["shapley", "sobol", "none"]),
+    default="shapley",
+    show_default=True,
+    help="For each scenario with uncertain keys: how much each input decides the essay's "
+    "ordering (Shapley effects, right with a copula; or Sobol indices).",
+)
+@click.option(
+    "--attribution-paths",
+    type=PathCount(),
+    default=None,
+    help="Base sample of the attribution design [default: 2048 Shapley, 8192 Sobol].",
+)
+@_JSON_OPTION
+def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -> None:
+    """The essay's verdict with its odds: how often each ordering of the segments' annual
+    returns happens under SCENARIOS, and, under uncertain keys, what decides it."""
+    from mcengine.rng.streams import fresh_seed
+    from mcengine.studies import verdict as study
+
+    resolved = [_load(name, ()) for name in scenarios]
+    used_seed = fresh_seed() if seed is None else seed
+    if attribution != "none" and any(sc.beliefs for sc in resolved):
+        _need("SALib", "sensitivity", what=f"mcengine verdict --attribution {attribution}")
+    try:
+        table = study.orderings(resolved, n_paths, used_seed)
+        indices = {
+            sc.label: study.attribution(sc, attribution, attribution_paths, used_seed)
+            for sc in resolved
+            if sc.beliefs and attribution != "none"
+        }
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        click.echo(_dumps(verdict_to_json(table, indices)))
+    else:
+        render_verdict(table, attribution=indices)
 
 
 @cli.command()

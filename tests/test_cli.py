@@ -91,7 +91,7 @@ def test_set_overrides_apply(runner):
         (
             ["run", "nosuch", "-n", "10"],
             'Error: scenario = "nosuch", must be a built-in (base, agentic_boom, beliefs, '
-            "calibrated_2025, deepseek_shock, inference_glut, open_weights_win, training_bust) "
+            "calibrated_2025, deepseek_shock, inference_glut, open_weights_win, telecom_1997, training_bust) "
             "or a path to a .toml file\n",
         ),
         (
@@ -269,7 +269,7 @@ def test_scenarios_lists_builtins_with_stories(runner):
     lines = result.output.splitlines()
     assert lines[0].startswith("base ")
     assert any(line.startswith("training_bust ") and "overbuilt" in line for line in lines)
-    assert len(lines) == len(mcengine.builtin_scenarios()) == 8
+    assert len(lines) == len(mcengine.builtin_scenarios()) == 9
 
 
 def test_show_prints_resolved_toml_that_loads_back(runner, tmp_path):

@@ -10,7 +10,7 @@ A targets file is TOML with a ``title`` and a list of ``[[target]]`` tables::
     observable = "token_price"          # an output of mcengine.layout.OBSERVABLES ...
     years = [0, 1]                      # two years: the annual growth factor between them
     statistic = "median"                # median, mean, quantile (with q) or probability
-    interval = [0.0011, 0.111]          # or value = x with tolerance = t
+    interval = [0.0011, 0.111]          # or value = x with tolerance = t; an end may be inf
     mapping = "how the model's observable maps onto the measured quantity"
     [target.source]
     title = "Welcome to LLMflation"
@@ -20,11 +20,13 @@ A targets file is TOML with a ``title`` and a list of ``[[target]]`` tables::
 
 or, for a scenario input rather than an output, ``parameter = "inference.useful_life"``
 (its value; a belief's median). One year in ``years`` is the level at that year end (0:
-the initial state). ``statistic = "probability"`` checks the share of paths whose
-quantity lies in ``between = [lo, hi]`` against the interval. ``rule`` is ``"within"``
-(the model's estimate lies in the interval; the default) or ``"overlaps"`` (its 95%
-Monte Carlo interval overlaps it). Errors name the file, the target, the field, the
-value and what is allowed.
+the initial state); for ``max_drawdown_<segment>``, the largest fall from a running peak
+of the segment's wealth over the year ends up to it. An interval may be open at one end
+(``[-inf, 0.78]``: at most 0.78), as acceptance criteria are. ``statistic =
+"probability"`` checks the share of paths whose quantity lies in ``between = [lo, hi]``
+against the interval. ``rule`` is ``"within"`` (the model's estimate lies in the
+interval; the default) or ``"overlaps"`` (its 95% Monte Carlo interval overlaps it).
+Errors name the file, the target, the field, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 from mcengine.errors import InputError
 from mcengine.layout import OBSERVABLES
-from mcengine.model.parameters import SECTIONS, plain
+from mcengine.model.parameters import SECTIONS, SEGMENTS, plain
 from mcengine.model.scenario import Scenario
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "builtin_targets",
     "STATISTICS",
     "RULES",
+    "DRAWDOWN_OBSERVABLES",
 ]
 
 STATISTICS = ("median", "mean", "quantile", "probability")
@@ -60,8 +63,11 @@ _TARGET_FIELDS = {
 }  # fmt: skip
 
 
+#: Each segment's largest fall from a running peak of its wealth, observed at the year
+#: ends ``0 .. y`` (``years = [y]``): a fraction, 0.5 for a halving.
+DRAWDOWN_OBSERVABLES = tuple(f"max_drawdown_{segment}" for segment in SEGMENTS)
 #: Observables that are fractions, and those indexed to 1 at year 0 (the rest are levels).
-FRACTION_OBSERVABLES = ("open_share", "utilisation")
+FRACTION_OBSERVABLES = ("open_share", "utilisation", *DRAWDOWN_OBSERVABLES)
 RELATIVE_OBSERVABLES = (
     "training_cost", "demand", "token_price", "wealth_applications", "wealth_inference",
     "wealth_training", "fixed_capability_price",
@@ -152,15 +158,23 @@ class Targets:
 
 
 def _pair(where: str, name: str, value: Any) -> tuple[float, float]:
+    """``[low, high]``: numbers, ``low <= high``; one end may be open (``-inf`` or ``inf``:
+    a criterion such as "the 2.5th percentile at most 0.78" is ``[-inf, 0.78]``)."""
     ok = (
         isinstance(value, list)
         and len(value) == 2
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        and all(math.isfinite(v) for v in value)
+        and not any(math.isnan(v) for v in value)
         and value[0] <= value[1]
+        and value[0] < math.inf
+        and value[1] > -math.inf
+        and (math.isfinite(value[0]) or math.isfinite(value[1]))
     )
     if not ok:
-        raise TargetsError(f"{where}: {name} = {plain(repr(value))}, must be [low, high] numbers")
+        raise TargetsError(
+            f"{where}: {name} = {plain(repr(value))}, must be [low, high] numbers with "
+            "low <= high (one end may be -inf or inf)"
+        )
     return float(value[0]), float(value[1])
 
 
@@ -254,10 +268,10 @@ def _target(where: str, table: Any, names: set[str]) -> Target:
             )
         return Target(**common, parameter=key, statistic="value")
     observable = table["observable"]
-    if observable not in OBSERVABLES:
+    if observable not in (*OBSERVABLES, *DRAWDOWN_OBSERVABLES):
         raise TargetsError(
             f"{where}: observable = {plain(repr(observable))}, must be one of "
-            f"{', '.join(OBSERVABLES)}"
+            f"{', '.join((*OBSERVABLES, *DRAWDOWN_OBSERVABLES))}"
         )
     if statistic not in STATISTICS:
         raise TargetsError(
@@ -270,6 +284,11 @@ def _target(where: str, table: Any, names: set[str]) -> Target:
     if statistic == "probability":
         between = _pair(where, "between", table.get("between"))
     years = _years(where, table.get("years"))
+    if observable in DRAWDOWN_OBSERVABLES and len(years) != 1:
+        raise TargetsError(
+            f"{where}: years = {list(years)}, a drawdown takes one year: [y], the largest "
+            "fall up to year y"
+        )
     return Target(
         **common, observable=observable, years=years, statistic=statistic, q=float(q),
         between=between,

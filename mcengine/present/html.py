@@ -18,7 +18,14 @@ import xarray as xr
 from mcengine._version import __version__
 from mcengine.extras import LazyModule, pyplot
 from mcengine.present import plots
-from mcengine.present.tables import STATISTIC_LABELS, cell, cell_of, target_cell, target_unit
+from mcengine.present.tables import (
+    STATISTIC_LABELS,
+    cell,
+    cell_of,
+    interval_text,
+    target_cell,
+    target_unit,
+)
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -98,7 +105,8 @@ def _validation_table(table: xr.Dataset) -> str:
             f"{html.escape(str(row['description'].values))}</small></th>"
             f"<td style='white-space:nowrap'>{target_cell(est, se)}<br>"
             f"<small>{html.escape(target_unit(row))}</small></td>"
-            f"<td>[{float(row['low']):.3g}, {float(row['high']):.3g}]</td><td>{verdict}</td>"
+            f"<td>{html.escape(interval_text(float(row['low']), float(row['high'])))}</td>"
+            f"<td>{verdict}</td>"
             f"<td style='text-align:left'><small>{source}</small></td></tr>"
         )
     passed = int(table["passed"].sum())

@@ -36,11 +36,14 @@ __all__ = [
     "render_check",
     "check_to_json",
     "target_cell",
+    "interval_text",
     "target_unit",
     "run_title",
     "render_calibration",
     "voi_to_json",
     "indices_to_json",
+    "render_verdict",
+    "verdict_to_json",
 ]
 
 _PERCENT = {
@@ -588,15 +591,36 @@ def _pairs_text(pairs: list[tuple[str, str]], limit: int = 3) -> str:
     return ", ".join(f"{name.replace('_', ' ')} for {segment}" for name, segment in pairs)
 
 
+def _output_dim(table: xr.Dataset) -> str:
+    """The dimension a variance-based study's outputs lie along: ``segment`` (each
+    segment's return) or ``output`` (another output, e.g. the essay's ordering)."""
+    return "segment" if "segment" in table.dims else "output"
+
+
+_SEGMENT_VARIANCE, _RETURN_VARIANCE = (
+    "the segment's annual-return variance",
+    "the annual-return variance",
+)
+
+
+def _variance_of(table: xr.Dataset, segments: str) -> str:
+    """What the study splits: ``segments`` (the annual-return variance), or an output's
+    variance (the essay's ordering: the variance of its indicator)."""
+    if _output_dim(table) == "segment":
+        return segments
+    return "the variance of the ordering's indicator (1 on paths in that order)"
+
+
 def _variance_grid(table: xr.Dataset, title: str, rows) -> tuple[Table, bool]:
     """A variance-based table: ``rows`` of ``(label, index, input)``, each cell the
     index ± its standard error; and whether a cell reads ``≈0``."""
-    grid = _segment_grid(table["segment"].values, "input", title, None, wrap_first=True)
+    dim = _output_dim(table)
+    grid = _segment_grid(table[dim].values, "input", title, None, wrap_first=True)
     near_zero = False
     for label, index, name in rows:
         cells = []
-        for s in table["segment"].values:
-            cells.append(_index_cell(*_index_at(table, index, input=name, segment=s)))
+        for s in table[dim].values:
+            cells.append(_index_cell(*_index_at(table, index, input=name, **{dim: s})))
         near_zero |= any(c.startswith("≈0") for c in cells)
         grid.add_row(label, *cells)
     return grid, near_zero
@@ -627,17 +651,18 @@ def render_indices(table: xr.Dataset, console: Console | None = None) -> None:
         rows,
     )
     caption = [
-        "S1: the share of the segment's annual-return variance the input explains alone; "
+        f"S1: the share of {_variance_of(table, _SEGMENT_VARIANCE)} the input explains alone; "
         "ST: with all its interactions; ± one bootstrap standard error (95% intervals in "
         "JSON)"
     ]
     if near_zero:
         caption.append(_NEAR_ZERO)
     above, beyond = [], []
+    dim = _output_dim(table)
     for name in table["input"].values:
-        for s in table["segment"].values:
-            first, first_se, _ = _index_at(table, "first_order", input=name, segment=s)
-            total, total_se, _ = _index_at(table, "total", input=name, segment=s)
+        for s in table[dim].values:
+            first, first_se, _ = _index_at(table, "first_order", input=name, **{dim: s})
+            total, total_se, _ = _index_at(table, "total", input=name, **{dim: s})
             if first > total:
                 above.append((str(name), str(s)))
                 if first - total > 2 * math.hypot(first_se, total_se):
@@ -667,22 +692,24 @@ def render_shapley(
     rows = [(_input_label(table, name), "shapley", name) for name in table["input"].values]
     grid, near_zero = _variance_grid(
         table,
-        "Shapley effects: each input's share of the annual-return variance, "
+        f"Shapley effects: each input's share of {_variance_of(table, _RETURN_VARIANCE)}, "
         f"{int(table.attrs['n_paths']):,} base paths x {2 ** table.sizes['input']:,} subsets",
         rows,
     )
-    caption = ["they add up to 1 per segment; ± one bootstrap standard error"]
+    caption = [f"they add up to 1 per {_output_dim(table)}; ± one bootstrap standard error"]
     if near_zero:
         caption.append(_NEAR_ZERO)
     caption.append(str(table.attrs["method"]))
     dependent = table.attrs["method"].startswith("dependent")
     if sobol is not None and not dependent:
         outside = []
+        dim = _output_dim(table)
         for name in table["input"].values:
-            for s in table["segment"].values:
-                effect, se, _ = _index_at(table, "shapley", input=name, segment=s)
-                first, first_se, _ = _index_at(sobol, "first_order", input=name, segment=s)
-                total, total_se, _ = _index_at(sobol, "total", input=name, segment=s)
+            for s in table[dim].values:
+                at = {"input": name, dim: s}
+                effect, se, _ = _index_at(table, "shapley", **at)
+                first, first_se, _ = _index_at(sobol, "first_order", **at)
+                total, total_se, _ = _index_at(sobol, "total", **at)
                 if first - effect > 2 * math.hypot(se, first_se) or (
                     effect - total > 2 * math.hypot(se, total_se)
                 ):
@@ -703,6 +730,7 @@ def _input_label(table: xr.Dataset, name) -> str:
 def indices_to_json(table: xr.Dataset, names=("first_order", "total")) -> dict:
     """Each input's indices per segment (``names``: ``("shapley",)`` for Shapley effects),
     with their 95% intervals and standard errors; undefined ones as null."""
+    dim = _output_dim(table)
     return {
         "method": str(table.attrs["method"]),
         "inputs": {
@@ -711,18 +739,18 @@ def indices_to_json(table: xr.Dataset, names=("first_order", "total")) -> dict:
                 **{
                     str(seg): {
                         index: {
-                            "estimate": _finite(table[index].sel(input=name, segment=seg)),
+                            "estimate": _finite(table[index].sel({"input": name, dim: seg})),
                             "standard_error": _finite(
-                                table[f"{index}_standard_error"].sel(input=name, segment=seg)
+                                table[f"{index}_standard_error"].sel({"input": name, dim: seg})
                             ),
                             "ci95": [
                                 _finite(v)
-                                for v in table[f"{index}_ci"].sel(input=name, segment=seg)
+                                for v in table[f"{index}_ci"].sel({"input": name, dim: seg})
                             ],
                         }
                         for index in names
                     }
-                    for seg in table["segment"].values
+                    for seg in table[dim].values
                 },
             }
             for name in table["input"].values
@@ -837,6 +865,15 @@ def target_cell(value: float, error: float) -> str:
     return f"{value:.{decimals}f} ± {error:.{decimals}f}"
 
 
+def interval_text(low: float, high: float) -> str:
+    """``[0.2, 0.4]``, or an open-ended criterion's ``≥ 1.42`` / ``≤ 0.78``."""
+    if not math.isfinite(high):
+        return f"≥ {_figure(low)}"
+    if not math.isfinite(low):
+        return f"≤ {_figure(high)}"
+    return f"[{_figure(low)}, {_figure(high)}]"
+
+
 def render_check(table: xr.Dataset, console: Console | None = None) -> None:
     """The validation report: each target's model figure ± SE and its unit against its
     interval, and the sources, numbered."""
@@ -864,7 +901,7 @@ def render_check(table: xr.Dataset, console: Console | None = None) -> None:
         grid.add_row(
             f"[{k}] {row['label'].values}",
             f"{target_cell(float(row['estimate']), float(row['standard_error']))}\n{unit}",
-            f"[{_figure(float(row['low']))}, {_figure(float(row['high']))}]",
+            interval_text(float(row["low"]), float(row["high"])),
             "pass" if bool(row["passed"]) else "FAIL",
         )
     console.print(grid)
@@ -893,9 +930,9 @@ def check_to_json(table: xr.Dataset) -> dict:
                     _finite(table["ci_low"].sel(target=name)),
                     _finite(table["ci_high"].sel(target=name)),
                 ],
-                "interval": [
-                    float(table["low"].sel(target=name)),
-                    float(table["high"].sel(target=name)),
+                "interval": [  # an open end (a criterion's) is null
+                    _finite(table["low"].sel(target=name)),
+                    _finite(table["high"].sel(target=name)),
                 ],
                 "unit": target_unit(table.sel(target=name)),
                 "rule": str(table["rule"].sel(target=name).values),
@@ -933,7 +970,7 @@ def render_calibration(report: xr.Dataset, console: Console | None = None) -> No
             str(row["label"].values),
             _figure(float(row["before"])) + mark(row["passed_before"]),
             _figure(float(row["after"])) + mark(row["passed_after"]),
-            f"[{_figure(float(row['low']))}, {_figure(float(row['high']))}]",
+            interval_text(float(row["low"]), float(row["high"])),
         )
     console.print(grid)
     keys = Table(
@@ -980,3 +1017,103 @@ def belief_lines(scenario: Scenario) -> list[str]:
         for a, b, rho in dependence.spearman:
             lines.append(f"spearman({a}, {b}) = {rho:g} ({dependence.copula} copula)")
     return lines
+
+
+#: Short names of the segments in an ordering's row label (a table of three scenarios
+#: fits 80 columns).
+_SHORT = {"applications": "apps", "inference": "infer", "training": "train"}
+
+
+def render_verdict(
+    table: xr.Dataset, console: Console | None = None, *, attribution: dict | None = None
+) -> None:
+    """The essay's verdict: each ordering's share of paths per scenario ± its standard
+    error, the essay's row marked; then, per scenario in ``attribution``, its Shapley
+    effects (or Sobol indices) on the essay's ordering."""
+    console = console or Console(highlight=False)
+    grid = _segment_grid(
+        table["scenario"].values,
+        "ordering",
+        f"the essay's verdict: % of paths in each ordering of the segments' annual returns, "
+        f"{int(table.attrs['n_paths']):,} paths a scenario, seed {int(table.attrs['seed'])}",
+        "± one Monte Carlo standard error (Wilson 95% intervals in --json); apps: "
+        "applications, infer: inference, train: training; * the essay's order (applications "
+        "best, training worst); tie: two segments wiped out alike",
+        wrap_first=True,
+    )
+    for ordering in table["ordering"].values:
+        at = table.sel(ordering=ordering)
+        essay = bool(at["essay"])
+        label = " > ".join(_SHORT.get(s, s) for s in str(ordering).split(" > "))
+        cells = [
+            cell(
+                float(at["probability"].sel(scenario=s)),
+                float(at["standard_error"].sel(scenario=s)),
+            )
+            for s in table["scenario"].values
+        ]
+        grid.add_row(f"{label} *" if essay else label, *cells)
+    grid.add_section()  # the essay's halves on their own
+    for event in table["event"].values:
+        at = table.sel(event=event)
+        cells = [
+            cell(
+                float(at["event_probability"].sel(scenario=s)),
+                float(at["event_standard_error"].sel(scenario=s)),
+            )
+            for s in table["scenario"].values
+        ]
+        grid.add_row(str(event).replace("applications", "apps"), *cells)
+    console.print(grid)
+    for scenario, indices in (attribution or {}).items():
+        console.print(f"\nwhat decides the essay's ordering under {scenario}:")
+        if "shapley" in indices:
+            render_shapley(indices, console)
+        else:
+            render_indices(indices, console)
+
+
+def verdict_to_json(table: xr.Dataset, attribution: dict | None = None) -> dict:
+    """Each scenario's probability per ordering with its standard error and 95% interval;
+    ``attribution``: per scenario, its indices (:func:`indices_to_json`)."""
+    return {
+        "seed": int(table.attrs["seed"]),
+        "n_paths": int(table.attrs["n_paths"]),
+        "essay": str(table["ordering"].values[table["essay"].values][0]),
+        "scenarios": {
+            str(s): {
+                str(o): {
+                    "probability": _finite(at["probability"].sel(ordering=o)),
+                    "standard_error": _finite(at["standard_error"].sel(ordering=o)),
+                    "ci95": [
+                        _finite(at["ci_low"].sel(ordering=o)),
+                        _finite(at["ci_high"].sel(ordering=o)),
+                    ],
+                }
+                for o in table["ordering"].values
+            }
+            for s in table["scenario"].values
+            for at in [table.sel(scenario=s)]
+        },
+        "events": {
+            str(s): {
+                str(e): {
+                    "probability": _finite(at["event_probability"].sel(event=e)),
+                    "standard_error": _finite(at["event_standard_error"].sel(event=e)),
+                    "ci95": [
+                        _finite(at["event_ci_low"].sel(event=e)),
+                        _finite(at["event_ci_high"].sel(event=e)),
+                    ],
+                }
+                for e in table["event"].values
+            }
+            for s in table["scenario"].values
+            for at in [table.sel(scenario=s)]
+        },
+        "attribution": {
+            str(scenario): indices_to_json(
+                indices, ("shapley",) if "shapley" in indices else ("first_order", "total")
+            )
+            for scenario, indices in (attribution or {}).items()
+        },
+    }

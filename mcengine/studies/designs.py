@@ -12,6 +12,7 @@ input, and run the mixtures through :func:`mcengine.simulate` with ``draws`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from scipy import special
 from mcengine.engine.local import simulate
 from mcengine.kernel.beliefs import values_at
 from mcengine.layout import PathDraw, StepDraw, draw_column
+from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.rng.streams import draw_table, key_from_seed, parameter_uniforms
 
@@ -28,6 +30,8 @@ __all__ = [
     "GROUPS",
     "Sample",
     "DesignInput",
+    "Output",
+    "SEGMENT_RETURNS",
     "design_inputs",
     "stream_sample",
     "run_design",
@@ -79,6 +83,20 @@ class DesignInput:
     kind: str  # "shock group" or "belief"
     columns: np.ndarray
     belief: int = -1
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a design attributes variance of: ``of`` maps the designed paths' annual returns
+    ``(n, 3)`` to ``(n, len(names))`` values, named along dimension ``dim``."""
+
+    dim: str
+    names: tuple[str, ...]
+    of: Callable[[np.ndarray], np.ndarray]
+
+
+#: The default output: each segment's annual return.
+SEGMENT_RETURNS = Output("segment", SEGMENTS, lambda annual: annual)
 
 
 def design_inputs(scenario: Scenario) -> list[DesignInput]:
@@ -151,17 +169,20 @@ def run_design(scenario: Scenario, seed: int, draws: np.ndarray, probs: np.ndarr
     return out
 
 
-def index_dataset(scenario: Scenario, variables, names, kinds, *, seed, n_paths, design, method):
-    """A variance-based study's Dataset: ``variables`` over ``(input, segment[, bound])``,
-    each input's ``kind``, and the run's attributes; ``method`` is a pair of sentences,
-    for independent inputs and for dependent ones (a copula)."""
+def index_dataset(
+    scenario: Scenario, variables, names, kinds, *, seed, n_paths, design, method,
+    output: Output = SEGMENT_RETURNS,
+):  # fmt: skip
+    """A variance-based study's Dataset: ``variables`` over ``(input, output.dim[,
+    bound])``, each input's ``kind``, and the run's attributes; ``method`` is a pair of
+    sentences, for independent inputs and for dependent ones (a copula)."""
     dependent = scenario.dependence is not None and bool(scenario.dependence.spearman)
     return xr.Dataset(
         variables,
         coords={
             "input": list(names),
             "kind": ("input", list(kinds)),
-            "segment": ["applications", "inference", "training"],
+            output.dim: list(output.names),
             "bound": ["low", "high"],
         },
         attrs={

@@ -22,6 +22,8 @@ from mcengine.extras import require
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.studies.designs import (
     GROUPS,
+    SEGMENT_RETURNS,
+    Output,
     Sample,
     design_inputs,
     index_dataset,
@@ -133,9 +135,9 @@ def _salib(what: str):
     return require("SALib.analyze.sobol", extra="sensitivity", what=what)
 
 
-def _saltelli(scenario: Scenario, n_paths: int, seed: int):
+def _saltelli(scenario: Scenario, n_paths: int, seed: int, output: Output):
     """Samples A and B (paths ``0 ..`` and ``n_paths ..`` of the seed's streams) and one
-    A-with-B's-input per input, as the model's outputs ``(n, 3)`` each."""
+    A-with-B's-input per input, as the outputs ``(n, len(output.names))`` each."""
     a, b = (
         stream_sample(scenario, seed, n_paths, 0),
         stream_sample(scenario, seed, n_paths, n_paths),
@@ -160,14 +162,19 @@ def _saltelli(scenario: Scenario, n_paths: int, seed: int):
         if scenario.beliefs
         else np.empty((draws.shape[0], 0))
     )
-    f = run_design(scenario, seed, draws, probs).reshape(len(everything), n_paths, 3)
+    f = output.of(run_design(scenario, seed, draws, probs))
+    f = f.reshape(len(everything), n_paths, len(output.names))
     kinds = [i.kind for i in inputs] + ["copula"] * (len(names) - len(inputs))
     return names, kinds, f[0], f[1], f[2:]
 
 
-def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: int = 200):
-    """First-order and total Sobol indices of each segment's annual return by input: the
-    shock groups (:data:`GROUPS`) and the scenario's uncertain keys.
+def sobol_indices(
+    scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: int = 200,
+    output: Output = SEGMENT_RETURNS,
+):  # fmt: skip
+    """First-order and total Sobol indices of each segment's annual return (or of another
+    ``output`` of the annual returns, :class:`~mcengine.studies.designs.Output`) by input:
+    the shock groups (:data:`GROUPS`) and the scenario's uncertain keys.
 
     Runs ``n_paths x (2 + inputs)`` paths: samples A and B (paths ``0 .. n_paths - 1`` and
     ``n_paths .. 2 n_paths - 1`` of the seed's streams: independent by construction, for
@@ -179,8 +186,8 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
     Returns
     -------
     xarray.Dataset
-        ``first_order`` and ``total`` with dims ``(input, segment)``, their ``..._ci``
-        (``bound`` = low/high) and ``..._standard_error`` from SALib's bootstrap over the
+        ``first_order`` and ``total`` with dims ``(input, segment)`` (``output.dim``), their
+        ``..._ci`` (``bound`` = low/high) and ``..._standard_error`` from SALib's bootstrap over the
         rows; coordinate ``kind`` (shock group, belief, copula). The estimates are SALib's,
         unclipped: in truth ``0 <= first_order <= total``, but an estimate may fall below 0,
         or first order above total, by sampling error (an input without interactions has
@@ -189,16 +196,16 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
     """
     _salib("sobol_indices")  # before the design runs, not after
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    names, kinds, f_a, f_b, f_ab = _saltelli(sc, n_paths, seed)
-    shape = (len(names), 3)
+    names, kinds, f_a, f_b, f_ab = _saltelli(sc, n_paths, seed, output)
+    shape = (len(names), len(output.names))
     first, total = np.zeros(shape), np.zeros(shape)
     first_ci, total_ci = np.zeros((*shape, 2)), np.zeros((*shape, 2))
-    for s in range(3):
+    for s in range(shape[1]):
         fi, ti, fci, tci = indices_from_samples(
             f_a[:, s], f_b[:, s], f_ab[:, :, s], bootstrap=bootstrap, seed=seed
         )
         first[:, s], total[:, s], first_ci[:, s], total_ci[:, s] = fi, ti, fci, tci
-    dims = ("input", "segment")
+    dims = ("input", output.dim)
     z = stats.norm.ppf(0.975)
     variables = {
         "first_order": (dims, first),
@@ -216,4 +223,5 @@ def sobol_indices(scenario, n_paths: int = 8192, seed: int = 0, *, bootstrap: in
     return index_dataset(
         sc, variables, names, kinds, seed=seed, n_paths=n_paths, method=method,
         design="Saltelli (2010) first order, Jansen (1999) total (SALib), bootstrap CIs",
+        output=output,
     )  # fmt: skip

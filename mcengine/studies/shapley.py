@@ -27,7 +27,9 @@ from scipy import special
 from mcengine.errors import InputError
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.studies.designs import (
+    SEGMENT_RETURNS,
     DesignInput,
+    Output,
     Sample,
     design_inputs,
     index_dataset,
@@ -146,9 +148,13 @@ def _subset_samples(scenario: Scenario, inputs: list[DesignInput], a: Sample, b:
         yield draws, (np.empty((n, 0)) if probs is None else probs)
 
 
-def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: int = 100):
-    """Shapley effects of each segment's annual return by input (shock groups and the
-    scenario's uncertain keys), with their dependence.
+def shapley_effects(
+    scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: int = 100,
+    output: Output = SEGMENT_RETURNS,
+):  # fmt: skip
+    """Shapley effects of each segment's annual return (or of another ``output`` of the
+    annual returns, :class:`~mcengine.studies.designs.Output`) by input (shock groups and
+    the scenario's uncertain keys), with their dependence.
 
     Runs ``n_paths x 2^d`` paths (``d`` inputs, at most :data:`MAX_INPUTS`): a base
     sample (paths ``0 ..`` of the seed's streams) and for each subset of inputs a copy that
@@ -172,7 +178,7 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
             f"uncertain keys); Shapley effects run 2^d subsets, at most {MAX_INPUTS} inputs"
         )
     a, b = stream_sample(sc, seed, n_paths, 0), stream_sample(sc, seed, n_paths, n_paths)
-    y_s = np.empty((1 << d, n_paths, 3))
+    y_s = np.empty((1 << d, n_paths, len(output.names)))
     per_call = max(1, _CALL_PATHS // n_paths)  # subsets per engine call: bounded memory
     batch, done = [], 0
     for part in _subset_samples(sc, inputs, a, b):
@@ -180,9 +186,8 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
         if len(batch) == per_call or done + len(batch) == 1 << d:
             draws = np.concatenate([p[0] for p in batch])
             probs = np.concatenate([p[1] for p in batch])
-            y_s[done : done + len(batch)] = run_design(sc, seed, draws, probs).reshape(
-                -1, n_paths, 3
-            )
+            y = output.of(run_design(sc, seed, draws, probs))
+            y_s[done : done + len(batch)] = y.reshape(-1, n_paths, len(output.names))
             done += len(batch)
             batch = []
     y = y_s[-1]  # the subset of every input is the base sample itself
@@ -198,7 +203,7 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
     rng = np.random.default_rng(seed)
     boot = np.array([effects(rng.integers(0, n_paths, n_paths))[0] for _ in range(bootstrap)])
     singles = closed[[1 << k for k in range(d)]]
-    dims = ("input", "segment")
+    dims = ("input", output.dim)
     ci = np.moveaxis(np.percentile(boot, [2.5, 97.5], 0), 0, -1)
     variables = {
         "shapley": (dims, phi),
@@ -217,4 +222,5 @@ def shapley_effects(scenario, n_paths: int = 2048, seed: int = 0, *, bootstrap: 
         n_paths=n_paths, method=method,
         design="exact Shapley over all 2^d subsets; pick-freeze with conditional sampling "
         "(Janon et al. 2014); bootstrap over the base rows",
+        output=output,
     )  # fmt: skip

@@ -23,7 +23,7 @@ from mcengine.engine.local import simulate
 from mcengine.errors import InputError
 from mcengine.model.parameters import SECTIONS
 from mcengine.model.scenario import Scenario, load_scenario, toml_value
-from mcengine.model.targets import Target, Targets, load_targets
+from mcengine.model.targets import DRAWDOWN_OBSERVABLES, Target, Targets, load_targets
 from mcengine.numerics import exp_array, log_array
 from mcengine.results.files import atomic_path
 from mcengine.stats import estimates
@@ -33,7 +33,15 @@ __all__ = ["check", "calibrate", "target_estimate", "write_calibrated"]
 
 
 def _per_path(ds: xr.Dataset, target: Target) -> np.ndarray:
-    """Each path's value of the target's quantity: a level, or an annual growth factor."""
+    """Each path's value of the target's quantity: a level, an annual growth factor, or a
+    segment's largest drawdown up to a year end."""
+    if target.observable in DRAWDOWN_OBSERVABLES:
+        segment = target.observable.removeprefix("max_drawdown_")
+        wealth = ds["yearly"].sel(quantity=f"wealth_{segment}", year_end=slice(0, target.years[0]))
+        w = wealth.values
+        with np.errstate(divide="ignore", invalid="ignore"):  # a peak of 0: wiped from the start
+            falls = 1.0 - w / np.maximum.accumulate(w, axis=1)
+        return np.nan_to_num(falls, nan=1.0).max(axis=1)
     record = ds["yearly"].sel(quantity=target.observable)
     if len(target.years) == 1:
         return record.sel(year_end=target.years[0]).values
@@ -144,6 +152,17 @@ def _residuals(targets: Targets, found: list) -> np.ndarray:
     out = []
     for t, e in zip(targets.targets, found, strict=True):
         lo, hi = t.interval
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # a criterion: one bound
+            bound = lo if math.isfinite(lo) else hi
+            if not math.isfinite(e.value):
+                out.append(1e6)
+            elif lo <= e.value <= hi:
+                out.append(0.0)
+            elif bound > 0 and e.value > 0:  # in logs: a miss of 2x counts as 1
+                out.append(abs(math.log(e.value / bound)) / math.log(2.0))
+            else:
+                out.append(abs(e.value - bound) / max(abs(bound), 1.0))
+            continue
         if lo > 0 and e.value > 0:
             centre, half = math.log(lo * hi) / 2, max(math.log(hi / lo) / 2, 1e-6)
             out.append((math.log(e.value) - centre) / half)
