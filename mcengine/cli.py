@@ -948,6 +948,20 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
     from mcengine.studies import verdict as study
 
     resolved = [_load(name, ()) for name in scenarios]
+    ctx = click.get_current_context()
+    given = {
+        name: ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+        for name in ("attribution", "attribution_paths")
+    }
+    if given["attribution_paths"] and attribution == "none":
+        raise UserError("--attribution-paths sizes the attribution: drop it or --attribution none")
+    if (given["attribution_paths"] or given["attribution"] and attribution != "none") and not any(
+        sc.beliefs for sc in resolved
+    ):
+        raise UserError(
+            "--attribution splits the essay's odds over uncertain keys, and no scenario has "
+            "any: add one (such as beliefs), or drop the option"
+        )
     used_seed = fresh_seed() if seed is None else seed
     if attribution != "none" and any(sc.beliefs for sc in resolved):
         _need("SALib", "sensitivity", what=f"mcengine verdict --attribution {attribution}")

@@ -91,8 +91,8 @@ def test_set_overrides_apply(runner):
         (
             ["run", "nosuch", "-n", "10"],
             'Error: scenario = "nosuch", must be a built-in (base, agentic_boom, beliefs, '
-            "calibrated_2025, deepseek_shock, inference_glut, open_weights_win, telecom_1997, training_bust) "
-            "or a path to a .toml file\n",
+            "calibrated_2025, deepseek_shock, inference_glut, open_weights_win, telecom_1997, "
+            "training_bust) or a path to a .toml file\n",
         ),
         (
             ["run", "-n", "abc"],

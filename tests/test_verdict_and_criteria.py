@@ -224,3 +224,17 @@ def test_the_targets_ship_in_the_package_folder():
     assert set(SHIPPED) <= names
     for name in SHIPPED:  # TOML that parses on its own, with a title
         assert tomllib.loads((ROOT / "targets" / f"{name}.toml").read_text())["title"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["base", "--attribution-paths", "64"], "no scenario has any"),
+        (["base", "--attribution", "sobol"], "no scenario has any"),
+        (["beliefs", "--attribution", "none", "--attribution-paths", "64"], "drop it or"),
+        (["base", "-n", "1"], "-n 1, must be in [2,"),
+    ],
+)
+def test_verdict_refuses_options_that_would_do_nothing(args, message):
+    out = CliRunner().invoke(cli, ["verdict", *args])
+    assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
