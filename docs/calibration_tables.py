@@ -1,7 +1,8 @@
 """Print docs/calibration.md's back-test, acceptance and verdict tables, as Markdown.
 
     python docs/calibration_tables.py            # all three (about a minute on two cores)
-    python docs/calibration_tables.py verdict    # one: backtest, acceptance or verdict
+    python docs/calibration_tables.py verdict    # one: backtest, extrapolation, acceptance
+                                                 # or verdict
 
 Each table comes from the library calls the CLI makes (``mcengine check``, ``mcengine
 verdict``) at fixed sizes and seeds (:data:`PATHS`, :data:`SEED`), so a reader can rerun any
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import math
 import sys
+
+import numpy as np
 
 import mcengine
 from mcengine.model.targets import load_targets
@@ -52,6 +55,47 @@ def backtest() -> None:
                 f"{_bounds(float(row['low']), float(row['high']))} | "
                 f"{'pass' if bool(row['passed']) else '**miss**'} |"
             )
+
+
+def _joint(scenario) -> tuple[float, float, int, int]:
+    """On the same paths: the share where capex booms (1997-2000) and then roughly halves
+    (2000-02) as the held-out targets have it, with the carriers' fall as well; and the
+    year ends of the median path's peaks of carriers' wealth and capex."""
+    ds = mcengine.simulate(scenario, PATHS, SEED, record_years=True)
+    capex = ds["yearly"].sel(quantity="capex").values
+    wealth = ds["yearly"].sel(quantity="wealth_inference").values
+    boom = (capex[:, 3] / capex[:, 0]) ** (1 / 3)
+    bust = (capex[:, 5] / capex[:, 3]) ** 0.5
+    falls = (1 - wealth[:, :6] / np.maximum.accumulate(wealth[:, :6], axis=1)).max(axis=1)
+    both = (boom >= 1.15) & (boom <= 1.5) & (bust >= 0.55) & (bust <= 0.85)
+    equity = both & (falls >= 0.6) & (falls <= 0.97)
+    median_w, median_c = np.median(wealth, axis=0), np.median(capex, axis=0)
+    return both.mean(), equity.mean(), int(np.argmax(median_w)), int(np.argmax(median_c))
+
+
+def extrapolation() -> None:
+    print(
+        "`telecom_1997` across `valuation.growth_extrapolation` (step 14', 0 in the "
+        f"scenario), {PATHS:,} paths, seed {SEED}: held-out targets passed, the share of "
+        "paths where capex booms to 2000 and halves by 2002 (and carriers fall 60-97%), and "
+        "the year end of the median path's peak (3 = 2000):\n"
+    )
+    print(
+        "| growth_extrapolation | held out passed | boom then bust | with the equity fall "
+        "| median carriers' wealth peaks | median capex peaks |"
+    )
+    print("|---|---|---|---|---|---|")
+    targets = load_targets("telecom_1997_2005")
+    for phi in (0.0, 0.5, 1.0, 2.0, 3.0):
+        sc = mcengine.load_scenario("telecom_1997", {"valuation.growth_extrapolation": phi})
+        table = check(sc, targets, PATHS, SEED)
+        both, equity, peak_w, peak_c = _joint(sc)
+        missed = [str(t) for t in table["target"].values[~table["passed"].values]]
+        print(
+            f"| {phi:g} | {int(table['passed'].sum())}/{table.sizes['target']}"
+            f"{' (' + ', '.join(missed) + ')' if missed else ''} | {100 * both:.1f}% | "
+            f"{100 * equity:.1f}% | year {peak_w} | year {peak_c} |"
+        )
 
 
 def acceptance() -> None:
@@ -112,7 +156,12 @@ def verdict_table() -> None:
         )
 
 
-TABLES = {"backtest": backtest, "acceptance": acceptance, "verdict": verdict_table}
+TABLES = {
+    "backtest": backtest,
+    "extrapolation": extrapolation,
+    "acceptance": acceptance,
+    "verdict": verdict_table,
+}
 
 if __name__ == "__main__":
     for which in sys.argv[1:] or list(TABLES):

@@ -78,3 +78,51 @@ def test_fixed_capability_price_is_the_served_price_less_efficiency(base_years):
 
 def test_results_say_model_2(base_years):
     assert base_years.attrs["model"] == "2"
+
+
+# -- steps 8' and 14': off in the AI scenarios, on in the telecom back-test ---------------------
+def test_capacity_upgraded_in_place_grows_at_its_rate_less_wear():
+    # With no capex, capacity only wears out and is upgraded in place: ln K_t = ln K_0 +
+    # (capacity_upgrade - 1/useful_life) t, exactly (a closed form of step 8').
+    sc = load_scenario("base", {"inference.capex_initial": 0.0, "inference.capacity_upgrade": 0.5})
+    ds = mcengine.simulate(sc, 64, seed=1, record_years=True)
+    log_k = np.log(_record(ds, "capacity"))
+    years = np.arange(sc.simulation.horizon_years + 1)
+    expected = np.log(sc.inference.capacity_initial) + (0.5 - 1 / sc.inference.useful_life) * years
+    np.testing.assert_allclose(log_k, np.broadcast_to(expected, log_k.shape), rtol=0, atol=1e-12)
+
+
+def test_extrapolation_pushes_every_premium_by_its_excess_growth():
+    # Step 14' on one path's scalars: the push is growth_extrapolation * (g - g_LR) * dt on
+    # each segment, and with the key at 0 the step is model 1's to the bit.
+    from mcengine.kernel.coefficients import build_coefficients
+    from mcengine.kernel.steps import coefficient_tuple, sentiment
+
+    z, shocks, g = (0.1, 0.4, 0.9), (0.3, -0.2, 0.5), 0.95
+    off = sentiment(
+        coefficient_tuple(build_coefficients(load_scenario("base"))), 0.7, shocks, z, 0.0, g
+    )
+    sc = load_scenario("base", {"valuation.growth_extrapolation": 2.0})
+    on = sentiment(coefficient_tuple(build_coefficients(sc)), 0.7, shocks, z, 0.0, g)
+    push = 2.0 * (g - sc.demand.growth_long_run)
+    np.testing.assert_allclose(np.subtract(on, off), push, rtol=1e-12)
+    model_1 = sentiment(
+        coefficient_tuple(build_coefficients(load_scenario("base"))), 0.7, shocks, z, 0.0, 5.0
+    )
+    assert model_1 == off  # g does not enter while the key is 0
+
+
+def test_extrapolation_inflates_the_premium_while_demand_outgrows_its_long_run_rate():
+    # telecom_1997 with extrapolation: the carriers' median wealth rises for years, then falls
+    # as traffic growth reverts (docs/calibration.md, the back-test across its values).
+    ds = mcengine.simulate(
+        load_scenario("telecom_1997", {"valuation.growth_extrapolation": 2.0}),
+        4000,
+        seed=3,
+        record_years=True,
+    )
+    wealth = np.median(_record(ds, "wealth_inference"), axis=0)
+    peak = int(np.argmax(wealth))
+    assert 2 <= peak <= 6 and wealth[peak] > 1.5 and wealth[-1] < 0.8 * wealth[peak]
+    off = mcengine.simulate("telecom_1997", 4000, seed=3, record_years=True)
+    assert np.median(_record(off, "wealth_inference"), axis=0)[peak] < wealth[peak]

@@ -44,6 +44,11 @@ CASES = {
     "crash_prone": {"valuation.crash_threshold": 0.3, "valuation.contagion_jump": 2.0},
     "no_selection": {"applications.selection_dispersion": 0.0},
     "full_capex_cut": {"inference.crash_capex_cut": 1.0, "valuation.crash_threshold": 0.4},
+    # model 2's installed-base upgrades and extrapolating sentiment (off in base)
+    "upgrades_and_extrapolation": {
+        "inference.capacity_upgrade": 0.5,
+        "valuation.growth_extrapolation": 1.5,
+    },
     "unit_value_elasticity": {"applications.value_elasticity": 1.0},
     # No training revenue: V_T = 0 from the start, so training investors are wiped out at
     # the first step (nothing left to invest in).

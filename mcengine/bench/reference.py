@@ -148,7 +148,8 @@ def simulate_reference(
                 * dt
             )
             capex = np.where(capex > 0, capex * capex_growth, 0.0)
-            cap = cap * np.exp(-dt / inf.useful_life) + capex * dt / (inf.capital_intensity * k)
+            decay = dt / inf.useful_life - inf.capacity_upgrade * dt  # 8'.
+            cap = cap * np.exp(-decay) + capex * dt / (inf.capital_intensity * k)
             q = np.minimum(qd, cap)
             r = qd / cap
             p = _price(k, r, sc)
@@ -167,7 +168,8 @@ def simulate_reference(
                 axis=1,
             )
             shocks = np.sqrt(rho) * draws[:, 3:4] + np.sqrt(1 - rho) * draws[:, 4:7]
-            z = z * b + s_noise * shocks + shock["sentiment"]
+            push = val.growth_extrapolation * (g - d.growth_long_run) * dt  # 14'.
+            z = z * b + (s_noise * shocks + push[:, None]) + shock["sentiment"]
             v_minus = fsm * rev * np.exp(z)
             peak = np.max(np.stack(history[-w_steps:]), axis=0)
             dd = np.where(peak == 0, 0.0, 1.0 - v_minus / np.maximum(peak, v_minus))

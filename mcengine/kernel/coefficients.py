@@ -122,6 +122,7 @@ class C(enum.IntEnum):
     SENT_DECAY = enum.auto()
     SENT_COMMON = enum.auto()
     SENT_IDIO = enum.auto()
+    EXTRAPOLATION_DT = enum.auto()
     LOG_CRASH_KEEP = enum.auto()
     HIT_A = enum.auto()
     HIT_I = enum.auto()
@@ -337,7 +338,8 @@ def _segments(scenario: Scenario, c: np.ndarray) -> None:
     c[..., C.LOG_MARKUP_I] = _log1p(inf.markup)
     c[..., C.LOG_CAPACITY0] = _ln(inf.capacity_initial)
     c[..., C.LOG_BUILD] = _ln(dt / inf.capital_intensity)
-    c[..., C.CAPACITY_DECAY] = dt / inf.useful_life
+    # Step 8': wear-out, less model 2's upgrades in place (0 for GPUs; DWDM on fibre)
+    c[..., C.CAPACITY_DECAY] = dt / inf.useful_life - inf.capacity_upgrade * dt
     c[..., C.LOG_CAPEX0] = _log0(inf.capex_initial)
     c[..., C.CAPEX_GROWTH_DT] = inf.capex_growth * dt
     c[..., C.CAPEX_ACCEL_DT] = inf.capex_accelerator * dt
@@ -378,6 +380,7 @@ def _valuation(scenario: Scenario, c: np.ndarray) -> None:
     ou_scale = val.sentiment_volatility * _ou_scale(kappa_s, dt)
     c[..., C.SENT_COMMON] = ou_scale * _sqrt(val.sentiment_common)
     c[..., C.SENT_IDIO] = ou_scale * _sqrt(1.0 - val.sentiment_common)
+    c[..., C.EXTRAPOLATION_DT] = val.growth_extrapolation * dt  # step 14' (model 2)
     # A crash is a fall of more than the threshold: log(V/peak) < log(1 - threshold).
     c[..., C.LOG_CRASH_KEEP] = _log0(1.0 - val.crash_threshold)
     for i, slot in enumerate((C.HIT_A, C.HIT_I, C.HIT_T)):

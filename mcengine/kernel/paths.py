@@ -512,6 +512,7 @@ def _value_lanes(st, kb, t, stress_sentiment):
             (st[_D_A + lane], st[_D_I + lane], st[_D_T + lane]),
             (st[S.Z_A + lane], st[S.Z_I + lane], st[S.Z_T + lane]),
             stress_sentiment,
+            st[S.G + lane],  # 14'. this step's demand growth (model 2)
         )
         log_vm = (
             k[C.LOG_FSM_A] + rev[0] + z[0],

@@ -221,9 +221,14 @@ def cash_flows(k, spend_ratio, log_p, log_q, x, log_c, log_k, log_cap, log_capex
 
 
 @inline_kernel
-def sentiment(k, common_shock, shocks, z, stress):
-    """Step 14: each segment's sentiment, an exact OU step towards fair value."""
+def sentiment(k, common_shock, shocks, z, stress, g):
+    """Step 14: each segment's sentiment, an exact OU step towards fair value; model 2's
+    step 14' adds the market's extrapolation of demand growth ``g`` (this step's) beyond
+    its long-run rate, the same push to every segment. Off (0), it adds nothing, so the
+    bits stay model 1's."""
     common = k[C.SENT_COMMON] * common_shock
+    push = k[C.EXTRAPOLATION_DT] * (g - k[C.G_LONG])
+    common = select(k[C.EXTRAPOLATION_DT] != 0.0, common + push, common)
     out = (
         z[0] * k[C.SENT_DECAY] + common + k[C.SENT_IDIO] * shocks[0],
         z[1] * k[C.SENT_DECAY] + common + k[C.SENT_IDIO] * shocks[1],

@@ -212,6 +212,9 @@ class Inference(_Section):
     capability_efficiency: float = _param(
         2.38, closed(0, 10), "model 2: log fall a year of fixed-capability cost"
     )
+    capacity_upgrade: float = _param(
+        0.0, closed(0, 3), "model 2: log growth a year of capacity in place"
+    )
     price_floor: float = _param(0.7, closed(0, 5), "lowest price as a multiple of serving cost")
     scarcity_elasticity: float = _param(0.5, closed(0, 5), "price response to r")
     scarcity_cap: float = _param(3.0, closed(1), "largest r that moves price")
@@ -257,6 +260,9 @@ class Valuation(_Section):
     sentiment_volatility: float = _param(0.25, closed(0, 3), "per sqrt(year)")
     sentiment_common: float = _param(
         0.6, closed(0, 1), "share of sentiment variance that is common"
+    )
+    growth_extrapolation: float = _param(
+        0.0, closed(0, 10), "model 2: premium drift per excess growth"
     )
     crash_threshold: float = _param(
         0.65, closed(0, 1), "fall within the window that counts as a crash"
