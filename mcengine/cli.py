@@ -955,16 +955,15 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
     }
     if given["attribution_paths"] and attribution == "none":
         raise UserError("--attribution-paths sizes the attribution: drop it or --attribution none")
-    if (given["attribution_paths"] or given["attribution"] and attribution != "none") and not any(
-        sc.beliefs for sc in resolved
-    ):
+    asked = given["attribution_paths"] or (given["attribution"] and attribution != "none")
+    if asked and not any(sc.beliefs for sc in resolved):
         raise UserError(
             "--attribution splits the essay's odds over uncertain keys, and no scenario has "
             "any: add one (such as beliefs), or drop the option"
         )
     used_seed = fresh_seed() if seed is None else seed
-    if attribution != "none" and any(sc.beliefs for sc in resolved):
-        _need("SALib", "sensitivity", what=f"mcengine verdict --attribution {attribution}")
+    if attribution == "sobol" and any(sc.beliefs for sc in resolved):  # Shapley needs no SALib
+        _need("SALib", "sensitivity", what="mcengine verdict --attribution sobol")
     try:
         table = study.orderings(resolved, n_paths, used_seed)
         indices = {

@@ -45,8 +45,13 @@ def test_wheel_ships_scenarios_and_runs_from_site_packages(tmp_path):
     )
     (wheel,) = (tmp_path / "dist").glob("mcengine-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for scenario in ("base", "training_bust", "open_weights_win", "agentic_boom", "inference_glut"):
+    for scenario in (
+        "base", "training_bust", "open_weights_win", "agentic_boom", "inference_glut",
+        "telecom_1997",
+    ):  # fmt: skip
         assert f"mcengine/scenarios/{scenario}.toml" in names
+    for targets in ("public_2025", "telecom_1997_start", "telecom_1997_2005", "acceptance_equity"):
+        assert f"mcengine/targets/{targets}.toml" in names
     for module in ("__init__", "suite", "reference", "asv"):
         assert f"mcengine/bench/{module}.py" in names
     assert "mcengine/py.typed" in names

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.model.targets import TargetsError, builtin_dir, load_targets
+from mcengine.model.targets import TargetsError, load_targets
 from mcengine.studies import verdict
 from mcengine.studies.validation import check
 
@@ -42,7 +41,7 @@ def test_the_shipped_files_load_with_a_source_and_a_mapping_each(name):
         targets.check_against(mcengine.load_scenario("telecom_1997"))
 
 
-def test_the_back_test_holds_out_what_the_fit_used():
+def test_fitted_targets_read_1998_and_held_out_ones_2000_on():
     start = load_targets("telecom_1997_start").targets
     held = load_targets("telecom_1997_2005").targets
     assert all(max(t.years) <= 1 for t in start)  # only 1997-98 facts are fitted
@@ -63,7 +62,7 @@ def test_the_acceptance_points_are_the_aaas_each_way_round():
                     q,
                 )
                 # left tail: at most the market's point; right tail: at least it
-                assert t.interval == ((0.0, point) if q < 0.5 else (point, math.inf))
+                assert t.interval == ((-math.inf, point) if q < 0.5 else (point, math.inf))
 
 
 @pytest.mark.statistical
@@ -138,7 +137,7 @@ def test_open_ended_criteria_print_as_bounds_and_json_gives_null():
         ["check", "base", "--targets", "acceptance_equity", "-n", "4000", "--seed", "1"],
         env={"COLUMNS": "80"},
     )
-    assert out.exit_code in (0, 1) and "≥ 1.42" in out.output and "[0, 0.78]" in out.output
+    assert out.exit_code in (0, 1) and "≥ 1.42" in out.output and "≤ 0.78" in out.output
     out = runner.invoke(
         cli,
         ["check", "base", "--targets", "acceptance_equity", "-n", "4000", "--seed", "1", "--json"],
@@ -146,6 +145,7 @@ def test_open_ended_criteria_print_as_bounds_and_json_gives_null():
     doc = json.loads(out.output)  # strict JSON: no Infinity
     intervals = {r["target"]: r["interval"] for r in doc["results"]}
     assert intervals["training_1y_p97_5"] == [1.42, None]
+    assert intervals["training_1y_p2_5"] == [None, 0.78]
 
 
 # -- the back-test scenario -------------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_orderings_add_up_and_match_a_count_on_the_same_paths():
 
 
 def test_the_attribution_splits_the_essays_indicator_by_input():
-    pytest.importorskip("SALib")
+    # Shapley effects need no SALib (the sensitivity extra): only Sobol indices do.
     shapley = verdict.attribution("beliefs", "shapley", 256, seed=1)
     assert list(shapley["output"].values) == [verdict.ESSAY]
     assert float(shapley["shapley"].sum()) == pytest.approx(1.0, abs=1e-9)
@@ -219,13 +219,6 @@ def test_the_verdict_command_prints_the_odds_and_json(tmp_path):
     assert out.exit_code == 2 and "Traceback" not in out.output
 
 
-def test_the_targets_ship_in_the_package_folder():
-    names = {p.stem for p in builtin_dir().glob("*.toml")}
-    assert set(SHIPPED) <= names
-    for name in SHIPPED:  # TOML that parses on its own, with a title
-        assert tomllib.loads((ROOT / "targets" / f"{name}.toml").read_text())["title"]
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -238,3 +231,70 @@ def test_the_targets_ship_in_the_package_folder():
 def test_verdict_refuses_options_that_would_do_nothing(args, message):
     out = CliRunner().invoke(cli, ["verdict", *args])
     assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
+
+
+def test_undefined_returns_are_left_out_not_counted_as_ties():
+    annual = np.array([[0.3, 0.2, 0.1], [np.nan, 0.2, 0.1], [-1.0, -1.0, 0.2]])
+    assert list(verdict.ordering_codes(annual)) == [0, -2, -1]
+
+
+def test_a_drawdown_with_undefined_wealth_is_undefined():
+    import xarray as xr
+
+    from mcengine.studies.validation import year_end_drawdown
+
+    w = np.array(
+        [
+            [1.0, 2.0, 1.0, 3.0],
+            [1.0, np.nan, 1.0, 1.0],
+            [1.0, np.inf, 1.0, 1.0],
+            [1.0, 0.5, 0.0, 0.0],
+        ]
+    )
+    ds = xr.Dataset(
+        {"yearly": (("path", "year_end", "quantity"), w[:, :, None])},
+        coords={"year_end": np.arange(4), "quantity": ["wealth_inference"]},
+    )
+    falls = year_end_drawdown(ds, "inference", 3)
+    np.testing.assert_array_equal(falls[[0, 3]], [0.5, 1.0])
+    assert np.isnan(falls[1]) and np.isnan(falls[2])
+    np.testing.assert_array_equal(year_end_drawdown(ds, "inference", 1)[[0, 3]], [0.0, 0.5])
+
+
+def test_joint_probability_counts_the_pieces_on_the_same_paths():
+    from mcengine.studies.validation import _per_path, joint_probability
+
+    targets = load_targets("telecom_1997_2005")
+    ds = mcengine.simulate("telecom_1997", 5000, 2, record_years=True)
+    names = ("capex_boom_1997_2000", "capex_bust_2000_2002", "carrier_equity_fall")
+    inside = np.ones(5000, dtype=bool)
+    for t in targets.targets:
+        if t.name in names:
+            x = _per_path(ds, t)
+            inside &= (x >= t.between[0]) & (x <= t.between[1])
+    both = joint_probability(ds, targets, names)
+    assert both.value == inside.mean() and both.se == pytest.approx(
+        math.sqrt(both.value * (1 - both.value) / 5000)
+    )
+    alone = joint_probability(ds, targets, names[:1])
+    assert alone.value >= both.value
+    with pytest.raises(mcengine.InputError, match="must be probability targets"):
+        joint_probability(ds, targets, ("nosuch",))
+
+
+def test_calibration_sees_a_slope_to_a_one_sided_criterion():
+    from mcengine.model.targets import Source, Target, Targets
+    from mcengine.stats.estimates import normal
+    from mcengine.studies.validation import _residuals
+
+    src = Source("t", "p", 2025, "m")
+    at_most = Target("a", "a", (-math.inf, 0.78), src, observable="wealth_inference", years=(1,))
+    at_least = Target("b", "b", (1.42, math.inf), src, observable="wealth_inference", years=(1,))
+    tg = Targets("t", (at_most, at_least))
+    inside = _residuals(tg, [normal(0.5, 0.01), normal(2.0, 0.01)])
+    np.testing.assert_array_equal(inside, [0.0, 0.0])
+    near, far = (
+        _residuals(tg, [normal(v, 0.01), normal(1.42 - (v - 0.78), 0.01)]) for v in (0.8, 1.0)
+    )
+    assert 0 < near[0] < far[0] and 0 < near[1] < far[1]
+    assert _residuals(tg, [normal(0.78 + 1e-9, 0.01), normal(1.0, 0.01)])[0] < 1e-6  # continuous

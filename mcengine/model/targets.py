@@ -52,6 +52,7 @@ __all__ = [
     "STATISTICS",
     "RULES",
     "DRAWDOWN_OBSERVABLES",
+    "builtin_dir",
 ]
 
 STATISTICS = ("median", "mean", "quantile", "probability")

@@ -593,14 +593,15 @@ def _pairs_text(pairs: list[tuple[str, str]], limit: int = 3) -> str:
 
 def _output_dim(table: xr.Dataset) -> str:
     """The dimension a variance-based study's outputs lie along: ``segment`` (each
-    segment's return) or ``output`` (another output, e.g. the essay's ordering)."""
-    return "segment" if "segment" in table.dims else "output"
+    segment's return) or its :class:`~mcengine.studies.designs.Output`'s own (e.g. the
+    essay's ordering): the one that is neither ``input`` nor ``bound``."""
+    return next(
+        str(d) for d in table["shapley" if "shapley" in table else "total"].dims if d != "input"
+    )
 
 
-_SEGMENT_VARIANCE, _RETURN_VARIANCE = (
-    "the segment's annual-return variance",
-    "the annual-return variance",
-)
+_SEGMENT_VARIANCE = "the segment's annual-return variance"
+_RETURN_VARIANCE = "the annual-return variance"
 
 
 def _variance_of(table: xr.Dataset, segments: str) -> str:

@@ -29,7 +29,14 @@ from mcengine.results.files import atomic_path
 from mcengine.stats import estimates
 from mcengine.stats.samples import ExactSample, Moments
 
-__all__ = ["check", "calibrate", "target_estimate", "write_calibrated"]
+__all__ = [
+    "check",
+    "calibrate",
+    "target_estimate",
+    "write_calibrated",
+    "year_end_drawdown",
+    "joint_probability",
+]
 
 
 def _per_path(ds: xr.Dataset, target: Target) -> np.ndarray:
@@ -37,11 +44,7 @@ def _per_path(ds: xr.Dataset, target: Target) -> np.ndarray:
     segment's largest drawdown up to a year end."""
     if target.observable in DRAWDOWN_OBSERVABLES:
         segment = target.observable.removeprefix("max_drawdown_")
-        wealth = ds["yearly"].sel(quantity=f"wealth_{segment}", year_end=slice(0, target.years[0]))
-        w = wealth.values
-        with np.errstate(divide="ignore", invalid="ignore"):  # a peak of 0: wiped from the start
-            falls = 1.0 - w / np.maximum.accumulate(w, axis=1)
-        return np.nan_to_num(falls, nan=1.0).max(axis=1)
+        return year_end_drawdown(ds, segment, target.years[0])
     record = ds["yearly"].sel(quantity=target.observable)
     if len(target.years) == 1:
         return record.sel(year_end=target.years[0]).values
@@ -50,6 +53,36 @@ def _per_path(ds: xr.Dataset, target: Target) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         growth = (log_array(stop) - log_array(start)) / (b - a)
         return exp_array(growth)  # mcengine's exp/log: the same bits on every CPU
+
+
+def year_end_drawdown(ds: xr.Dataset, segment: str, year: int) -> np.ndarray:
+    """Each path's largest fall of the segment's wealth from its running peak, observed at
+    the year ends ``0 .. year`` of a run with yearly records: 0.5 for a halving, 1 for a
+    wipe-out. Wealth starts at 1, so the peak is never 0; a path whose wealth is NaN or
+    infinite at any year end is NaN (undefined, and left out of every statistic)."""
+    w = ds["yearly"].sel(quantity=f"wealth_{segment}", year_end=slice(0, year)).values
+    with np.errstate(invalid="ignore"):  # inf / inf: NaN, as it should be
+        falls = 1.0 - w / np.maximum.accumulate(w, axis=1)
+    return np.where(np.isfinite(w).all(axis=1), falls.max(axis=1), np.nan)
+
+
+def joint_probability(ds: xr.Dataset, targets: Targets, names) -> estimates.Estimate:
+    """The share of paths on which every named ``probability`` target's quantity lies in its
+    ``between`` range at once (the pieces of one history on the same path), with its
+    standard error and Wilson interval; paths where any is undefined are left out."""
+    chosen = [t for t in targets.targets if t.name in set(names)]
+    if len(chosen) != len(set(names)) or any(t.statistic != "probability" for t in chosen):
+        raise InputError(
+            f"joint_probability: names = {list(names)}, must be probability targets of "
+            f"{targets.path or targets.title}"
+        )
+    values = [_per_path(ds, t) for t in chosen]
+    defined = np.all([~np.isnan(v) for v in values], axis=0)
+    inside = np.all(
+        [(v >= t.between[0]) & (v <= t.between[1]) for t, v in zip(chosen, values, strict=True)],
+        axis=0,
+    )
+    return estimates.proportion(int(np.count_nonzero(inside & defined)), int(defined.sum()))
 
 
 def _parameter_value(scenario: Scenario, key: str) -> float:
@@ -153,15 +186,15 @@ def _residuals(targets: Targets, found: list) -> np.ndarray:
     for t, e in zip(targets.targets, found, strict=True):
         lo, hi = t.interval
         if not (math.isfinite(lo) and math.isfinite(hi)):  # a criterion: one bound
+            # inside: no miss; outside: the miss relative to the bound (continuous in the
+            # estimate, so the optimiser sees a slope all the way to 0)
             bound = lo if math.isfinite(lo) else hi
             if not math.isfinite(e.value):
                 out.append(1e6)
             elif lo <= e.value <= hi:
                 out.append(0.0)
-            elif bound > 0 and e.value > 0:  # in logs: a miss of 2x counts as 1
-                out.append(abs(math.log(e.value / bound)) / math.log(2.0))
             else:
-                out.append(abs(e.value - bound) / max(abs(bound), 1.0))
+                out.append(abs(e.value - bound) / max(abs(bound), 1e-9))
             continue
         if lo > 0 and e.value > 0:
             centre, half = math.log(lo * hi) / 2, max(math.log(hi / lo) / 2, 1e-6)

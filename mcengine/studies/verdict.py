@@ -26,6 +26,7 @@ import xarray as xr
 from mcengine.checks import check_int
 from mcengine.engine.local import simulate
 from mcengine.errors import InputError
+from mcengine.layout import Segment
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.stats import estimates
@@ -45,11 +46,13 @@ __all__ = [
 #: training`` and so on), in the order of :func:`itertools.permutations`.
 _PERMUTATIONS = tuple(itertools.permutations(range(len(SEGMENTS))))
 ORDERINGS = tuple(" > ".join(SEGMENTS[i] for i in p) for p in _PERMUTATIONS)
+_A, _I, _T = Segment.APPLICATIONS, Segment.INFERENCE, Segment.TRAINING
 #: The essay's ordering: applications first, training last.
-ESSAY = "applications > inference > training"
+ESSAY = " > ".join(SEGMENTS[s] for s in (_A, _I, _T))
 #: A path where two segments' returns are equal (in practice: both wiped out, at -100%).
 TIE = "tie"
-_A, _I, _T = range(len(SEGMENTS))
+#: A path whose annual returns are not all defined (left out of every share).
+_UNDEFINED = -2
 #: The essay's two halves, each on its own: applications strictly best, training strictly
 #: worst (each a union of two orderings).
 EVENTS = {
@@ -60,7 +63,7 @@ EVENTS = {
 
 def ordering_codes(annual: np.ndarray) -> np.ndarray:
     """Each path's ordering of its annual returns ``(n, 3)``: an index into
-    :data:`ORDERINGS`, or -1 where two segments tie."""
+    :data:`ORDERINGS`, -1 where two segments tie, or -2 where a return is NaN (undefined)."""
     annual = np.asarray(annual, dtype=float)
     if annual.ndim != 2 or annual.shape[1] != len(SEGMENTS):
         raise InputError(f"annual returns of shape {annual.shape}, must be (paths, 3)")
@@ -68,6 +71,7 @@ def ordering_codes(annual: np.ndarray) -> np.ndarray:
     for k, (a, b, c) in enumerate(_PERMUTATIONS):
         strict = (annual[:, a] > annual[:, b]) & (annual[:, b] > annual[:, c])
         codes[strict] = k
+    codes[np.isnan(annual).any(axis=1)] = _UNDEFINED
     return codes
 
 
@@ -98,7 +102,8 @@ def orderings(
     xarray.Dataset
         ``probability``, ``standard_error``, ``ci_low`` and ``ci_high`` (Wilson's 95%
         interval), dims ``(scenario, ordering)``; the orderings are :data:`ORDERINGS` and
-        ``tie`` (two segments equal), adding up to 1 over ``ordering``. The coordinate
+        ``tie`` (two segments equal), adding up to 1 over ``ordering`` (a path whose
+        returns are not all defined, NaN, is left out of every share). The coordinate
         ``essay`` marks the essay's ordering. The same four, prefixed ``event_``, over
         ``event``: the essay's halves on their own (:data:`EVENTS`).
     """
@@ -117,11 +122,13 @@ def orderings(
     for i, sc in enumerate(resolved):
         annual = simulate(sc, n_paths, seed)["annual_return"].values
         codes = ordering_codes(annual)
-        counts = np.bincount(codes.astype(np.int64) + 1, minlength=len(names))
+        defined = codes != _UNDEFINED
+        counts = np.bincount(codes[defined].astype(np.int64) + 1, minlength=len(names))
         hits = [*counts[1:], counts[0]]  # the six orders, then the ties (code -1)
-        found[i] = [estimates.proportion(int(h), codes.size) for h in hits]
+        n = int(defined.sum())
+        found[i] = [estimates.proportion(int(h), n) for h in hits]
         parts[i] = [
-            estimates.proportion(int(np.count_nonzero(event(annual))), codes.size)
+            estimates.proportion(int(np.count_nonzero(event(annual[defined]))), n)
             for event in EVENTS.values()
         ]
     fields = ("probability", "standard_error", "ci_low", "ci_high")
