@@ -955,14 +955,15 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
     }
     if given["attribution_paths"] and attribution == "none":
         raise UserError("--attribution-paths sizes the attribution: drop it or --attribution none")
+    uncertain = any(sc.beliefs for sc in resolved)
     asked = given["attribution_paths"] or (given["attribution"] and attribution != "none")
-    if asked and not any(sc.beliefs for sc in resolved):
+    if asked and not uncertain:
         raise UserError(
             "--attribution splits the essay's odds over uncertain keys, and no scenario has "
             "any: add one (such as beliefs), or drop the option"
         )
     used_seed = fresh_seed() if seed is None else seed
-    if attribution == "sobol" and any(sc.beliefs for sc in resolved):  # Shapley needs no SALib
+    if attribution == "sobol" and uncertain:  # Shapley needs no SALib
         _need("SALib", "sensitivity", what="mcengine verdict --attribution sobol")
     try:
         table = study.orderings(resolved, n_paths, used_seed)

@@ -595,9 +595,7 @@ def _output_dim(table: xr.Dataset) -> str:
     """The dimension a variance-based study's outputs lie along: ``segment`` (each
     segment's return) or its :class:`~mcengine.studies.designs.Output`'s own (e.g. the
     essay's ordering): the one that is neither ``input`` nor ``bound``."""
-    return next(
-        str(d) for d in table["shapley" if "shapley" in table else "total"].dims if d != "input"
-    )
+    return next(str(d) for d in table.dims if d not in ("input", "bound"))
 
 
 _SEGMENT_VARIANCE = "the segment's annual-return variance"
@@ -1043,28 +1041,13 @@ def render_verdict(
         wrap_first=True,
     )
     for ordering in table["ordering"].values:
-        at = table.sel(ordering=ordering)
-        essay = bool(at["essay"])
         label = " > ".join(_SHORT.get(s, s) for s in str(ordering).split(" > "))
-        cells = [
-            cell(
-                float(at["probability"].sel(scenario=s)),
-                float(at["standard_error"].sel(scenario=s)),
-            )
-            for s in table["scenario"].values
-        ]
-        grid.add_row(f"{label} *" if essay else label, *cells)
+        essay = bool(table["essay"].sel(ordering=ordering))
+        grid.add_row(f"{label} *" if essay else label, *_share_cells(table, "", ordering=ordering))
     grid.add_section()  # the essay's halves on their own
     for event in table["event"].values:
-        at = table.sel(event=event)
-        cells = [
-            cell(
-                float(at["event_probability"].sel(scenario=s)),
-                float(at["event_standard_error"].sel(scenario=s)),
-            )
-            for s in table["scenario"].values
-        ]
-        grid.add_row(str(event).replace("applications", "apps"), *cells)
+        label = str(event).replace("applications", "apps")
+        grid.add_row(label, *_share_cells(table, "event_", event=event))
     console.print(grid)
     for scenario, indices in (attribution or {}).items():
         console.print(f"\nwhat decides the essay's ordering under {scenario}:")
@@ -1074,6 +1057,39 @@ def render_verdict(
             render_indices(indices, console)
 
 
+def _share_cells(table: xr.Dataset, prefix: str, **at) -> list[str]:
+    """One row of the verdict: the share ``at`` an ordering or event (its variables
+    prefixed ``prefix``) ± its standard error, per scenario."""
+    row = table.sel(at)
+    return [
+        cell(
+            float(row[f"{prefix}probability"].sel(scenario=s)),
+            float(row[f"{prefix}standard_error"].sel(scenario=s)),
+        )
+        for s in table["scenario"].values
+    ]
+
+
+def _shares_to_json(table: xr.Dataset, dim: str, prefix: str) -> dict:
+    """Per scenario, per value of ``dim`` (orderings or events): the share with its
+    standard error and 95% interval (variables prefixed ``prefix``)."""
+    return {
+        str(s): {
+            str(key): {
+                "probability": _finite(at[f"{prefix}probability"].sel({dim: key})),
+                "standard_error": _finite(at[f"{prefix}standard_error"].sel({dim: key})),
+                "ci95": [
+                    _finite(at[f"{prefix}ci_low"].sel({dim: key})),
+                    _finite(at[f"{prefix}ci_high"].sel({dim: key})),
+                ],
+            }
+            for key in table[dim].values
+        }
+        for s in table["scenario"].values
+        for at in [table.sel(scenario=s)]
+    }
+
+
 def verdict_to_json(table: xr.Dataset, attribution: dict | None = None) -> dict:
     """Each scenario's probability per ordering with its standard error and 95% interval;
     ``attribution``: per scenario, its indices (:func:`indices_to_json`)."""
@@ -1081,36 +1097,8 @@ def verdict_to_json(table: xr.Dataset, attribution: dict | None = None) -> dict:
         "seed": int(table.attrs["seed"]),
         "n_paths": int(table.attrs["n_paths"]),
         "essay": str(table["ordering"].values[table["essay"].values][0]),
-        "scenarios": {
-            str(s): {
-                str(o): {
-                    "probability": _finite(at["probability"].sel(ordering=o)),
-                    "standard_error": _finite(at["standard_error"].sel(ordering=o)),
-                    "ci95": [
-                        _finite(at["ci_low"].sel(ordering=o)),
-                        _finite(at["ci_high"].sel(ordering=o)),
-                    ],
-                }
-                for o in table["ordering"].values
-            }
-            for s in table["scenario"].values
-            for at in [table.sel(scenario=s)]
-        },
-        "events": {
-            str(s): {
-                str(e): {
-                    "probability": _finite(at["event_probability"].sel(event=e)),
-                    "standard_error": _finite(at["event_standard_error"].sel(event=e)),
-                    "ci95": [
-                        _finite(at["event_ci_low"].sel(event=e)),
-                        _finite(at["event_ci_high"].sel(event=e)),
-                    ],
-                }
-                for e in table["event"].values
-            }
-            for s in table["scenario"].values
-            for at in [table.sel(scenario=s)]
-        },
+        "scenarios": _shares_to_json(table, "ordering", ""),
+        "events": _shares_to_json(table, "event", "event_"),
         "attribution": {
             str(scenario): indices_to_json(
                 indices, ("shapley",) if "shapley" in indices else ("first_order", "total")

@@ -66,6 +66,12 @@ def year_end_drawdown(ds: xr.Dataset, segment: str, year: int) -> np.ndarray:
     return np.where(np.isfinite(w).all(axis=1), falls.max(axis=1), np.nan)
 
 
+def _between(target: Target, x: np.ndarray) -> np.ndarray:
+    """Which values lie in a probability target's ``between`` range (ends included)."""
+    lo, hi = target.between
+    return (x >= lo) & (x <= hi)
+
+
 def joint_probability(ds: xr.Dataset, targets: Targets, names) -> estimates.Estimate:
     """The share of paths on which every named ``probability`` target's quantity lies in its
     ``between`` range at once (the pieces of one history on the same path), with its
@@ -78,10 +84,7 @@ def joint_probability(ds: xr.Dataset, targets: Targets, names) -> estimates.Esti
         )
     values = [_per_path(ds, t) for t in chosen]
     defined = np.all([~np.isnan(v) for v in values], axis=0)
-    inside = np.all(
-        [(v >= t.between[0]) & (v <= t.between[1]) for t, v in zip(chosen, values, strict=True)],
-        axis=0,
-    )
+    inside = np.all([_between(t, v) for t, v in zip(chosen, values, strict=True)], axis=0)
     return estimates.proportion(int(np.count_nonzero(inside & defined)), int(defined.sum()))
 
 
@@ -105,8 +108,7 @@ def target_estimate(ds: xr.Dataset, scenario: Scenario, target: Target) -> estim
     x = _per_path(ds, target)
     x = x[~np.isnan(x)]
     if target.statistic == "probability":
-        lo, hi = target.between
-        return estimates.proportion(int(np.count_nonzero((x >= lo) & (x <= hi))), x.size)
+        return estimates.proportion(int(np.count_nonzero(_between(target, x))), x.size)
     if target.statistic == "mean":
         return estimates.mean(Moments.of(x[np.isfinite(x)]))
     q = 0.5 if target.statistic == "median" else target.q
