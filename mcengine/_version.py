@@ -1,11 +1,8 @@
 """The package version, in a module of its own so that any layer can read it without
-importing the package (and with it the engine)."""
+importing the package (and with it the engine). It is the one place the version is written:
+``pyproject.toml`` reads it from here (hatchling's ``[tool.hatch.version]``), which is also
+quicker at start-up than asking ``importlib.metadata``."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mcengine")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "1.2.0+unknown"
+__version__ = "1.4.0"
 
 __all__ = ["__version__"]

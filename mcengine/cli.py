@@ -18,20 +18,14 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-import numba
-import numpy as np
-import xarray as xr
 from click.core import ParameterSource
 
 from mcengine._version import __version__
-from mcengine.engine.chunks import MAX_PATHS
-from mcengine.engine.local import simulate
-from mcengine.engine.plan import refused_settings
-from mcengine.engine.store import ZARR_SUFFIX, partial_paths, write_zarr
 from mcengine.errors import (
+    COMPILE_LOG,
     InputError,
     MissingExtraError,
     Note,
@@ -39,47 +33,21 @@ from mcengine.errors import (
     ScenarioError,
 )
 from mcengine.extras import require
-from mcengine.jit import COMPILE_LOG
-from mcengine.model.scenario import (
-    builtin_scenarios,
-    builtin_story,
-    file_comments,
-    load_scenario,
-    parse_override,
-)
-from mcengine.present import plots
-from mcengine.present.tables import (
-    belief_lines,
-    check_to_json,
-    comparison_to_json,
-    indices_to_json,
-    render_calibration,
-    render_check,
-    render_comparison,
-    render_indices,
-    render_shapley,
-    render_summary,
-    render_tornado,
-    render_verdict,
-    render_voi,
-    render_waterfall,
-    summary_to_json,
-    tornado_to_json,
-    verdict_to_json,
-    voi_to_json,
-    waterfall_to_json,
-)
-from mcengine.results.files import (
-    OPT_IN,
+from mcengine.layout import (
+    FIGURE_FORMATS,
+    MAX_PATHS,
+    MAX_SEED,
     RESULT_SUFFIXES,
-    check_writable,
-    read_result,
-    write_netcdf,
+    STATISTICS,
+    ZARR_SUFFIX,
 )
+from mcengine.model.builtins import builtin_scenarios, builtin_story, file_comments
 from mcengine.rng.samplers import DEFAULT_REPLICATES, SAMPLERS
-from mcengine.rng.streams import MAX_SEED
-from mcengine.stats.summary import STATISTICS, summarize
-from mcengine.stats.tails import check_weights
+
+# The engine, xarray and the presenters are imported in the commands that use them, so that
+# ``mcengine --help`` and ``mcengine scenarios`` answer in a fraction of a second.
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["main", "cli"]
 
@@ -144,6 +112,8 @@ class Weights(click.ParamType):
     name = "A,I,T"
 
     def convert(self, value, param, ctx):
+        from mcengine.stats.tails import check_weights
+
         if isinstance(value, tuple):
             return value
         try:
@@ -210,6 +180,8 @@ class OutputPath(click.ParamType):
 
     def check(self, path: Path, option: str, command: str = "") -> Path:
         """``path``, if ``command``'s ``option`` can write it; else one line (UserError)."""
+        from mcengine.results.files import check_writable
+
         if path.suffix.lower() not in self.suffixes:
             raise UserError(f"{option} {path}: must end in {self.what}")
         if path.is_dir() and path.suffix.lower() != ZARR_SUFFIX:
@@ -239,7 +211,28 @@ def _need(module: str, extra: str, *, what: str) -> None:
 
 
 #: Figures are written as PNG or SVG (mcengine.present.plots.save), with matplotlib.
-_FIGURE = OutputPath(*plots.FORMATS, what=" or ".join(plots.FORMATS), needs=("matplotlib", "plot"))
+_FIGURE = OutputPath(
+    *FIGURE_FORMATS, what=" or ".join(FIGURE_FORMATS), needs=("matplotlib", "plot")
+)
+
+
+class ThreadCount(click.IntRange):
+    """A thread count, from 1 to Numba's (``NUMBA_NUM_THREADS``, by default the cores this
+    process may use): an :class:`click.IntRange` that reads the bound when first asked,
+    not when the command is defined, which would import Numba for ``--help``."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    @property  # type: ignore[override]
+    def max(self) -> int:
+        import numba
+
+        return numba.config.NUMBA_NUM_THREADS
+
+    @max.setter
+    def max(self, value) -> None:  # click's __init__ sets it; the property is the bound
+        pass
 
 
 class Seed(click.ParamType):
@@ -262,6 +255,9 @@ class Seed(click.ParamType):
 
 
 def _load(scenario: str, overrides: tuple[str, ...]):
+    from mcengine.model.scenario import load_scenario, parse_override
+
+    _engine_settings()
     try:
         pairs = dict(parse_override(text) for text in overrides)
         return load_scenario(scenario, pairs or None, overrides_source="--set")
@@ -432,6 +428,8 @@ _PLOT_OPTION = click.option(
 
 def _save_plot(make, data, target: Path | None, *, option: str = "--plot") -> None:
     """Draw ``make(data)`` into ``target`` and say where (on stderr: stdout may be JSON)."""
+    from mcengine.present import plots
+
     if target is None:
         return
     try:
@@ -468,7 +466,7 @@ def _simulation_options(func):
     return func
 
 
-def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwargs):
+def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwargs):
     """Load, ``run`` (simulate) with a progress bar (or, without a terminal, a forecast of a
     long run); errors exit 2. The engine says "compiling..." itself (:func:`_notes`)."""
     sc = _load(scenario, overrides)
@@ -484,6 +482,8 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
                 elif not quiet and fixed_size:  # a target's total is only its limit
                     _RUN.forecast(done, total)
 
+            if run is None:
+                from mcengine.engine.local import simulate as run
             return run(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # InputError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
@@ -508,7 +508,7 @@ def _simulate(scenario, overrides, n_paths, seed, *, quiet, run=simulate, **kwar
 )
 @click.option(
     "--threads",
-    type=click.IntRange(1, numba.config.NUMBA_NUM_THREADS),
+    type=ThreadCount(),
     default=None,
     help="Numba threads, at most this machine's (results do not depend on it).",
 )
@@ -635,6 +635,11 @@ def run(
     Exit code 1: a --target-se/--rel-tol target was not met within --max-paths (the results
     are printed all the same).
     """
+    from mcengine.engine.store import partial_paths, write_zarr
+    from mcengine.present import plots
+    from mcengine.results.files import write_netcdf
+    from mcengine.stats.summary import summarize
+
     to_zarr = out is not None and out.suffix.lower() == ZARR_SUFFIX
     if workers is not None or scheduler is not None:
         _need("distributed", "dask", what="--workers" if workers is not None else "--scheduler")
@@ -728,6 +733,8 @@ def run(
 
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
+    from mcengine.present.tables import render_summary, summary_to_json
+
     if as_json:
         click.echo(_dumps(summary_to_json(table, elapsed=elapsed)))
     elif _RUN.compiled:  # a rate would be the compile's, not the engine's
@@ -776,6 +783,8 @@ def _check_run_options(
 ) -> None:
     """Cross-field rules of ``run``'s Dask and Zarr options; ``settings`` are the run's
     plan settings (``target_se``, ``sampler``...) that an executor may refuse."""
+    from mcengine.engine.plan import refused_settings
+
     if workers is not None and scheduler is not None:
         raise UserError("--workers starts a local cluster and --scheduler joins one: pick one")
     if resume and not to_zarr:
@@ -863,6 +872,9 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
+    from mcengine.present import plots
+    from mcengine.present.tables import render_waterfall, waterfall_to_json
+
     table = _simulate(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
     if as_json:
         click.echo(_dumps(waterfall_to_json(table)))
@@ -877,6 +889,8 @@ class GridAxis(click.ParamType):
     name = "KEY=LOW:HIGH:COUNT"
 
     def convert(self, value, param, ctx):
+        import numpy as np
+
         if isinstance(value, tuple):
             return value
         key, sep, spec = str(value).partition("=")
@@ -908,6 +922,8 @@ class GridAxis(click.ParamType):
 @_PLOT_OPTION
 def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
+    from mcengine.present import plots
+    from mcengine.present.tables import comparison_to_json, render_comparison
     from mcengine.studies.compare import compare as compare_scenarios
 
     resolved = [_load(name, ()) for name in scenarios]
@@ -944,6 +960,7 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -> None:
     """The essay's verdict with its odds: how often each ordering of the segments' annual
     returns happens under SCENARIOS, and, under uncertain keys, what decides it."""
+    from mcengine.present.tables import render_verdict, verdict_to_json
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies import verdict as study
 
@@ -999,6 +1016,8 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
 @_PLOT_OPTION
 def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
+    from mcengine.present import plots
+    from mcengine.present.tables import comparison_to_json, render_comparison
     from mcengine.studies.compare import sweep as sweep_grid
 
     keys = [key for key, _ in axes]
@@ -1035,6 +1054,9 @@ _ALLOW_OPTION = click.option(
 
 def _read(file: Path, allow_unknown_version: bool) -> xr.Dataset:
     """A result file, checked (ResultFileError: one line naming the file and attribute)."""
+    from mcengine.results.files import OPT_IN, read_result
+
+    _engine_settings()
     try:
         return read_result(file, allow_unknown_version=allow_unknown_version)
     except ResultFileError as err:
@@ -1061,6 +1083,9 @@ def _read(file: Path, allow_unknown_version: bool) -> xr.Dataset:
 @_ALLOW_OPTION
 def plot(file, kind, target, allow_unknown_version) -> None:
     """Draw a figure of a result FILE written by "mcengine run --out"."""
+    from mcengine.present import plots
+    from mcengine.stats.summary import summarize
+
     ds = _read(file, allow_unknown_version)
     if kind in ("distributions", "tornado") and "annual_return" not in ds:
         raise UserError(
@@ -1108,6 +1133,15 @@ def sensitivity(
 ) -> None:
     """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
     shock groups and the scenario's uncertain keys)."""
+    from mcengine.present import plots
+    from mcengine.present.tables import (
+        indices_to_json,
+        render_indices,
+        render_shapley,
+        render_tornado,
+        tornado_to_json,
+    )
+
     _need("SALib", "sensitivity", what="mcengine sensitivity")
     from mcengine.studies.sensitivity import sobol_indices, tornado
     from mcengine.studies.shapley import shapley_effects
@@ -1176,6 +1210,7 @@ def sensitivity(
 def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, alpha, step):
     """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
     shock group's EVPPI, with the allocations with and without the information."""
+    from mcengine.present.tables import render_voi, voi_to_json
     from mcengine.studies.voi import BATCH_PATHS, BATCHES, value_of_information
 
     if n_paths < BATCHES * BATCH_PATHS:  # checked before the run, not after it
@@ -1216,6 +1251,7 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     """Check SCENARIO against sourced targets: each target's source, the model's figure
     with its standard error, and pass or fail. Exit 0 when all pass, 1 when any fails."""
     from mcengine.model.targets import load_targets
+    from mcengine.present.tables import check_to_json, render_check
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import check as check_targets
 
@@ -1254,6 +1290,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     """Fit the --fit keys of SCENARIO to the targets (bounded least squares on common
     random numbers) and write the calibrated scenario."""
     from mcengine.model.targets import load_targets
+    from mcengine.present.tables import render_calibration
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import calibrate as fit_keys
     from mcengine.studies.validation import write_calibrated
@@ -1332,6 +1369,8 @@ def show(scenario, overrides) -> None:
     """Print SCENARIO fully resolved, as TOML: the file's own opening comments (its story
     and sources), the uncertain keys as comments with their 5/50/95% quantiles, then every
     key with its meaning and range."""
+    from mcengine.present.tables import belief_lines
+
     sc = _load(scenario, overrides)
     click.echo(file_comments(scenario), nl=False)  # the file's story and sources, kept
     lines = belief_lines(sc)
@@ -1346,6 +1385,8 @@ def show(scenario, overrides) -> None:
 @click.argument("files", nargs=-1, required=True)
 def validate(files) -> None:
     """Check scenario FILES; print one line per file and exit 2 if any is invalid."""
+    from mcengine.model.scenario import load_scenario
+
     bad = 0
     for name in files:
         try:
@@ -1365,6 +1406,9 @@ def validate(files) -> None:
 @_ALLOW_OPTION
 def summarize_cmd(file, as_json, allow_unknown_version) -> None:
     """Summarise a result FILE written by "mcengine run --out"."""
+    from mcengine.present.tables import render_summary, summary_to_json
+    from mcengine.stats.summary import summarize
+
     ds = _read(file, allow_unknown_version)
     try:
         table = summarize(ds)
@@ -1483,6 +1527,15 @@ def _progress(enabled: bool):
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
+    cli(prog_name="mcengine")
+
+
+def _engine_settings() -> None:
+    """numpy's and xarray's settings for the commands (not the library): no floating-point
+    warnings, attributes kept through arithmetic. Set by the first scenario or result file a
+    command loads, not at start-up, which would import them for ``--help``."""
+    import numpy as np
+    import xarray as xr
+
     np.seterr(all="ignore")
     xr.set_options(keep_attrs=True)
-    cli(prog_name="mcengine")

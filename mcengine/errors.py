@@ -1,8 +1,12 @@
-"""Exceptions raised for bad input; the CLI turns them into one line and exit code 2."""
+"""Exceptions raised for bad input (the CLI turns them into one line and exit code 2), and
+the two other ways the library talks to its user: notes and compile notices."""
 
 from __future__ import annotations
 
+import logging
+
 __all__ = [
+    "COMPILE_LOG",
     "InputError",
     "ScenarioError",
     "ResultFileError",
@@ -15,6 +19,12 @@ class Note(UserWarning):
     """A remark about a run worth knowing, not an error (e.g. a Sobol sample that is not a
     power of two). Library users get a warning of this class; the CLI prints one plain line,
     ``note: ...``."""
+
+
+#: Where compile notices go (logger ``mcengine``, level WARNING: see
+#: :func:`mcengine.jit.say_if_compiling`). The CLI attaches its own handler while a command
+#: runs.
+COMPILE_LOG = logging.getLogger("mcengine")
 
 
 class InputError(ValueError):

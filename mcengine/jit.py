@@ -1,7 +1,8 @@
 """The one home of mcengine's Numba settings.
 
-Every kernel is compiled through :func:`kernel` or :func:`parallel_kernel` so that the
-compilation flags live here and nowhere else.
+Every kernel is compiled through :func:`kernel` or :func:`inline_kernel` so that the
+compilation flags live here and nowhere else, and every path-parallel kernel runs through
+:func:`run_blocks`, so that the threading does too.
 
 * ``cache=True``: compiled machine code is stored beside the module, so a second process
   starts in about a second instead of compiling again.
@@ -12,29 +13,34 @@ compilation flags live here and nowhere else.
   changes the last bits of the results.
 * ``error_model="numpy"``: division by zero gives ``inf``/``nan`` instead of raising, which
   the kernels handle explicitly.
+* ``nogil``: the kernels are serial and release the GIL; :func:`run_blocks` runs one over
+  contiguous ranges of its blocks on a pool of threads. Numba's ``parallel=True`` did the
+  same with ``prange``, but its compile took a fifth longer and a cached start loaded its
+  code 0.2 s slower (numba issue #8085); the results are the same bits either way, since
+  each block's paths depend only on (key, path).
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numba.core.imputils
 from numba.core.typing.typeof import Purpose, typeof
 
+from mcengine.errors import COMPILE_LOG
+
 __all__ = [
     "kernel",
     "inline_kernel",
-    "parallel_kernel",
-    "prange",
+    "run_blocks",
     "fastmath_flags",
     "say_if_compiling",
     "COMPILE_LOG",
 ]
-
-prange = numba.prange
 
 
 def fastmath_flags() -> set[str] | bool:
@@ -55,16 +61,41 @@ _FLAGS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": fast
 #: Decorator for serial helper kernels, compiled and cached one by one.
 kernel = numba.njit(**_FLAGS)
 
-#: Decorator for tiny helpers on the random-number hot path, inlined at the Numba-IR level
-#: (LLVM does not inline across separately cached functions): 2.4x faster normals. Keep it
-#: to small functions with few call sites; each site is a copy, and cold compile time grows
-#: with them (inlining Philox everywhere took it from 15 s to 33 s).
-inline_kernel = numba.njit(inline="always", **_FLAGS)
+#: Decorator for the helpers the lane loops call: each is compiled (and cached) once, and
+#: LLVM inlines it at every call site (``forceinline``: the ``alwaysinline`` attribute), which
+#: a vectorised loop needs (a call stops vectorisation). Numba's own ``inline="always"`` did
+#: the same on Numba's IR instead, copying and retyping the callee at every call site: it
+#: took the cold compile from 15 s to 33 s (inlining Philox everywhere), and the 22
+#: transcendentals of a step are about 60 such sites.
+inline_kernel = numba.njit(forceinline=True, **_FLAGS)
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
-def parallel_kernel(func):
-    """Decorator for the top-level, path-parallel kernels (``prange`` over paths)."""
-    return numba.njit(parallel=True, **_FLAGS)(func)
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(numba.config.NUMBA_NUM_THREADS, "mcengine")
+        return _POOL
+
+
+def run_blocks(dispatcher, args: tuple, n_blocks: int) -> None:
+    """``dispatcher(*args, first, end)`` over blocks ``0 .. n_blocks - 1``, split into one
+    contiguous range per thread (Numba's thread count: ``numba.set_num_threads``,
+    ``NUMBA_NUM_THREADS``), the last in the calling thread. ``dispatcher`` is a serial
+    ``nogil`` kernel whose blocks write disjoint parts of its outputs."""
+    parts = max(min(numba.get_num_threads(), n_blocks), 1)
+    bounds = [n_blocks * j // parts for j in range(parts + 1)]
+    futures = [
+        _pool().submit(dispatcher, *args, bounds[j], bounds[j + 1]) for j in range(parts - 1)
+    ]
+    try:
+        dispatcher(*args, bounds[-2], bounds[-1])
+    finally:
+        for future in futures:  # waits for all, then raises the first error
+            future.result()
 
 
 def _compiles(dispatcher, args: tuple) -> bool:
@@ -90,10 +121,6 @@ def say_if_compiling(dispatcher, args: tuple, what: str, wait: str) -> None:
     still runs; the CLI prints it as a plain line. The code is cached, so once per machine."""
     if _compiles(dispatcher, args):
         COMPILE_LOG.warning("compiling %s (first run of this kind only, %s)...", what, wait)
-
-
-#: Where compile notices go (the CLI attaches its own handler while a command runs).
-COMPILE_LOG = logging.getLogger("mcengine")
 
 
 # Tuples indexed by IntEnum members, as arrays are (``k[C.DT]`` on the coefficient tuple):

@@ -1,5 +1,8 @@
 """Named layouts: the positions of segments, draws, yearly columns, recorded inputs and
-return components, as IntEnums (the idiom of the coefficient vector ``C``), in one place.
+return components, as IntEnums (the idiom of the coefficient vector ``C``), in one place;
+and the vocabulary of runs and result files that the command line's options are made of
+(statistics, limits, file suffixes), here on the ground floor so that reading them loads
+nothing of the engine.
 
 Any array whose columns mean something is indexed by these names, not by literals: the
 draws of a path are ``len(PathDraw)`` per-path normals, then ``len(StepDraw)`` per step
@@ -11,6 +14,13 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "QUANTILES",
+    "STATISTICS",
+    "MAX_SEED",
+    "MAX_PATHS",
+    "ZARR_SUFFIX",
+    "RESULT_SUFFIXES",
+    "FIGURE_FORMATS",
     "LANES",
     "Segment",
     "PathDraw",
@@ -151,3 +161,30 @@ def draw_column(step: int, slot: int) -> int:
 def draw_dimension(n_steps: int) -> int:
     """Random inputs per path: the per-path normals, then each step's draws."""
     return len(PathDraw) + len(StepDraw) * n_steps
+
+
+# -- the vocabulary of runs and results ------------------------------------------------------
+
+#: The quantiles of annual return in the summary.
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: The summary's statistics, by name, with what each means (``--stop-on`` takes the names).
+STATISTICS = {
+    "mean": "mean annual return",
+    "std": "standard deviation of annual return",
+    **{f"q{round(q * 100):02d}": f"{q:.0%} quantile of annual return" for q in QUANTILES},
+    "var95": "95% value at risk: minus the 5% quantile of annual return",
+    "cvar95": "95% expected shortfall: minus the mean annual return in the worst 5%",
+    "p_loss": "probability of a loss (total return < 1)",
+    "p_wiped_out": "probability the investor is wiped out (total return = 0)",
+    "median_max_drawdown": "median of the maximum drawdown of investor wealth",
+    "p_crash_origin": "probability that the contagion crash starts in this segment",
+}
+#: Seeds are int64 attributes of a result: 0 to this.
+MAX_SEED = 2**63 - 1
+#: The path index is 64-bit in the streams; this bound keeps output sizes sane.
+MAX_PATHS = 1 << 40
+#: A result is a netCDF-4 file or a Zarr store (a folder with this suffix).
+ZARR_SUFFIX = ".zarr"
+RESULT_SUFFIXES = (".nc", ZARR_SUFFIX)
+#: Figures are written as PNG or SVG.
+FIGURE_FORMATS = (".png", ".svg")

@@ -37,11 +37,12 @@ def test_readme_and_docs_cite_no_file_outside_the_repository():
 def test_one_version_story():
     # The package, the CHANGELOG's newest release, README and the results' numerics agree.
     import re
-    import tomllib
+    from importlib.metadata import version as installed
 
+    from mcengine._version import __version__ as version
     from mcengine.numerics import NUMERICS
 
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert installed("mcengine") == version, "the installed package (reinstall it)"
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     newest = re.search(r"^## (\S+) \((.+)\)$", changelog, re.M)
     assert newest is not None and newest[1] == version, "the CHANGELOG's newest entry"

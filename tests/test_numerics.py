@@ -214,3 +214,11 @@ def test_fma_rounds_once_as_the_exact_fraction():
     assert got[-7] == math.inf and math.isnan(got[-6]) and got[-5] == math.inf
     assert got[-3] == 0.0 and math.copysign(1.0, got[-3]) == -1.0  # -1e-400 rounds to -0
     assert got[-2] == 0.0  # half the least subnormal: a tie, to even
+
+
+def test_the_coefficients_literal_logs_are_numerics_bits():
+    # kernel/coefficients.py writes two logs as literals, to start without calling the kernel.
+    from mcengine.kernel import coefficients
+
+    assert numerics.log(float(np.finfo(np.float64).max)) == coefficients.LOG_MAX
+    assert numerics.log(2.0) == coefficients._LN2

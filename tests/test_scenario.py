@@ -14,6 +14,7 @@ from strategies import FIELDS, valid_overrides
 
 import mcengine
 from mcengine.errors import ScenarioError
+from mcengine.model import builtins as builtins_module
 from mcengine.model import scenario as scenario_module
 from mcengine.model.parameters import SECTIONS, Range, Stress
 from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
@@ -353,6 +354,7 @@ def test_extends_cycle_is_detected(tmp_path, monkeypatch):
     (tmp_path / "a.toml").write_text('extends = "b"\n', encoding="utf-8")
     (tmp_path / "b.toml").write_text('extends = "a"\n', encoding="utf-8")
     monkeypatch.setattr(scenario_module, "builtin_dir", lambda: tmp_path)
+    monkeypatch.setattr(builtins_module, "builtin_dir", lambda: tmp_path)
     with pytest.raises(
         ScenarioError, match=r"b.toml: extends = \"a\" makes a cycle \(a -> b -> a\)"
     ):

@@ -12,14 +12,13 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
 from mcengine.checks import check_int
 from mcengine.errors import InputError
-from mcengine.jit import say_if_compiling
-from mcengine.kernel.beliefs import draw_values
 from mcengine.kernel.coefficients import (
     C,
     build_coefficients,
@@ -33,13 +32,15 @@ from mcengine.kernel.paths import (
     FLAG_WEALTH_OVERFLOW,
     simulate_paths,
 )
-from mcengine.layout import Input
-from mcengine.model.beliefs import QuantileTables
+from mcengine.layout import MAX_PATHS, Input
 from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
 from mcengine.stats.blocks import BLOCK_PATHS
+
+if TYPE_CHECKING:
+    from mcengine.model.beliefs import QuantileTables
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",
@@ -53,8 +54,6 @@ __all__ = [
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
 DEFAULT_CHUNK_PATHS = BLOCK_PATHS
-#: The path index is 64-bit in the streams; this bound keeps output sizes sane.
-MAX_PATHS = 1 << 40
 _NO_DRAWS = np.empty((0, 0))
 _NO_INPUTS = np.empty((0, len(Input)))
 
@@ -105,6 +104,10 @@ class KernelInputs:
     def parameter_values(self, first_path: int, n_paths: int) -> np.ndarray:
         """The uncertain keys' values of paths ``first_path ..``, ``(n_paths, beliefs)``:
         a pure function of (seed, path), from their own stream."""
+        # Imported here: the kernel's beliefs pass loads scipy's special functions (a
+        # sixth of a second), which a run without uncertain keys does not need.
+        from mcengine.kernel.beliefs import draw_values
+
         key = (self.key0, self.key1)
         return draw_values(
             self.uncertain.uncertain, self.tables, key, first_path, n_paths,
@@ -145,7 +148,6 @@ class KernelInputs:
             external,
             inputs,
         )
-        say_if_compiling(simulate_paths, args, "the simulation kernel", "30 to 90 s by CPU")
         simulate_paths(*args)
 
 

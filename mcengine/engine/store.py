@@ -43,6 +43,7 @@ from mcengine.engine.plan import RunPlan
 from mcengine.engine.primitive import Partial
 from mcengine.errors import InputError
 from mcengine.extras import require
+from mcengine.layout import ZARR_SUFFIX
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.results.files import atomic_path
@@ -50,7 +51,6 @@ from mcengine.rng.streams import MAX_SEED, fresh_seed
 
 __all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX", "stored_chunk_summary"]
 
-ZARR_SUFFIX = ".zarr"
 _LABELS = ["segment", "component"]  # coordinates without a path dimension
 
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from mcengine.jit import inline_kernel, parallel_kernel, prange, say_if_compiling
+from mcengine.jit import inline_kernel, kernel, run_blocks, say_if_compiling
 from mcengine.kernel.special import chdtri, ndtr, ndtri, stdtr
 from mcengine.layout import LANES, PathDraw
 from mcengine.model.beliefs import (
@@ -97,16 +97,18 @@ def _link(copula_kind, df, source, factor, kind, u, draws, z, prob, score):
             prob[s] = min(max(ndtr(x), _P_LO), _P_HI)
 
 
-@parallel_kernel
-def _draw_values(key0, key1, first_path, antithetic, blocks, tables, copula, normals, out):
+@kernel
+def _draw_values(
+    key0, key1, first_path, antithetic, blocks, tables, copula, normals, out, first, end
+):
     copula_kind, df, source, factor = copula
     p, n = out.shape
-    for block in prange((n + LANES - 1) // LANES):
-        u = np.empty(blocks.shape[0])
-        prob = np.empty(p)
-        score = np.empty(p)
-        z = np.empty(source.shape[0])
-        draws = np.zeros(_PATH_DRAWS)
+    u = np.empty(blocks.shape[0])
+    prob = np.empty(p)
+    score = np.empty(p)
+    z = np.empty(source.shape[0])
+    draws = np.zeros(_PATH_DRAWS)
+    for block in range(first, end):
         start = block * LANES
         for lane in range(min(n - start, LANES)):
             path, mirror = lane_path(first_path, start + lane, antithetic)
@@ -142,15 +144,15 @@ def draw_values(
         normals = path_normals(key, first_path, n_paths, antithetic=antithetic)
     blocks = beliefs.blocks
     args = (key[0], key[1], first_path, antithetic, blocks, tables, copula, normals, out)
-    say_if_compiling(_draw_values, args, "the kernel that draws uncertain keys", "5 to 15 s")
-    _draw_values(*args)
+    say_if_compiling(_draw_values, args + (0, 0), "the kernel that draws uncertain keys", "5 s")
+    run_blocks(_draw_values, args, (n_paths + LANES - 1) // LANES)
     return out.T
 
 
-@parallel_kernel
-def _values_at(tables, probabilities, out):
+@kernel
+def _values_at(tables, probabilities, out, first, end):
     n, p = out.shape
-    for i in prange(n):
+    for i in range(first * LANES, min(end * LANES, n)):
         for j in range(p):
             q = min(max(probabilities[i, j], _P_LO), _P_HI)
             out[i, j] = _quantile(tables, j, q, np.nan)
@@ -161,5 +163,5 @@ def values_at(tables: QuantileTables, probabilities: np.ndarray) -> np.ndarray:
     sensitivity studies choose the probabilities), as a run draws it."""
     probabilities = np.ascontiguousarray(probabilities, dtype=float)
     out = np.empty(probabilities.shape)
-    _values_at(tables, probabilities, out)
+    run_blocks(_values_at, (tables, probabilities, out), (len(out) + LANES - 1) // LANES)
     return out

@@ -41,9 +41,11 @@ __all__ = [
     "LOG_MAX",
 ]
 
-#: Largest log that exp() maps to a finite float64.
-LOG_MAX = log(float(np.finfo(np.float64).max))
-_LN2 = log(2.0)
+#: Largest log that exp() maps to a finite float64: numerics.log of the largest float64, and
+#: ln 2, as literals (calling the compiled log at import took a tenth of a second of every
+#: start; ``tests/test_numerics.py`` checks that they are its bits).
+LOG_MAX = float.fromhex("0x1.62e42fefa39efp+9")
+_LN2 = float.fromhex("0x1.62e42fefa39efp-1")
 
 
 class C(enum.IntEnum):

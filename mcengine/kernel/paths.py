@@ -1,5 +1,5 @@
-"""The path kernel: blocks of LANES paths in lockstep, the time loop inside, parallel over
-blocks.
+"""The path kernel: blocks of LANES paths in lockstep, the time loop inside, ranges of
+blocks in parallel threads.
 
 :func:`simulate_paths` runs each block of :data:`~mcengine.layout.LANES` paths through
 MODEL.md's steps, the pure functions of :mod:`mcengine.kernel.steps`. Per step: the draws
@@ -28,7 +28,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
 
-from mcengine.jit import inline_kernel, kernel, parallel_kernel, prange
+from mcengine.jit import inline_kernel, kernel, run_blocks, say_if_compiling
 from mcengine.kernel.coefficients import C
 from mcengine.kernel.economics import poisson_inverse, sigmoid, sigmoid_call
 from mcengine.kernel.steps import (
@@ -295,7 +295,6 @@ _Z_SEL = _slot(S.PATH_DRAWS, PathDraw.SELECTION)
 _JUMP_TERMS = 4
 
 
-@parallel_kernel
 def simulate_paths(
     coef,
     rows,
@@ -325,62 +324,63 @@ def simulate_paths(
     share, training cost; docs/model.md "Stress overlays"), zeros without stress.
     ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
-    n_paths = out.flags.shape[0]
-    for block in prange((n_paths + LANES - 1) // LANES):
-        _simulate_block(
-            coef, rows, spend_ratio, stress, key0, key1, first_path, block * LANES, out,
-            yearly, external, inputs,
-        )  # fmt: skip
+    n_blocks = (out.flags.shape[0] + LANES - 1) // LANES
+    args = (coef, rows, spend_ratio, stress, key0, key1, first_path, out, yearly, external, inputs)
+    say_if_compiling(_simulate_blocks, args + (0, 0), "the simulation kernel", "15 to 30 s by CPU")
+    run_blocks(_simulate_blocks, args, n_blocks)
 
 
 @kernel
-def _simulate_block(
-    coef, rows, spend_ratio, stress, key0, key1, first_path, start, out, yearly, external,
-    inputs,
+def _simulate_blocks(
+    coef, rows, spend_ratio, stress, key0, key1, first_path, out, yearly, external, inputs,
+    first_block, end_block,
 ):  # fmt: skip
-    """Paths ``start .. start + LANES - 1`` of the call (those below its path count)."""
+    """Blocks ``first_block .. end_block - 1`` of :func:`simulate_paths`, each the paths
+    ``start .. start + LANES - 1`` of the call (those below its path count)."""
     n_paths = out.flags.shape[0]
     st = np.empty(_BLOCK_SIZE)
-    k = block_coefficients(coef, rows, st, start)  # a tuple, or None: per lane in st
+    words = np.empty(LANE_WORDS, dtype=np.uint64)
     n_steps = int(coef[C.N_STEPS])
     window = int(coef[C.WINDOW])
     dt = coef[C.DT]
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
     ring = np.empty(window * 3 * LANES)  # the crash window's last w segment values
-    words = np.empty(LANE_WORDS, dtype=np.uint64)
-    first = first_path + start
+    for block in range(first_block, end_block):
+        start = block * LANES
+        k = block_coefficients(coef, rows, st, start)  # a tuple, or None: per lane in st
+        first = first_path + start
 
-    if external.shape[0] > 0:
-        _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
-    else:
-        path_draws_lanes(key0, key1, first, antithetic, words, st)  # at offset 0
-        for j in range(_PATH_DRAWS * LANES):
-            st[S.PATH_DRAWS + j] = st[j]
-    _start_lanes(st, k)
-    _push_window(st, ring, 0)
-    if yearly.shape[1] > 0:
-        _record_year(st, start, n_paths, 0, yearly)
-
-    for n in range(1, n_steps + 1):
-        if external.shape[0] > 0:  # 1.
-            column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
-            _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
+        if external.shape[0] > 0:
+            _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
         else:
-            step_draws_lanes(key0, key1, first, antithetic, n, words, st)
-        if rows is not None or coef[C.JUMP_MU] > 0.0:
-            _jumps(st, k)
-        _window_peaks(st, ring, min(n, window))
-        shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
-        _market_lanes(st, k, n * dt, shocks)  # 2.-10.
-        _cash_lanes(st, k, spend_ratio[n])  # 11.-13.
-        _value_lanes(st, k, n * dt, shocks[1])  # 14.-18.
-        _push_window(st, ring, (n % window) * 3 * LANES)
-        year = n // steps_per_year
-        if n % steps_per_year == 0 and year < yearly.shape[1]:
-            _record_year(st, start, n_paths, year, yearly)
-    _final_lanes(st, k)
-    _finish(st, k, n_steps, start, out, inputs)
+            path_draws_lanes(key0, key1, first, antithetic, words, st)  # at offset 0
+            for j in range(_PATH_DRAWS * LANES):
+                st[S.PATH_DRAWS + j] = st[j]
+        _start_lanes(st, k)
+        _push_window(st, ring, 0)
+        if yearly.shape[1] > 0:
+            _record_year(st, start, n_paths, 0, yearly)
+
+        for n in range(1, n_steps + 1):
+            if external.shape[0] > 0:  # 1.
+                column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
+                _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
+            else:
+                step_draws_lanes(key0, key1, first, antithetic, n, words, st)
+            if rows is not None or coef[C.JUMP_MU] > 0.0:
+                _jumps(st, k)
+            _window_peaks(st, ring, min(n, window))
+            shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
+            _market_lanes(st, k, n * dt, shocks)  # 2.-10.
+            _cash_lanes(st, k, spend_ratio[n])  # 11.-13.
+            _value_lanes(st, k, n * dt, shocks[1])  # 14.-18.
+            _push_window(st, ring, (n % window) * 3 * LANES)
+            year = n // steps_per_year
+            if n % steps_per_year == 0 and year < yearly.shape[1]:
+                _record_year(st, start, n_paths, year, yearly)
+        _final_lanes(st, k)
+        _finish(st, k, n_steps, start, out, inputs)
 
 
 @kernel

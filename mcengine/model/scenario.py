@@ -8,7 +8,6 @@ whose message names the source, the ``section.key``, the value and the allowed r
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import json
 import math
 import os
@@ -23,6 +22,13 @@ import numpy as np
 from mcengine.checks import closest, did_you_mean, plain_data
 from mcengine.errors import ScenarioError
 from mcengine.model.beliefs import Belief, Beliefs, Dependence
+from mcengine.model.builtins import (
+    builtin_dir,
+    builtin_scenarios,
+    builtin_story,
+    file_comments,
+    locate,
+)
 from mcengine.model.parameters import (
     SECTIONS,
     Applications,
@@ -230,38 +236,6 @@ class Scenario:
 
 
 # -- loading ---------------------------------------------------------------------------------
-def builtin_dir() -> Path:
-    """Folder of the built-in scenarios: inside the installed wheel, or the checkout's."""
-    packaged = importlib.resources.files("mcengine") / "scenarios"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "scenarios"
-
-
-def builtin_scenarios() -> list[str]:
-    """Names of the built-in scenarios, ``base`` first."""
-    names = sorted(p.stem for p in builtin_dir().glob("*.toml"))
-    return sorted(names, key=lambda n: n != "base")
-
-
-def file_comments(name_or_path: str | Path) -> str:
-    """The comment block that opens a scenario file (a built-in's story and the public
-    facts behind its numbers), as written: what ``mcengine show`` keeps of the file."""
-    path, _ = _locate(name_or_path)
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line)
-    return "".join(f"{line}\n" for line in lines)
-
-
-def builtin_story(name: str) -> str:
-    """The one-line story of a built-in scenario (the first line of its opening comments)."""
-    first = file_comments(name).partition("\n")[0]
-    return first.lstrip("#").strip()
-
-
 def load_scenario(
     name_or_path: str | Path = "base",
     overrides: Mapping[str, Any] | None = None,
@@ -288,7 +262,7 @@ def load_scenario(
         For an unknown name, an unreadable or malformed file, an unknown section or key, or a
         value out of range. The message names the source, ``section.key``, value and range.
     """
-    path, name = _locate(name_or_path)
+    path, name = locate(name_or_path)
     mapping = _resolve(path, ((_identity(path), name),))
     if overrides:
         mapping = _apply_overrides(mapping, overrides, overrides_source)
@@ -297,28 +271,6 @@ def load_scenario(
         source = _label(path)
     recorded = _override_keys(overrides or {})
     return Scenario.from_mapping(mapping, source=source, name=name, overrides=recorded)
-
-
-def _locate(name_or_path: str | Path) -> tuple[Path, str]:
-    if not isinstance(name_or_path, str | Path):
-        raise ScenarioError(
-            f"scenario = {name_or_path!r}, must be a built-in name or a path to a .toml file"
-        )
-    text = str(name_or_path)
-    looks_like_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text
-    if looks_like_path:
-        path = Path(text)
-        if not path.is_file():
-            raise ScenarioError(f"{plain(text, 200)}: no such scenario file")
-        return path, path.stem
-    path = builtin_dir() / f"{text}.toml"
-    if not path.is_file():
-        names = builtin_scenarios()
-        raise ScenarioError(
-            f'scenario = "{plain(text)}", must be a built-in ({", ".join(names)}) or a path to a '
-            f".toml file{did_you_mean(text, names)}"
-        )
-    return path, text
 
 
 def _label(path: Path) -> str:

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from mcengine.errors import InputError  # noqa: E402
+from mcengine.layout import FIGURE_FORMATS  # noqa: E402
 from mcengine.present.tables import PART_LABELS, STATISTIC_LABELS, VOTING_PARTS  # noqa: E402
 from mcengine.results.files import atomic_path  # noqa: E402
 from mcengine.stats.estimates import Z95  # noqa: E402
@@ -40,7 +41,7 @@ __all__ = [
     "FORMATS",
 ]
 
-FORMATS = (".png", ".svg")
+FORMATS = FIGURE_FORMATS
 _COLOURS = {"applications": "#1b9e77", "inference": "#7570b3", "training": "#d95f02"}
 
 

@@ -23,6 +23,7 @@ from mcengine._version import __version__
 from mcengine.checks import check_int, shown
 from mcengine.errors import InputError, ResultFileError
 from mcengine.extras import require
+from mcengine.layout import RESULT_SUFFIXES
 from mcengine.numerics import NUMERICS
 from mcengine.results.dataset import (
     KNOWN_MODELS,
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 #: What ``--out`` may write: netCDF-4 files and Zarr stores (folders).
-RESULT_SUFFIXES = (".nc", ".zarr")
 
 _ENGINE = "h5netcdf"
 

@@ -38,7 +38,7 @@ import secrets
 import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
-from mcengine.layout import LANES, PathDraw, StepDraw
+from mcengine.layout import LANES, MAX_SEED, PathDraw, StepDraw
 from mcengine.numerics import exp, log1p, select, uint52_to_float, uint53_to_float
 from mcengine.rng import _ziggurat_tables
 
@@ -69,7 +69,6 @@ __all__ = [
 ]
 
 #: Seeds are non-negative integers below 2**63, so that they fit a netCDF int64 attribute.
-MAX_SEED = 2**63 - 1
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)

@@ -110,10 +110,12 @@ def proportion(hits: int, n: int) -> Estimate:
 
 
 def student_t95(replicates: int) -> float:
-    """Two-sided 95% Student-t quantile with ``replicates - 1`` degrees of freedom."""
-    import scipy.stats
+    """Two-sided 95% Student-t quantile with ``replicates - 1`` degrees of freedom: what
+    ``scipy.stats.t.ppf(0.975, df)`` returns (its ``_ppf``), without importing scipy.stats
+    (half a second of start-up)."""
+    import scipy.special
 
-    return float(scipy.stats.t.ppf(0.975, replicates - 1))
+    return float(scipy.special.stdtrit(replicates - 1, 0.975))
 
 
 def tail(sample) -> tuple[Estimate, Estimate, Estimate]:

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine.errors import ResultFileError
+from mcengine.layout import QUANTILES, STATISTICS
 from mcengine.model.parameters import SEGMENTS
 from mcengine.numerics import expm1_array
 from mcengine.results.dataset import COMPONENTS, WALL_CLOCK_ATTRS, is_summary
@@ -45,23 +46,11 @@ __all__ = [
 #: Parts of the mean annual return: the components of ln W, and wipe-outs (at -1 each).
 CONTRIBUTIONS = (*COMPONENTS, "wipe_out")
 
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: Histogram bin width of annual return and drawdown in summary-only runs: the bound on the
 #: error of every quantile-based figure (1e-4 percentage points).
 ANNUAL_BIN_WIDTH = 1e-6
 _ANNUAL_RANGE = (-1.0, 4.0)  # -100% to +400% a year; outside it the bound widens (exactly)
 
-STATISTICS = {
-    "mean": "mean annual return",
-    "std": "standard deviation of annual return",
-    **{f"q{round(q * 100):02d}": f"{q:.0%} quantile of annual return" for q in QUANTILES},
-    "var95": "95% value at risk: minus the 5% quantile of annual return",
-    "cvar95": "95% expected shortfall: minus the mean annual return in the worst 5%",
-    "p_loss": "probability of a loss (total return < 1)",
-    "p_wiped_out": "probability the investor is wiped out (total return = 0)",
-    "median_max_drawdown": "median of the maximum drawdown of investor wealth",
-    "p_crash_origin": "probability that the contagion crash starts in this segment",
-}
 #: The statistics in units of 1 (probabilities, a drawdown); the others are of annual
 #: returns, in 1/year (as ``annual_return``).
 _FRACTIONS = ("p_loss", "p_wiped_out", "median_max_drawdown", "p_crash_origin")

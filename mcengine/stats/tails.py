@@ -290,8 +290,6 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     moments = reduce_blocks(
         total.shape[0], lambda p: JointMoments.of(annual[p], origin[p], portfolio[p])
     )
-    import scipy.stats  # lazily: it costs half a second of start-up
-
     # Average ranks for ties (every wiped-out path sits at -1). Under two paths there is no
     # correlation to measure: the same convention as for a constant segment.
     spearman = np.full((len(SEGMENTS), len(SEGMENTS)), np.nan)
@@ -299,8 +297,13 @@ def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
         # Pearson's correlation of the average ranks, as scipy.stats.spearmanr computes it,
         # pair by pair: spearmanr gives one NaN for the whole matrix (and a warning) when
         # one segment is constant (every path wiped out); here only that segment's pairs
-        # are undefined.
-        ranks = scipy.stats.rankdata(annual, axis=0)
+        # are undefined. The ranks are pandas' (scipy.stats.rankdata's, to the bit, and
+        # pandas is loaded with xarray, where scipy.stats would add half a second to every
+        # start); a column with a NaN has no ranks, as rankdata's default.
+        import pandas as pd
+
+        ranks = pd.DataFrame(annual).rank(method="average").to_numpy(copy=True)
+        ranks[:, np.isnan(annual).any(axis=0)] = np.nan
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             spearman = np.corrcoef(ranks, rowvar=False)
