@@ -635,9 +635,6 @@ def run(
     Exit code 1: a --target-se/--rel-tol target was not met within --max-paths (the results
     are printed all the same).
     """
-    from mcengine.engine.store import partial_paths, write_zarr
-    from mcengine.present import plots
-    from mcengine.results.files import write_netcdf
     from mcengine.stats.summary import summarize
 
     to_zarr = out is not None and out.suffix.lower() == ZARR_SUFFIX
@@ -671,7 +668,9 @@ def run(
         fan_chart=fan_chart,
     )
     started = time.perf_counter()
-    if to_zarr:
+    if to_zarr:  # (the writers and plots are imported when asked for: start-up time)
+        from mcengine.engine.store import partial_paths, write_zarr
+
         _RUN.note = (
             f" (the finished chunks are kept in {partial_paths(out)[0]}: run again with "
             "--resume to finish)"
@@ -722,11 +721,15 @@ def run(
     written = None
     try:
         if out is not None:
+            from mcengine.results.files import write_netcdf
+
             try:
                 written = write_netcdf(ds, out)
             except OSError as err:
                 raise _write_error(f"--out {out}", err) from None
         if plot is not None:
+            from mcengine.present import plots
+
             _save_plot(plots.distributions, ds, plot)
     finally:
         _report(table, as_json, elapsed, written)

@@ -56,7 +56,13 @@ def fastmath_flags() -> set[str] | bool:
     return False
 
 
-_FLAGS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": fastmath_flags()}
+_FLAGS = {
+    "cache": True,
+    "nogil": True,
+    "error_model": "numpy",
+    "fastmath": fastmath_flags(),
+    "no_cfunc_wrapper": True,
+}
 
 #: Decorator for serial helper kernels, compiled and cached one by one.
 kernel = numba.njit(**_FLAGS)

@@ -362,3 +362,9 @@ def test_bad_dependence_gets_one_line(dependence, message):
     belief = {"open_share.drift": {"dist": "normal", "mean": 0.05, "sd": 0.12}}
     with pytest.raises(ScenarioError, match=message):
         scenario_with(**belief, dependence=dependence)
+
+
+def test_the_literal_95_percent_score_is_scipys():
+    from mcengine.model import beliefs
+
+    assert float(special.ndtri(0.95)) == beliefs._Z95

@@ -290,6 +290,12 @@ _D_JUMP = _slot(S.DRAWS, StepDraw.JUMP)
 _Z_LAM = _slot(S.PATH_DRAWS, PathDraw.DECLINE_RATE)
 _Z_G = _slot(S.PATH_DRAWS, PathDraw.INITIAL_GROWTH)
 _Z_SEL = _slot(S.PATH_DRAWS, PathDraw.SELECTION)
+# Arguments as int64 values, not literals (Numba compiles a function once per literal).
+_I0 = np.int64(0)
+_I_PATH_DRAWS = np.int64(_PATH_DRAWS)
+_I_STEP_DRAWS = np.int64(_STEP_DRAWS)
+_I_PATH_SLOT = np.int64(S.PATH_DRAWS)
+_I_DRAW_SLOT = np.int64(S.DRAWS)
 # Jump counts the lane loop settles (a Poisson(0.15) count exceeds 4 once in 50,000 steps);
 # a lane with more is finished by poisson_inverse.
 _JUMP_TERMS = 4
@@ -352,20 +358,21 @@ def _simulate_blocks(
         first = first_path + start
 
         if external.shape[0] > 0:
-            _external_draws(external, start, n_paths, 0, _PATH_DRAWS, st, S.PATH_DRAWS)
+            # (int64 arguments, not literals: Numba compiles a function once per literal)
+            _external_draws(external, start, n_paths, _I0, _I_PATH_DRAWS, st, _I_PATH_SLOT)
         else:
             path_draws_lanes(key0, key1, first, antithetic, words, st)  # at offset 0
             for j in range(_PATH_DRAWS * LANES):
                 st[S.PATH_DRAWS + j] = st[j]
         _start_lanes(st, k)
-        _push_window(st, ring, 0)
+        _push_window(st, ring, _I0)
         if yearly.shape[1] > 0:
-            _record_year(st, start, n_paths, 0, yearly)
+            _record_year(st, start, n_paths, _I0, yearly)
 
         for n in range(1, n_steps + 1):
             if external.shape[0] > 0:  # 1.
                 column = _PATH_DRAWS + _STEP_DRAWS * (n - 1)
-                _external_draws(external, start, n_paths, column, _STEP_DRAWS, st, S.DRAWS)
+                _external_draws(external, start, n_paths, column, _I_STEP_DRAWS, st, _I_DRAW_SLOT)
             else:
                 step_draws_lanes(key0, key1, first, antithetic, n, words, st)
             if rows is not None or coef[C.JUMP_MU] > 0.0:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import special
 
 from mcengine.checks import did_you_mean
 from mcengine.errors import ScenarioError
@@ -62,7 +61,10 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
 MAX_CUT = 0.01
 #: The per-path draws a belief may depend on, by the name [dependence] uses.
 PER_PATH_DRAWS = {"decline_rate": PathDraw.DECLINE_RATE, "initial_growth": PathDraw.INITIAL_GROWTH}
-_Z95 = float(special.ndtri(0.95))
+#: The standard normal's 95% quantile, ``scipy.special.ndtri(0.95)``, as a literal: importing
+#: scipy.special for it cost every start a tenth of a second (``tests/test_beliefs.py``
+#: checks the bits).
+_Z95 = 1.6448536269514722
 
 # -- how the kernel draws a belief (mcengine.kernel.beliefs) --------------------------------
 #: Quantile kinds: a fixed value; a table over normal scores; scipy's uniform and
@@ -266,6 +268,8 @@ class Belief:
     def at_scores(self, z: np.ndarray) -> np.ndarray:
         """Values at normal scores ``z``: ``ppf(Phi(z))``, through the survival function
         above the median so that the upper tail keeps its precision."""
+        from scipy import special  # (see _scipy)
+
         lo, hi, above = self._bounds
         z = np.asarray(z, dtype=float)
         out = np.empty(z.shape)

@@ -177,17 +177,18 @@ def _fill_block(state, slot):
 @kernel
 def _refill(state):
     # Out of line: only about one step in ten needs a fifth block.
-    _fill_block(state, 0)
+    _fill_block(state, np.int64(0))
 
 
 @kernel
 def _prefill(state):
     # The four blocks are independent: written out (Philox is inlined) so that their
-    # multiply chains overlap in the pipeline. Worth 1.2x on the whole kernel.
-    _fill_block(state, 0)
-    _fill_block(state, 2)
-    _fill_block(state, 4)
-    _fill_block(state, 6)
+    # multiply chains overlap in the pipeline. Worth 1.2x on the whole kernel. (The slots
+    # are int64, not literals: Numba compiles a function once per literal argument.)
+    _fill_block(state, np.int64(0))
+    _fill_block(state, np.int64(2))
+    _fill_block(state, np.int64(4))
+    _fill_block(state, np.int64(6))
 
 
 @kernel
@@ -353,12 +354,13 @@ def _lane_words(key0, key1, first_path, antithetic, stream, words):
         path, _ = lane_path(first_path, lane, antithetic)
         lo = np.uint32(path & _LO32)
         hi = np.uint32(path >> np.uint64(32))
-        # Written out: each block is Philox inlined, independent of the others.
-        _block_words(c0, lo, hi, 0, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 1, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 2, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 3, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 4, k0, k1, words, lane)
+        # Written out: each block is Philox inlined, independent of the others (the block
+        # numbers as int64, not literals: see _prefill).
+        _block_words(c0, lo, hi, np.int64(0), k0, k1, words, lane)
+        _block_words(c0, lo, hi, np.int64(1), k0, k1, words, lane)
+        _block_words(c0, lo, hi, np.int64(2), k0, k1, words, lane)
+        _block_words(c0, lo, hi, np.int64(3), k0, k1, words, lane)
+        _block_words(c0, lo, hi, np.int64(4), k0, k1, words, lane)
 
 
 @inline_kernel
@@ -463,7 +465,7 @@ def path_draws_lanes(key0, key1, first_path, antithetic, words, out):
     :class:`~mcengine.layout.PathDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, as
     :func:`step_draws_lanes` does for a step (same values as :func:`path_draws`)."""
     redo = np.empty(LANES, dtype=np.int64)
-    _lane_words(key0, key1, first_path, antithetic, 0, words)
+    _lane_words(key0, key1, first_path, antithetic, np.int64(0), words)  # (see _prefill)
     for lane in range(LANES):
         x0, r0 = _fast_normal(words[0 * LANES + lane])
         x1, r1 = _fast_normal(words[1 * LANES + lane])
