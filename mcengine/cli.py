@@ -1359,6 +1359,16 @@ def report(scenarios, target, n_paths, seed, targets_file) -> None:
 
 
 @cli.command()
+def warmup() -> None:
+    """Compile every kernel now (about a minute; once per machine and mcengine version), for
+    images and CI jobs that would rather not compile during their first runs."""
+    from mcengine.engine.local import warm_up
+
+    _engine_settings()
+    click.echo(f"compiled or loaded every kernel in {warm_up():.0f} s")
+
+
+@cli.command()
 def scenarios() -> None:
     """List the built-in scenarios with their stories."""
     for name in builtin_scenarios():

@@ -5,7 +5,7 @@ compilation flags live here and nowhere else, and every path-parallel kernel run
 :func:`run_blocks`, so that the threading does too.
 
 * ``cache=True``: compiled machine code is stored beside the module, so a second process
-  starts in about a second instead of compiling again.
+  loads it in a fraction of a second instead of compiling again (about 20 s).
 * ``fastmath`` is off. The model relies on IEEE infinities (``-inf`` stands for a log of
   zero, see ``docs/model.md``), which ``nnan``/``ninf`` fast-math would break. Setting the
   environment variable ``MCENGINE_FASTMATH=1`` opts into the safe subset
@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numba.core.imputils
+from numba.core.registry import CPUDispatcher
 from numba.core.typing.typeof import Purpose, typeof
 
 from mcengine.errors import COMPILE_LOG
@@ -67,13 +68,39 @@ _FLAGS = {
 #: Decorator for serial helper kernels, compiled and cached one by one.
 kernel = numba.njit(**_FLAGS)
 
-#: Decorator for the helpers the lane loops call: each is compiled (and cached) once, and
-#: LLVM inlines it at every call site (``forceinline``: the ``alwaysinline`` attribute), which
-#: a vectorised loop needs (a call stops vectorisation). Numba's own ``inline="always"`` did
-#: the same on Numba's IR instead, copying and retyping the callee at every call site: it
-#: took the cold compile from 15 s to 33 s (inlining Philox everywhere), and the 22
-#: transcendentals of a step are about 60 such sites.
-inline_kernel = numba.njit(forceinline=True, **_FLAGS)
+
+class _KernelsOnly(CPUDispatcher):
+    """A helper compiled without a CPython wrapper: callable from kernels only. Called from
+    Python, it says so (Numba would call the missing wrapper and crash)."""
+
+    def __call__(self, *args, **kwargs):
+        name = f"{self.py_func.__module__}.{self.py_func.__qualname__}"
+        raise TypeError(f"{name} runs inside kernels only: call it from a @kernel function")
+
+
+def inline_kernel(func=None, *, wrapper: bool = False):
+    """Decorator for the helpers the lane loops call: each is compiled (and cached) once,
+    and LLVM inlines it at every call site (``forceinline``: the ``alwaysinline``
+    attribute), which a vectorised loop needs (a call stops vectorisation).
+
+    Numba's own ``inline="always"`` did the same on Numba's IR instead, copying and retyping
+    the callee at every call site: it took the cold compile from 15 s to 33 s (inlining
+    Philox everywhere), and the 22 transcendentals of a step are about 60 such sites.
+
+    A helper has no CPython wrapper (building a hundred of them took 1.5 s of the cold
+    compile), so Python cannot call it (tests call one through a :func:`kernel`), unless
+    ``wrapper``: the helpers library code calls from Python (:mod:`mcengine.numerics`), and
+    Philox's (without their wrappers the draws' lane loop ran at half the speed, a cause not
+    found; ``mcengine bench`` shows it).
+    """
+    if func is None:
+        return lambda f: inline_kernel(f, wrapper=wrapper)
+    options = {**_FLAGS, "forceinline": True, "no_cpython_wrapper": not wrapper}
+    dispatcher = numba.njit(**options)(func)
+    if not wrapper and isinstance(dispatcher, CPUDispatcher):  # (NUMBA_DISABLE_JIT: as is)
+        dispatcher.__class__ = _KernelsOnly
+    return dispatcher
+
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()

@@ -197,33 +197,33 @@ _MINUS_ONE_BITS = -0x4010000000000000  # -1.0 (0xBFF0000000000000)
 
 # Tests of a float's class on its bits. Written as float compares, LLVM merges several
 # tests of one value into a call of llvm.is.fpclass, which it cannot vectorise.
-@inline_kernel
+@inline_kernel(wrapper=True)
 def is_neg_inf(x):
     """``x == -inf``."""
     return bits_of(x) == _NEG_INF_BITS
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def is_pos_inf(x):
     """``x == +inf``."""
     return bits_of(x) == _INF_BITS
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def is_positive_finite(x):
     """``0 < x < inf`` (false for NaN)."""
     b = bits_of(x)
     return (b > 0) & (b < _INF_BITS)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def fmax(a, b):
     """Python's ``max(a, b)`` of two floats, as one select. Inside inlined kernels the
     builtin leaves a call in the loop, which stops LLVM from vectorising it."""
     return select(b > a, b, a)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def fmin(a, b):
     """Python's ``min(a, b)`` of two floats, as one select (see :func:`fmax`)."""
     return select(b < a, b, a)
@@ -243,19 +243,19 @@ _ROUND = 6755399441055744.0  # 1.5 * 2**52
 _ROUND_BITS = 0x4338000000000000
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def int_to_float(i):
     """``float(i)`` of an integer ``|i| < 2**51``, exactly."""
     return from_bits(i + _ROUND_BITS) - _ROUND
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def uint52_to_float(i):
     """``float(i)`` of an integer ``0 <= i < 2**52``, exactly."""
     return from_bits(i | _TWO52_BITS) - _TWO52
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def uint53_to_float(i):
     """``float(i)`` of an integer ``0 <= i < 2**53`` (a uniform's 53 bits), exactly: its
     low 52 bits as :func:`uint52_to_float`, plus ``2**52`` if its top bit is set."""
@@ -281,7 +281,7 @@ _EQ11 = 1.6059043836821613e-10
 _EQ12 = 1.1470745597729725e-11
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _exp_parts(x):
     """``e**x = 2**k * (hi + lo)`` for ``x`` in (-746, 710): ``(k, hi, lo)``, ``hi = 1 + r``
     rounded and ``lo`` the rest, ``|lo| < 0.08``. Out of that range ``k`` is garbage, but so
@@ -317,7 +317,7 @@ def _exp_parts(x):
     return k, one_r, (((1.0 - one_r) + r) + 0.5 * r2) + tail
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _times_pow2(y, k):
     """``y * 2**k`` for ``k`` in [-1076, 1024], in two exact halves: ``2**k`` never
     overflows and a subnormal result is rounded once."""
@@ -325,7 +325,7 @@ def _times_pow2(y, k):
     return y * from_bits((k1 + 1023) << 52) * from_bits((k - k1 + 1023) << 52)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def exp(x):
     """``e**x``; ``inf`` above 709.78, ``0`` below -745.13, NaN for NaN."""
     k, hi, lo = _exp_parts(x)
@@ -334,7 +334,7 @@ def exp(x):
     return select(x < _EXP_UNDER, 0.0, out)  # (NaN has stayed NaN: both tests are false)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def expm1(x):
     """``e**x - 1``, accurate for small ``x``; ``inf`` above 709.78, -1 far below 0."""
     # 2**k (hi + lo) - 1 = (t - 1) + 2**k lo with t = 2**k hi exact; t - 1 as an exact sum
@@ -360,7 +360,7 @@ _LG6 = 1.531383769920937332e-01
 _LG7 = 1.479819860511658591e-01
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _log_series(f, k, c):
     """``log(1 + f) + k ln 2 + c`` for ``1 + f`` in [sqrt(2)/2, sqrt(2)] (fdlibm's core)."""
     hfsq = 0.5 * f * f
@@ -377,7 +377,7 @@ def _log_series(f, k, c):
     return s * (hfsq + r) + fma(dk, _LN2_LO, c) - hfsq + f + dk * _LN2_HI
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _reduce(ix):
     """Split the positive float of bits ``ix`` as ``2**k * (1 + f)``, ``1 + f`` in
     [sqrt(2)/2, sqrt(2)]: returns ``(f, k)``."""
@@ -387,7 +387,7 @@ def _reduce(ix):
     return from_bits((hx << 32) | (ix & _LO32)) - 1.0, k
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def log(x):
     """Natural log; ``-inf`` at 0, NaN below 0 and for NaN, ``inf`` at ``inf``."""
     sub = x < _MIN_NORMAL  # subnormal (or not positive): scale into the normal range
@@ -400,7 +400,7 @@ def log(x):
     return select((b & _ABS_MASK) == 0, -_INF, out)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def log1p(x):
     """``log(1 + x)``, accurate for small ``x``; ``-inf`` at -1, NaN below -1 and for NaN."""
     # 1 + x in [sqrt(2)/2, sqrt(2)): no reduction, f = x exactly.

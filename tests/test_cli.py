@@ -763,3 +763,25 @@ def test_a_plot_that_fails_at_the_end_loses_no_table(runner, tmp_path, monkeypat
         )
         assert result.exit_code == 2 and "cannot write (No space left on device)" in result.stderr
         assert "applications" in result.stdout, args
+
+
+@pytest.mark.slow
+def test_warmup_compiles_what_the_commands_use(tmp_path):
+    # A fresh cache: after warmup, each kind of run starts without compiling.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mcengine", "warmup"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("compiled or loaded every kernel in ")
+    runs = (
+        ["run", "-n", "1000"],
+        ["run", "-n", "1024", "--sampler", "sobol"],
+        ["run", "beliefs", "-n", "1000"],
+    )
+    for args in runs:
+        again = subprocess.run(
+            [sys.executable, "-m", "mcengine", *args], env=env, capture_output=True, text=True
+        )
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "compiling" not in again.stderr

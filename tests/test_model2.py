@@ -95,8 +95,14 @@ def test_capacity_upgraded_in_place_grows_at_its_rate_less_wear():
 def test_extrapolation_pushes_every_premium_by_its_excess_growth():
     # Step 14' on one path's scalars: the push is growth_extrapolation * (g - g_LR) * dt on
     # each segment, and with the key at 0 the step is model 1's to the bit.
+    from mcengine.jit import kernel
+    from mcengine.kernel import steps
     from mcengine.kernel.coefficients import build_coefficients
-    from mcengine.kernel.steps import coefficient_tuple, sentiment
+    from mcengine.kernel.steps import coefficient_tuple
+
+    @kernel
+    def sentiment(k, common_shock, shocks, z, stress, g):  # (steps' helpers run in kernels)
+        return steps.sentiment(k, common_shock, shocks, z, stress, g)
 
     z, shocks, g = (0.1, 0.4, 0.9), (0.3, -0.2, 0.5), 0.95
     off = sentiment(

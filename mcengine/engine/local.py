@@ -30,7 +30,7 @@ from mcengine.results.dataset import attach_years, run_attributes, to_dataset
 from mcengine.rng.samplers import DEFAULT_REPLICATES
 from mcengine.stats.fan import attach as attach_fan
 
-__all__ = ["simulate", "run_local", "RunPlan", "StoppingRule", "MAX_PATHS"]
+__all__ = ["simulate", "run_local", "warm_up", "RunPlan", "StoppingRule", "MAX_PATHS"]
 
 
 def simulate(
@@ -244,3 +244,29 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
         if years is not None:
             result = attach_years(result, years)
     return result if partial.fan is None else attach_fan(result, partial.fan)
+
+
+#: The runs that compile every kernel a command can need: the simulation kernel (its two
+#: kinds: shared coefficients, and per-path ones under uncertain keys), the draws of
+#: uncertain keys, the samplers, the streamed summary's histograms, fan charts and the
+#: exact summary's moments.
+_WARM_UP_RUNS = (
+    ("base", {"fan_chart": True, "record_inputs": True, "record_years": True}),
+    ("base", {"keep_paths": False}),
+    ("base", {"sampler": "antithetic"}),
+    ("base", {"sampler": "sobol"}),
+    ("beliefs", {}),
+)
+
+
+def warm_up() -> float:
+    """Compile (or load from Numba's cache) every kernel the engine and its summaries use,
+    with small runs (:data:`_WARM_UP_RUNS`), and return the seconds it took. For images and
+    CI jobs that would rather pay the compile once, up front (``mcengine warmup``); a first
+    run does not need it, since each kernel compiles when first asked for."""
+    from mcengine.stats.summary import summarize
+
+    started = time.perf_counter()
+    for scenario, options in _WARM_UP_RUNS:
+        summarize(simulate(scenario, 1024, seed=1, **options))  # (fits every sampler)
+    return time.perf_counter() - started

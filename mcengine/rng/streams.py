@@ -115,14 +115,14 @@ def fresh_seed() -> int:
     return secrets.randbits(63)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _mulhilo(a, b):
     # 32x32 -> 64-bit product split into high and low words; uint64 arithmetic is exact here.
     p = np.uint64(a) * np.uint64(b)
     return np.uint32(p >> np.uint64(32)), np.uint32(p & _LO32)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10: encrypt counter ``(c0, c1, c2, c3)`` under key ``(k0, k1)``.
 
@@ -156,7 +156,7 @@ STATE_SIZE = _BUF + 2 * _PREFILL_BLOCKS
 REPLAY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _fill_block(state, slot):
     """Encrypt the next block of the stream into buffer words ``slot, slot + 1``."""
     key = state[_KEY]
@@ -203,7 +203,7 @@ def open_stream(key0, key1, path, stream, state):
     state[_END] = 2 * _PREFILL_BLOCKS
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def next_word(state):
     """The stream's next 64-bit word (of each Philox block, the low words come first)."""
     pos = np.int64(state[_POS])
@@ -232,13 +232,13 @@ def words_used(state):
     return state[_BLOCK]
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def next_uniform(state):
     """Uniform double in ``[0, 1)`` with 53 random bits (numpy's ``next_double``)."""
     return np.float64(next_word(state) >> np.uint64(11)) * _U53
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _candidate(r):
     """The ziggurat's candidate of word ``r``: ``(x, layer, rabs)``; accepted at once when
     ``rabs < ki[layer]`` (99% of words)."""
@@ -250,7 +250,7 @@ def _candidate(r):
     return sign * (uint52_to_float(rabs) * _ZIG_W[idx]), idx, rabs
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def next_normal(state):
     """Standard normal by the 256-layer ziggurat (numpy's ``random_standard_normal``)."""
     x, idx, rabs = _candidate(next_word(state))
@@ -327,7 +327,7 @@ _PATH_DRAWS = len(PathDraw)
 _N_NORMALS = _STEP_DRAWS - 1  # written out in step_draws_lanes' fast loop
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def lane_path(first_path, lane, antithetic):
     """The stream path of a lane and whether it mirrors it (antithetic odd paths)."""
     path = np.uint64(first_path) + np.uint64(lane)
@@ -336,7 +336,7 @@ def lane_path(first_path, lane, antithetic):
     return path, False
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _block_words(step, lo, hi, block, k0, k1, words, lane):
     w0, w1, w2, w3 = philox4x32(step, lo, hi, block, k0, k1)
     words[2 * block * LANES + lane] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
@@ -364,7 +364,7 @@ def _lane_words(key0, key1, first_path, antithetic, stream, words):
         _block_words(c0, lo, hi, 4, k0, k1, words, lane)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def _fast_normal(r):
     """The ziggurat's one-word normal of word ``r``, and 1 if it needs more words, else 0."""
     x, idx, rabs = _candidate(r)
@@ -520,7 +520,7 @@ PARAMETER_STREAM = 0xFFFFFFFF
 _MIRROR = np.uint64((1 << 53) - 1)
 
 
-@inline_kernel
+@inline_kernel(wrapper=True)
 def path_uniforms(key0, key1, path, mirror, blocks, out):
     """The uncertain parameters' uniforms of one path (see :func:`parameter_uniforms`):
     ``out[j]`` from block ``blocks[j]``, mirrored (``1 - u``) but for the last column."""
