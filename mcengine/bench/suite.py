@@ -182,7 +182,7 @@ def run_suite(quick: bool = False) -> dict:
 
     results.update(_variance_reduction(mcengine, base, n // 8))
 
-    results.update(startup_results())
+    results.update(startup_results(repeats=1 if quick else 3))
     # A cold compile takes a minute or more whatever the size: a quick run leaves it out.
     results["cold_compile_seconds"] = None if quick else _cold_startup()
 
