@@ -1360,7 +1360,7 @@ def report(scenarios, target, n_paths, seed, targets_file) -> None:
 
 @cli.command()
 def warmup() -> None:
-    """Compile every kernel now (about a minute; once per machine and mcengine version), for
+    """Compile every kernel now (about 30 s; once per machine and mcengine version), for
     images and CI jobs that would rather not compile during their first runs."""
     from mcengine.engine.local import warm_up
 

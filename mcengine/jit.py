@@ -15,9 +15,9 @@ compilation flags live here and nowhere else, and every path-parallel kernel run
   the kernels handle explicitly.
 * ``nogil``: the kernels are serial and release the GIL; :func:`run_blocks` runs one over
   contiguous ranges of its blocks on a pool of threads. Numba's ``parallel=True`` did the
-  same with ``prange``, but its compile took a fifth longer and a cached start loaded its
-  code 0.2 s slower (numba issue #8085); the results are the same bits either way, since
-  each block's paths depend only on (key, path).
+  same with ``prange`` at a higher compile cost: its own passes, and one more layer of LLVM
+  optimising the whole kernel again (docs/benchmarks.md, "Where the cold compile goes").
+  The results are the same bits either way: each block's paths depend only on (key, path).
 """
 
 from __future__ import annotations
