@@ -198,3 +198,24 @@ def test_sobol_indices_with_dependent_beliefs_say_to_read_shapley():
         b.key for b in mcengine.load_scenario("beliefs").beliefs
     }
     assert np.isfinite(table["total"]).all()
+
+
+def test_undefined_figures_are_nan_not_zero():
+    # Four paths: an input's decile holds one path (two where a count ties), whose return is
+    # the group's mean and whose standard error is undefined (both were 0 before).
+    ds = mcengine.simulate("base", 4, seed=1, record_inputs=True)
+    table = tornado(ds)
+    annual = ds["annual_return"].values
+    single = table["input"].values[table["paths_low"].values == 1]
+    assert len(single) >= 9
+    for name in single:
+        low = table.sel(input=name, side="low")
+        assert np.isnan(low["standard_error"]).all()
+        assert np.isnan(table["swing_standard_error"].sel(input=name)).all()
+        x = ds["inputs"].sel(input=name).values
+        np.testing.assert_array_equal(low["mean"].values, annual[np.argmin(x)])
+    # A model output that never varies has no variance to share out: 0/0, undefined.
+    from mcengine.studies.sensitivity import indices_from_samples
+
+    first, total, first_ci, total_ci = indices_from_samples(np.ones(8), np.ones(8), np.ones((3, 8)))
+    assert all(np.isnan(a).all() for a in (first, total, first_ci, total_ci))

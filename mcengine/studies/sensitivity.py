@@ -67,7 +67,8 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
         names += [str(v) for v in ds["parameter"].values]
     annual = ds["annual_return"].values
     shape = (len(names), annual.shape[1], 2)
-    mean, se = np.zeros(shape), np.zeros(shape)
+    # Undefined is NaN, never 0: a group of no path has no mean, one of one path no s.e.
+    mean, se = np.full(shape, np.nan), np.full(shape, np.nan)
     counts = np.zeros((len(names), 2), dtype=np.int64)
     for k in range(len(names)):
         x = inputs[:, k]
@@ -75,12 +76,14 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
         for side, mask in enumerate((x <= low_cut, x >= high_cut)):
             group = annual[mask]
             counts[k, side] = group.shape[0]
-            if group.shape[0] > 1:
+            if group.shape[0] > 0:
                 mean[k, :, side] = group.mean(axis=0)
+            if group.shape[0] > 1:
                 se[k, :, side] = group.std(axis=0, ddof=1) / math.sqrt(group.shape[0])
     swing = mean[..., 1] - mean[..., 0]
     swing_se = np.hypot(se[..., 0], se[..., 1])  # disjoint groups of independent paths
-    order = np.argsort(-np.abs(swing).max(axis=1), kind="stable")
+    # The largest defined swing of each input (fmax skips NaN), undefined ones last.
+    order = np.argsort(-np.fmax.reduce(np.abs(swing), axis=1), kind="stable")
     out = xr.Dataset(
         {
             "mean": (("input", "segment", "side"), mean[order]),
@@ -114,9 +117,9 @@ def indices_from_samples(f_a, f_b, f_ab, *, bootstrap: int = 200, seed: int = 0)
     """
     f_a, f_b, f_ab = (np.asarray(x, dtype=float) for x in (f_a, f_b, f_ab))
     d = f_ab.shape[0]
-    if np.var(np.concatenate([f_a, f_b])) == 0:  # nothing varies: nothing to attribute
-        zeros = np.zeros(d)
-        return zeros, zeros, np.zeros((d, 2)), np.zeros((d, 2))
+    if np.var(np.concatenate([f_a, f_b])) == 0:  # nothing varies: a share of 0/0, undefined
+        undefined = np.full(d, np.nan)
+        return undefined, undefined, np.full((d, 2), np.nan), np.full((d, 2), np.nan)
     salib_sobol = _salib("indices_from_samples")
     # SALib's layout: per base row, A, then A with each input from B, then B.
     y = np.column_stack([f_a, f_ab.T, f_b]).ravel()
