@@ -121,9 +121,8 @@ def run_blocks(dispatcher, args: tuple, n_blocks: int) -> None:
     ``nogil`` kernel whose blocks write disjoint parts of its outputs."""
     parts = max(min(numba.get_num_threads(), n_blocks), 1)
     bounds = [n_blocks * j // parts for j in range(parts + 1)]
-    futures = [
-        _pool().submit(dispatcher, *args, bounds[j], bounds[j + 1]) for j in range(parts - 1)
-    ]
+    pool = _pool() if parts > 1 else None
+    futures = [pool.submit(dispatcher, *args, bounds[j], bounds[j + 1]) for j in range(parts - 1)]
     try:
         dispatcher(*args, bounds[-2], bounds[-1])
     finally:

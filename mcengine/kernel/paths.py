@@ -358,7 +358,6 @@ def _simulate_blocks(
         first = first_path + start
 
         if external.shape[0] > 0:
-            # (int64 arguments, not literals: Numba compiles a function once per literal)
             _external_draws(external, start, n_paths, _I0, _I_PATH_DRAWS, st, _I_PATH_SLOT)
         else:
             path_draws_lanes(key0, key1, first, antithetic, words, st)  # at offset 0
