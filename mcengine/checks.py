@@ -7,13 +7,69 @@ The CLI turns the library names into its option names (``n_paths`` -> ``-n``).
 from __future__ import annotations
 
 import difflib
+import json
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mcengine.errors import InputError
 
-__all__ = ["check_int", "plain_data", "closest", "did_you_mean", "shown"]
+__all__ = [
+    "Range",
+    "check_int",
+    "check_in",
+    "plain_data",
+    "closest",
+    "did_you_mean",
+    "shown",
+    "show_value",
+    "plain",
+    "number_text",
+]
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed, open or half-open interval, or a set of allowed values."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+    integer: bool = False
+    choices: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        if self.choices:
+            return ", ".join(str(c) for c in self.choices)
+        lo = "-inf" if self.lo == -math.inf else number_text(self.lo)
+        hi = "inf" if self.hi == math.inf else number_text(self.hi)
+        left = "(" if self.lo_open or self.lo == -math.inf else "["
+        right = ")" if self.hi_open or self.hi == math.inf else "]"
+        return f"{left}{lo}, {hi}{right}"
+
+    def requirement(self, *, number: bool = False) -> str:
+        """The tail of an error message, e.g. ``must be in [0, 2]``."""
+        if self.choices:
+            return f"must be one of {self}"
+        if self.integer:
+            return f"must be an integer in {self}"
+        return f"must be {'a number ' if number else ''}in {self}"
+
+    def contains(self, value: float) -> bool:
+        if self.choices:
+            return value in self.choices
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above and below
+
+
+def number_text(x: float) -> str:
+    """A number as messages and ranges write it: integers without ``.0``."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False) -> int:
@@ -30,6 +86,23 @@ def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False
     if not lo <= int(value) <= hi:
         raise InputError(f"{name} = {value}, must be in [{lo}, {hi}]")
     return int(value)
+
+
+def check_in(name: str, value: object, valid: Range) -> float | int:
+    """``value`` as a Python number if it is one inside ``valid``; else a one-line error,
+    ``name = value, must be in (0, inf)``: run settings' rule, as :class:`Range` is scenario
+    keys'."""
+    value = plain_data(value)
+    discrete = valid.integer or bool(valid.choices)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if (
+        not number
+        or not math.isfinite(value)
+        or (discrete and not float(value).is_integer())
+        or not valid.contains(value)
+    ):
+        raise InputError(f"{name} = {shown(value)}, {valid.requirement(number=not number)}")
+    return int(value) if discrete else float(value)
 
 
 def shown(value: object) -> str:
@@ -69,3 +142,23 @@ def did_you_mean(word: object, options: list[str], prefix: str = "") -> str:
     ``""`` when none is close: the one suggestion every "must be one of" message adds."""
     hint = closest(word, options)
     return f"; did you mean {prefix}{hint}?" if hint else ""
+
+
+def plain(text: str, limit: int = 60) -> str:
+    """User text made safe for a one-line message: control characters escaped, shortened."""
+    escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+    # JSON leaves these as they are, but they break lines (str.splitlines)
+    for char in "\x85\u2028\u2029":
+        escaped = escaped.replace(char, f"\\u{ord(char):04x}")
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
+
+
+def show_value(value: Any) -> str:
+    """A value as error messages show it: TOML's spelling, integers without ``.0``."""
+    if isinstance(value, str):
+        return f'"{plain(value)}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value) if math.isfinite(value) else str(value)
+    return plain(repr(value))

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from strategies import FIELDS, valid_overrides
 
 import mcengine
+from mcengine.checks import Range
 from mcengine.errors import ScenarioError
 from mcengine.model import builtins as builtins_module
 from mcengine.model import scenario as scenario_module
-from mcengine.model.parameters import SECTIONS, Range, Stress
+from mcengine.model.parameters import SECTIONS, Stress
 from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario, parse_override
 
 #: The model contract, pinned in the repository (tests/test_docs.py keeps it equal to the

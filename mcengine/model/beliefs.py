@@ -27,10 +27,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mcengine.checks import did_you_mean
+from mcengine.checks import Range, did_you_mean, plain, show_value
 from mcengine.errors import ScenarioError
 from mcengine.layout import PathDraw
-from mcengine.model.parameters import Range, plain, show_value
 from mcengine.numerics import cholesky, exp, exp_array, log
 
 __all__ = [

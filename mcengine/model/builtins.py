@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-from mcengine.checks import did_you_mean
+from mcengine.checks import did_you_mean, plain
 from mcengine.errors import ScenarioError
-from mcengine.model.parameters import plain
 
 __all__ = ["builtin_dir", "builtin_scenarios", "builtin_story", "file_comments", "locate"]
 

@@ -8,17 +8,15 @@ on these classes; nothing else defines a range.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcengine.checks import plain_data
+from mcengine.checks import Range, plain_data, show_value
 from mcengine.errors import ScenarioError
 from mcengine.layout import Segment, names
 
 __all__ = [
-    "Range",
     "SECTIONS",
     "Simulation",
     "TrainingCost",
@@ -31,50 +29,9 @@ __all__ = [
     "Valuation",
     "Stress",
     "SEGMENTS",
-    "show_value",
 ]
 
 SEGMENTS = names(Segment)
-
-
-@dataclass(frozen=True)
-class Range:
-    """A closed, open or half-open interval, or a set of allowed values."""
-
-    lo: float = -math.inf
-    hi: float = math.inf
-    lo_open: bool = False
-    hi_open: bool = False
-    integer: bool = False
-    choices: tuple[int, ...] = ()
-
-    def __str__(self) -> str:
-        if self.choices:
-            return ", ".join(str(c) for c in self.choices)
-        lo = "-inf" if self.lo == -math.inf else _fmt(self.lo)
-        hi = "inf" if self.hi == math.inf else _fmt(self.hi)
-        left = "(" if self.lo_open or self.lo == -math.inf else "["
-        right = ")" if self.hi_open or self.hi == math.inf else "]"
-        return f"{left}{lo}, {hi}{right}"
-
-    def requirement(self, *, number: bool = False) -> str:
-        """The tail of an error message, e.g. ``must be in [0, 2]``."""
-        if self.choices:
-            return f"must be one of {self}"
-        if self.integer:
-            return f"must be an integer in {self}"
-        return f"must be {'a number ' if number else ''}in {self}"
-
-    def contains(self, value: float) -> bool:
-        if self.choices:
-            return value in self.choices
-        above = value > self.lo if self.lo_open else value >= self.lo
-        below = value < self.hi if self.hi_open else value <= self.hi
-        return above and below
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def _param(default: Any, rng: Range, meaning: str, *, triple: bool = False) -> Any:
@@ -113,26 +70,6 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
     if not math.isfinite(value) or (discrete and not exact_int) or not rng.contains(value):
         raise ScenarioError(f"{label} = {show_value(value)}, {rng.requirement()}")
     return int(value) if discrete else float(value)
-
-
-def plain(text: str, limit: int = 60) -> str:
-    """User text made safe for a one-line message: control characters escaped, shortened."""
-    escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
-    # JSON leaves these as they are, but they break lines (str.splitlines)
-    for char in "\x85\u2028\u2029":
-        escaped = escaped.replace(char, f"\\u{ord(char):04x}")
-    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
-
-
-def show_value(value: Any) -> str:
-    """A value as error messages show it: TOML's spelling, integers without ``.0``."""
-    if isinstance(value, str):
-        return f'"{plain(value)}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _fmt(value) if math.isfinite(value) else str(value)
-    return plain(repr(value))
 
 
 class _Section:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mcengine.checks import closest, did_you_mean, plain_data
+from mcengine.checks import closest, did_you_mean, plain, plain_data
 from mcengine.errors import ScenarioError
 from mcengine.model.beliefs import Belief, Beliefs, Dependence
 from mcengine.model.builtins import (
@@ -41,7 +41,6 @@ from mcengine.model.parameters import (
     Training,
     TrainingCost,
     Valuation,
-    plain,
 )
 from mcengine.numerics import cholesky
 

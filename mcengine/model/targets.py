@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcengine.checks import plain
 from mcengine.errors import InputError
 from mcengine.layout import OBSERVABLES
-from mcengine.model.parameters import SECTIONS, SEGMENTS, plain
+from mcengine.model.parameters import SECTIONS, SEGMENTS
 from mcengine.model.scenario import Scenario
 
 __all__ = [
