@@ -200,8 +200,8 @@ def test_an_interrupt_inside_a_c_callback_is_still_an_interrupt(monkeypatch, cap
         except KeyboardInterrupt as interrupt:
             raise SystemError("returned a result with an exception set") from interrupt
 
-    monkeypatch.setattr("mcengine.cli._load", loading_the_kernel)
-    monkeypatch.setattr("mcengine.cli._quiet_shutdown", lambda: None)
+    monkeypatch.setattr("mcengine.cli.library.load", loading_the_kernel)
+    monkeypatch.setattr("mcengine.cli.errors._quiet_shutdown", lambda: None)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", "-n", "1000", "--seed", "1"])
     assert exit_info.value.code == 130
@@ -213,7 +213,7 @@ def test_other_errors_are_not_taken_for_interrupts(monkeypatch):
     def broken(*args):
         raise SystemError("a real bug")
 
-    monkeypatch.setattr("mcengine.cli._load", broken)
+    monkeypatch.setattr("mcengine.cli.library.load", broken)
     with pytest.raises(SystemError, match="a real bug"):
         cli.main(["run", "-n", "1000", "--seed", "1"])
 
@@ -691,7 +691,7 @@ def test_undefined_figures_are_na_in_tables_and_null_in_json():
 def test_a_long_run_says_how_long_without_a_terminal(runner, monkeypatch):
     # -n 1e12 --summary-only started at once with no word of its 349 hours when piped: a run
     # forecast beyond the limit says so once, from the rate between two progress reports.
-    from mcengine import cli as cli_module
+    from mcengine.cli import errors as cli_module
 
     monkeypatch.setattr(cli_module, "_LONG_RUN_SECONDS", 0.0)
     result = runner.invoke(cli, ["run", "-n", "300000", "--seed", "1", "--summary-only"])

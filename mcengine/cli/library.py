@@ -1,0 +1,124 @@
+"""Calls into the library that the commands share: load a scenario, simulate with a
+progress bar, read a result file, save a figure, print JSON; each turns the library's
+errors into one line in the CLI's words."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mcengine.errors import (
+    InputError,
+    ResultFileError,
+    ScenarioError,
+)
+
+if TYPE_CHECKING:
+    import xarray as xr
+from mcengine.cli.errors import (
+    RUN,
+    UserError,
+    write_error,
+)
+
+__all__ = [
+    "load",
+    "run_simulation",
+    "save_plot",
+    "read_result_file",
+    "dumps",
+    "progress_bar",
+    "engine_settings",
+]
+
+
+def load(scenario: str, overrides: tuple[str, ...]):
+    from mcengine.model.scenario import load_scenario, parse_override
+
+    engine_settings()
+    try:
+        pairs = dict(parse_override(text) for text in overrides)
+        return load_scenario(scenario, pairs or None, overrides_source="--set")
+    except ScenarioError as err:
+        raise UserError(str(err)) from None
+
+
+def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwargs):
+    """Load, ``run`` (simulate) with a progress bar (or, without a terminal, a forecast of a
+    long run); errors exit 2. The engine says "compiling..." itself (:func:`notes`)."""
+    sc = load(scenario, overrides)
+    fixed_size = kwargs.get("target_se") is None and kwargs.get("rel_tol") is None
+    RUN.done, RUN.total = 0, n_paths
+    try:
+        with progress_bar(enabled=not quiet) as report:
+
+            def progress(done: int, total: int) -> None:
+                RUN.done, RUN.total = done, total
+                if report is not None:
+                    report(done, total)
+                elif not quiet and fixed_size:  # a target's total is only its limit
+                    RUN.forecast(done, total)
+
+            if run is None:
+                from mcengine.engine.local import simulate as run
+            return run(sc, n_paths, seed, progress=progress, **kwargs)
+    except ValueError as err:  # InputError, and the refusal of a float64 overflow
+        raise UserError(str(err)) from None
+    except OSError as err:
+        target = kwargs.get("target")
+        raise write_error(f"--out {target}" if target is not None else "", err) from None
+
+
+def save_plot(make, data, target: Path | None, *, option: str = "--plot") -> None:
+    """Draw ``make(data)`` into ``target`` and say where (on stderr: stdout may be JSON)."""
+    from mcengine.present import plots
+
+    if target is None:
+        return
+    try:
+        plots.save(make(data), target)
+    except InputError as err:
+        raise UserError(f"{option} {target}: {err}") from None
+    except OSError as err:
+        raise write_error(f"{option} {target}", err) from None
+    click.echo(f"wrote {target}", err=True)
+
+
+def read_result_file(file: Path, allow_unknown_version: bool) -> xr.Dataset:
+    """A result file, checked (ResultFileError: one line naming the file and attribute)."""
+    from mcengine.results.files import OPT_IN, read_result
+
+    engine_settings()
+    try:
+        return read_result(file, allow_unknown_version=allow_unknown_version)
+    except ResultFileError as err:
+        message = str(err).replace(OPT_IN, "--allow-unknown-version")
+        raise UserError(message, options=False) from None
+
+
+def dumps(doc) -> str:
+    """JSON for people and programs: undefined figures are null, never NaN."""
+    from mcengine.present.tables import json_ready
+
+    return json.dumps(json_ready(doc), indent=2, allow_nan=False)
+
+
+def progress_bar(enabled: bool):
+    from mcengine.present.tables import progress_reporter
+
+    return progress_reporter(enabled=enabled and sys.stderr.isatty())
+
+
+def engine_settings() -> None:
+    """numpy's and xarray's settings for the commands (not the library): no floating-point
+    warnings, attributes kept through arithmetic. Set by the first scenario or result file a
+    command loads, not at start-up, which would import them for ``--help``."""
+    import numpy as np
+    import xarray as xr
+
+    np.seterr(all="ignore")
+    xr.set_options(keep_attrs=True)
