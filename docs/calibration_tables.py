@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 
 import mcengine
-from mcengine.model.parameters import SEGMENTS
+from mcengine.layout import SEGMENTS
 from mcengine.model.targets import load_targets
-from mcengine.present.tables import interval_text, target_cell
+from mcengine.present.format import interval_text, target_cell
 from mcengine.studies import verdict
 from mcengine.studies.validation import check, joint_probability
 

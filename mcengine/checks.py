@@ -101,7 +101,7 @@ def check_in(name: str, value: object, valid: Range) -> float | int:
         or (discrete and not float(value).is_integer())
         or not valid.contains(value)
     ):
-        raise InputError(f"{name} = {shown(value)}, {valid.requirement(number=not number)}")
+        raise InputError(f"{name} = {shown(value)}, {valid.requirement(number=True)}")
     return int(value) if discrete else float(value)
 
 

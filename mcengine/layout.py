@@ -23,12 +23,24 @@ __all__ = [
     "FIGURE_FORMATS",
     "LANES",
     "Segment",
+    "SEGMENTS",
+    "N_SEGMENTS",
     "PathDraw",
     "StepDraw",
     "Yearly",
+    "OBSERVABLES",
     "Input",
     "Component",
+    "StressColumn",
+    "WIPE_CASH_SHORTFALL",
+    "WIPE_ZERO_VALUE",
+    "WIPE_NOT_FINITE",
+    "FLAG_CAPEX_OVERFLOW",
+    "FLAG_DEMAND_OVERFLOW",
+    "FLAG_WEALTH_OVERFLOW",
     "names",
+    "INPUT_LABELS",
+    "input_label",
     "draw_column",
     "draw_dimension",
 ]
@@ -45,6 +57,11 @@ class Segment(enum.IntEnum):
     APPLICATIONS = 0
     INFERENCE = 1
     TRAINING = 2
+
+
+#: The number of segments, and their names as the Dataset's ``segment`` coordinate spells
+#: them (defined after :func:`names`, below).
+N_SEGMENTS = len(Segment)
 
 
 class PathDraw(enum.IntEnum):
@@ -147,9 +164,59 @@ class Component(enum.IntEnum):
     SELECTION = 5
 
 
+class StressColumn(enum.IntEnum):
+    """Columns of the per-step stress schedule (``kernel.coefficients.stress_schedule``):
+    the deterministic shocks a scenario's ``[[stress]]`` entries add at a step (docs/model.md,
+    "Stress overlays"). Not :class:`mcengine.model.parameters.Stress`, the entry itself."""
+
+    DEMAND = 0
+    SENTIMENT = 1
+    OPEN_SHARE = 2
+    TRAINING_COST = 3
+
+
+#: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
+WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value
+WIPE_ZERO_VALUE = 2  # V_prev = 0: nothing left to invest in
+WIPE_NOT_FINITE = 3  # G not finite
+
+#: Path flags: a quantity left float64's range, so the run must be refused (engine.inputs).
+#: The wealth flag is shifted left by the segment index (4, 8, 16 for A, I, T).
+FLAG_CAPEX_OVERFLOW = 1
+FLAG_DEMAND_OVERFLOW = 2
+FLAG_WEALTH_OVERFLOW = 4
+
+
 def names(layout: type[enum.IntEnum]) -> tuple[str, ...]:
     """The labels of a layout, as the Dataset's coordinates spell them."""
     return tuple(member.name.lower() for member in layout)
+
+
+#: The segments' labels, in the order of every per-segment array.
+SEGMENTS = names(Segment)
+
+
+#: What each recorded input (:class:`Input`, by its name) means, as tables label it.
+INPUT_LABELS = {
+    "decline_rate": "training-cost decline rate (lambda)",
+    "initial_growth": "today's demand growth (g0)",
+    "selection": "applications winner-picking draw",
+    "cost_shocks": "training-cost shocks",
+    "open_share_shocks": "open-weight share shocks",
+    "demand_shocks": "demand-growth shocks",
+    "demand_jumps": "adoption jumps (count)",
+    "sentiment_common": "common sentiment shocks",
+    "sentiment_applications": "applications sentiment shocks",
+    "sentiment_inference": "inference sentiment shocks",
+    "sentiment_training": "training sentiment shocks",
+}
+assert tuple(INPUT_LABELS) == names(Input)
+
+
+def input_label(name: str) -> str:
+    """The label of input ``name``: a recorded input's, or ``belief: <key>`` for the drawn
+    value of an uncertain scenario key."""
+    return INPUT_LABELS.get(name, f"belief: {name}")
 
 
 def draw_column(step: int, slot: int) -> int:

@@ -71,6 +71,15 @@ __all__ = [
     "fmin",
     "dot",
     "cholesky",
+    "select",
+    "bits_of",
+    "from_bits",
+    "is_neg_inf",
+    "is_pos_inf",
+    "is_positive_finite",
+    "int_to_float",
+    "uint52_to_float",
+    "uint53_to_float",
 ]
 
 #: The numerics version, recorded in every result's attributes (``numerics``). It changes

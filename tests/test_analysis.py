@@ -191,7 +191,7 @@ def printed(render, *args, **kwargs) -> tuple[list[list[str]], str]:
 
 
 def test_index_cells_are_within_error_of_zero_never_negative_zero():
-    from mcengine.present.tables import _index_cell
+    from mcengine.present.variance import _index_cell
 
     assert _index_cell(-0.004, 0.003, -0.004 + 1.96 * 0.003) == "≈0 ± <0.01"
     assert _index_cell(-0.03, 0.02, 0.01) == "≈0 ± 0.02"
@@ -207,7 +207,7 @@ SOBOL_TOTAL = ([[0.20, 0.81, 0.40], [0.54, 0.0, 0.001]], [[0.02, 0.02, 0.01], [0
 
 
 def test_sobol_table_shows_each_index_with_its_error_and_explains_first_above_total():
-    from mcengine.present.tables import render_indices
+    from mcengine.present.variance import render_indices
 
     table = index_table(first_order=SOBOL_FIRST, total=SOBOL_TOTAL)
     rows, text = printed(render_indices, table)
@@ -237,7 +237,7 @@ def test_sobol_table_shows_each_index_with_its_error_and_explains_first_above_to
 
 
 def test_shapley_caption_says_what_holds_and_checks_it_against_the_sobol_indices():
-    from mcengine.present.tables import render_shapley
+    from mcengine.present.variance import render_shapley
 
     sobol = index_table(first_order=SOBOL_FIRST, total=SOBOL_TOTAL)
     method = (
@@ -281,7 +281,7 @@ def test_shapley_caption_says_what_holds_and_checks_it_against_the_sobol_indices
     ],
 )
 def test_check_figures_show_the_digits_their_error_supports(value, error, shown):
-    from mcengine.present.tables import target_cell
+    from mcengine.present.format import target_cell
 
     assert target_cell(value, error) == shown
 

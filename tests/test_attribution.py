@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.kernel.paths import WIPE_CASH_SHORTFALL, WIPE_ZERO_VALUE
-from mcengine.stats.summary import CONTRIBUTIONS
+from mcengine.layout import WIPE_CASH_SHORTFALL, WIPE_ZERO_VALUE
+from mcengine.stats.attribution import CONTRIBUTIONS
 
 SCENARIOS = {
     "base": {},

@@ -11,6 +11,7 @@ from scipy import special, stats
 
 import mcengine
 from mcengine.errors import InputError, ScenarioError
+from mcengine.kernel.belief_tables import quantile_tables
 from mcengine.model.scenario import load_scenario
 
 N = 20_000
@@ -82,22 +83,22 @@ def test_the_kernel_draws_scipys_quantiles(key, table):
     in between: scipy's formulas (uniform, triangular, choice) to the bit, a table within
     its stated tolerance of scipy's ppf (isf above the median, as the table is built: a
     ppf at 1 - 1e-12 has lost digits to rounding)."""
+    from mcengine.kernel.belief_tables import TABLE_TOLERANCE
     from mcengine.kernel.beliefs import values_at
-    from mcengine.model.beliefs import TABLE_TOLERANCE
 
     belief = scenario_with(**{key: table}).beliefs[0]
     u = np.concatenate(
         [[2.0**-54, 1e-12, 0.5, 1 - 1e-12, 1 - 2.0**-53], np.linspace(0, 1, 4097)[1:-1]]
     )
     u = np.concatenate([u, np.random.default_rng(0).random(20_000)])
-    drawn = values_at(scenario_with(**{key: table}).uncertain.tables(), u[:, None])[:, 0]
+    drawn = values_at(quantile_tables(scenario_with(**{key: table}).uncertain), u[:, None])[:, 0]
     if belief.dist in ("uniform", "triangular", "choice"):
         np.testing.assert_array_equal(drawn, belief.ppf(u))
     else:
         exact = belief.at_scores(special.ndtri(u))
         spread = np.ptp(belief.ppf(np.array([stats.norm.cdf(-1), stats.norm.cdf(1)])))
         assert np.all(np.abs(drawn - exact) <= 2 * TABLE_TOLERANCE * (np.abs(exact) + spread))
-    lo, hi = belief._inside()
+    lo, hi = belief.inside()
     assert drawn.min() >= lo and drawn.max() <= hi
 
 
@@ -111,7 +112,7 @@ def test_a_run_draws_the_stream_uniforms_through_the_same_quantiles():
     ds = mcengine.simulate(sc, 3008, seed=11, record_inputs=True, sampler="antithetic")
     beliefs = sc.uncertain
     u = parameter_uniforms(key_from_seed(11), 0, 3008, beliefs.blocks, antithetic=True)
-    expected = values_at(beliefs.tables(), u[:, :-1])  # the last: a t copula's
+    expected = values_at(quantile_tables(beliefs), u[:, :-1])  # the last: a t copula's
     np.testing.assert_array_equal(ds.parameters.values, expected)
 
 
@@ -365,6 +366,6 @@ def test_bad_dependence_gets_one_line(dependence, message):
 
 
 def test_the_literal_95_percent_score_is_scipys():
-    from mcengine.model import beliefs
+    from mcengine.model import distributions
 
-    assert float(special.ndtri(0.95)) == beliefs._Z95
+    assert float(special.ndtri(0.95)) == distributions._Z_Q95

@@ -565,8 +565,8 @@ def test_out_is_checked_before_the_run(tmp_path, monkeypatch):
     def no_run(*args, **kwargs):
         raise AssertionError("the run started before --out was checked")
 
-    monkeypatch.setattr("mcengine.engine.local.simulate", no_run)
-    monkeypatch.setattr("mcengine.engine.store.write_zarr", no_run)
+    monkeypatch.setattr("mcengine.engine.api.simulate", no_run)
+    monkeypatch.setattr("mcengine.engine.api.write_zarr", no_run)
     unknown = CliRunner().invoke(cli, ["run", "-n", "10", "--out", str(tmp_path / "x.csv")])
     assert unknown.exit_code == 2
     assert unknown.stderr == (
@@ -591,7 +591,7 @@ def test_a_zarr_write_error_names_the_store(tmp_path, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("mcengine.engine.store.write_zarr", full_disk)
+    monkeypatch.setattr("mcengine.engine.api.write_zarr", full_disk)
     target = tmp_path / "r.zarr"
     result = CliRunner().invoke(cli, ["run", "-n", "10", "--out", str(target)])
     assert result.exit_code == 2

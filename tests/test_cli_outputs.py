@@ -196,7 +196,7 @@ CASES = {
 #: Timings: "0.67 s (2,999 paths/s)", "8.39 s, most of it compiling ...", and in JSON
 #: "elapsed_seconds": 0.65.
 _TIMINGS = (
-    (re.compile(r"^\d[\d,.]* s (\(|,).*$", re.M), "<timing>"),
+    (re.compile(r"^\d[\d,.]* s( \(|,).*$", re.M), "<timing>"),
     (re.compile(r'("elapsed_seconds": )[\d.e+-]+'), r"\1<seconds>"),
 )
 #: Notes that depend on the state of Numba's cache, not on the command.

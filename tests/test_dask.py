@@ -10,7 +10,8 @@ import pytest
 import xarray as xr
 
 import mcengine
-from mcengine.engine.dask import TASK_PREFIX, default_chunk_paths, local_client
+from mcengine.engine.dask import local_client
+from mcengine.engine.tasks import TASK_PREFIX, default_chunk_paths
 from mcengine.errors import InputError
 from mcengine.stats.blocks import BLOCK_PATHS
 

@@ -96,7 +96,7 @@ def test_every_readme_command_passes_its_checks(command, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
     from mcengine.cli import cli
-    from mcengine.engine.chunks import KernelInputs
+    from mcengine.engine.inputs import KernelInputs
 
     def started(*args, **kwargs):
         raise _Started

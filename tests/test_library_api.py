@@ -169,7 +169,7 @@ def test_the_table_renders_as_html_with_standard_errors(run):
     page = run.mcengine.table()._repr_html_()
     assert page.startswith("<p><b>scenario base: 600 paths, seed 3, 10-year horizon</b></p>")
     assert page.count("<table>") == 1 and page.count("<tr>") == 1 + 13  # header, statistics
-    for segment in mcengine.model.parameters.SEGMENTS:
+    for segment in mcengine.layout.SEGMENTS:
         assert f"<th>{segment}</th>" in page
     for label in ("mean annual return", "median", "VaR 95%", "P(wiped out)", "P(contagion crash)"):
         assert label in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from mcengine.engine.plan import RunPlan
@@ -55,21 +56,23 @@ def test_with_a_target_the_first_batch_is_n_paths():
 
 def test_dask_task_keys_differ_when_results_would():
     # Equal keys let the scheduler hand one run another's results.
-    from mcengine.engine.dask import _identity
+    from mcengine.engine.tasks import task_identity as _identity
 
-    plan = RunPlan.build("base", 1000, 1, keep_paths=False, client="local")
-    reweighted = dataclasses.replace(plan, portfolio_weights=(0.5, 0.25, 0.25))
-    with_fan = dataclasses.replace(plan, fan_chart=True)
-    more_threads = dataclasses.replace(plan, threads=2)
+    def plan_of(**settings):
+        return RunPlan.build("base", 1000, 1, keep_paths=False, client="local", **settings)
+
+    plan = plan_of()
+    reweighted = plan_of(portfolio_weights=(0.5, 0.25, 0.25))
+    with_fan = plan_of(fan_chart=True)
+    more_threads = plan_of(threads=2)
     assert len({_identity(plan), _identity(reweighted), _identity(with_fan)}) == 3
     assert _identity(more_threads) == _identity(plan)  # threads change no bit
 
 
 def test_kept_paths_are_a_sink_whose_merge_is_one_run():
     # Two partials of disjoint ranges, merged in either order, hold the paths of one run.
-    import numpy as np
 
-    from mcengine.engine.primitive import Partial, run_range
+    from mcengine.engine.chunk import Partial, run_range
 
     plan = RunPlan.build("base", 300, 9, record_inputs=True)
     whole = run_range(plan, 0, 300, Partial.empty(plan, summary=False, keep=True))
@@ -84,22 +87,25 @@ def test_kept_paths_are_a_sink_whose_merge_is_one_run():
     assert merged.overflow.count == 0
 
 
-def test_one_table_of_executor_rules_serves_the_library_and_the_cli():
-    from mcengine.engine.plan import refused_settings
+def test_one_declaration_of_executor_rules_serves_the_library_and_the_cli():
+    from mcengine.engine.settings import RunSettings
 
-    assert refused_settings("dask", fan_chart=True, keep_paths=False) == []
-    assert refused_settings("dask", fan_chart=True) == ["fan_chart_with_paths"]
-    assert refused_settings("zarr", fan_chart=True, sampler="sobol", keep_paths=False) == [
-        "summary_only",
+    assert RunSettings.of(fan_chart=True, keep_paths=False).refused("dask") == []
+    assert RunSettings.of(fan_chart=True).refused("dask") == ["fan_chart"]
+    assert RunSettings.of(fan_chart=True, sampler="sobol", keep_paths=False).refused("zarr") == [
+        "keep_paths",
         "sampler",
         "fan_chart",
     ]
+    with pytest.raises(InputError, match="fan_chart with keep_paths cannot run on Dask"):
+        RunPlan.build("base", 1000, 1, fan_chart=True, client="local")
+    with pytest.raises(InputError, match="record_years cannot run here: a Zarr store"):
+        RunPlan.build("base", 1000, 1, record_years=True, executor="zarr")
     with pytest.raises(InputError, match="threads = 0, must be in"):
         RunPlan.build("base", 1000, 1, threads=0)
 
 
 def test_path_counts_take_integral_floats_and_numpy_integers():
-    import numpy as np
 
     plan = RunPlan.build("base", 1e3, 1, chunk_paths=np.float64(256), target_se=0.01, max_paths=2e4)
     assert (plan.n_paths, plan.chunk_paths, plan.max_paths) == (1000, 256, 20_000)
@@ -116,10 +122,9 @@ def test_path_counts_take_integral_floats_and_numpy_integers():
 
 
 def test_portfolio_weights_may_be_an_array_and_are_kept_as_given():
-    import numpy as np
 
     plan = RunPlan.build("base", 10, 1, portfolio_weights=np.array([1, 2, 4]), keep_paths=False)
-    assert plan.portfolio_weights == (1.0, 2.0, 4.0)  # the summary normalises them once
+    assert plan.settings.portfolio_weights == (1.0, 2.0, 4.0)  # the summary normalises them once
 
 
 @pytest.mark.parametrize(
@@ -131,8 +136,32 @@ def test_portfolio_weights_may_be_an_array_and_are_kept_as_given():
 )
 def test_designed_values_are_refused_on_dask_before_a_cluster_starts(kwargs):
     # A plan that exists is valid: the Dask branch checks them before it returns.
-    from mcengine.engine.plan import refused_settings
+    from mcengine.engine.settings import RunSettings
 
     with pytest.raises(InputError, match="client: .*parameter_values cannot run on Dask"):
         RunPlan.build("beliefs", 10, 1, client="local", **kwargs)
-    assert refused_settings("dask", parameter_values=[[0.1]]) == ["parameter_values"]
+    assert RunSettings.of(parameter_values=[[0.1]]).refused("dask") == ["parameter_values"]
+
+
+def test_settings_are_declared_once_and_checked_against_their_ranges():
+    from mcengine.engine.settings import RunSettings, declared
+
+    with pytest.raises(
+        TypeError, match="'keep_path' is not a run setting; did you mean keep_paths"
+    ):
+        RunSettings.of(keep_path=False)
+    with pytest.raises(InputError, match=r"rel_tol = 1.5, must be a number in \(0, 1\]"):
+        RunPlan.build("base", 1000, 1, rel_tol=1.5)
+    with pytest.raises(InputError, match="sampler = 'sobl', must be one of .*did you mean sobol"):
+        RunPlan.build("base", 1000, 1, sampler="sobl")
+    # Every setting the CLI offers has a flag, a help line and a kind the CLI can read.
+    for name, setting in declared().items():
+        assert setting.help and setting.kind, name
+        assert (setting.flag is None) == (setting.kind == "array"), name
+
+
+def test_a_dask_plan_checks_its_chunks_and_client_when_built():
+    with pytest.raises(InputError, match="must be a multiple of 65536 .* with a Dask client"):
+        RunPlan.build("base", 1000, 1, keep_paths=False, chunk_paths=1000, client="local")
+    with pytest.raises(InputError, match="client = 3, must be None, 'local' or a"):
+        RunPlan.build("base", 1000, 1, keep_paths=False, client=3)

@@ -232,7 +232,7 @@ def test_summary_only_files_are_checked(tmp_path, written_summary):
 
 def test_a_tampered_zarr_store_is_refused(tmp_path):
     zarr = pytest.importorskip("zarr")
-    from mcengine.engine.store import write_zarr
+    from mcengine.engine.api import write_zarr
 
     store = tmp_path / "run.zarr"
     write_zarr(mcengine.load_scenario("base"), N, 1, store)

@@ -106,9 +106,9 @@ def test_cli_target_flags():
 def test_default_cap_fits_in_memory():
     # 10^6 kept paths with the default cap of 100x would need about 28 GB; the default
     # keeps the cap inside memory instead of refusing the run.
-    from mcengine.engine.chunks import _paths_that_fit
+    from mcengine.engine.inputs import paths_that_fit
 
-    fits = _paths_that_fit()
+    fits = paths_that_fit()
     ds = mcengine.simulate("base", 1000, seed=1, target_se=1.0)
     assert ds.attrs["stopping"] == "target met"
     if fits is not None:
@@ -118,7 +118,7 @@ def test_default_cap_fits_in_memory():
 def test_memory_is_checked_as_the_run_grows(monkeypatch):
     # A cap far beyond memory is no reason to refuse a run whose target is met early; only
     # the batch that would not fit is refused, with every way out.
-    from mcengine.engine import chunks as engine
+    from mcengine.engine import inputs as engine
     from mcengine.results.dataset import PathArrays
 
     monkeypatch.setattr(engine, "_physical_memory", lambda: 5000 * PathArrays.bytes_per_path())
@@ -138,7 +138,7 @@ def test_memory_is_checked_as_the_run_grows(monkeypatch):
 
 
 def test_cli_memory_message_offers_every_way_out(monkeypatch):
-    from mcengine.engine import chunks as engine
+    from mcengine.engine import inputs as engine
     from mcengine.results.dataset import PathArrays
 
     monkeypatch.setattr(engine, "_physical_memory", lambda: 5000 * PathArrays.bytes_per_path())

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.engine.store import partial_paths, write_zarr
+from mcengine.engine.api import write_zarr
+from mcengine.engine.store import partial_paths
 from mcengine.errors import InputError
 from mcengine.model.scenario import load_scenario
 from mcengine.stats.blocks import BLOCK_PATHS

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from mcengine.layout import LANES, PathDraw, StepDraw
-from mcengine.rng import streams
+from mcengine.rng import lanes, streams
 from mcengine.rng.streams import (
     MAX_SEED,
     draw_table,
@@ -165,12 +165,12 @@ def test_lane_draws_equal_the_scalar_streams(first, antithetic):
     # lane by lane, mirrored for antithetic odd paths. 40 steps x 64 lanes resume about 180
     # lanes (7% of steps have a normal beyond the fast path: the wedge test, rarely the tail).
     k0, k1 = streams.key_from_seed(42)
-    words = np.empty(streams.LANE_WORDS, dtype=np.uint64)
+    words = np.empty(lanes.LANE_WORDS, dtype=np.uint64)
     out = np.empty(len(StepDraw) * LANES)
     state = np.empty(streams.STATE_SIZE, dtype=np.uint64)
     expected = np.empty(len(StepDraw))
     for step in range(1, 41):
-        streams.step_draws_lanes(k0, k1, first, antithetic, step, words, out)
+        lanes.step_draws_lanes(k0, k1, first, antithetic, step, words, out)
         for lane in range(LANES):
             path = first + lane
             streams.step_draws(k0, k1, path >> 1 if antithetic else path, step, state, expected)
@@ -180,7 +180,7 @@ def test_lane_draws_equal_the_scalar_streams(first, antithetic):
             got = out[np.arange(len(StepDraw)) * LANES + lane]
             assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (step, lane)
     per_path = np.empty(len(PathDraw))
-    streams.path_draws_lanes(k0, k1, first, antithetic, words, out)
+    lanes.path_draws_lanes(k0, k1, first, antithetic, words, out)
     for lane in range(LANES):
         path = first + lane
         streams.path_draws(k0, k1, path >> 1 if antithetic else path, state, per_path)

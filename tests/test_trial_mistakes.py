@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 import mcengine
 from mcengine.cli import cli
-from mcengine.engine.chunks import KernelInputs
+from mcengine.engine.inputs import KernelInputs
 from mcengine.results.files import write_netcdf
 
 

@@ -29,16 +29,16 @@ llvm.set_option("", "-pass-remarks=loop-vectorize")
 import numpy as np
 from mcengine.kernel import paths
 from mcengine.kernel.coefficients import C
-from mcengine.rng import streams
+from mcengine.rng import lanes
 st = np.zeros(paths._BLOCK_SIZE)  # the state, then the per-lane coefficients
 k = tuple(np.zeros(int(C.SIZE)).tolist())
-words = np.zeros(streams.LANE_WORDS, dtype=np.uint64)
+words = np.zeros(lanes.LANE_WORDS, dtype=np.uint64)
 calls = {
     "market": lambda: paths._market_lanes(st, k, 1.0, (0.0, 0.0, 0.0, 0.0)),
     "cash": lambda: paths._cash_lanes(st, k, 0.5),
     "values": lambda: paths._value_lanes(st, k, 1.0, 0.0),
     "outputs": lambda: paths._final_lanes(st, k),
-    "step draws": lambda: streams.step_draws_lanes(1, 2, 0, False, 1, words, st),
+    "step draws": lambda: lanes.step_draws_lanes(1, 2, 0, False, 1, words, st),
     # per-path parameters: each lane's coefficients loaded from after its state
     "market per lane": lambda: paths._market_lanes(st, None, 1.0, (0.0, 0.0, 0.0, 0.0)),
     "cash per lane": lambda: paths._cash_lanes(st, None, 0.5),

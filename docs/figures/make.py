@@ -38,11 +38,11 @@ FIGURES = {
 
 def code_version() -> str:
     """The SHA-256 (hex) of the code that draws the figures: what each PNG records."""
+    from mcengine.layout import INPUT_LABELS
     from mcengine.numerics import NUMERICS
     from mcengine.present import plots
-    from mcengine.present.tables import PART_LABELS
+    from mcengine.present.format import PART_LABELS
     from mcengine.results.dataset import MODEL
-    from mcengine.studies.sensitivity import LABELS
 
     digest = hashlib.sha256()
     for source in (Path(plots.__file__), Path(__file__)):
@@ -50,7 +50,7 @@ def code_version() -> str:
     from mcengine import load_scenario
 
     scenarios = [(n, load_scenario(n).to_dict()) for n in sorted({s for s, _ in FIGURES.values()})]
-    words = (NUMERICS, MODEL, sorted(PART_LABELS.items()), sorted(LABELS.items()), scenarios)
+    words = (NUMERICS, MODEL, sorted(PART_LABELS.items()), sorted(INPUT_LABELS.items()), scenarios)
     digest.update(repr(words).encode())
     return digest.hexdigest()
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from mcengine.rng.samplers import fitting_paths
 
-__all__ = ["Workload", "WORKLOADS", "run_workload", "prepare"]
+__all__ = ["Workload", "WORKLOADS", "run_workload", "prepare", "execute"]
 
 
 @dataclass(frozen=True)

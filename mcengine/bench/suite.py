@@ -27,6 +27,8 @@ from pathlib import Path
 from mcengine.bench import WORKLOADS, run_workload
 from mcengine.results.files import atomic_path
 
+__all__ = ["main", "run_suite", "startup_results", "dask_results", "render", "TARGETS"]
+
 SCHEMA = "mcengine-bench/1"
 
 #: Engine modes whose time per path is reported against the base workload's (kept paths).

@@ -80,7 +80,7 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
 def warmup() -> None:
     """Compile every kernel now (about 30 s; once per machine and mcengine version), for
     images and CI jobs that would rather not compile during their first runs."""
-    from mcengine.engine.local import warm_up
+    from mcengine.engine.api import warm_up
 
     engine_settings()
     click.echo(f"compiled or loaded every kernel in {warm_up():.0f} s")

@@ -5,13 +5,14 @@ compile notices as plain lines."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
 import sys
 import time
 import warnings
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -21,9 +22,6 @@ from mcengine.errors import (
     Note,
 )
 from mcengine.extras import require
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "UserError",
@@ -51,46 +49,55 @@ class UserError(click.ClickException):
         super().__init__(option_words(message) if options else message)
 
 
-#: Library argument names -> the options that set them. Identifiers with an underscore are
-#: unambiguous; plain words (seed, threads) are only replaced in "name = value" form.
-_OPTION_OF = {
+#: Library names the run settings' declarations do not cover, or that read differently
+#: here, -> the CLI's words (:func:`_vocabulary` adds each setting's flag).
+_SPECIAL = {
     "keep_paths=False": "--summary-only",
     "keep_paths=True": "kept paths (no --summary-only)",
     "write_zarr": "--out DIR.zarr",
     "target_se/rel_tol": "--target-se/--rel-tol",
-    "target_se": "--target-se",
-    "rel_tol": "--rel-tol",
-    "stop_statistic": "--stop-on",
-    "max_paths": "--max-paths",
-    "chunk_paths": "--chunk-paths",
     "n_paths =": "-n",
-    "record_inputs=True": "--record-inputs",
-    "record_inputs": "--record-inputs",
-    "record_years=True": "--record-years",
-    "record_years": "--record-years",
-    "fan_chart": "--fan-chart",
-    "portfolio_weights": "--weights",
     "sobol_paths": "--sobol-paths",
 }
 
 
-_OPTION_PATTERN = re.compile(
-    r"(?<![\w./-])("
-    + "|".join(re.escape(k) for k in sorted(_OPTION_OF, key=len, reverse=True))
-    + r")(?![\w./-])"
-    + r"|(?<![\w./-])(seed|threads|sampler|replicates|workers) (?==)"
-)
+@functools.cache
+def _vocabulary() -> tuple[dict[str, str], re.Pattern]:
+    """Library names -> options, and the pattern that finds them. Identifiers with an
+    underscore are unambiguous; plain words (seed, threads) are only replaced in
+    "name = value" form. Read from the settings' declarations when first needed, not at
+    start-up."""
+    from mcengine.engine.settings import declared
+
+    words, plain = dict(_SPECIAL), ["seed", "workers"]
+    for name, setting in declared().items():
+        if setting.flag is None or setting.inverted:
+            continue
+        if "_" not in name:
+            plain.append(name)
+            continue
+        words[name] = setting.flag
+        if setting.kind == "flag":
+            words[f"{name}=True"] = setting.flag
+    pattern = re.compile(
+        r"(?<![\w./-])("
+        + "|".join(re.escape(k) for k in sorted(words, key=len, reverse=True))
+        + r")(?![\w./-])"
+        + rf"|(?<![\w./-])({'|'.join(plain)}) (?==)"
+    )
+    return words, pattern
 
 
 def option_words(message: str) -> str:
     """``message`` with the library's argument names replaced by the CLI's option names."""
+    words, pattern = _vocabulary()
 
     def replace(match: re.Match) -> str:
         if match.group(1):
-            return _OPTION_OF[match.group(1)]
+            return words[match.group(1)]
         return f"--{match.group(2)} "
 
-    return _OPTION_PATTERN.sub(replace, message)
+    return pattern.sub(replace, message)
 
 
 def write_error(where: str, err: OSError) -> UserError:

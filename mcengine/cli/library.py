@@ -4,8 +4,9 @@ errors into one line in the CLI's words."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ __all__ = [
     "read_result_file",
     "dumps",
     "progress_bar",
+    "progress_reporter",
     "engine_settings",
 ]
 
@@ -51,7 +53,10 @@ def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwa
     """Load, ``run`` (simulate) with a progress bar (or, without a terminal, a forecast of a
     long run); errors exit 2. The engine says "compiling..." itself (:func:`notes`)."""
     sc = load(scenario, overrides)
-    fixed_size = kwargs.get("target_se") is None and kwargs.get("rel_tol") is None
+    given = kwargs.get("settings") or kwargs  # a RunSettings, or the settings as keywords
+    target = [getattr(given, k, None) if not isinstance(given, dict) else given.get(k)
+              for k in ("target_se", "rel_tol")]  # fmt: skip
+    fixed_size = target == [None, None]
     RUN.done, RUN.total = 0, n_paths
     try:
         with progress_bar(enabled=not quiet) as report:
@@ -64,7 +69,7 @@ def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwa
                     RUN.forecast(done, total)
 
             if run is None:
-                from mcengine.engine.local import simulate as run
+                from mcengine.engine.api import simulate as run
             return run(sc, n_paths, seed, progress=progress, **kwargs)
     except ValueError as err:  # InputError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
@@ -101,16 +106,53 @@ def read_result_file(file: Path, allow_unknown_version: bool) -> xr.Dataset:
 
 
 def dumps(doc) -> str:
-    """JSON for people and programs: undefined figures are null, never NaN."""
-    from mcengine.present.tables import json_ready
+    """JSON for people and programs (:func:`mcengine.present.encode.dumps`): undefined
+    figures are null, never NaN."""
+    from mcengine.present.encode import dumps as encode
 
-    return json.dumps(json_ready(doc), indent=2, allow_nan=False)
+    return encode(doc)
 
 
 def progress_bar(enabled: bool):
-    from mcengine.present.tables import progress_reporter
-
+    """:func:`progress_reporter`, on a terminal only."""
     return progress_reporter(enabled=enabled and sys.stderr.isatty())
+
+
+@contextlib.contextmanager
+def progress_reporter(*, enabled: bool, delay: float = 1.0):
+    """Yield a ``progress(done, total)`` callback that shows a bar (on stderr) after
+    ``delay`` seconds; None when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    started = time.perf_counter()
+    bar = Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} paths"),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
+    task = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            if time.perf_counter() - started < delay and done < total:
+                return
+            bar.start()
+            task = bar.add_task("run", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        yield report
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 def engine_settings() -> None:

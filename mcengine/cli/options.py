@@ -1,18 +1,22 @@
-"""Options that several commands share, declared once."""
+"""Options that several commands share, declared once, and the options of the run
+settings, generated from their declarations (:mod:`mcengine.engine.settings`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Callable, Mapping
 
 import click
 
-if TYPE_CHECKING:
-    pass
 from mcengine.cli.types import (
     FIGURE,
+    Fraction,
     PathCount,
     Seed,
+    ThreadCount,
+    Weights,
 )
+from mcengine.engine.settings import Setting, declared
 
 __all__ = [
     "paths_option",
@@ -23,6 +27,7 @@ __all__ = [
     "JSON_OPTION",
     "ALLOW_OPTION",
     "TARGETS_OPTION",
+    "setting_options",
 ]
 
 
@@ -92,3 +97,51 @@ TARGETS_OPTION = click.option(
     show_default=True,
     help="A targets .toml file, or a built-in one's name.",
 )
+
+
+def _setting_option(name: str, setting: Setting):
+    """The option of one run setting: its flag, help and default, and the parameter type
+    of its kind."""
+    if setting.kind == "flag":
+        return click.option(
+            setting.flag, name, is_flag=True, flag_value=not setting.inverted,
+            default=setting.inverted, help=setting.help,
+        )  # fmt: skip
+    default = setting.default if setting.cli_default is None else setting.cli_default
+    kinds: dict[str, Callable[[], click.ParamType]] = {
+        "paths": PathCount,
+        "fraction": Fraction,
+        "weights": Weights,
+        "threads": ThreadCount,
+        "choice": lambda: click.Choice(list(setting.valid)),  # type: ignore[arg-type]
+        "count": lambda: click.IntRange(
+            int(setting.valid.lo),  # type: ignore[union-attr]
+            None if math.isinf(setting.valid.hi) else int(setting.valid.hi),  # type: ignore[union-attr]
+        ),
+    }
+    return click.option(
+        setting.flag,
+        name,
+        type=kinds[setting.kind](),
+        default=default,
+        show_default=default is not None,
+        help=setting.help,
+    )
+
+
+def setting_options(before: Mapping[str, tuple] = {}, after: tuple = ()):  # noqa: B006
+    """A decorator adding the option of every run setting that has a flag, in declaration
+    order, with a command's own options ``before`` the setting they are listed under (for
+    ``--help``'s order) and ``after`` them all."""
+
+    def decorate(func):
+        options: list = []
+        for name, setting in declared().items():
+            options.extend(before.get(name, ()))
+            if setting.flag is not None:
+                options.append(_setting_option(name, setting))
+        for option in reversed([*options, *after]):
+            func = option(func)
+        return func
+
+    return decorate

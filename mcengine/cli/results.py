@@ -17,7 +17,6 @@ from mcengine.cli.errors import (
     UserError,
 )
 from mcengine.cli.library import (
-    dumps,
     read_result_file,
     save_plot,
 )
@@ -81,7 +80,7 @@ def plot(file, kind, target, allow_unknown_version) -> None:
 @ALLOW_OPTION
 def summarize_cmd(file, as_json, allow_unknown_version) -> None:
     """Summarise a result FILE written by "mcengine run --out"."""
-    from mcengine.present.tables import render_summary, summary_to_json
+    from mcengine.present.views import emit
     from mcengine.stats.summary import summarize
 
     ds = read_result_file(file, allow_unknown_version)
@@ -89,10 +88,7 @@ def summarize_cmd(file, as_json, allow_unknown_version) -> None:
         table = summarize(ds)
     except ResultFileError as err:
         raise UserError(str(err), options=False) from None
-    if as_json:
-        click.echo(dumps(summary_to_json(table)))
-    else:
-        render_summary(table)
+    emit("summary", table, as_json=as_json)
 
 
 #: This module's commands, for the group (:mod:`mcengine.cli`).

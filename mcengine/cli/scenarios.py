@@ -38,7 +38,7 @@ def show(scenario, overrides) -> None:
     """Print SCENARIO fully resolved, as TOML: the file's own opening comments (its story
     and sources), the uncertain keys as comments with their 5/50/95% quantiles, then every
     key with its meaning and range."""
-    from mcengine.present.tables import belief_lines
+    from mcengine.present.text import belief_lines
 
     sc = load(scenario, overrides)
     click.echo(file_comments(scenario), nl=False)  # the file's story and sources, kept

@@ -20,7 +20,6 @@ from mcengine.cli.errors import (
     write_error,
 )
 from mcengine.cli.library import (
-    dumps,
     load,
     run_simulation,
     save_plot,
@@ -52,15 +51,11 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
-    from mcengine.present import plots
-    from mcengine.present.tables import render_waterfall, waterfall_to_json
+    from mcengine.present.views import VIEWS, emit
 
     table = run_simulation(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
-    if as_json:
-        click.echo(dumps(waterfall_to_json(table)))
-    else:
-        render_waterfall(table)
-    save_plot(plots.waterfall, table, plot)  # after the results: a failed write loses none
+    emit("waterfall", table, as_json=as_json)
+    save_plot(VIEWS["waterfall"].figure, table, plot)  # last: a failed write loses no result
 
 
 @click.command()
@@ -71,8 +66,7 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 @PLOT_OPTION
 def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
-    from mcengine.present import plots
-    from mcengine.present.tables import comparison_to_json, render_comparison
+    from mcengine.present.views import VIEWS, emit
     from mcengine.studies.compare import compare as compare_scenarios
 
     resolved = [load(name, ()) for name in scenarios]
@@ -80,11 +74,8 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
         table = compare_scenarios(resolved, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    if as_json:
-        click.echo(dumps(comparison_to_json(table)))
-    else:
-        render_comparison(table)
-    save_plot(plots.comparison, table, plot)
+    emit("comparison", table, as_json=as_json)
+    save_plot(VIEWS["comparison"].figure, table, plot)
 
 
 @click.command()
@@ -109,7 +100,7 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -> None:
     """The essay's verdict with its odds: how often each ordering of the segments' annual
     returns happens under SCENARIOS, and, under uncertain keys, what decides it."""
-    from mcengine.present.tables import render_verdict, verdict_to_json
+    from mcengine.present.views import emit
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies import verdict as study
 
@@ -140,10 +131,7 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
         }
     except ValueError as err:
         raise UserError(str(err)) from None
-    if as_json:
-        click.echo(dumps(verdict_to_json(table, indices)))
-    else:
-        render_verdict(table, attribution=indices)
+    emit("verdict", table, as_json=as_json, attribution=indices)
 
 
 @click.command()
@@ -165,8 +153,7 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
 @PLOT_OPTION
 def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
-    from mcengine.present import plots
-    from mcengine.present.tables import comparison_to_json, render_comparison
+    from mcengine.present.views import VIEWS, emit
     from mcengine.studies.compare import sweep as sweep_grid
 
     keys = [key for key, _ in axes]
@@ -185,12 +172,8 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
         table = sweep_grid(base, dict(axes), n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    dim = "|".join(key for key, _ in axes)
-    if as_json:
-        click.echo(dumps(comparison_to_json(table, dim)))
-    else:
-        render_comparison(table, dim)
-    save_plot(plots.sweep_line, table, plot)
+    emit("sweep", table, as_json=as_json, dim="|".join(key for key, _ in axes))
+    save_plot(VIEWS["sweep"].figure, table, plot)
 
 
 @click.command()
@@ -219,14 +202,7 @@ def sensitivity(
 ) -> None:
     """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
     shock groups and the scenario's uncertain keys)."""
-    from mcengine.present import plots
-    from mcengine.present.tables import (
-        indices_to_json,
-        render_indices,
-        render_shapley,
-        render_tornado,
-        tornado_to_json,
-    )
+    from mcengine.present.views import VIEWS, emit
 
     need("SALib", "sensitivity", what="mcengine sensitivity")
     from mcengine.studies.sensitivity import sobol_indices, tornado
@@ -240,21 +216,8 @@ def sensitivity(
         shapley = shapley_effects(sc, shapley_paths, used_seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    if as_json:
-        click.echo(
-            dumps(
-                {
-                    **tornado_to_json(table),
-                    "sobol": indices_to_json(indices),
-                    "shapley": indices_to_json(shapley, ("shapley",)),
-                }
-            )
-        )
-    else:
-        render_tornado(table)
-        render_indices(indices)
-        render_shapley(shapley, sobol=indices)
-    save_plot(plots.tornado, table, plot)
+    emit("sensitivity", table, as_json=as_json, sobol=indices, shapley=shapley)
+    save_plot(VIEWS["sensitivity"].figure, table, plot)
 
 
 @click.command()
@@ -265,6 +228,7 @@ def sensitivity(
 @JSON_OPTION
 @click.option(
     "--decision",
+    "objective",
     type=click.Choice(["mean", "mean-cvar"]),
     default="mean",
     show_default=True,
@@ -293,10 +257,11 @@ def sensitivity(
     help="Allocation grid, a fraction (0.1 or 10%): long-only weights on multiples of this "
     "(1/k), summing to 1.",
 )
-def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, alpha, step):
+def voi(scenario, n_paths, seed, overrides, as_json, **decision):
     """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
     shock group's EVPPI, with the allocations with and without the information."""
-    from mcengine.present.tables import render_voi, voi_to_json
+    # (decision: value_of_information's objective, risk_aversion, alpha and step)
+    from mcengine.present.views import emit
     from mcengine.studies.voi import BATCH_PATHS, BATCHES, value_of_information
 
     if n_paths < BATCHES * BATCH_PATHS:  # checked before the run, not after it
@@ -306,15 +271,10 @@ def voi(scenario, n_paths, seed, overrides, as_json, decision, risk_aversion, al
         )
     ds = run_simulation(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     try:
-        table = value_of_information(
-            ds, objective=decision, risk_aversion=risk_aversion, alpha=alpha, step=step
-        )
+        table = value_of_information(ds, **decision)
     except ValueError as err:
         raise UserError(str(err)) from None
-    if as_json:
-        click.echo(dumps(voi_to_json(table)))
-    else:
-        render_voi(table)
+    emit("voi", table, as_json=as_json)
 
 
 @click.command()
@@ -328,7 +288,7 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     """Check SCENARIO against sourced targets: each target's source, the model's figure
     with its standard error, and pass or fail. Exit 0 when all pass, 1 when any fails."""
     from mcengine.model.targets import load_targets
-    from mcengine.present.tables import check_to_json, render_check
+    from mcengine.present.views import emit
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import check as check_targets
 
@@ -338,10 +298,7 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
         table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
     except ValueError as err:
         raise UserError(str(err)) from None
-    if as_json:
-        click.echo(dumps(check_to_json(table)))
-    else:
-        render_check(table)
+    emit("check", table, as_json=as_json)
     raise SystemExit(0 if table.attrs["all_passed"] else 1)
 
 
@@ -367,7 +324,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     """Fit the --fit keys of SCENARIO to the targets (bounded least squares on common
     random numbers) and write the calibrated scenario."""
     from mcengine.model.targets import load_targets
-    from mcengine.present.tables import render_calibration
+    from mcengine.present.views import emit
     from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import calibrate as fit_keys
     from mcengine.studies.validation import write_calibrated
@@ -381,7 +338,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
         )
     except ValueError as err:
         raise UserError(str(err)) from None
-    render_calibration(report)  # first: a write that fails at the end loses no result
+    emit("calibration", report, as_json=False)  # first: a write that fails loses no result
     for key in report["key"].values[~report["identified"].values]:
         click.echo(
             f"warning: the targets do not identify {key}; its fitted value is arbitrary", err=True

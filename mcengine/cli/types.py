@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from mcengine.cli.errors import (
+    UserError,
+    need,
+    write_error,
+)
 from mcengine.layout import (
     FIGURE_FORMATS,
     MAX_PATHS,
     MAX_SEED,
     ZARR_SUFFIX,
-)
-
-if TYPE_CHECKING:
-    pass
-from mcengine.cli.errors import (
-    UserError,
-    need,
-    write_error,
 )
 
 __all__ = [

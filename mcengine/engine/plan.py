@@ -8,6 +8,8 @@ plan and only run it.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,49 +17,45 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from mcengine.checks import check_int, plain_data
-from mcengine.engine.chunks import (
-    _NO_DRAWS,
+from mcengine.checks import Range, check_in, check_int, did_you_mean, plain_data, shown
+from mcengine.engine.inputs import (
     DEFAULT_CHUNK_PATHS,
     MAX_PATHS,
+    NO_DRAWS,
     KernelInputs,
-    _paths_that_fit,
+    paths_that_fit,
 )
+from mcengine.engine.settings import EXECUTOR_REASONS, RunSettings, declared
 from mcengine.engine.stopping import StoppingRule
 from mcengine.errors import InputError
 from mcengine.layout import draw_dimension
 from mcengine.model.scenario import Scenario, load_scenario
-from mcengine.rng.samplers import DEFAULT_REPLICATES, check_sampler, sobol_draws
+from mcengine.rng.samplers import check_sampler, sobol_draws
 from mcengine.rng.streams import MAX_SEED, fresh_seed
+from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.tails import check_weights
 
-__all__ = ["RunPlan", "EXECUTOR_LIMITS", "refused_settings"]
+__all__ = ["RunPlan", "RunSettings", "check_client"]
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """One simulation's settings, valid by construction (build it with :meth:`build`).
+    """One simulation, valid by construction (build it with :meth:`build`).
 
-    ``stopping`` is the accuracy target (``None``: a fixed run of ``n_paths``), and
-    ``max_paths`` its cap; the other fields are :func:`mcengine.simulate`'s arguments.
+    ``settings`` are :func:`mcengine.simulate`'s keywords as given; the other fields are
+    what the plan derived from them: ``stopping`` the accuracy target (``None``: a fixed run
+    of ``n_paths``) and ``max_paths`` its cap, ``chunk_paths`` the paths per kernel call or
+    task, the checked ``parameter_values``, and the Dask ``client`` (``None``: in-process).
     """
 
     scenario: Scenario
     seed: int
     n_paths: int
-    keep_paths: bool = True
+    settings: RunSettings = RunSettings()
     stopping: StoppingRule | None = None
     max_paths: int | None = None
-    portfolio_weights: tuple = (1 / 3, 1 / 3, 1 / 3)
-    fan_chart: bool = False
-    record_inputs: bool = False
-    record_years: bool = False
-    sampler: str = "pseudo"
-    replicates: int = DEFAULT_REPLICATES
-    draws: np.ndarray | None = None
-    parameter_values: np.ndarray | None = None
     chunk_paths: int = DEFAULT_CHUNK_PATHS
-    threads: int | None = None
+    parameter_values: np.ndarray | None = None
     client: object = None
 
     @classmethod
@@ -66,108 +64,86 @@ class RunPlan:
         scenario: Scenario | str,
         n_paths: int,
         seed: int | None,
+        settings: RunSettings | None = None,
         *,
-        keep_paths: bool = True,
-        target_se: float | None = None,
-        rel_tol: float | None = None,
-        stop_statistic: str = "mean",
-        max_paths: int | None = None,
-        portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
-        fan_chart: bool = False,
-        record_inputs: bool = False,
-        record_years: bool = False,
-        sampler: str = "pseudo",
-        replicates: int = DEFAULT_REPLICATES,
-        draws: np.ndarray | None = None,
-        parameter_values: np.ndarray | None = None,
-        chunk_paths: int | None = None,
-        threads: int | None = None,
         client=None,
+        executor: str | None = None,
+        **changes,
     ) -> RunPlan:
-        """Check :func:`mcengine.simulate`'s arguments, alone and together, and return the
-        plan. Raises :class:`~mcengine.errors.InputError` with one sentence per rule."""
+        """Check the run's settings (``settings`` with ``changes``, as
+        :meth:`RunSettings.of` takes them), alone and together, for where it runs: in this
+        process, on Dask with a ``client``, and into a store with ``executor="zarr"``;
+        return the plan.
+        Raises :class:`~mcengine.errors.InputError` with one sentence per rule."""
+        s = RunSettings.of(settings, **changes)
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
-        if chunk_paths is not None:
-            chunk_paths = check_int("chunk_paths", chunk_paths, 1, MAX_PATHS, count=True)
         seed = fresh_seed() if seed is None else check_int("seed", seed, 0, MAX_SEED)
-        if threads is not None:
-            threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
-        idle = [
-            name
-            for name, used in (
-                ("max_paths", max_paths is not None),
-                ("stop_statistic", stop_statistic != "mean"),
-            )
-            if used
-        ]
-        if idle and target_se is None and rel_tol is None:
+        if s.threads is not None:
+            check_int("threads", s.threads, 1, numba.config.NUMBA_NUM_THREADS)
+        s = _checked(s)
+        targeted = s.target_se is not None or s.rel_tol is not None
+        idle = [name for name in ("max_paths", "stop_statistic") if s.in_use(name)]
+        if idle and not targeted:
             raise InputError(
                 f"{' and '.join(idle)} appl{'ies' if len(idle) == 1 else 'y'} to a target: "
                 f"add target_se or rel_tol, or drop {'it' if len(idle) == 1 else 'them'}"
             )
-        common = {
-            "scenario": scenario,
-            "seed": seed,
-            "n_paths": n_paths,
-            "keep_paths": keep_paths,
-            "portfolio_weights": _weights(portfolio_weights),
-            "fan_chart": fan_chart,
-            "threads": threads,
-        }
+        executors = [name for name in (executor, "dask" if client else None) if name]
+        for name in executors:
+            _refuse(s, name)
         if client is not None:
-            # Every setting the local branch below reads is refused here or used by the
-            # Dask executor: none may be dropped in silence.
-            _check_dask(
-                target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths,
-                record_years, parameter_values,
-            )  # fmt: skip
-            return cls(**common, chunk_paths=chunk_paths, client=client)
-        stopping = None
-        if target_se is not None or rel_tol is not None:
-            stopping = StoppingRule(target_se, rel_tol, stop_statistic)
+            check_client(client)
+        stopping, max_paths = None, s.max_paths
+        if targeted:
+            stopping = StoppingRule(s.target_se, s.rel_tol, s.stop_statistic)
             if max_paths is None:  # 100 x the first batch, and for kept paths what fits
-                fits = _paths_that_fit() if keep_paths else None
+                fits = paths_that_fit() if s.keep_paths else None
                 max_paths = max(n_paths, min(100 * n_paths, MAX_PATHS, fits or MAX_PATHS))
             max_paths = check_int("max_paths", max_paths, n_paths, MAX_PATHS, count=True)
-        check_sampler(sampler, n_paths, replicates)
+        check_sampler(s.sampler, n_paths, s.replicates)
         dimension = draw_dimension(scenario.n_steps)
-        if draws is not None and (
-            draws.shape != (n_paths, dimension) or sampler != "pseudo" or stopping is not None
+        if s.draws is not None and (
+            s.draws.shape != (n_paths, dimension) or s.sampler != "pseudo" or targeted
         ):
             raise InputError(
                 f"draws must have shape ({n_paths}, {dimension}), with the pseudo sampler "
                 "and no target"
             )
-        if sampler != "pseudo" and (stopping is not None or not keep_paths):
+        if s.sampler != "pseudo" and (targeted or not s.keep_paths):
             raise InputError(
-                f"sampler = {sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
+                f"sampler = {s.sampler!r} needs keep_paths=True and no target_se/rel_tol: its "
                 "standard errors come from replicate groups of the kept paths"
             )
-        if scenario.beliefs and sampler == "sobol":
+        if scenario.beliefs and s.sampler == "sobol":
             raise InputError(
                 f"scenario '{scenario.name}' has uncertain keys "
                 f"({', '.join(b.key for b in scenario.beliefs)}); the Sobol sampler cannot "
                 "draw them yet: use the pseudo or antithetic sampler"
             )
-        parameter_values = _check_designed_values(scenario, n_paths, draws, parameter_values)
-        if record_inputs and not (keep_paths and stopping is None):
-            raise InputError("record_inputs=True needs keep_paths=True and no target")
-        if record_years and not (keep_paths and stopping is None):
-            raise InputError("record_years=True needs keep_paths=True and no target")
+        for name in ("record_inputs", "record_years"):
+            if getattr(s, name) and not (s.keep_paths and not targeted):
+                raise InputError(f"{name}=True needs keep_paths=True and no target")
         return cls(
-            **common,
+            scenario=scenario,
+            seed=seed,
+            n_paths=n_paths,
+            settings=s,
             stopping=stopping,
             max_paths=max_paths,
-            record_inputs=record_inputs,
-            record_years=record_years,
-            sampler=sampler,
-            replicates=replicates,
-            draws=draws,
-            parameter_values=parameter_values,
-            chunk_paths=DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths,
+            chunk_paths=_chunk_paths(s.chunk_paths, executors),
+            parameter_values=_check_designed_values(scenario, n_paths, s.draws, s.parameter_values),
+            client=client,
         )
+
+    @property
+    def keep_paths(self) -> bool:
+        return self.settings.keep_paths
+
+    @property
+    def sampler(self) -> str:
+        return self.settings.sampler
 
     @cached_property
     def kernel(self) -> KernelInputs:
@@ -177,7 +153,7 @@ class RunPlan:
     @property
     def recorded_parameters(self) -> int:
         """Uncertain keys whose values kept paths record (with ``record_inputs``)."""
-        return len(self.scenario.beliefs) if self.record_inputs else 0
+        return len(self.scenario.beliefs) if self.settings.record_inputs else 0
 
     @property
     def limit(self) -> int:
@@ -188,13 +164,14 @@ class RunPlan:
     def years(self) -> int:
         """Yearly records the kernel writes, year 0 to the horizon (0 without fan charts or
         per-path yearly records)."""
-        recorded = self.fan_chart or self.record_years
+        recorded = self.settings.fan_chart or self.settings.record_years
         return self.scenario.simulation.horizon_years + 1 if recorded else 0
 
     @property
     def group(self) -> int:
         """Paths per replicate group (all of them for the pseudo sampler)."""
-        return self.n_paths // self.replicates if self.sampler != "pseudo" else self.n_paths
+        replicates = self.settings.replicates
+        return self.n_paths // replicates if self.sampler != "pseudo" else self.n_paths
 
     def ranges(self) -> Iterator[tuple[int, int]]:
         """``[start, stop)`` of each chunk, in order, up to :attr:`limit`: at most
@@ -217,21 +194,96 @@ class RunPlan:
 
     def external_draws(self, start: int, stop: int) -> np.ndarray:
         """The draws of paths ``[start, stop)`` when they do not come from the streams."""
-        if self.draws is not None:
-            return self.draws[start:stop]
+        if self.settings.draws is not None:
+            return self.settings.draws[start:stop]
         if self.sampler == "sobol":
             group = self.group
             return sobol_draws(
                 self.seed, start // group, self.scenario.n_steps, start % group, stop - start
             )
-        return _NO_DRAWS
+        return NO_DRAWS
 
 
-def _weights(weights) -> tuple[float, ...]:
-    """The portfolio weights checked now (a list, tuple or array), kept as given: the
-    summary normalises them once, as :func:`mcengine.summarize` does, for the same bits."""
-    check_weights(weights)
-    return tuple(float(w) for w in plain_data(weights))
+def _checked(s: RunSettings) -> RunSettings:
+    """``s`` with each value checked against its declared range (the same :class:`Range`
+    as scenario keys) and the weights as a tuple; the rules between settings are
+    :meth:`RunPlan.build`'s."""
+    for name, declaration in declared().items():
+        value = getattr(s, name)
+        if value is None or declaration.valid is None:
+            continue
+        if isinstance(declaration.valid, tuple):
+            if value not in declaration.valid:
+                raise InputError(
+                    f"{name} = {value!r}, must be one of {', '.join(declaration.valid)}"
+                    + did_you_mean(value, list(declaration.valid))
+                )
+        elif declaration.valid.integer:
+            s = dataclasses.replace(s, **{name: _check_count(name, value, declaration.valid)})
+        else:
+            s = dataclasses.replace(s, **{name: check_in(name, value, declaration.valid)})
+    # The weights are kept as given: the summary normalises them once, as
+    # mcengine.summarize does, for the same bits.
+    check_weights(s.portfolio_weights)
+    return dataclasses.replace(
+        s, portfolio_weights=tuple(float(w) for w in plain_data(s.portfolio_weights))
+    )
+
+
+def _check_count(name: str, value, valid: Range) -> int:
+    """An integer setting inside ``valid`` (an integral float counts, as for ``n_paths``)."""
+    if math.isfinite(valid.hi):
+        return check_int(name, value, int(valid.lo), int(valid.hi), count=True)
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if isinstance(value, bool) or not number or not float(value).is_integer() or value < valid.lo:
+        raise InputError(f"{name} = {shown(value)}, must be an integer of at least {int(valid.lo)}")
+    return int(value)
+
+
+def _refuse(s: RunSettings, executor: str) -> None:
+    """Refuse the settings ``executor`` cannot run, each named as given."""
+    refused = s.refused(executor)
+    if not refused:
+        return
+    spelled = []
+    for name in refused:
+        also = declared()[name].refused_by[executor]
+        value = getattr(s, name)
+        if also is not None:
+            spelled.append(f"{name} with {also}")
+        elif isinstance(value, str):
+            spelled.append(f"{name} = {value!r}")
+        else:
+            spelled.append(name)
+    if executor == "dask":
+        raise InputError(
+            f"client: {', '.join(spelled)} cannot run on Dask; run without a client, or use "
+            "the pseudo sampler, a fixed path count, no draws or parameter_values, and (for "
+            "fan charts) keep_paths=False"
+        )
+    raise InputError(f"{', '.join(spelled)} cannot run here: {EXECUTOR_REASONS[executor]}")
+
+
+def check_client(client) -> None:
+    """Refuse anything but ``None``, ``"local"`` or a Dask client."""
+    if client == "local" or (hasattr(client, "map") and hasattr(client, "compute")):
+        return
+    raise InputError(f"client = {client!r}, must be None, 'local' or a dask.distributed.Client")
+
+
+def _chunk_paths(chunk_paths: int | None, executors: list[str]) -> int | None:
+    """Paths per kernel call (default :data:`DEFAULT_CHUNK_PATHS`); on Dask or into a
+    store, per task or chunk: a multiple of the block (``None``: chosen when it runs, for
+    the cluster)."""
+    if not executors:
+        return DEFAULT_CHUNK_PATHS if chunk_paths is None else chunk_paths
+    if chunk_paths is not None and chunk_paths % BLOCK_PATHS:
+        where = "with a Dask client" if "dask" in executors else "for a Zarr store"
+        raise InputError(
+            f"chunk_paths = {chunk_paths}, must be a multiple of {BLOCK_PATHS} (the block "
+            f"size) {where}"
+        )
+    return chunk_paths
 
 
 def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | None:
@@ -262,93 +314,3 @@ def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | Non
                 f"parameter_values[:, {j}] ({belief.key}) holds {bad!r}, must be in {belief.valid}"
             )
     return values
-
-
-#: What each executor cannot run, by the setting that asks for it: the one home of these
-#: rules. :meth:`RunPlan.build` applies the Dask ones to :func:`mcengine.simulate`'s
-#: arguments; the CLI applies both to its flags before it starts a cluster or a store
-#: (:func:`refused_settings`), each in its own spelling.
-EXECUTOR_LIMITS = {
-    # a Dask task is a pure function of (plan, chunk): no run-length decisions, no
-    # replicate groups, no arrays shipped with the plan; fan charts reduce summaries only
-    "dask": (
-        "target_se",
-        "rel_tol",
-        "record_inputs",
-        "record_years",
-        "draws",
-        "parameter_values",
-        "sampler",
-        "fan_chart_with_paths",
-    ),
-    # a Zarr store holds every path of a fixed-size run, and only the paths
-    "zarr": (
-        "summary_only",
-        "target_se",
-        "rel_tol",
-        "record_inputs",
-        "record_years",
-        "draws",
-        "parameter_values",
-        "sampler",
-        "fan_chart",
-    ),
-}
-
-
-def refused_settings(
-    executor: str,
-    *,
-    target_se: float | None = None,
-    rel_tol: float | None = None,
-    record_inputs: bool = False,
-    draws: np.ndarray | None = None,
-    sampler: str = "pseudo",
-    fan_chart: bool = False,
-    keep_paths: bool = True,
-    record_years: bool = False,
-    parameter_values: np.ndarray | None = None,
-) -> list[str]:
-    """The settings in use that ``executor`` (a key of :data:`EXECUTOR_LIMITS`) cannot run,
-    in the order of its rules."""
-    used = {
-        "summary_only": not keep_paths,
-        "target_se": target_se is not None,
-        "rel_tol": rel_tol is not None,
-        "record_inputs": record_inputs,
-        "record_years": record_years,
-        "draws": draws is not None,
-        "parameter_values": parameter_values is not None,
-        "sampler": sampler != "pseudo",
-        "fan_chart": fan_chart,
-        "fan_chart_with_paths": fan_chart and keep_paths,
-    }
-    return [name for name in EXECUTOR_LIMITS[executor] if used[name]]
-
-
-def _check_dask(
-    target_se, rel_tol, record_inputs, draws, sampler, fan_chart, keep_paths, record_years,
-    parameter_values,
-):  # fmt: skip
-    refused = refused_settings(
-        "dask",
-        target_se=target_se,
-        rel_tol=rel_tol,
-        record_inputs=record_inputs,
-        record_years=record_years,
-        draws=draws,
-        sampler=sampler,
-        fan_chart=fan_chart,
-        keep_paths=keep_paths,
-        parameter_values=parameter_values,
-    )
-    spelling = {
-        "sampler": f"sampler = {sampler!r}",
-        "fan_chart_with_paths": "fan_chart with keep_paths",
-    }
-    if refused:
-        raise InputError(
-            f"client: {', '.join(spelling.get(name, name) for name in refused)} cannot run on "
-            "Dask; run without a client, or use the pseudo sampler, a fixed path count, no "
-            "draws or parameter_values, and (for fan charts) keep_paths=False"
-        )

@@ -1,12 +1,12 @@
 """Zarr result stores, written a chunk at a time (by one process or many Dask workers) and
 resumable after an interrupt.
 
-``write_zarr(..., target="results.zarr")`` builds the store in ``results.zarr.partial``,
-with a manifest beside it (``results.zarr.manifest/``): the run's identity (scenario,
-seed, path count, chunk size, version) and one entry per finished chunk holding the
-SHA-256 of the chunk's bytes. Each chunk is a pure function of (scenario, seed, chunk), so
-a task writes its own region (one Zarr chunk per variable: no two tasks touch the same
-file) and then its manifest entry, atomically. Only when every chunk is in does the
+``mcengine.engine.api.write_zarr(..., target="results.zarr")`` builds the store in
+``results.zarr.partial``, with a manifest beside it (``results.zarr.manifest/``): the run's
+identity (scenario, seed, path count, chunk size, version) and one entry per finished chunk
+holding the SHA-256 of the chunk's bytes. Each chunk is a pure function of (scenario, seed,
+chunk), so a task writes its own region (one Zarr chunk per variable: no two tasks touch
+the same file) and then its manifest entry, atomically. Only when every chunk is in does the
 partial store become ``results.zarr`` (a rename), so a reader never sees half a result.
 
 ``resume=True`` continues a partial store: every chunk with a manifest entry is read back
@@ -18,6 +18,7 @@ computed, and the result equals an uninterrupted run bit for bit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,9 +30,10 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
-from mcengine.checks import check_int
-from mcengine.engine.chunks import MAX_PATHS, ProgressCallback
-from mcengine.engine.dask import (
+from mcengine.engine.chunk import Partial
+from mcengine.engine.inputs import ProgressCallback
+from mcengine.engine.plan import RunPlan
+from mcengine.engine.tasks import (
     chunk_paths_task,
     chunk_ranges,
     lazy_paths,
@@ -39,17 +41,20 @@ from mcengine.engine.dask import (
     run_chunks,
     summary_task,
 )
-from mcengine.engine.plan import RunPlan
-from mcengine.engine.primitive import Partial
 from mcengine.errors import InputError
 from mcengine.extras import require
 from mcengine.layout import ZARR_SUFFIX
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays, run_attributes, to_dataset
 from mcengine.results.files import atomic_path
-from mcengine.rng.streams import MAX_SEED, fresh_seed
 
-__all__ = ["write_zarr", "partial_paths", "ZARR_SUFFIX", "stored_chunk_summary"]
+__all__ = [
+    "write_plan",
+    "check_target",
+    "resumed_seed",
+    "partial_paths",
+    "stored_chunk_summary",
+]
 
 _LABELS = ["segment", "component"]  # coordinates without a path dimension
 
@@ -186,70 +191,43 @@ def _prepare(store: Path, manifest: Path, identity: dict, resume: bool, template
     return 0
 
 
-def write_zarr(
-    scenario: Scenario,
-    n_paths: int,
-    seed: int | None,
-    target: str | Path,
-    *,
-    client=None,
-    chunk_paths: int | None = None,
-    portfolio_weights=(1 / 3, 1 / 3, 1 / 3),
-    threads: int | None = None,
-    resume: bool = False,
-    progress: ProgressCallback | None = None,
-) -> xr.Dataset:
-    """Simulate into the Zarr store ``target`` (chunked along ``path``) and return the
-    run's summary (streamed from the chunks: quantiles within ``quantile_error_bound``).
-
-    Parameters
-    ----------
-    scenario, n_paths, seed, chunk_paths, threads, portfolio_weights, progress
-        As in :func:`mcengine.simulate`; ``chunk_paths`` (a multiple of
-        :data:`~mcengine.stats.blocks.BLOCK_PATHS`) is also the store's chunk along ``path``.
-    target : path
-        The store to create; an existing one is replaced when the run finishes.
-    client : None or dask.distributed.Client
-        Write from the Dask workers, one task per chunk (the store must be on storage that
-        every worker sees). ``None`` writes from this process.
-    resume : bool
-        Continue the unfinished store of the same run (see the module notes); with
-        ``seed=None`` it takes the seed that run recorded.
-
-    Raises
-    ------
-    InputError
-        For a bad argument, an unfinished store without ``resume``, or one of another run.
-    OSError
-        If the store cannot be written.
-    MissingExtraError
-        Without Zarr or Dask (``pip install "mcengine[zarr]"``).
-    """
+def check_target(target: str | Path) -> Path:
+    """The store to write, if Zarr and Dask are installed, it ends in ``.zarr`` and its
+    folder exists."""
     target = Path(target)
     for module in ("zarr", "dask.array"):  # the store's template is dask arrays
         _require(module)
-    n_paths = check_int("n_paths", n_paths, 1, MAX_PATHS, count=True)
     if target.suffix.lower() != ZARR_SUFFIX:
         raise InputError(f"target = {str(target)!r}, must end in {ZARR_SUFFIX}")
     if not target.parent.is_dir():
         raise OSError(f"{target}: folder {target.parent} does not exist")
-    chunk_paths = plan_chunks(client, n_paths, chunk_paths, keep_paths=True)
+    return target
+
+
+def resumed_seed(target: Path) -> int | None:
+    """The seed of the run that left ``target`` unfinished (or finished it), if any."""
     store, manifest = partial_paths(target)
-    if seed is None:  # a resumed run repeats its seed; a new one draws one
-        seed = _recorded_seed(manifest) if resume else None
-        if seed is None and resume and not manifest.exists():
-            with contextlib.suppress(Exception):  # a finished store keeps its seed
-                seed = int(_stored_attributes(target)["seed"])
-        seed = fresh_seed() if seed is None else seed
-    seed = check_int("seed", seed, 0, MAX_SEED)
-    plan = RunPlan.build(
-        scenario,
-        n_paths,
-        seed,
-        portfolio_weights=portfolio_weights,
-        chunk_paths=chunk_paths,
-        threads=threads,
-    )
+    seed = _recorded_seed(manifest)
+    if seed is None and not manifest.exists():
+        with contextlib.suppress(Exception):  # a finished store keeps its seed
+            seed = int(_stored_attributes(target)["seed"])
+    return seed
+
+
+def write_plan(
+    plan: RunPlan,
+    target: Path,
+    *,
+    resume: bool,
+    client,
+    progress: ProgressCallback | None,
+) -> xr.Dataset:
+    """Run ``plan`` (built for ``executor="zarr"``) into the store ``target`` and return
+    its summary: :func:`mcengine.engine.api.write_zarr`'s executor."""
+    store, manifest = partial_paths(target)
+    scenario, n_paths, seed = plan.scenario, plan.n_paths, plan.seed
+    chunk_paths = plan_chunks(client, n_paths, plan.chunk_paths, keep_paths=True)
+    plan = dataclasses.replace(plan, chunk_paths=chunk_paths, client=None)
     attrs = run_attributes(scenario, seed=seed, n_paths=n_paths, sampler="pseudo", elapsed=0.0)
     attrs["chunk_paths"] = np.int64(chunk_paths)
     template = lazy_paths(plan, attrs)

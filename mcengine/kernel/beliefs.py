@@ -4,7 +4,7 @@ A run with beliefs needs five or so values per path before the path starts. Thro
 scipy.stats in Python they cost more than the path itself (a beta's inverse CDF is about
 1.4 us a value), so they are drawn here, path-parallel: the uniforms from the parameter
 stream (:func:`mcengine.rng.streams.path_uniforms`), the copula (:class:`Copula`) and each
-belief's quantile function as :meth:`mcengine.model.beliefs.Beliefs.tables` encodes it
+belief's quantile function as :mod:`mcengine.kernel.belief_tables` encodes it
 (scipy's own formulas, or a table built from and checked against scipy). Every value is a
 function of (seed, path) alone, as the kernel's draws are.
 """
@@ -16,24 +16,26 @@ import math
 import numpy as np
 
 from mcengine.jit import inline_kernel, kernel, run_blocks, say_if_compiling
-from mcengine.kernel.special import chdtri, ndtr, ndtri, stdtr
-from mcengine.layout import LANES, PathDraw
-from mcengine.model.beliefs import (
+from mcengine.kernel.belief_tables import (
     CHOICE,
     FIXED,
+    NO_COPULA,
     SCORE_TABLE,
+    STUDENT_T,
     UNIFORM,
     Z_MAX,
-    Beliefs,
     QuantileTables,
+    kernel_copula,
 )
+from mcengine.kernel.special import chdtri, ndtr, ndtri, stdtr
+from mcengine.layout import LANES, PathDraw
+from mcengine.model.beliefs import Beliefs
 from mcengine.rng.streams import lane_path, path_normals, path_uniforms
 
 __all__ = ["draw_values", "values_at"]
 
 #: The stream's uniforms lie in [2**-54, 1 - 2**-53]; a copula's probabilities are kept there.
 _P_LO, _P_HI = 2.0**-54, 1.0 - 2.0**-53
-_T = 2  # Copula.kind of the Student-t (1: Gaussian)
 _PATH_DRAWS = len(PathDraw)
 
 
@@ -80,7 +82,7 @@ def _link(copula_kind, df, source, factor, kind, u, draws, z, prob, score):
         s = source[a]
         z[a] = ndtri(u[s]) if s >= 0 else draws[-1 - s]
     scale = 1.0
-    if copula_kind == _T:
+    if copula_kind == STUDENT_T:
         scale = 1.0 / math.sqrt(chdtri(df, 1.0 - u[u.shape[0] - 1]) / df)
     for a in range(m):
         x = 0.0
@@ -89,7 +91,7 @@ def _link(copula_kind, df, source, factor, kind, u, draws, z, prob, score):
         s = source[a]
         if s < 0:
             continue
-        if copula_kind == _T:
+        if copula_kind == STUDENT_T:
             prob[s] = min(max(stdtr(df, x * scale), _P_LO), _P_HI)
         elif kind[s] == SCORE_TABLE:
             score[s] = x  # a table reads the score itself
@@ -116,7 +118,7 @@ def _draw_values(
             for j in range(p):
                 prob[j] = u[j]
                 score[j] = np.nan
-            if copula_kind != 0:
+            if copula_kind != NO_COPULA:
                 if normals.shape[0] > 0:  # the copula links lambda or g0
                     for d in range(_PATH_DRAWS):
                         draws[d] = normals[start + lane, d]
@@ -138,7 +140,7 @@ def draw_values(
     function of (seed, path), from the parameter stream (antithetic pairs mirror their
     uniforms; the t copula's mixing variable is shared by the pair)."""
     out = np.empty((len(beliefs.beliefs), n_paths))  # a column per key, for coefficient_rows
-    copula = beliefs.copula()
+    copula = kernel_copula(beliefs)
     normals = np.empty((0, _PATH_DRAWS))
     if (copula.source < 0).any():  # a separate pass: the kernel compiles without the draws
         normals = path_normals(key, first_path, n_paths, antithetic=antithetic)

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from mcengine.layout import StressColumn
 from mcengine.model.parameters import SECTIONS
 from mcengine.model.scenario import Scenario
 from mcengine.numerics import (
@@ -191,11 +192,14 @@ def spend_ratio_schedule(scenario: Scenario) -> np.ndarray:
 
 
 def stress_schedule(scenario: Scenario) -> np.ndarray:
-    """Shocks per step ``(N + 1, 4)``: demand, sentiment, open share, training cost."""
-    out = np.zeros((scenario.n_steps + 1, 4))
+    """Shocks per step ``(N + 1, len(StressColumn))``, by :class:`~mcengine.layout.StressColumn`."""
+    out = np.zeros((scenario.n_steps + 1, len(StressColumn)))
     for shock in scenario.stress:
         n = round(shock.year * scenario.simulation.steps_per_year)
-        out[n] += (shock.demand, shock.sentiment, shock.open_share, shock.training_cost)
+        out[n, StressColumn.DEMAND] += shock.demand
+        out[n, StressColumn.SENTIMENT] += shock.sentiment
+        out[n, StressColumn.OPEN_SHARE] += shock.open_share
+        out[n, StressColumn.TRAINING_COST] += shock.training_cost
     return out
 
 

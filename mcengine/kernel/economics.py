@@ -19,6 +19,20 @@ from mcengine.jit import inline_kernel, kernel
 from mcengine.kernel.coefficients import C
 from mcengine.numerics import exp, fmax, fmin, is_neg_inf, log, log1p, select
 
+__all__ = [
+    "log_scale",
+    "log_mul",
+    "logaddexp",
+    "weighted_exp",
+    "sigmoid",
+    "sigmoid_call",
+    "log_one_minus_sigmoid",
+    "poisson_inverse",
+    "log_price",
+    "log_revenues",
+    "growth_factor",
+]
+
 _NEG_INF = -np.inf
 
 

@@ -3,7 +3,7 @@ blocks in parallel threads.
 
 :func:`simulate_paths` runs each block of :data:`~mcengine.layout.LANES` paths through
 MODEL.md's steps, the pure functions of :mod:`mcengine.kernel.steps`. Per step: the draws
-of every lane (:func:`mcengine.rng.streams.step_draws_lanes`), the demand jumps, the crash
+of every lane (:func:`mcengine.rng.lanes.step_draws_lanes`), the demand jumps, the crash
 window's peaks, then three loops over the lanes (steps 2-10, 11-13, 14-18) that load each
 lane's state, run the steps and store it back; after the last step one more computes the
 outputs. They have a constant trip count, no branches and no calls, so LLVM vectorises them
@@ -32,12 +32,6 @@ from mcengine.jit import inline_kernel, kernel, run_blocks, say_if_compiling
 from mcengine.kernel.coefficients import C
 from mcengine.kernel.economics import poisson_inverse, sigmoid, sigmoid_call
 from mcengine.kernel.steps import (
-    FLAG_CAPEX_OVERFLOW,
-    FLAG_DEMAND_OVERFLOW,
-    FLAG_WEALTH_OVERFLOW,
-    WIPE_CASH_SHORTFALL,
-    WIPE_NOT_FINITE,
-    WIPE_ZERO_VALUE,
     capex_overflowed,
     cash_flows,
     coefficient_tuple,
@@ -55,20 +49,25 @@ from mcengine.kernel.steps import (
     training_spend,
     wealth_flag,
 )
-from mcengine.layout import LANES, Component, Input, PathDraw, Segment, StepDraw, Yearly, names
+from mcengine.layout import (
+    LANES,
+    N_SEGMENTS,
+    Component,
+    Input,
+    PathDraw,
+    Segment,
+    StepDraw,
+    StressColumn,
+    Yearly,
+    names,
+)
 from mcengine.numerics import exp, select
-from mcengine.rng.streams import LANE_WORDS, path_draws_lanes, step_draws_lanes
+from mcengine.rng.lanes import LANE_WORDS, path_draws_lanes, step_draws_lanes
 
 __all__ = [
     "simulate_paths",
     "S",
     "STATE_SIZE",
-    "FLAG_CAPEX_OVERFLOW",
-    "FLAG_DEMAND_OVERFLOW",
-    "FLAG_WEALTH_OVERFLOW",
-    "WIPE_CASH_SHORTFALL",
-    "WIPE_ZERO_VALUE",
-    "WIPE_NOT_FINITE",
     "INPUTS",
 ]
 
@@ -326,8 +325,9 @@ def simulate_paths(
     horizon, each year's record (:class:`~mcengine.layout.Yearly`), or ``(n, 0, ...)``.
     ``external`` is ``(n, 3 + 8 N)`` draws to use instead of the Philox streams (the per-path
     normals, then per step the seven normals and the jump uniform), or ``(0, 0)``.
-    ``stress`` is ``(N + 1, 4)`` deterministic shocks per step (demand, sentiment, open
-    share, training cost; docs/model.md "Stress overlays"), zeros without stress.
+    ``stress`` is ``(N + 1, len(StressColumn))`` deterministic shocks per step (columns by
+    :class:`~mcengine.layout.StressColumn`; docs/model.md "Stress overlays"), zeros without
+    stress.
     ``inputs`` is ``(n, 11)`` for sensitivity analysis (see :data:`INPUTS`) or ``(0, 11)``.
     """
     n_blocks = (out.flags.shape[0] + LANES - 1) // LANES
@@ -351,7 +351,7 @@ def _simulate_blocks(
     dt = coef[C.DT]
     steps_per_year = int(round(1.0 / dt))
     antithetic = coef[C.ANTITHETIC] != 0.0
-    ring = np.empty(window * 3 * LANES)  # the crash window's last w segment values
+    ring = np.empty(window * N_SEGMENTS * LANES)  # the crash window's last w segment values
     for block in range(first_block, end_block):
         start = block * LANES
         k = block_coefficients(coef, rows, st, start)  # a tuple, or None: per lane in st
@@ -377,11 +377,16 @@ def _simulate_blocks(
             if rows is not None or coef[C.JUMP_MU] > 0.0:
                 _jumps(st, k)
             _window_peaks(st, ring, min(n, window))
-            shocks = (stress[n, 0], stress[n, 1], stress[n, 2], stress[n, 3])
+            shocks = (
+                stress[n, StressColumn.DEMAND],
+                stress[n, StressColumn.SENTIMENT],
+                stress[n, StressColumn.OPEN_SHARE],
+                stress[n, StressColumn.TRAINING_COST],
+            )
             _market_lanes(st, k, n * dt, shocks)  # 2.-10.
             _cash_lanes(st, k, spend_ratio[n])  # 11.-13.
-            _value_lanes(st, k, n * dt, shocks[1])  # 14.-18.
-            _push_window(st, ring, (n % window) * 3 * LANES)
+            _value_lanes(st, k, n * dt, shocks[StressColumn.SENTIMENT])  # 14.-18.
+            _push_window(st, ring, (n % window) * N_SEGMENTS * LANES)
             year = n // steps_per_year
             if n % steps_per_year == 0 and year < yearly.shape[1]:
                 _record_year(st, start, n_paths, year, yearly)
@@ -424,7 +429,7 @@ def _start_lanes(st, kb):
         revenues = (ra, ri, rt)
         z0 = (k[C.Z0_A], k[C.Z0_I], k[C.Z0_T])
         log_fsm = (k[C.LOG_FSM_A], k[C.LOG_FSM_I], k[C.LOG_FSM_T])
-        for s in range(3):
+        for s in range(N_SEGMENTS):
             o = s * LANES + lane
             st[S.LOG_REV_A + o] = revenues[s]
             st[S.LOG_REV0_A + o] = revenues[s]
@@ -617,19 +622,19 @@ def _jumps(st, kb):
 @kernel
 def _window_peaks(st, ring, filled):
     """``S.PEAK_*``: the peak of each segment's last ``filled`` values (step 15)."""
-    for s in range(3):
+    for s in range(N_SEGMENTS):
         for lane in range(LANES):
             st[S.PEAK_A + s * LANES + lane] = -np.inf
         for j in range(filled):
             for lane in range(LANES):
                 o = S.PEAK_A + s * LANES + lane
-                st[o] = max(st[o], ring[(j * 3 + s) * LANES + lane])
+                st[o] = max(st[o], ring[(j * N_SEGMENTS + s) * LANES + lane])
 
 
 @kernel
 def _push_window(st, ring, slot):
     """Step 18's values into the crash window's ring, at ``slot``."""
-    for s in range(3):
+    for s in range(N_SEGMENTS):
         for lane in range(LANES):
             ring[slot + s * LANES + lane] = st[S.LOG_V_A + s * LANES + lane]
 
@@ -641,7 +646,7 @@ def _record_year(st, start, n_paths, year, yearly):
     utilisation and each segment's revenue, in logs."""
     for lane in range(min(LANES, n_paths - start)):
         i = start + lane
-        for s in range(3):
+        for s in range(N_SEGMENTS):
             alive = st[S.ALIVE_A + s * LANES + lane] != 0.0
             log_w = st[S.LOG_W_A + s * LANES + lane] if alive else -np.inf
             yearly[i, year, Yearly.LOG_WEALTH_APPLICATIONS + s] = log_w
@@ -707,7 +712,7 @@ def _finish(st, kb, n_steps, start, out, inputs):
         crashed = st[S.CRASHED + lane] != 0.0
         spread = selection(k, st[_Z_SEL + lane])
         flag = path_flags(st[S.CAPEX_OVERFLOW + lane] != 0.0, st[S.LOG_D + lane])
-        for s in range(3):
+        for s in range(N_SEGMENTS):
             o = s * LANES + lane
             alive, log_w = _final_wealth(st, o, spread if s == Segment.APPLICATIONS else 0.0)
             flag |= wealth_flag(s, log_w, alive)

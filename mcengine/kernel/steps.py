@@ -34,6 +34,15 @@ from mcengine.kernel.economics import (
     logaddexp,
     weighted_exp,
 )
+from mcengine.layout import (
+    FLAG_CAPEX_OVERFLOW,
+    FLAG_DEMAND_OVERFLOW,
+    FLAG_WEALTH_OVERFLOW,
+    WIPE_CASH_SHORTFALL,
+    WIPE_NOT_FINITE,
+    WIPE_ZERO_VALUE,
+    StressColumn,
+)
 from mcengine.numerics import (
     exp,
     expm1,
@@ -64,24 +73,9 @@ __all__ = [
     "final_outputs",
     "path_flags",
     "wealth_flag",
-    "FLAG_CAPEX_OVERFLOW",
-    "FLAG_DEMAND_OVERFLOW",
-    "FLAG_WEALTH_OVERFLOW",
-    "WIPE_CASH_SHORTFALL",
-    "WIPE_ZERO_VALUE",
-    "WIPE_NOT_FINITE",
+    "selection",
+    "capex_overflowed",
 ]
-
-#: Why an investor was wiped out (``wipe_cause``); 0 = not wiped out.
-WIPE_CASH_SHORTFALL = 1  # G <= 0: cash needs exceeded the segment's value
-WIPE_ZERO_VALUE = 2  # V_prev = 0: nothing left to invest in
-WIPE_NOT_FINITE = 3  # G not finite
-
-#: Path flags: a quantity left float64's range, so the run must be refused (engine.chunks).
-#: The wealth flag is shifted left by the segment index (4, 8, 16 for A, I, T).
-FLAG_CAPEX_OVERFLOW = 1
-FLAG_DEMAND_OVERFLOW = 2
-FLAG_WEALTH_OVERFLOW = 4
 
 _NEG_INF = -np.inf
 _N_COEFFICIENTS = int(C.SIZE)
@@ -153,14 +147,16 @@ def correlated_shocks(k, d_cost, d_open, d_demand):
 @inline_kernel
 def drivers(k, shocks, jumps, lam, open_drift, g, log_c, x, log_d, stress):
     """Steps 2-4: training cost, open share, demand (with its jumps). ``shocks`` are
-    step 1's; ``stress`` is this step's (demand, sentiment, open share, cost) shocks.
+    step 1's; ``stress`` is this step's shocks, by :class:`~mcengine.layout.StressColumn`.
     Returns ``(g, log C, x, log D)``."""
     dt = k[C.DT]
     e_c, e_s, e_d = shocks
-    log_c = log_c + (-lam * dt + k[C.COST_VOL_SQDT] * e_c + stress[3])  # 2.
-    x = x + (open_drift + k[C.OPEN_VOL_SQDT] * e_s + stress[2])  # 3.
+    log_c = log_c + (
+        -lam * dt + k[C.COST_VOL_SQDT] * e_c + stress[StressColumn.TRAINING_COST]
+    )  # 2.
+    x = x + (open_drift + k[C.OPEN_VOL_SQDT] * e_s + stress[StressColumn.OPEN_SHARE])  # 3.
     g_new = k[C.G_LONG] + (g - k[C.G_LONG]) * k[C.G_DECAY] + k[C.G_NOISE] * e_d
-    log_d = log_d + (0.5 * (g + g_new) * dt + stress[0])  # 4.
+    log_d = log_d + (0.5 * (g + g_new) * dt + stress[StressColumn.DEMAND])  # 4.
     log_d = select(k[C.JUMP_MU] > 0.0, log_d + k[C.JUMP_SIZE] * jumps, log_d)
     return g_new, log_c, x, log_d
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcengine.checks import Range, plain_data, show_value
 from mcengine.errors import ScenarioError
-from mcengine.layout import Segment, names
+from mcengine.layout import N_SEGMENTS, SEGMENTS
 
 __all__ = [
     "SECTIONS",
@@ -28,10 +28,7 @@ __all__ = [
     "Applications",
     "Valuation",
     "Stress",
-    "SEGMENTS",
 ]
-
-SEGMENTS = names(Segment)
 
 
 def _param(default: Any, rng: Range, meaning: str, *, triple: bool = False) -> Any:
@@ -54,10 +51,10 @@ def check_value(label: str, value: Any, rng: Range, *, triple: bool) -> Any:
     """
     value = plain_data(value)
     if triple:
-        if not isinstance(value, list) or len(value) != 3:
+        if not isinstance(value, list) or len(value) != N_SEGMENTS:
             raise ScenarioError(
-                f"{label} = {show_value(value)}, must be a list of 3 numbers (applications, "
-                f"inference, training), each in {rng}"
+                f"{label} = {show_value(value)}, must be a list of {N_SEGMENTS} numbers "
+                f"({', '.join(SEGMENTS)}), each in {rng}"
             )
         return tuple(
             check_value(f"{label}[{i}]", v, rng, triple=False) for i, v in enumerate(value)

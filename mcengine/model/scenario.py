@@ -8,8 +8,6 @@ whose message names the source, the ``section.key``, the value and the allowed r
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +19,7 @@ import numpy as np
 
 from mcengine.checks import closest, did_you_mean, plain, plain_data
 from mcengine.errors import ScenarioError
+from mcengine.layout import N_SEGMENTS
 from mcengine.model.beliefs import Belief, Beliefs, Dependence
 from mcengine.model.builtins import (
     builtin_dir,
@@ -42,6 +41,7 @@ from mcengine.model.parameters import (
     TrainingCost,
     Valuation,
 )
+from mcengine.model.toml_writer import toml_table, toml_value
 from mcengine.numerics import cholesky
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "builtin_story",
     "file_comments",
     "parse_override",
-    "toml_value",
 ]
 
 #: Largest scenario file read, in bytes: a scenario is a page of numbers, not a data file.
@@ -175,10 +174,10 @@ class Scenario:
         distributions inline, on one line when short; then ``[dependence]``, and the
         ``[[stress]]`` tables last, where TOML puts arrays of tables."""
         doc = self.to_dict()
-        tables = [_toml_table(f"[{s}]", doc[s], SECTIONS[s]) for s in SECTIONS]
+        tables = [toml_table(f"[{s}]", doc[s], SECTIONS[s]) for s in SECTIONS]
         if "dependence" in doc:
-            tables.append(_toml_table("[dependence]", doc["dependence"], None))
-        tables += [_toml_table("[[stress]]", shock, Stress) for shock in doc.get("stress", [])]
+            tables.append(toml_table("[dependence]", doc["dependence"], None))
+        tables += [toml_table("[[stress]]", shock, Stress) for shock in doc.get("stress", [])]
         head = f"# scenario: {self.label}\n" + "".join(
             f"#   {line}\n" for line in self.overrides_toml().splitlines()
         )
@@ -440,66 +439,6 @@ def _override_keys(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {str(dotted): value for dotted, value in overrides.items()}
 
 
-def toml_value(value: Any) -> str:
-    """A plain value (number, string, bool, list, table) as one line of TOML."""
-    value = plain_data(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)  # JSON's escapes are TOML's basic-string escapes
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        pairs = (f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
-        return "{ " + ", ".join(pairs) + " }"
-    return json.dumps(repr(value))
-
-
-def _toml_key(key: str) -> str:
-    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
-    return key if bare else json.dumps(key)
-
-
-#: A list whose ``key = [...]`` line would be longer goes one element a line.
-_TOML_LINE = 88
-#: Comments line up after the values of a table; after a value line longer than this (a
-#: distribution), a comment goes on the line above.
-_TOML_COMMENT_COLUMN = 40
-
-
-def _toml_table(header: str, values: Mapping[str, Any], cls: type | None) -> str:
-    """``header`` and its ``key = value`` lines, each with the meaning and range that
-    ``cls``'s field declares as a comment (``to_toml``)."""
-    fields = {} if cls is None else {f.name: f.metadata for f in dataclasses.fields(cls)}
-    entries = []
-    for key, value in values.items():
-        line = f"{_toml_key(key)} = {toml_value(value)}"
-        if len(line) > _TOML_LINE and isinstance(value, list):
-            line = f"{_toml_key(key)} = [\n" + "".join(f"    {toml_value(v)},\n" for v in value)
-            line += "]"
-        meta = fields.get(key)
-        note = None
-        if meta is not None:
-            valid = meta["range"].requirement().removeprefix("must be ")
-            note = f"{meta['meaning']}; {'each ' if meta['triple'] else ''}{valid}"
-        entries.append((line, note))
-    firsts = [len(line.split("\n")[0]) for line, _ in entries]
-    column = max([n for n in firsts if n <= _TOML_COMMENT_COLUMN], default=0)
-    out = [header]
-    for line, note in entries:
-        head, _, rest = line.partition("\n")
-        if note is not None and len(head) > _TOML_COMMENT_COLUMN:
-            line = f"# {note}\n{line}"  # a long value (a distribution): the comment above it
-        elif note is not None:
-            line = f"{head:<{column}}  # {note}" + (f"\n{rest}" if rest else "")
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 def _apply_overrides(
     mapping: dict[str, Any], overrides: Mapping[str, Any], source: str
 ) -> dict[str, Any]:
@@ -515,7 +454,7 @@ def _apply_overrides(
         dependence = out.get("dependence")
         if isinstance(dependence, dict) and isinstance(dependence.get("spearman"), list):
             # a key set again is no longer the belief the rank correlations were about
-            gone = {str(dotted), *(f"{dotted}[{i}]" for i in range(3))}
+            gone = {str(dotted), *(f"{dotted}[{i}]" for i in range(N_SEGMENTS))}
             pairs = [
                 p
                 for p in dependence["spearman"]

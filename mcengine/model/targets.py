@@ -39,8 +39,8 @@ from typing import Any
 
 from mcengine.checks import plain
 from mcengine.errors import InputError
-from mcengine.layout import OBSERVABLES
-from mcengine.model.parameters import SECTIONS, SEGMENTS
+from mcengine.layout import OBSERVABLES, SEGMENTS
+from mcengine.model.parameters import SECTIONS
 from mcengine.model.scenario import Scenario
 
 __all__ = [

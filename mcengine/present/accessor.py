@@ -9,7 +9,7 @@ idiom)::
     ds.mcengine  # the same table
 
 It works on kept paths, on a summary-only run and on a result file read back. Rendering
-only: the tables are the ones of :mod:`mcengine.present.tables` (text) and
+only: the tables are the ones of :mod:`mcengine.present.text` (text) and
 :mod:`mcengine.present.html` (HTML), imported when first shown.
 """
 
@@ -47,7 +47,7 @@ class SummaryTable:
     def __repr__(self) -> str:
         from rich.console import Console
 
-        from mcengine.present.tables import render_summary
+        from mcengine.present.text import render_summary
 
         buffer = io.StringIO()
         # Plain text, even inside a notebook kernel (where rich would display it instead).
@@ -61,8 +61,8 @@ class SummaryTable:
         printer.text(repr(self))
 
     def _repr_html_(self) -> str:
+        from mcengine.present.format import run_title
         from mcengine.present.html import summary_table
-        from mcengine.present.tables import run_title
 
         title = html.escape(run_title(self.summary.attrs))
         return f"<p><b>{title}</b></p>{summary_table(self.summary)}"

@@ -18,7 +18,7 @@ import xarray as xr
 from mcengine._version import __version__
 from mcengine.extras import LazyModule, pyplot
 from mcengine.present import plots
-from mcengine.present.tables import (
+from mcengine.present.format import (
     STATISTIC_LABELS,
     cell,
     cell_of,

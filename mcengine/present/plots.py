@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from mcengine.errors import InputError  # noqa: E402
-from mcengine.layout import FIGURE_FORMATS  # noqa: E402
-from mcengine.present.tables import PART_LABELS, STATISTIC_LABELS, VOTING_PARTS  # noqa: E402
+from mcengine.layout import FIGURE_FORMATS, N_SEGMENTS  # noqa: E402
+from mcengine.present.format import PART_LABELS, STATISTIC_LABELS, VOTING_PARTS  # noqa: E402
 from mcengine.results.files import atomic_path  # noqa: E402
 from mcengine.stats.estimates import Z95  # noqa: E402
 
@@ -85,10 +85,10 @@ def distributions(ds: xr.Dataset, ax=None) -> plt.Figure:
             "keep_paths=True (a summary has none)"
         )
     if ax is None:
-        fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, layout="constrained")
+        fig, axes = plt.subplots(N_SEGMENTS, 1, figsize=(8, 8), sharex=True, layout="constrained")
         own = True
     else:
-        fig, axes, own = _panels(ax, 3)
+        fig, axes, own = _panels(ax, N_SEGMENTS)
     for ax, seg in zip(axes, ds["segment"].values, strict=True):
         x = ds["annual_return"].sel(segment=seg).values * 100
         wiped = np.mean(x <= -100)
@@ -177,7 +177,7 @@ def fan_chart(ds: xr.Dataset, ax=None) -> plt.Figure:
     highs = np.array([q(seg, 0.95).max() for seg in segments])
     spans = np.log10(highs / lows)
     shared = spans.max() <= _FAN_SHARE_RATIO * max(spans.min(), 1e-9)
-    fig, axes, own = _panels(ax, 3, figsize=(12, 4), sharey=shared)
+    fig, axes, own = _panels(ax, N_SEGMENTS, figsize=(12, 4), sharey=shared)
     for i, (ax, seg) in enumerate(zip(axes, segments, strict=True)):
         colour = _COLOURS.get(str(seg))
         for low, high, alpha, label in _FAN_BANDS:
@@ -252,7 +252,7 @@ def waterfall(table: xr.Dataset, ax=None) -> plt.Figure:
         )
     parts = [str(c) for c in table["component"].values]
     labels = [PART_LABELS.get(p, p) for p in parts]
-    fig, axes, own = _panels(ax, 3, figsize=(13, 4.5), sharey=True)
+    fig, axes, own = _panels(ax, N_SEGMENTS, figsize=(13, 4.5), sharey=True)
     for ax, seg in zip(axes, table["segment"].values, strict=True):
         values = table["contribution"].sel(segment=seg).values * 100
         errors = table["contribution_standard_error"].sel(segment=seg).values * 100
@@ -354,7 +354,7 @@ def sweep_line(table: xr.Dataset, statistic: str = "mean", ax=None) -> plt.Figur
 def tornado(table: xr.Dataset, ax=None) -> plt.Figure:
     """Tornado: mean annual return in each input's bottom and top decile, per segment."""
     labels = [str(v) for v in table["label"].values][::-1]
-    fig, axes, own = _panels(ax, 3, figsize=(14, 0.45 * len(labels) + 1.8), sharey=True)
+    fig, axes, own = _panels(ax, N_SEGMENTS, figsize=(14, 0.45 * len(labels) + 1.8), sharey=True)
     for ax, seg in zip(axes, table["segment"].values, strict=True):
         low = table["mean"].sel(segment=seg, side="low").values[::-1] * 100
         high = table["mean"].sel(segment=seg, side="high").values[::-1] * 100

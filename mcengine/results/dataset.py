@@ -13,8 +13,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
-from mcengine.layout import OBSERVABLES, Component, Yearly, names
-from mcengine.model.parameters import SEGMENTS
+from mcengine.layout import OBSERVABLES, SEGMENTS, Component, Yearly, names
 from mcengine.model.scenario import Scenario
 from mcengine.numerics import NUMERICS, exp_array
 
@@ -33,6 +32,7 @@ __all__ = [
     "history_line",
     "WALL_CLOCK_ATTRS",
     "count_dtype",
+    "COMPONENTS",
 ]
 
 PER_PATH_SEGMENT = ("total_return", "annual_return", "max_drawdown")

@@ -23,7 +23,7 @@ from mcengine._version import __version__
 from mcengine.checks import check_int, shown
 from mcengine.errors import InputError, ResultFileError
 from mcengine.extras import require
-from mcengine.layout import RESULT_SUFFIXES
+from mcengine.layout import N_SEGMENTS, RESULT_SUFFIXES
 from mcengine.numerics import NUMERICS
 from mcengine.results.dataset import (
     KNOWN_MODELS,
@@ -43,6 +43,7 @@ __all__ = [
     "atomic_path",
     "RESULT_SUFFIXES",
     "OPT_IN",
+    "NETCDF_CHUNK_PATHS",
 ]
 
 #: What ``--out`` may write: netCDF-4 files and Zarr stores (folders).
@@ -142,8 +143,10 @@ def check_result(ds: xr.Dataset, source: str = "result") -> None:
             raise ResultFileError(
                 f"{source}: variable {name!r} has dims {ds[name].dims}, must be ('path',)"
             )
-    if ds.sizes.get("segment") != 3:
-        raise ResultFileError(f"{source}: must have 3 segments, has {ds.sizes.get('segment')}")
+    if ds.sizes.get("segment") != N_SEGMENTS:
+        raise ResultFileError(
+            f"{source}: must have {N_SEGMENTS} segments, has {ds.sizes.get('segment')}"
+        )
 
 
 #: What the engine can write, per variable: (low, high, NaN allowed). A file with anything

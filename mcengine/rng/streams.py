@@ -29,6 +29,9 @@ Normals use the 256-layer ziggurat of Marsaglia and Tsang (2000) in the 64-bit f
 returns the same values to 1e-13 (its tables are the exact ones correctly rounded, which
 differ from numpy's in the last bits; ``tests/test_streams.py::test_ziggurat_matches_numpy``).
 About 99% of normals take one word; the rest take one or two more.
+
+The kernel draws LANES paths at once through :mod:`mcengine.rng.lanes`, which reproduces
+these draws word for word.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ import secrets
 import numpy as np
 
 from mcengine.jit import inline_kernel, kernel
-from mcengine.layout import LANES, MAX_SEED, PathDraw, StepDraw
-from mcengine.numerics import exp, log1p, select, uint52_to_float, uint53_to_float
+from mcengine.layout import MAX_SEED, PathDraw, StepDraw
+from mcengine.numerics import exp, log1p, select, uint52_to_float
 from mcengine.rng import _ziggurat_tables
 
 __all__ = [
@@ -54,9 +57,6 @@ __all__ = [
     "open_stream",
     "step_draws",
     "path_draws",
-    "step_draws_lanes",
-    "path_draws_lanes",
-    "LANE_WORDS",
     "draw_table",
     "replay_state",
     "replay_normals",
@@ -66,6 +66,19 @@ __all__ = [
     "path_uniforms",
     "path_normals",
     "lane_path",
+    # the stream state and the ziggurat, for the lane-vectorised draws (mcengine.rng.lanes)
+    "STATE_KEY",
+    "STATE_PATH",
+    "STATE_STREAM",
+    "STATE_BLOCK",
+    "STATE_POS",
+    "STATE_END",
+    "STATE_BUF",
+    "LO32",
+    "U53",
+    "ZIG_K",
+    "ziggurat_candidate",
+    "beyond_fast_path",
 ]
 
 #: Seeds are non-negative integers below 2**63, so that they fit a netCDF int64 attribute.
@@ -74,9 +87,9 @@ _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint32(0x9E3779B9)
 _W1 = np.uint32(0xBB67AE85)
-_LO32 = np.uint64(0xFFFFFFFF)
-# 2**-53: spacing of the uniforms built below.
-_U53 = 1.0 / 9007199254740992.0
+LO32 = np.uint64(0xFFFFFFFF)
+#: 2**-53: spacing of the uniforms built below.
+U53 = 1.0 / 9007199254740992.0
 
 
 # Marsaglia-Tsang tables for 256 layers and 52-bit mantissas: literals, the exact tables
@@ -84,7 +97,7 @@ _U53 = 1.0 / 9007199254740992.0
 # whose AVX-512 loops changed 44 entries by an ulp, and so 6% of normals, on such CPUs.
 _ZIG_R = _ziggurat_tables.R
 _ZIG_INV_R = 1.0 / _ZIG_R
-_ZIG_K = np.array(_ziggurat_tables.KI, dtype=np.uint64)
+ZIG_K = np.array(_ziggurat_tables.KI, dtype=np.uint64)
 _ZIG_W = np.array(_ziggurat_tables.WI)
 _ZIG_F = np.array(_ziggurat_tables.FI)
 
@@ -119,7 +132,7 @@ def fresh_seed() -> int:
 def _mulhilo(a, b):
     # 32x32 -> 64-bit product split into high and low words; uint64 arithmetic is exact here.
     p = np.uint64(a) * np.uint64(b)
-    return np.uint32(p >> np.uint64(32)), np.uint32(p & _LO32)
+    return np.uint32(p >> np.uint64(32)), np.uint32(p & LO32)
 
 
 @inline_kernel(wrapper=True)
@@ -150,28 +163,33 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 # calls overlap in the pipeline); next_word refills one block at a time after that. A state
 # whose stream word is REPLAY returns the words stored after the header instead (used to
 # check the distributions against another generator's words).
-_KEY, _PATH, _STREAM, _BLOCK, _POS, _END, _BUF = 0, 1, 2, 3, 4, 5, 6
+STATE_KEY, STATE_PATH, STATE_STREAM, STATE_BLOCK, STATE_POS, STATE_END, STATE_BUF = range(7)
 _PREFILL_BLOCKS = 4
-STATE_SIZE = _BUF + 2 * _PREFILL_BLOCKS
+STATE_SIZE = STATE_BUF + 2 * _PREFILL_BLOCKS
 REPLAY = np.uint64(0xFFFFFFFFFFFFFFFF)
+# The draw layout (mcengine.layout): a step's jump uniform and normals, the per-path normals.
+_JUMP = int(StepDraw.JUMP)
+_STEP_DRAWS = len(StepDraw)
+_N_NORMALS = _STEP_DRAWS - 1
+_PATH_DRAWS = len(PathDraw)
 
 
 @inline_kernel(wrapper=True)
 def _fill_block(state, slot):
     """Encrypt the next block of the stream into buffer words ``slot, slot + 1``."""
-    key = state[_KEY]
-    path = state[_PATH]
+    key = state[STATE_KEY]
+    path = state[STATE_PATH]
     w0, w1, w2, w3 = philox4x32(
-        state[_STREAM],
-        path & _LO32,
+        state[STATE_STREAM],
+        path & LO32,
         path >> np.uint64(32),
-        state[_BLOCK],
-        key & _LO32,
+        state[STATE_BLOCK],
+        key & LO32,
         key >> np.uint64(32),
     )
-    state[_BLOCK] += np.uint64(1)
-    state[_BUF + slot] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
-    state[_BUF + slot + 1] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
+    state[STATE_BLOCK] += np.uint64(1)
+    state[STATE_BUF + slot] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
+    state[STATE_BUF + slot + 1] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
 
 
 @kernel
@@ -194,52 +212,52 @@ def _prefill(state):
 @kernel
 def open_stream(key0, key1, path, stream, state):
     """Point ``state`` at the start of stream ``stream`` of path ``path``."""
-    state[_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
-    state[_PATH] = np.uint64(path)
-    state[_STREAM] = np.uint64(stream)
-    state[_BLOCK] = 0
+    state[STATE_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
+    state[STATE_PATH] = np.uint64(path)
+    state[STATE_STREAM] = np.uint64(stream)
+    state[STATE_BLOCK] = 0
     _prefill(state)
-    state[_POS] = 0
-    state[_END] = 2 * _PREFILL_BLOCKS
+    state[STATE_POS] = 0
+    state[STATE_END] = 2 * _PREFILL_BLOCKS
 
 
 @inline_kernel(wrapper=True)
 def next_word(state):
     """The stream's next 64-bit word (of each Philox block, the low words come first)."""
-    pos = np.int64(state[_POS])
-    if pos == np.int64(state[_END]):
-        if state[_STREAM] == REPLAY:
-            state[_BLOCK] += np.uint64(1)
-            return state[_BUF + np.int64(state[_BLOCK]) - 1]
+    pos = np.int64(state[STATE_POS])
+    if pos == np.int64(state[STATE_END]):
+        if state[STATE_STREAM] == REPLAY:
+            state[STATE_BLOCK] += np.uint64(1)
+            return state[STATE_BUF + np.int64(state[STATE_BLOCK]) - 1]
         _refill(state)
-        state[_END] = 2
+        state[STATE_END] = 2
         pos = 0
-    state[_POS] = pos + 1
-    return state[_BUF + pos]
+    state[STATE_POS] = pos + 1
+    return state[STATE_BUF + pos]
 
 
 def replay_state(words: np.ndarray) -> np.ndarray:
     """A stream state that returns ``words`` in order (then fails with an index error)."""
-    state = np.zeros(_BUF + len(words), dtype=np.uint64)
-    state[_STREAM] = REPLAY
-    state[_BUF:] = words
+    state = np.zeros(STATE_BUF + len(words), dtype=np.uint64)
+    state[STATE_STREAM] = REPLAY
+    state[STATE_BUF:] = words
     return state
 
 
 @kernel
 def words_used(state):
     """How many words a replay state has handed out."""
-    return state[_BLOCK]
+    return state[STATE_BLOCK]
 
 
 @inline_kernel(wrapper=True)
 def next_uniform(state):
     """Uniform double in ``[0, 1)`` with 53 random bits (numpy's ``next_double``)."""
-    return np.float64(next_word(state) >> np.uint64(11)) * _U53
+    return np.float64(next_word(state) >> np.uint64(11)) * U53
 
 
 @inline_kernel(wrapper=True)
-def _candidate(r):
+def ziggurat_candidate(r):
     """The ziggurat's candidate of word ``r``: ``(x, layer, rabs)``; accepted at once when
     ``rabs < ki[layer]`` (99% of words)."""
     idx = np.int64(r & np.uint64(0xFF))
@@ -253,14 +271,14 @@ def _candidate(r):
 @inline_kernel(wrapper=True)
 def next_normal(state):
     """Standard normal by the 256-layer ziggurat (numpy's ``random_standard_normal``)."""
-    x, idx, rabs = _candidate(next_word(state))
-    if rabs < np.int64(_ZIG_K[idx]):
+    x, idx, rabs = ziggurat_candidate(next_word(state))
+    if rabs < np.int64(ZIG_K[idx]):
         return x
-    return _beyond_fast_path(state, x, idx, rabs)
+    return beyond_fast_path(state, x, idx, rabs)
 
 
 @kernel
-def _beyond_fast_path(state, x, idx, rabs):
+def beyond_fast_path(state, x, idx, rabs):
     """The rest of the ziggurat for a candidate outside its layer's box (1% of normals):
     the tail or the wedge test, then new candidates until one is accepted. Out of line, so
     that each inlined copy of next_normal is only the fast path (and compiles fast)."""
@@ -275,8 +293,8 @@ def _beyond_fast_path(state, x, idx, rabs):
         wedge = (_ZIG_F[idx - 1] - _ZIG_F[idx]) * next_uniform(state) + _ZIG_F[idx]
         if wedge < exp(-0.5 * x * x):
             return x
-        x, idx, rabs = _candidate(next_word(state))
-        if rabs < np.int64(_ZIG_K[idx]):
+        x, idx, rabs = ziggurat_candidate(next_word(state))
+        if rabs < np.int64(ZIG_K[idx]):
             return x
 
 
@@ -296,8 +314,8 @@ def step_draws(key0, key1, path, step, state, out):
     ``[0, 1)``. ``state`` is scratch of size :data:`STATE_SIZE`.
     """
     open_stream(key0, key1, path, step, state)
-    out[7] = next_uniform(state)
-    for j in range(7):
+    out[_JUMP] = next_uniform(state)
+    for j in range(_N_NORMALS):
         out[j] = next_normal(state)
 
 
@@ -305,187 +323,8 @@ def step_draws(key0, key1, path, step, state, out):
 def path_draws(key0, key1, path, state, out):
     """Fill ``out[0:3]`` with the per-path draws ``Z_lambda, Z_g, Z_sel`` (stream 0)."""
     open_stream(key0, key1, path, 0, state)
-    for j in range(3):
+    for j in range(_PATH_DRAWS):
         out[j] = next_normal(state)
-
-
-# -- lanes ------------------------------------------------------------------------------------
-# The kernel draws a step for LANES paths at once: the first Philox blocks of every lane, then
-# the uniform and the seven normals of every lane assuming each normal takes one word (the
-# ziggurat's fast path, 90% of steps), as straight-line lane loops that LLVM vectorises. A
-# lane where some normal needs more words resumes, from that normal on, word by word from its
-# words (the stream state machine of next_normal), so the draws are those of step_draws.
-# Five blocks per lane: the eight words of the fast path and two more, which cover what
-# nearly every resumed lane needs (no scalar Philox refill).
-_LANE_BLOCKS = 5
-_LANE_STEP_WORDS = 2 * _LANE_BLOCKS
-#: Size of the uint64 scratch that :func:`step_draws_lanes` needs.
-LANE_WORDS = _LANE_STEP_WORDS * LANES
-_JUMP = int(StepDraw.JUMP)
-_STEP_DRAWS = len(StepDraw)
-_PATH_DRAWS = len(PathDraw)
-_N_NORMALS = _STEP_DRAWS - 1  # written out in step_draws_lanes' fast loop
-
-
-@inline_kernel(wrapper=True)
-def lane_path(first_path, lane, antithetic):
-    """The stream path of a lane and whether it mirrors it (antithetic odd paths)."""
-    path = np.uint64(first_path) + np.uint64(lane)
-    if antithetic:
-        return path >> np.uint64(1), (path & np.uint64(1)) == np.uint64(1)
-    return path, False
-
-
-@inline_kernel(wrapper=True)
-def _block_words(step, lo, hi, block, k0, k1, words, lane):
-    w0, w1, w2, w3 = philox4x32(step, lo, hi, block, k0, k1)
-    words[2 * block * LANES + lane] = (np.uint64(w1) << np.uint64(32)) | np.uint64(w0)
-    words[(2 * block + 1) * LANES + lane] = (np.uint64(w3) << np.uint64(32)) | np.uint64(w2)
-
-
-@kernel
-def _lane_words(key0, key1, first_path, antithetic, stream, words):
-    """The first ``_LANE_BLOCKS`` Philox blocks of stream ``stream`` of every lane: word
-    ``j`` of lane ``l`` in ``words[j * LANES + l]`` (one vectorised loop)."""
-    k0 = np.uint32(key0)
-    k1 = np.uint32(key1)
-    c0 = np.uint32(stream)
-    for lane in range(LANES):
-        path, _ = lane_path(first_path, lane, antithetic)
-        lo = np.uint32(path & _LO32)
-        hi = np.uint32(path >> np.uint64(32))
-        # Written out: each block is Philox inlined, independent of the others. The block
-        # numbers stay literals (a compile each): as int64 values, this loop runs at half
-        # the speed (tests/test_vectorised.py).
-        _block_words(c0, lo, hi, 0, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 1, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 2, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 3, k0, k1, words, lane)
-        _block_words(c0, lo, hi, 4, k0, k1, words, lane)
-
-
-@inline_kernel(wrapper=True)
-def _fast_normal(r):
-    """The ziggurat's one-word normal of word ``r``, and 1 if it needs more words, else 0."""
-    x, idx, rabs = _candidate(r)
-    return x, np.int64(rabs >= np.int64(_ZIG_K[idx]))
-
-
-@kernel
-def step_draws_lanes(key0, key1, first_path, antithetic, step, words, out):
-    """The draws of step ``step`` of the LANES paths ``first_path ..``: draw ``j`` (a
-    :class:`~mcengine.layout.StepDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, at
-    constant offsets (with a variable offset, LLVM does not vectorise the ziggurat's loop).
-
-    The same values as :func:`step_draws` lane by lane, antithetic mirroring included
-    (odd paths replay their even neighbour's stream, negated, with ``1 - U``). ``words`` is
-    uint64 scratch of size :data:`LANE_WORDS`.
-    """
-    redo = np.empty(LANES, dtype=np.int64)
-    _lane_words(key0, key1, first_path, antithetic, step, words)
-    for lane in range(LANES):
-        word = np.int64(words[lane] >> np.uint64(11))  # < 2**53: exact as a double
-        out[_JUMP * LANES + lane] = uint53_to_float(word) * _U53
-        # Written out, not a loop: arrays passed to inlined helpers cost reference counting
-        # calls, and those stop LLVM from vectorising the lane loop.
-        x0, r0 = _fast_normal(words[1 * LANES + lane])
-        x1, r1 = _fast_normal(words[2 * LANES + lane])
-        x2, r2 = _fast_normal(words[3 * LANES + lane])
-        x3, r3 = _fast_normal(words[4 * LANES + lane])
-        x4, r4 = _fast_normal(words[5 * LANES + lane])
-        x5, r5 = _fast_normal(words[6 * LANES + lane])
-        x6, r6 = _fast_normal(words[7 * LANES + lane])
-        out[0 * LANES + lane] = x0
-        out[1 * LANES + lane] = x1
-        out[2 * LANES + lane] = x2
-        out[3 * LANES + lane] = x3
-        out[4 * LANES + lane] = x4
-        out[5 * LANES + lane] = x5
-        out[6 * LANES + lane] = x6
-        rejected = r0 | r1 | r2 | r3 | r4 | r5 | r6
-        redo[lane] = rejected
-    # The few lanes with a normal beyond the fast path (10% of steps): their normals again,
-    # word by word from the words already made; only a candidate beyond its layer's box goes
-    # through the stream state machine (a scalar normal there costs about 30 ns).
-    state = np.empty(_BUF + _LANE_STEP_WORDS, dtype=np.uint64)
-    for lane in range(LANES):
-        if redo[lane] != 0:
-            path, _ = lane_path(first_path, lane, antithetic)
-            _resume(state, key0, key1, path, step, words, lane, _LANE_STEP_WORDS)
-            _resume_normals(state, words, lane, out)
-    if antithetic:
-        for lane in range(LANES):
-            _, mirror = lane_path(first_path, lane, antithetic)
-            sign = select(mirror, -1.0, 1.0)  # -x is x * -1.0, to the bit
-            for j in range(_N_NORMALS):
-                out[j * LANES + lane] *= sign
-            # 1 - U on the same 2**-53 grid, kept inside [0, 1).
-            u = out[_JUMP * LANES + lane]
-            out[_JUMP * LANES + lane] = select(mirror, 1.0 - u - _U53, u)
-
-
-@kernel
-def _resume_normals(state, words, lane, out):
-    """The seven normals of a lane whose words are ``words[j * LANES + lane]`` and whose
-    stream state ``state`` holds the same words (:func:`_resume`): the same values as
-    :func:`step_draws`, reading the words directly while the state has not refilled."""
-    p = 1  # word 0 is the jump uniform
-    for i in range(_N_NORMALS):
-        if np.int64(state[_END]) != _LANE_STEP_WORDS or p >= _LANE_STEP_WORDS:
-            # The buffer is used up (or was refilled): the state machine from here on.
-            state[_POS] = p if np.int64(state[_END]) == _LANE_STEP_WORDS else state[_POS]
-            for j in range(i, _N_NORMALS):
-                out[j * LANES + lane] = next_normal(state)
-            return
-        x, idx, rabs = _candidate(words[p * LANES + lane])
-        if rabs < np.int64(_ZIG_K[idx]):
-            out[i * LANES + lane] = x
-            p += 1
-        else:
-            state[_POS] = p + 1
-            out[i * LANES + lane] = _beyond_fast_path(state, x, idx, rabs)
-            p = np.int64(state[_POS])
-
-
-@kernel
-def _resume(state, key0, key1, path, stream, words, lane, n_words):
-    """A stream state whose buffer holds the lane's first ``n_words`` words (whole blocks),
-    its next block the one after them. ``state`` has room for them."""
-    state[_KEY] = (np.uint64(key1) << np.uint64(32)) | np.uint64(key0)
-    state[_PATH] = np.uint64(path)
-    state[_STREAM] = np.uint64(stream)
-    state[_BLOCK] = np.uint64(n_words // 2)
-    for j in range(n_words):
-        state[_BUF + j] = words[j * LANES + lane]
-    state[_END] = n_words
-
-
-@kernel
-def path_draws_lanes(key0, key1, first_path, antithetic, words, out):
-    """The per-path draws (stream 0) of the LANES paths ``first_path ..``: draw ``j`` (a
-    :class:`~mcengine.layout.PathDraw`) of lane ``l`` goes to ``out[j * LANES + l]``, as
-    :func:`step_draws_lanes` does for a step (same values as :func:`path_draws`)."""
-    redo = np.empty(LANES, dtype=np.int64)
-    _lane_words(key0, key1, first_path, antithetic, np.int64(0), words)  # (see _prefill)
-    for lane in range(LANES):
-        x0, r0 = _fast_normal(words[0 * LANES + lane])
-        x1, r1 = _fast_normal(words[1 * LANES + lane])
-        x2, r2 = _fast_normal(words[2 * LANES + lane])
-        out[0 * LANES + lane] = x0
-        out[1 * LANES + lane] = x1
-        out[2 * LANES + lane] = x2
-        redo[lane] = r0 | r1 | r2
-    state = np.empty(STATE_SIZE, dtype=np.uint64)
-    draws = np.empty(_PATH_DRAWS)
-    for lane in range(LANES):
-        path, mirror = lane_path(first_path, lane, antithetic)
-        if redo[lane] != 0:
-            path_draws(key0, key1, path, state, draws)
-            for j in range(_PATH_DRAWS):
-                out[j * LANES + lane] = draws[j]
-        if mirror:
-            for j in range(_PATH_DRAWS):
-                out[j * LANES + lane] = -out[j * LANES + lane]
 
 
 @kernel
@@ -508,10 +347,20 @@ def draw_table(
     it is meant for small ``n_paths``; the engine itself never calls it.
     """
     k0, k1 = key_from_seed(seed)
-    per_path = np.empty((n_paths, 3))
-    per_step = np.empty((n_paths, n_steps, 8))
+    per_path = np.empty((n_paths, _PATH_DRAWS))
+    per_step = np.empty((n_paths, n_steps, _STEP_DRAWS))
     _fill_draw_table(k0, k1, first_path, per_path, per_step)
     return per_path, per_step
+
+
+@inline_kernel(wrapper=True)
+def lane_path(first_path, lane, antithetic):
+    """The stream path of path ``first_path + lane`` and whether it mirrors it (antithetic:
+    the odd path of a pair replays its even neighbour's stream, mirrored)."""
+    path = np.uint64(first_path) + np.uint64(lane)
+    if antithetic:
+        return path >> np.uint64(1), (path & np.uint64(1)) == np.uint64(1)
+    return path, False
 
 
 # -- uncertain parameters -----------------------------------------------------------------------
@@ -524,7 +373,7 @@ _MIRROR = np.uint64((1 << 53) - 1)
 def path_uniforms(key0, key1, path, mirror, blocks, out):
     """The uncertain parameters' uniforms of one path (see :func:`parameter_uniforms`):
     ``out[j]`` from block ``blocks[j]``, mirrored (``1 - u``) but for the last column."""
-    lo = np.uint32(path & _LO32)
+    lo = np.uint32(path & LO32)
     hi = np.uint32(path >> np.uint64(32))
     last = blocks.shape[0] - 1
     for j in range(blocks.shape[0]):
@@ -532,7 +381,7 @@ def path_uniforms(key0, key1, path, mirror, blocks, out):
         bits = ((np.uint64(w1) << np.uint64(32)) | np.uint64(w0)) >> np.uint64(11)
         if mirror and j < last:
             bits = _MIRROR - bits
-        out[j] = (np.float64(bits) + 0.5) * _U53
+        out[j] = (np.float64(bits) + 0.5) * U53
 
 
 @kernel

@@ -10,16 +10,25 @@ crash when no path crashed, a quantile of no paths) is NaN here, ``n/a`` in tabl
   95% interval, ranks ``n q +/- 1.96 sqrt(n q (1-q))``, divided by ``2 * 1.96``. It needs no
   density estimate and is zero where the interval sits on an atom (e.g. wipe-outs at -1);
 * CVaR (expected shortfall): ``std((q - X)+) / (alpha sqrt(n))``, its asymptotic error;
-* probabilities: ``sqrt(p (1 - p) / n)``, from 2 paths, with Wilson's score interval.
+* probabilities: ``sqrt(p (1 - p) / n)``, from 2 paths, with Wilson's score interval;
+* batch means (replicate groups, sub-ensembles): ``std(ddof=1) / sqrt(k)`` over the ``k``
+  batch values, from 2 batches (:func:`batch_standard_error`).
 
 95% confidence intervals: the order-statistic interval itself for quantiles, Wilson's for
 probabilities, estimate +/- 1.96 s.e. for the mean, standard deviation and CVaR.
+
+:data:`UNDEFINED` is that NaN: the value of a figure that cannot be estimated. (The
+presentation layer spells it ``n/a``; this module's ``UNDEFINED`` is the number.)
 """
 
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
+
+import numpy as np
+
+from mcengine.errors import InputError
 
 __all__ = [
     "Estimate",
@@ -29,6 +38,8 @@ __all__ = [
     "normal",
     "mean",
     "mean_standard_error",
+    "batch_standard_error",
+    "z_score",
     "std",
     "quantile",
     "proportion",
@@ -36,9 +47,11 @@ __all__ = [
     "student_t95",
 ]
 
+#: The two-sided 95% normal multiplier, ``z_score(0.95)``: the 97.5% standard normal quantile.
 Z95 = 1.959963984540054
 #: The tail of VaR and CVaR: the worst 5%.
 TAIL_ALPHA = 0.05
+#: The value of a figure that cannot be estimated: NaN, never 0.
 UNDEFINED = math.nan
 
 
@@ -59,6 +72,37 @@ def normal(value: float, se: float) -> Estimate:
 def mean_standard_error(m2: float, n: int) -> float:
     """Standard error of a mean from the central sum of squares ``m2`` of ``n`` values."""
     return math.sqrt(m2 / (n - 1) / n) if n > 1 else UNDEFINED
+
+
+def batch_standard_error(values, axis: int | str = 0):
+    """Standard error of a mean of ``k`` independent batch (or replicate) values: their
+    sample standard deviation over ``sqrt(k)``, undefined (NaN) below 2 values.
+
+    ``values`` is a numpy array (``axis`` an integer) or an xarray DataArray (``axis`` a
+    dimension name); the batches run along ``axis``, which the result drops.
+    """
+    if isinstance(axis, str):
+        k = values.sizes[axis]
+        if k < 2:
+            return values.isel({axis: 0}, drop=True).astype(float) * UNDEFINED
+        return values.std(axis, ddof=1) / math.sqrt(k)
+    values = np.asarray(values)
+    k = values.shape[axis]
+    if k < 2:
+        shape = values.shape[: axis % values.ndim] + values.shape[axis % values.ndim + 1 :]
+        return np.full(shape, UNDEFINED)[()]
+    return values.std(axis=axis, ddof=1) / math.sqrt(k)
+
+
+def z_score(level: float) -> float:
+    """The two-sided normal multiplier of a ``level`` confidence interval (0.95 -> 1.96): the
+    ``(1 + level) / 2`` standard normal quantile, what ``scipy.stats.norm.ppf`` returns (its
+    ``ndtri``), without importing scipy.stats."""
+    if not 0.0 < level < 1.0:
+        raise InputError(f"level = {level!r}, must be in (0, 1)")
+    import scipy.special
+
+    return float(scipy.special.ndtri(0.5 + level / 2.0))
 
 
 def mean(moments) -> Estimate:

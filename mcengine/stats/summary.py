@@ -7,19 +7,21 @@ formulas and their edge rules (undefined is NaN) live in :mod:`mcengine.stats.es
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 import xarray as xr
 
 from mcengine.errors import ResultFileError
-from mcengine.layout import QUANTILES, STATISTICS
-from mcengine.model.parameters import SEGMENTS
-from mcengine.numerics import expm1_array
-from mcengine.results.dataset import COMPONENTS, WALL_CLOCK_ATTRS, is_summary
+from mcengine.layout import N_SEGMENTS, QUANTILES, SEGMENTS, STATISTICS
+from mcengine.results.dataset import WALL_CLOCK_ATTRS, is_summary
 from mcengine.results.files import check_result
 from mcengine.stats import estimates
+from mcengine.stats.attribution import (
+    CONTRIBUTIONS,
+    contribution_moments,
+    contribution_variables,
+)
 from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
 from mcengine.stats.estimates import TAIL_ALPHA
 from mcengine.stats.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
@@ -39,12 +41,7 @@ __all__ = [
     "QUANTILES",
     "TAIL_ALPHA",
     "ANNUAL_BIN_WIDTH",
-    "CONTRIBUTIONS",
-    "annual_contributions",
 ]
-
-#: Parts of the mean annual return: the components of ln W, and wipe-outs (at -1 each).
-CONTRIBUTIONS = (*COMPONENTS, "wipe_out")
 
 #: Histogram bin width of annual return and drawdown in summary-only runs: the bound on the
 #: error of every quantile-based figure (1e-4 percentage points).
@@ -93,46 +90,6 @@ def _segment_statistics(annual, drawdown, n_loss: int, n_wiped: int, n_origin: i
     stats["median_max_drawdown"] = estimates.quantile(drawdown, 0.5)
     stats["p_crash_origin"] = estimates.proportion(n_origin, n)
     return stats
-
-
-def annual_contributions(
-    components: np.ndarray, wipe_cause: np.ndarray, horizon: float
-) -> np.ndarray:
-    """Split each path's annual return into :data:`CONTRIBUTIONS` that add up to it.
-
-    For a surviving investor the annual log return is ``r = ln W / H = sum(c_k) / H``; the
-    annual return ``expm1(r)`` is shared out in proportion to the log components with
-    Carino's factor ``expm1(r) / r`` (1 at r = 0), the usual way to make log attributions
-    add up arithmetically. A wiped-out investor's -1 is all ``wipe_out``.
-
-    ``components`` is ``(..., 6)``, ``wipe_cause`` the matching ``(...)``; returns
-    ``(..., 7)``.
-    """
-    alive = wipe_cause == 0
-    r = components.sum(axis=-1) / horizon
-    with np.errstate(invalid="ignore", divide="ignore"):
-        carino = np.where(r == 0.0, 1.0, expm1_array(r) / r)
-    out = np.empty((*components.shape[:-1], len(CONTRIBUTIONS)))
-    out[..., :-1] = np.where(alive[..., None], components * (carino / horizon)[..., None], 0.0)
-    out[..., -1] = np.where(alive, 0.0, -1.0)
-    return out
-
-
-def _contribution_moments(components, wipe_cause, horizon) -> MomentTable:
-    parts = annual_contributions(components, wipe_cause, horizon)
-    return MomentTable(
-        [
-            [Moments.of(parts[:, i, k]) for k in range(len(CONTRIBUTIONS))]
-            for i in range(len(SEGMENTS))
-        ]
-    )
-
-
-def _contribution_variables(moments: MomentTable) -> dict:
-    mean = np.array([[m.mean for m in row] for row in moments.rows])
-    se = np.array([[estimates.mean_standard_error(m.m2, m.n) for m in row] for row in moments.rows])
-    dims = ("segment", "component")
-    return {"contribution": (dims, mean), "contribution_standard_error": (dims, se)}
 
 
 def _summary_dataset(
@@ -252,8 +209,8 @@ def _replicate_errors(ds: xr.Dataset, table: xr.Dataset, weights) -> xr.Dataset:
         return values
 
     for value, error in pairs:
-        spread = xr.concat([g[value] for g in groups], dim="replicate").std("replicate", ddof=1)
-        out[error] = described(error, spread / math.sqrt(replicates))
+        values = xr.concat([g[value] for g in groups], dim="replicate")
+        out[error] = described(error, estimates.batch_standard_error(values, "replicate"))
     t = estimates.student_t95(replicates)
     out["ci_low"] = described("ci_low", out["estimate"] - t * out["standard_error"])
     out["ci_high"] = described("ci_high", out["estimate"] + t * out["standard_error"])
@@ -289,8 +246,8 @@ def _summarize_iid(ds: xr.Dataset, weights) -> xr.Dataset:
     if "components" in ds.variables and "horizon_years" in ds.attrs:
         components, causes = ds["components"].values, ds["wipe_cause"].values
         horizon = float(ds.attrs["horizon_years"])
-        contributions = _contribution_variables(
-            reduce_blocks(n, lambda p: _contribution_moments(components[p], causes[p], horizon))
+        contributions = contribution_variables(
+            reduce_blocks(n, lambda p: contribution_moments(components[p], causes[p], horizon))
         )
     fan = [n for n in ("fan_wealth", "fan_drivers", "fan_economics") if n in ds.variables]
     if fan:
@@ -348,9 +305,9 @@ class _MomentInputs:
 
     def moments(self, horizon: float) -> BlockMoments:
         return BlockMoments(
-            MomentTable([[Moments.of(self.annual_return[:, i]) for i in range(3)]]),
-            MomentTable([[Moments.of(self.max_drawdown[:, i]) for i in range(3)]]),
-            _contribution_moments(self.components, self.wipe_cause, horizon),
+            MomentTable([[Moments.of(self.annual_return[:, i]) for i in range(N_SEGMENTS)]]),
+            MomentTable([[Moments.of(self.max_drawdown[:, i]) for i in range(N_SEGMENTS)]]),
+            contribution_moments(self.components, self.wipe_cause, horizon),
             JointMoments.of(self.annual_return, self.crash_origin, self.portfolio),
         )
 
@@ -391,9 +348,9 @@ class SummaryAccumulator:
         default_factory=lambda: [_drawdown_histogram() for _ in SEGMENTS]
     )
     n: int = 0
-    n_loss: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
-    n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
-    n_origin: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+    n_loss: np.ndarray = field(default_factory=lambda: np.zeros(N_SEGMENTS, dtype=np.int64))
+    n_wiped: np.ndarray = field(default_factory=lambda: np.zeros(N_SEGMENTS, dtype=np.int64))
+    n_origin: np.ndarray = field(default_factory=lambda: np.zeros(N_SEGMENTS, dtype=np.int64))
     joint: JointStats | None = None
     moments: BlockTree[BlockMoments] = field(default_factory=BlockTree)
     _pending: tuple[int, _MomentInputs] | None = field(default=None, repr=False)
@@ -416,7 +373,7 @@ class SummaryAccumulator:
         self.n += n
         self.n_loss += np.count_nonzero(paths.total_return < 1.0, axis=0)
         self.n_wiped += np.count_nonzero(paths.total_return == 0.0, axis=0)
-        self.n_origin += np.bincount(origin[origin >= 0], minlength=3)[:3]
+        self.n_origin += np.bincount(origin[origin >= 0], minlength=N_SEGMENTS)[:N_SEGMENTS]
         total = paths.total_return
         portfolio = portfolio_annual_return(total, self.portfolio_weights, self.horizon)
         self.joint.add(total, paths.crash_year, origin, portfolio)
@@ -508,6 +465,6 @@ class SummaryAccumulator:
             int(self.n_origin.sum()),
             self.n,
             attrs,
-            _contribution_variables(moments.contributions),
+            contribution_variables(moments.contributions),
             (self.joint.variables(moments.joint, portfolio), self.joint.coords()),
         )

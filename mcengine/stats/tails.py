@@ -17,8 +17,8 @@ import numpy as np
 import xarray as xr
 
 from mcengine.checks import plain_data
-from mcengine.errors import InputError
-from mcengine.model.parameters import SEGMENTS
+from mcengine.errors import InputError, ResultFileError
+from mcengine.layout import N_SEGMENTS, SEGMENTS
 from mcengine.numerics import expm1_array, log_array
 from mcengine.results.dataset import count_dtype
 from mcengine.stats import estimates
@@ -40,11 +40,14 @@ __all__ = [
     "DESCRIPTIONS",
     "YEAR_ATTRS",
     "portfolio_annual_return",
+    "EQUAL_WEIGHTS",
+    "check_weights",
+    "joint_variables",
 ]
 
 CONDITIONS = ("no_crash", "crash", *(f"crash_in_{s}" for s in SEGMENTS))
 PORTFOLIO_STATISTICS = ("mean", "q05", "var95", "cvar95", "p_loss")
-EQUAL_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
+EQUAL_WEIGHTS = (1 / N_SEGMENTS,) * N_SEGMENTS
 
 #: The attributes of the ``year`` coordinate, which the fan charts share
 #: (:mod:`mcengine.stats.fan`): year k runs from the end of year k - 1 to the end of year k.
@@ -116,13 +119,13 @@ def check_weights(weights) -> tuple[float, float, float]:
         isinstance(x, int | float) and not isinstance(x, bool) for x in values
     )
     w = tuple(float(x) for x in values) if numbers else ()
-    if len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
+    if len(w) != N_SEGMENTS or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
         raise InputError(
-            f"weights = {weights!r}, must be 3 non-negative numbers (applications, inference, "
-            "training) with a positive sum"
+            f"weights = {weights!r}, must be {N_SEGMENTS} non-negative numbers "
+            f"({', '.join(SEGMENTS)}) with a positive sum"
         )
     total = sum(w)
-    return (w[0] / total, w[1] / total, w[2] / total)
+    return tuple(x / total for x in w)
 
 
 @dataclass
@@ -132,8 +135,8 @@ class JointMoments:
     Merged in the fixed block tree (:mod:`mcengine.stats.blocks`)."""
 
     n: int = 0
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    comoment: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(N_SEGMENTS))
+    comoment: np.ndarray = field(default_factory=lambda: np.zeros((N_SEGMENTS, N_SEGMENTS)))
     conditions: MomentTable = field(
         default_factory=lambda: MomentTable([[Moments() for _ in SEGMENTS] for _ in CONDITIONS])
     )
@@ -146,8 +149,10 @@ class JointMoments:
             return cls()
         mean, comoment = comoments(annual_return)
         crashed = crash_origin >= 0
-        masks = [~crashed, crashed, *(crash_origin == i for i in range(len(SEGMENTS)))]
-        conditions = [[Moments.of(annual_return[mask, s]) for s in range(3)] for mask in masks]
+        masks = [~crashed, crashed, *(crash_origin == i for i in range(N_SEGMENTS))]
+        conditions = [
+            [Moments.of(annual_return[mask, s]) for s in range(N_SEGMENTS)] for mask in masks
+        ]
         return cls(n, mean, comoment, MomentTable(conditions), Moments.of(portfolio))
 
     def merge(self, other: JointMoments) -> JointMoments:
@@ -280,7 +285,11 @@ def _defined(correlation: np.ndarray) -> np.ndarray:
 
 def joint_variables(ds: xr.Dataset, weights) -> tuple[dict, dict, dict]:
     """Joint statistics of a full result: variables, coordinates, attributes."""
-    horizon = float(ds.attrs.get("horizon_years", 10))
+    if "horizon_years" not in ds.attrs:  # no default: the portfolio's return depends on it
+        raise ResultFileError(
+            "the result has no horizon_years attribute: the years its total returns span"
+        )
+    horizon = float(ds.attrs["horizon_years"])
     stats = JointStats(horizon, weights, bin_portfolio=False)
     total = ds["total_return"].values
     annual = ds["annual_return"].values

@@ -11,17 +11,18 @@ included, without assuming independence between the scenarios.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
 from mcengine.checks import check_int
-from mcengine.engine.local import MAX_PATHS, simulate
+from mcengine.engine.api import simulate
 from mcengine.errors import InputError, ScenarioError
+from mcengine.layout import MAX_PATHS
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import fresh_seed
+from mcengine.stats.estimates import batch_standard_error
 from mcengine.stats.summary import summarize
 
 __all__ = ["compare", "sweep", "DEFAULT_BATCHES"]
@@ -83,13 +84,11 @@ def _stack(tables, dim: str) -> xr.Dataset:
     return xr.concat([t[keep] for t in tables], dim)
 
 
-def _differences(tables, batch_estimates, batches: int):
+def _differences(tables, batch_estimates):
     base_table, base_batches = tables[0], batch_estimates[0]
     diff = xr.concat([t["estimate"] - base_table["estimate"] for t in tables], "scenario")
-    spread = xr.concat(
-        [(b - base_batches).std("batch", ddof=1) for b in batch_estimates], "scenario"
-    )
-    return diff, spread / math.sqrt(batches)
+    errors = [batch_standard_error(b - base_batches, "batch") for b in batch_estimates]
+    return diff, xr.concat(errors, "scenario")
 
 
 def compare(
@@ -128,7 +127,7 @@ def compare(
         raise InputError(f"scenarios = {names}, must be at least one, with distinct names")
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches, client)
-    diff, diff_se = _differences(tables, batch_estimates, batches)
+    diff, diff_se = _differences(tables, batch_estimates)
     out = _stack(tables, "scenario")
     out = out.assign_coords(scenario=names)
     out["difference"] = diff.assign_coords(scenario=names)
@@ -191,7 +190,7 @@ def sweep(
         points.append(base.with_overrides(overrides, source="sweep"))
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(points, n_paths, seed, batches, client)
-    diff, diff_se = _differences(tables, batch_estimates, batches)
+    diff, diff_se = _differences(tables, batch_estimates)
     flat = _stack(tables, "point")
     flat["difference"] = diff.rename(scenario="point")
     flat["difference_standard_error"] = diff_se.rename(scenario="point")

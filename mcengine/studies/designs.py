@@ -19,10 +19,10 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-from mcengine.engine.local import simulate
+from mcengine.engine.api import simulate
+from mcengine.kernel.belief_tables import kernel_copula, quantile_tables
 from mcengine.kernel.beliefs import values_at
-from mcengine.layout import PathDraw, StepDraw, draw_column
-from mcengine.model.parameters import SEGMENTS
+from mcengine.layout import N_SEGMENTS, SEGMENTS, PathDraw, StepDraw, draw_column
 from mcengine.model.scenario import Scenario
 from mcengine.rng.streams import draw_table, key_from_seed, parameter_uniforms
 
@@ -36,6 +36,8 @@ __all__ = [
     "stream_sample",
     "run_design",
     "index_dataset",
+    "linked_scores",
+    "probabilities",
 ]
 
 #: Shock groups and their draws: per-path columns, and per-step slots. Groups are sets of
@@ -128,7 +130,7 @@ def linked_scores(scenario: Scenario, sample: Sample) -> np.ndarray:
     """The copula's variables ``(n, m)`` of each path (:meth:`Beliefs.copula`): the
     correlated scores ``factor @ z`` of their independent scores ``z`` (for a t copula,
     divided by its mixing variable's square root: multivariate t)."""
-    copula = scenario.uncertain.copula()
+    copula = kernel_copula(scenario.uncertain)
     if not len(copula.source):
         return np.empty((len(sample.mixing), 0))
     columns = [sample.draws[:, -1 - s] if s < 0 else sample.scores[:, s] for s in copula.source]
@@ -143,7 +145,7 @@ def probabilities(scenario: Scenario, sample: Sample, linked: np.ndarray | None 
     the copula links, the copula's CDF at its variable (``linked``, by default
     :func:`linked_scores` of the sample)."""
     p = special.ndtr(sample.scores)
-    copula = scenario.uncertain.copula()
+    copula = kernel_copula(scenario.uncertain)
     if len(copula.source):
         linked = linked_scores(scenario, sample) if linked is None else linked
         cdf = special.ndtr if copula.kind == 1 else lambda y: special.stdtr(copula.df, y)
@@ -157,8 +159,8 @@ def run_design(scenario: Scenario, seed: int, draws: np.ndarray, probs: np.ndarr
     """Each segment's annual return ``(n, 3)`` of designed paths: their ``draws`` and their
     beliefs' probabilities (through the kernel's quantile functions), in batches."""
     n = draws.shape[0]
-    out = np.empty((n, 3))
-    tables = scenario.uncertain.tables() if scenario.beliefs else None
+    out = np.empty((n, N_SEGMENTS))
+    tables = quantile_tables(scenario.uncertain) if scenario.beliefs else None
     for start in range(0, n, _BATCH_PATHS):
         stop = min(start + _BATCH_PATHS, n)
         values = None if tables is None else values_at(tables, probs[start:stop])
@@ -170,18 +172,18 @@ def run_design(scenario: Scenario, seed: int, draws: np.ndarray, probs: np.ndarr
 
 
 def index_dataset(
-    scenario: Scenario, variables, names, kinds, *, seed, n_paths, design, method,
+    scenario: Scenario, variables, inputs, *, seed, n_paths, design, method,
     output: Output = SEGMENT_RETURNS,
 ):  # fmt: skip
     """A variance-based study's Dataset: ``variables`` over ``(input, output.dim[,
-    bound])``, each input's ``kind``, and the run's attributes; ``method`` is a pair of
-    sentences, for independent inputs and for dependent ones (a copula)."""
+    bound])``, ``inputs`` its ``(name, kind)`` pairs, and the run's attributes; ``method``
+    is a pair of sentences, for independent inputs and for dependent ones (a copula)."""
     dependent = scenario.dependence is not None and bool(scenario.dependence.spearman)
     return xr.Dataset(
         variables,
         coords={
-            "input": list(names),
-            "kind": ("input", list(kinds)),
+            "input": [name for name, _ in inputs],
+            "kind": ("input", [kind for _, kind in inputs]),
             output.dim: list(output.names),
             "bound": ["low", "high"],
         },

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcengine.engine.local import simulate
+from mcengine.engine.api import simulate
 from mcengine.extras import pyplot
 from mcengine.present.html import render_report
 from mcengine.results.files import atomic_path

@@ -11,15 +11,15 @@ a "decile" can hold more than a tenth of the paths; ``paths_low``/``paths_high``
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from mcengine.errors import InputError
 from mcengine.extras import require
+from mcengine.kernel.belief_tables import kernel_copula
+from mcengine.layout import input_label
 from mcengine.model.scenario import Scenario, load_scenario
+from mcengine.stats.estimates import Z95, batch_standard_error
 from mcengine.studies.designs import (
     GROUPS,
     SEGMENT_RETURNS,
@@ -32,21 +32,9 @@ from mcengine.studies.designs import (
     stream_sample,
 )
 
-__all__ = ["tornado", "LABELS", "sobol_indices", "indices_from_samples", "GROUPS"]
+__all__ = ["tornado", "sobol_indices", "indices_from_samples", "GROUPS"]
 
-LABELS = {
-    "decline_rate": "training-cost decline rate (lambda)",
-    "initial_growth": "today's demand growth (g0)",
-    "selection": "applications winner-picking draw",
-    "cost_shocks": "training-cost shocks",
-    "open_share_shocks": "open-weight share shocks",
-    "demand_shocks": "demand-growth shocks",
-    "demand_jumps": "adoption jumps (count)",
-    "sentiment_common": "common sentiment shocks",
-    "sentiment_applications": "applications sentiment shocks",
-    "sentiment_inference": "inference sentiment shocks",
-    "sentiment_training": "training sentiment shocks",
-}
+
 
 
 def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
@@ -78,8 +66,7 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
             counts[k, side] = group.shape[0]
             if group.shape[0] > 0:
                 mean[k, :, side] = group.mean(axis=0)
-            if group.shape[0] > 1:
-                se[k, :, side] = group.std(axis=0, ddof=1) / math.sqrt(group.shape[0])
+            se[k, :, side] = batch_standard_error(group)
     swing = mean[..., 1] - mean[..., 0]
     swing_se = np.hypot(se[..., 0], se[..., 1])  # disjoint groups of independent paths
     # The largest defined swing of each input (fmax skips NaN), undefined ones last.
@@ -97,7 +84,7 @@ def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
             "input": [names[i] for i in order],
             "segment": ds["segment"].values,
             "side": ["low", "high"],
-            "label": ("input", [LABELS.get(names[i], f"belief: {names[i]}") for i in order]),
+            "label": ("input", [input_label(names[i]) for i in order]),
         },
         attrs={k: ds.attrs[k] for k in ("scenario_name", "seed", "n_paths") if k in ds.attrs},
     )
@@ -154,7 +141,7 @@ def _saltelli(scenario: Scenario, n_paths: int, seed: int, output: Output):
         if i.belief >= 0:
             scores[:, i.belief] = b.scores[:, i.belief]
         mixed.append(Sample(draws, scores, a.mixing))
-    copula = scenario.uncertain.copula() if scenario.beliefs else None
+    copula = kernel_copula(scenario.uncertain) if scenario.beliefs else None
     if copula is not None and copula.kind == 2:  # a t copula's mixing variable
         names.append("t-copula mixing")
         mixed.append(Sample(a.draws, a.scores, b.mixing))
@@ -194,7 +181,7 @@ def sobol_indices(
         rows; coordinate ``kind`` (shock group, belief, copula). The estimates are SALib's,
         unclipped: in truth ``0 <= first_order <= total``, but an estimate may fall below 0,
         or first order above total, by sampling error (an input without interactions has
-        the two equal); :func:`mcengine.present.tables.render_indices` says which, and
+        the two equal); :func:`mcengine.present.variance.render_indices` says which, and
         whether within their standard errors.
     """
     _salib("sobol_indices")  # before the design runs, not after
@@ -209,14 +196,13 @@ def sobol_indices(
         )
         first[:, s], total[:, s], first_ci[:, s], total_ci[:, s] = fi, ti, fci, tci
     dims = ("input", output.dim)
-    z = stats.norm.ppf(0.975)
     variables = {
         "first_order": (dims, first),
         "total": (dims, total),
         "first_order_ci": ((*dims, "bound"), first_ci),
         "total_ci": ((*dims, "bound"), total_ci),
-        "first_order_standard_error": (dims, (first_ci[..., 1] - first) / z),
-        "total_standard_error": (dims, (total_ci[..., 1] - total) / z),
+        "first_order_standard_error": (dims, (first_ci[..., 1] - first) / Z95),
+        "total_standard_error": (dims, (total_ci[..., 1] - total) / Z95),
     }
     method = (
         "independent inputs: Sobol indices apply",
@@ -224,7 +210,8 @@ def sobol_indices(
         "depend on its order; read the Shapley effects",
     )
     return index_dataset(
-        sc, variables, names, kinds, seed=seed, n_paths=n_paths, method=method,
+        sc, variables, list(zip(names, kinds, strict=True)), seed=seed, n_paths=n_paths,
+        method=method,
         design="Saltelli (2010) first order, Jansen (1999) total (SALib), bootstrap CIs",
         output=output,
     )  # fmt: skip

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import special
 
 from mcengine.errors import InputError
+from mcengine.kernel.belief_tables import kernel_copula
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.studies.designs import (
     SEGMENT_RETURNS,
@@ -112,7 +113,7 @@ def _subset_samples(scenario: Scenario, inputs: list[DesignInput], a: Sample, b:
     """For each subset mask, the draws and belief probabilities of the copy that keeps
     the inputs in the subset (from A) and draws the rest given them (from B)."""
     d, n = len(inputs), a.draws.shape[0]
-    copula = scenario.uncertain.copula() if scenario.beliefs else None
+    copula = kernel_copula(scenario.uncertain) if scenario.beliefs else None
     members = [] if copula is None else copula.source.tolist()
     owner = []  # the input each copula variable belongs to
     for s in members:
@@ -218,8 +219,8 @@ def shapley_effects(
         "dependent inputs: Shapley effects apply (Sobol indices would not)",
     )
     return index_dataset(
-        sc, variables, [i.name for i in inputs], [i.kind for i in inputs], seed=seed,
-        n_paths=n_paths, method=method,
+        sc, variables, [(i.name, i.kind) for i in inputs], seed=seed, n_paths=n_paths,
+        method=method,
         design="exact Shapley over all 2^d subsets; pick-freeze with conditional sampling "
         "(Janon et al. 2014); bootstrap over the base rows",
         output=output,

@@ -19,11 +19,12 @@ import xarray as xr
 from scipy import optimize
 
 from mcengine.checks import did_you_mean
-from mcengine.engine.local import simulate
+from mcengine.engine.api import simulate
 from mcengine.errors import InputError
 from mcengine.model.parameters import SECTIONS
-from mcengine.model.scenario import Scenario, load_scenario, toml_value
+from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.model.targets import DRAWDOWN_OBSERVABLES, Target, Targets, load_targets
+from mcengine.model.toml_writer import toml_value
 from mcengine.numerics import exp_array, log_array
 from mcengine.results.files import atomic_path
 from mcengine.stats import estimates

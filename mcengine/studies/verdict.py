@@ -24,10 +24,9 @@ import numpy as np
 import xarray as xr
 
 from mcengine.checks import check_int
-from mcengine.engine.local import simulate
+from mcengine.engine.api import simulate
 from mcengine.errors import InputError
-from mcengine.layout import Segment
-from mcengine.model.parameters import SEGMENTS
+from mcengine.layout import N_SEGMENTS, SEGMENTS, Segment
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.stats import estimates
 from mcengine.studies.designs import Output
@@ -44,7 +43,7 @@ __all__ = [
 
 #: The six strict orders of the segments, best first (``applications > inference >
 #: training`` and so on), in the order of :func:`itertools.permutations`.
-_PERMUTATIONS = tuple(itertools.permutations(range(len(SEGMENTS))))
+_PERMUTATIONS = tuple(itertools.permutations(range(N_SEGMENTS)))
 ORDERINGS = tuple(" > ".join(SEGMENTS[i] for i in p) for p in _PERMUTATIONS)
 _A, _I, _T = Segment.APPLICATIONS, Segment.INFERENCE, Segment.TRAINING
 #: The essay's ordering: applications first, training last.
@@ -65,8 +64,8 @@ def ordering_codes(annual: np.ndarray) -> np.ndarray:
     """Each path's ordering of its annual returns ``(n, 3)``: an index into
     :data:`ORDERINGS`, -1 where two segments tie, or -2 where a return is NaN (undefined)."""
     annual = np.asarray(annual, dtype=float)
-    if annual.ndim != 2 or annual.shape[1] != len(SEGMENTS):
-        raise InputError(f"annual returns of shape {annual.shape}, must be (paths, 3)")
+    if annual.ndim != 2 or annual.shape[1] != N_SEGMENTS:
+        raise InputError(f"annual returns of shape {annual.shape}, must be (paths, {N_SEGMENTS})")
     codes = np.full(annual.shape[0], -1, dtype=np.int8)
     for k, (a, b, c) in enumerate(_PERMUTATIONS):
         strict = (annual[:, a] > annual[:, b]) & (annual[:, b] > annual[:, c])

@@ -30,9 +30,10 @@ import xarray as xr
 from scipy.interpolate import BSpline
 
 from mcengine.errors import InputError
-from mcengine.studies.sensitivity import LABELS
+from mcengine.layout import N_SEGMENTS, input_label
+from mcengine.stats.estimates import batch_standard_error
 
-__all__ = ["OBJECTIVES", "allocation_grid", "value_of_information"]
+__all__ = ["OBJECTIVES", "BATCHES", "BATCH_PATHS", "allocation_grid", "value_of_information"]
 
 OBJECTIVES = ("mean", "mean-cvar")
 #: A discrete input with at most this many distinct values is conditioned on exactly.
@@ -119,7 +120,7 @@ def _evppi(theta, returns, weights, spec, base):
 
 def _corners(weights: np.ndarray) -> np.ndarray:
     """The grid index of each corner (everything in segment 0, 1, 2)."""
-    return np.array([int(np.flatnonzero(weights[:, s] == 1.0)[0]) for s in range(3)])
+    return np.array([int(np.flatnonzero(weights[:, s] == 1.0)[0]) for s in range(N_SEGMENTS)])
 
 
 def _evpi(returns, weights, spec, base):
@@ -135,7 +136,7 @@ def _with_error(estimate, ensembles):
     value without information) and its batch-means standard error (the others)."""
     value, best = estimate(*ensembles[0])
     each = np.array([estimate(rows, base)[0] for rows, base in ensembles[1:]])
-    return value, each.std(ddof=1) / math.sqrt(len(each)), best
+    return value, batch_standard_error(each), best
 
 
 def value_of_information(
@@ -188,7 +189,7 @@ def value_of_information(
         lambda rows, base: _evpi(returns[rows], weights, spec, base), ensembles
     )
     evppi, evppi_se = np.zeros(len(names)), np.zeros(len(names))
-    informed, changes = np.zeros((len(names), 3)), np.zeros(len(names))
+    informed, changes = np.zeros((len(names), N_SEGMENTS)), np.zeros(len(names))
     for j in range(len(names)):
         evppi[j], evppi_se[j], best = _with_error(
             lambda rows, base, j=j: _evppi(thetas[rows, j], returns[rows], weights, spec, base),
@@ -213,7 +214,7 @@ def value_of_information(
         coords={
             "input": [names[i] for i in order],
             "kind": ("input", [kinds[i] for i in order]),
-            "label": ("input", [LABELS.get(names[i], f"belief: {names[i]}") for i in order]),
+            "label": ("input", [input_label(names[i]) for i in order]),
             "segment": segments,
         },
         attrs={

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcengine.engine.chunks import _NO_INPUTS, OverflowTally
+from mcengine.engine.inputs import NO_INPUTS, OverflowTally
 from mcengine.engine.plan import RunPlan
 from mcengine.layout import Input, Yearly
 from mcengine.results.dataset import PathArrays
@@ -66,7 +66,7 @@ class KeptPaths:
                 rows = slice(start - first, stop - first)
                 return (
                     paths.slice(rows.start, rows.stop),
-                    _NO_INPUTS if inputs is None else inputs[rows],
+                    NO_INPUTS if inputs is None else inputs[rows],
                     tuple(None if a is None else a[rows] for a in (parameters, years)),
                 )
         self.allocate(start, stop)
@@ -108,15 +108,15 @@ class Partial:
     def empty(cls, plan: RunPlan, *, summary: bool, keep: bool = False) -> Partial:
         horizon = plan.scenario.simulation.horizon_years
         return cls(
-            SummaryAccumulator(horizon, plan.portfolio_weights) if summary else None,
+            SummaryAccumulator(horizon, plan.settings.portfolio_weights) if summary else None,
             KeptPaths(
-                inputs=plan.record_inputs,
+                inputs=plan.settings.record_inputs,
                 parameters=plan.recorded_parameters,
-                years=plan.years if plan.record_years else 0,
+                years=plan.years if plan.settings.record_years else 0,
             )
             if keep
             else None,
-            FanAccumulator(horizon) if plan.fan_chart else None,
+            FanAccumulator(horizon) if plan.settings.fan_chart else None,
             OverflowTally(),
         )
 
@@ -156,7 +156,7 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
         n = last - first
         values = None
         if into.paths is None:
-            part, inputs = buffer.slice(0, n), _NO_INPUTS
+            part, inputs = buffer.slice(0, n), NO_INPUTS
         else:
             part = kept.slice(first - start, last - start)
             inputs = kept_inputs[first - start : last - start]

@@ -2,7 +2,7 @@
 flags, memory, threads) and the run-size constants.
 
 :class:`KernelInputs` wraps the kernel's call; its one caller is
-:func:`mcengine.engine.primitive.run_range`, which the local engine, the Dask executor and
+:func:`mcengine.engine.chunk.run_range`, which the local engine, the Dask executor and
 the Zarr writer all loop over.
 """
 
@@ -12,13 +12,13 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
 from mcengine.checks import check_int
 from mcengine.errors import InputError
+from mcengine.kernel.belief_tables import QuantileTables, quantile_tables
 from mcengine.kernel.coefficients import (
     C,
     build_coefficients,
@@ -26,21 +26,19 @@ from mcengine.kernel.coefficients import (
     spend_ratio_schedule,
     stress_schedule,
 )
-from mcengine.kernel.paths import (
+from mcengine.kernel.paths import simulate_paths
+from mcengine.layout import (
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
     FLAG_WEALTH_OVERFLOW,
-    simulate_paths,
+    MAX_PATHS,
+    SEGMENTS,
+    Input,
 )
-from mcengine.layout import MAX_PATHS, Input
-from mcengine.model.parameters import SEGMENTS
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
 from mcengine.stats.blocks import BLOCK_PATHS
-
-if TYPE_CHECKING:
-    from mcengine.model.beliefs import QuantileTables
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",
@@ -50,12 +48,16 @@ __all__ = [
     "OverflowTally",
     "numba_threads",
     "check_memory",
+    "paths_that_fit",
+    "NO_DRAWS",
+    "NO_INPUTS",
 ]
 
 #: Paths per kernel call; only progress reporting and peak memory depend on it.
 DEFAULT_CHUNK_PATHS = BLOCK_PATHS
-_NO_DRAWS = np.empty((0, 0))
-_NO_INPUTS = np.empty((0, len(Input)))
+#: The kernel's empty arguments: no external draws, no recorded inputs.
+NO_DRAWS = np.empty((0, 0))
+NO_INPUTS = np.empty((0, len(Input)))
 
 _OVERFLOW_CAUSES = {
     FLAG_CAPEX_OVERFLOW: "inference capex overflowed (demand outran capacity by more than "
@@ -94,7 +96,7 @@ class KernelInputs:
             stress_schedule(scenario),
             *key_from_seed(seed),
             uncertain=scenario if scenario.beliefs else None,
-            tables=scenario.uncertain.tables() if scenario.beliefs else None,
+            tables=quantile_tables(scenario.uncertain) if scenario.beliefs else None,
         )
 
     @property
@@ -119,8 +121,8 @@ class KernelInputs:
         first_path: int,
         part: PathArrays,
         yearly: np.ndarray,
-        external: np.ndarray = _NO_DRAWS,
-        inputs: np.ndarray = _NO_INPUTS,
+        external: np.ndarray = NO_DRAWS,
+        inputs: np.ndarray = NO_INPUTS,
         parameters: np.ndarray | None = None,
         designed: np.ndarray | None = None,
     ) -> None:
@@ -170,7 +172,7 @@ def _physical_memory() -> int | None:
         return None
 
 
-def _paths_that_fit() -> int | None:
+def paths_that_fit() -> int | None:
     """Kept paths that fit in half of this machine's memory (None if unknown)."""
     have = _physical_memory()
     return None if have is None else have // 2 // PathArrays.bytes_per_path()
