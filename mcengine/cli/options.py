@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 import click
 
+from mcengine.checks import Range
 from mcengine.cli.types import (
     FIGURE,
     Fraction,
@@ -108,25 +109,35 @@ def _setting_option(name: str, setting: Setting):
             default=setting.inverted, help=setting.help,
         )  # fmt: skip
     default = setting.default if setting.cli_default is None else setting.cli_default
-    kinds: dict[str, Callable[[], click.ParamType]] = {
-        "paths": PathCount,
-        "fraction": Fraction,
-        "weights": Weights,
-        "threads": ThreadCount,
-        "choice": lambda: click.Choice(list(setting.valid)),  # type: ignore[arg-type]
-        "count": lambda: click.IntRange(
-            int(setting.valid.lo),  # type: ignore[union-attr]
-            None if math.isinf(setting.valid.hi) else int(setting.valid.hi),  # type: ignore[union-attr]
-        ),
-    }
     return click.option(
         setting.flag,
         name,
-        type=kinds[setting.kind](),
+        type=_param_type(setting),
         default=default,
         show_default=default is not None,
         help=setting.help,
     )
+
+
+def _param_type(setting: Setting) -> click.ParamType:
+    """How the CLI reads a value of ``setting``'s kind, bounded by its declared range."""
+    simple: dict[str, Callable[[], click.ParamType]] = {
+        "paths": PathCount,
+        "fraction": Fraction,
+        "weights": Weights,
+        "threads": ThreadCount,
+    }
+    if setting.kind in simple:
+        return simple[setting.kind]()
+    valid = setting.valid
+    if isinstance(valid, tuple):  # "choice"
+        return click.Choice(list(valid))
+    assert isinstance(valid, Range), setting
+    hi = None if math.isinf(valid.hi) else valid.hi
+    if setting.kind == "count":
+        return click.IntRange(int(valid.lo), None if hi is None else int(hi))
+    lo = None if math.isinf(valid.lo) else valid.lo
+    return click.FloatRange(lo, hi, min_open=valid.lo_open, max_open=valid.hi_open)
 
 
 def setting_options(before: Mapping[str, tuple] = {}, after: tuple = ()):  # noqa: B006

@@ -24,6 +24,7 @@ from mcengine.cli.errors import (
     RUN,
     UserError,
     need,
+    option_words,
     write_error,
 )
 from mcengine.cli.library import (
@@ -142,22 +143,31 @@ def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) 
     # After a compile, a rate would be the compile's, not the engine's.
     emit("summary", table, as_json=as_json, elapsed=elapsed, out=out, compiling=RUN.compiled)
     if table.attrs.get("target_met", 1) == 0:
-        RUN.unmet = (
-            f"the target was not met: stopped at --max-paths = {int(table.attrs['n_paths']):,}"
-        )
+        n = int(table.attrs["n_paths"])
+        reason = str(table.attrs["stopping"]).removeprefix("target not met ")
+        if reason == "at the path limit":
+            RUN.unmet = f"the target was not met: stopped at --max-paths = {n:,}"
+        else:  # another limit, in the library's words
+            RUN.unmet = option_words(f"the target was not met {reason} ({n:,} paths)")
 
 
 def _check_no_effect(ctx: click.Context, settings, *, out, as_json, plot) -> None:
     """Refuse an option that would do nothing in this combination, saying what to change."""
-    given = {
+    from mcengine.engine.settings import declared
+
+    declarations = declared()
+    given = [
         name
-        for name in ("stop_statistic", "max_paths", "replicates")
+        for name in declarations
         if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-    }
+    ]
     target = settings.target_se is not None or settings.rel_tol is not None
-    if not target and given & {"stop_statistic", "max_paths"}:
-        flag = "--stop-on" if "stop_statistic" in given else "--max-paths"
-        raise UserError(f"{flag} applies to a target: add --target-se or --rel-tol, or drop it")
+    idle = [name for name in given if declarations[name].applies_to == "target"]
+    if idle and not target:
+        raise UserError(
+            f"{declarations[idle[0]].flag} applies to a target: add --target-se or --rel-tol, "
+            "or drop it"
+        )
     if settings.sampler == "pseudo" and "replicates" in given:
         raise UserError(
             "--replicates groups antithetic or Sobol paths for their standard errors: add "

@@ -84,7 +84,11 @@ class RunPlan:
             check_int("threads", s.threads, 1, numba.config.NUMBA_NUM_THREADS)
         s = _checked(s)
         targeted = s.target_se is not None or s.rel_tol is not None
-        idle = [name for name in ("max_paths", "stop_statistic") if s.in_use(name)]
+        idle = [
+            name
+            for name, declaration in declared().items()
+            if declaration.applies_to == "target" and s.in_use(name)
+        ]
         if idle and not targeted:
             raise InputError(
                 f"{' and '.join(idle)} appl{'ies' if len(idle) == 1 else 'y'} to a target: "

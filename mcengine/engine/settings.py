@@ -59,6 +59,7 @@ class Setting:
     refused_by: dict[str, str | None] = field(default_factory=dict)
     inverted: bool = False
     cli_default: str | None = None
+    applies_to: str | None = None
 
 
 def setting(default: Any, help: str, kind: str, **declared: Any) -> Any:
@@ -120,6 +121,7 @@ class RunSettings:
         "choice",
         flag="--stop-on",
         valid=tuple(STATISTICS),
+        applies_to="target",
     )
     max_paths: int | None = setting(
         None,
@@ -127,6 +129,7 @@ class RunSettings:
         "paths",
         flag="--max-paths",
         valid=_PATHS,
+        applies_to="target",
     )
     sampler: str = setting(
         "pseudo",
