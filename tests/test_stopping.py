@@ -152,3 +152,33 @@ def test_cli_memory_message_offers_every_way_out(monkeypatch):
         "--max-paths\n"
     )
     assert "Traceback" not in result.output
+
+
+def test_a_time_limit_stops_an_unreachable_target_at_a_block_end():
+    # max_seconds (issue 25's example of a setting added in two files): with a target the
+    # engine cannot reach, the run stops once the time is up, says so, and equals a fixed
+    # run of the paths it reports.
+    ds = mcengine.simulate("base", 2_000, seed=3, target_se=1e-9, max_seconds=1e-3)
+    assert ds.attrs["stopping"] == "target not met within max_seconds = 0.001"
+    assert ds.attrs["target_met"] == 0 and ds.attrs["n_paths"] == 2_000  # the first batch
+    assert digest(ds) == digest(mcengine.simulate("base", 2_000, seed=3))
+    with pytest.raises(InputError, match="max_seconds applies to a target"):
+        mcengine.simulate("base", 100, seed=1, max_seconds=5)
+    with pytest.raises(InputError, match=r"max_seconds = 0, must be a number in \(0, inf\)"):
+        mcengine.simulate("base", 100, seed=1, target_se=0.01, max_seconds=0)
+
+
+def test_cli_time_limit():
+    result = CliRunner().invoke(
+        cli,
+        ["run", "-n", "2000", "--seed", "1", "--target-se", "1e-9", "--max-seconds", "0.001",
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["n_paths"] == 2000
+    assert result.stderr.strip() == (
+        "warning: the target was not met within --max-seconds = 0.001 (2,000 paths) (exit code 1)"
+    )
+    refused = CliRunner().invoke(cli, ["run", "-n", "100", "--max-seconds", "1"])
+    assert refused.exit_code == 2
+    assert "--max-seconds applies to a target" in refused.stderr

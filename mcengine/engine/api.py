@@ -67,6 +67,11 @@ def simulate(
         Default ``100 * n_paths``, at most ``2**40``, and with ``keep_paths`` at most what
         fits in half of this machine's memory. Refused without a target, as is a
         ``stop_statistic`` other than the mean: neither would act.
+    max_seconds : float, optional
+        With a target: stop once this many seconds have passed, at the first block end after
+        the first batch, even if the target is not met (``attrs["stopping"]`` says so). The
+        path count then depends on the machine; the result still equals a fixed run of the
+        paths it reports.
     portfolio_weights : sequence or array of 3 floats, default equal
         Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
         for full runs pass them to :func:`mcengine.summarize`).

@@ -42,7 +42,7 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
         partial.paths.allocate(0, n_paths)
 
     started = time.perf_counter()
-    done = 0
+    done, timed_out = 0, False
     with numba_threads(settings.threads):
         for start, stop in plan.ranges():
             if keep_paths and stopping is not None:
@@ -51,8 +51,15 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
             done = stop
             if progress is not None:
                 progress(done, limit)
-            if stopping is not None and done >= n_paths and stopping.met(summary):
-                break
+            if stopping is not None and done >= n_paths:
+                if stopping.met(summary):
+                    break
+                # A time limit only decides how many paths: the result still equals a
+                # fixed run of the paths it reports.
+                seconds = time.perf_counter() - started
+                if settings.max_seconds is not None and seconds >= settings.max_seconds:
+                    timed_out = True
+                    break
     elapsed = time.perf_counter() - started
     partial.overflow.refuse(scenario, done)
     attrs = run_attributes(
@@ -61,7 +68,10 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     if plan.sampler != "pseudo":
         attrs["replicates"] = np.int64(settings.replicates)
     if stopping is not None:
-        attrs.update(stopping.describe(met=done < limit or stopping.met(summary, force=True)))
+        met = (done < limit and not timed_out) or stopping.met(summary, force=True)
+        attrs.update(stopping.describe(met=met))
+        if not met and timed_out:
+            attrs["stopping"] = f"target not met within max_seconds = {settings.max_seconds:g}"
     if not keep_paths:
         result = summary.result(attrs)
     else:

@@ -131,6 +131,16 @@ class RunSettings:
         valid=_PATHS,
         applies_to="target",
     )
+    max_seconds: float | None = setting(
+        None,
+        "With a target: stop adding paths after this many seconds even if it is not met "
+        "(exit code 1; the result equals a fixed run of the paths it reports).",
+        "number",
+        flag="--max-seconds",
+        valid=Range(0, math.inf, lo_open=True),
+        applies_to="target",
+        refused_by=_ALWAYS,
+    )
     sampler: str = setting(
         "pseudo",
         "Random inputs: independent paths, antithetic pairs, or randomised Sobol points "
