@@ -125,7 +125,7 @@ def refused(label, call):
         library[label] = str(err)
 
 
-from mcengine.engine.store import write_zarr
+from mcengine.engine.api import write_zarr
 from mcengine.present import plots
 from mcengine.studies.sensitivity import sobol_indices
 

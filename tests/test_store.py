@@ -154,8 +154,7 @@ def test_cli_refuses_contradictory_options(tmp_path, extra, message):
 
 @pytest.mark.slow
 def test_resume_of_a_finished_store_does_not_recompute_it(scenario, tmp_path, monkeypatch):
-    from mcengine.engine import dask as cluster
-    from mcengine.engine import store
+    from mcengine.engine import store, tasks
 
     target = tmp_path / "r.zarr"
     first = write_zarr(scenario, N, SEED, target, chunk_paths=BLOCK_PATHS)
@@ -164,7 +163,7 @@ def test_resume_of_a_finished_store_does_not_recompute_it(scenario, tmp_path, mo
     def no_kernel(*args, **kwargs):
         raise AssertionError("the finished store was computed again")
 
-    monkeypatch.setattr(cluster, "chunk_paths_task", no_kernel)
+    monkeypatch.setattr(tasks, "chunk_paths_task", no_kernel)
     monkeypatch.setattr(store, "chunk_paths_task", no_kernel)
     again = write_zarr(scenario, N, None, target, chunk_paths=BLOCK_PATHS, resume=True)
     xr.testing.assert_identical(again["estimate"], first["estimate"])

@@ -15,7 +15,6 @@ from mcengine.cli.errors import (
 )
 from mcengine.cli.library import (
     dumps,
-    engine_settings,
 )
 from mcengine.cli.types import (
     OutputPath,
@@ -82,7 +81,6 @@ def warmup() -> None:
     images and CI jobs that would rather not compile during their first runs."""
     from mcengine.engine.api import warm_up
 
-    engine_settings()
     click.echo(f"compiled or loaded every kernel in {warm_up():.0f} s")
 
 

@@ -34,14 +34,12 @@ __all__ = [
     "dumps",
     "progress_bar",
     "progress_reporter",
-    "engine_settings",
 ]
 
 
 def load(scenario: str, overrides: tuple[str, ...]):
     from mcengine.model.scenario import load_scenario, parse_override
 
-    engine_settings()
     try:
         pairs = dict(parse_override(text) for text in overrides)
         return load_scenario(scenario, pairs or None, overrides_source="--set")
@@ -97,7 +95,6 @@ def read_result_file(file: Path, allow_unknown_version: bool) -> xr.Dataset:
     """A result file, checked (ResultFileError: one line naming the file and attribute)."""
     from mcengine.results.files import OPT_IN, read_result
 
-    engine_settings()
     try:
         return read_result(file, allow_unknown_version=allow_unknown_version)
     except ResultFileError as err:
@@ -153,14 +150,3 @@ def progress_reporter(*, enabled: bool, delay: float = 1.0):
     finally:
         if task is not None:
             bar.stop()
-
-
-def engine_settings() -> None:
-    """numpy's and xarray's settings for the commands (not the library): no floating-point
-    warnings, attributes kept through arithmetic. Set by the first scenario or result file a
-    command loads, not at start-up, which would import them for ``--help``."""
-    import numpy as np
-    import xarray as xr
-
-    np.seterr(all="ignore")
-    xr.set_options(keep_attrs=True)
