@@ -22,6 +22,7 @@ __all__ = [
     "RESULT_SUFFIXES",
     "FIGURE_FORMATS",
     "LANES",
+    "BLOCK_PATHS",
     "Segment",
     "SEGMENTS",
     "N_SEGMENTS",
@@ -49,6 +50,11 @@ __all__ = [
 #: Paths the kernel advances in lockstep, one per SIMD lane (a compile-time constant: the
 #: lane loops need a constant trip count to vectorise; docs/architecture.md, "The kernel").
 LANES = 64
+
+#: Paths per statistics block: the unit of the summary's merge tree
+#: (:mod:`mcengine.stats.blocks`), of Dask tasks and Zarr chunks (multiples of it) and of a
+#: netCDF file's chunks along ``path``.
+BLOCK_PATHS = 1 << 16
 
 
 class Segment(enum.IntEnum):

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, block_slices, reduce_blocks
+from mcengine.layout import BLOCK_PATHS
+from mcengine.stats.blocks import BlockTree, block_slices, reduce_blocks
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import mcengine
 from mcengine.engine.dask import local_client
 from mcengine.engine.tasks import TASK_PREFIX, default_chunk_paths
 from mcengine.errors import InputError
-from mcengine.stats.blocks import BLOCK_PATHS
+from mcengine.layout import BLOCK_PATHS
 
 # Subprocesses, clusters or builds: seconds each, so outside the quick subset.
 pytestmark = pytest.mark.slow

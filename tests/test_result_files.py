@@ -15,8 +15,9 @@ import mcengine
 from mcengine.cli import cli
 from mcengine.errors import ResultFileError
 from mcengine.numerics import NUMERICS
+from mcengine.results.checks import OPT_IN, check_values
 from mcengine.results.dataset import CONVENTIONS, MODEL
-from mcengine.results.files import OPT_IN, check_values, read_result, write_netcdf
+from mcengine.results.files import read_result, write_netcdf
 
 N = 2000
 WRITTEN = "; not a result mcengine could have written"

@@ -13,8 +13,8 @@ from mcengine.cli import cli
 from mcengine.engine.api import write_zarr
 from mcengine.engine.store import partial_paths
 from mcengine.errors import InputError
+from mcengine.layout import BLOCK_PATHS
 from mcengine.model.scenario import load_scenario
-from mcengine.stats.blocks import BLOCK_PATHS
 
 N = 4 * BLOCK_PATHS - 1000
 SEED = 21

@@ -136,7 +136,7 @@ def test_summary_only_bound_is_far_below_the_monte_carlo_error():
 
 @pytest.mark.slow
 def test_summary_accumulator_merges_in_any_order_to_the_same_bits():
-    from mcengine.stats.blocks import BLOCK_PATHS
+    from mcengine.layout import BLOCK_PATHS
     from mcengine.stats.summary import SummaryAccumulator
 
     ds = mcengine.simulate("base", 3 * BLOCK_PATHS - 5, seed=3)

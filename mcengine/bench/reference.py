@@ -28,6 +28,7 @@ StepDraws = Callable[[int], np.ndarray]
 
 __all__ = ["simulate_reference", "simulate_reference_numpy"]
 
+
 def _revenues(p, q, s, c, sc: Scenario):
     tr, app = sc.training, sc.applications
     bill = p * q

@@ -211,7 +211,7 @@ def dask_results(n: int) -> dict[str, float]:
     LocalClusters of 2 and 1 single-threaded worker processes, and the projection inputs."""
     import mcengine
     from mcengine.engine.dask import local_client
-    from mcengine.stats.blocks import BLOCK_PATHS
+    from mcengine.layout import BLOCK_PATHS
 
     def run(client=None) -> float:
         return _best_of(

@@ -93,7 +93,8 @@ def save_plot(make, data, target: Path | None, *, option: str = "--plot") -> Non
 
 def read_result_file(file: Path, allow_unknown_version: bool) -> xr.Dataset:
     """A result file, checked (ResultFileError: one line naming the file and attribute)."""
-    from mcengine.results.files import OPT_IN, read_result
+    from mcengine.results.checks import OPT_IN
+    from mcengine.results.files import read_result
 
     try:
         return read_result(file, allow_unknown_version=allow_unknown_version)

@@ -107,7 +107,7 @@ def simulate(
     chunk_paths : int, optional
         Paths per kernel call (default 65536); with a target, the block added each time.
         With a client, paths per Dask task: a multiple of
-        :data:`~mcengine.stats.blocks.BLOCK_PATHS` (default: see
+        :data:`~mcengine.layout.BLOCK_PATHS` (default: see
         :func:`mcengine.engine.tasks.default_chunk_paths`). Results do not depend on it, except
         that a target is checked at block ends.
     threads : int, optional
@@ -167,7 +167,7 @@ def write_zarr(
     scenario, n_paths, seed, progress, client, settings, changes
         As in :func:`simulate`. A store holds every path of a fixed-size run, so the
         settings it cannot honour are refused (their declarations' ``refused_by``);
-        ``chunk_paths`` (a multiple of :data:`~mcengine.stats.blocks.BLOCK_PATHS`) is also
+        ``chunk_paths`` (a multiple of :data:`~mcengine.layout.BLOCK_PATHS`) is also
         the store's chunk along ``path``. With a ``client``, the workers write (the store
         must be on storage that every worker sees); without, this process does.
     target : path

@@ -21,9 +21,8 @@ import numpy as np
 
 from mcengine.engine.inputs import NO_INPUTS, OverflowTally
 from mcengine.engine.plan import RunPlan
-from mcengine.layout import Input, Yearly
+from mcengine.layout import BLOCK_PATHS, Input, Yearly
 from mcengine.results.dataset import PathArrays
-from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.fan import FanAccumulator
 from mcengine.stats.summary import SummaryAccumulator
 
@@ -141,7 +140,7 @@ def run_range(plan: RunPlan, start: int, stop: int, into: Partial) -> Partial:
 
     The kernel writes kept paths straight into ``into.paths``; without it they pass
     through a block-sized buffer into the other sinks only. The paths are simulated a block
-    of :data:`~mcengine.stats.blocks.BLOCK_PATHS` at a time, so the scratch memory does not
+    of :data:`~mcengine.layout.BLOCK_PATHS` at a time, so the scratch memory does not
     grow with the range. Returns ``into``.
     """
     size = min(BLOCK_PATHS, stop - start)

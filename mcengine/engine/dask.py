@@ -1,7 +1,7 @@
 """Running :func:`mcengine.simulate` on Dask (``client=``): the same bits on a cluster.
 
 The path index space is cut into chunks of ``chunk_paths`` paths, a multiple of the block
-(:data:`~mcengine.stats.blocks.BLOCK_PATHS`). Each chunk is one Dask task, a pure function
+(:data:`~mcengine.layout.BLOCK_PATHS`). Each chunk is one Dask task, a pure function
 of (plan, chunk) that calls :func:`~mcengine.engine.chunk.run_range`, as the local
 engine does: its random numbers come from the Philox streams of its own path indices, so a
 task can run anywhere, any number of times, and give the same bytes. That is the whole

@@ -28,6 +28,7 @@ from mcengine.kernel.coefficients import (
 )
 from mcengine.kernel.paths import simulate_paths
 from mcengine.layout import (
+    BLOCK_PATHS,
     FLAG_CAPEX_OVERFLOW,
     FLAG_DEMAND_OVERFLOW,
     FLAG_WEALTH_OVERFLOW,
@@ -38,7 +39,6 @@ from mcengine.layout import (
 from mcengine.model.scenario import Scenario
 from mcengine.results.dataset import PathArrays
 from mcengine.rng.streams import key_from_seed
-from mcengine.stats.blocks import BLOCK_PATHS
 
 __all__ = [
     "DEFAULT_CHUNK_PATHS",

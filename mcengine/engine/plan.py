@@ -28,11 +28,10 @@ from mcengine.engine.inputs import (
 from mcengine.engine.settings import EXECUTOR_REASONS, RunSettings, declared
 from mcengine.engine.stopping import StoppingRule
 from mcengine.errors import InputError
-from mcengine.layout import draw_dimension
+from mcengine.layout import BLOCK_PATHS, draw_dimension
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.samplers import check_sampler, sobol_draws
 from mcengine.rng.streams import MAX_SEED, fresh_seed
-from mcengine.stats.blocks import BLOCK_PATHS
 from mcengine.stats.tails import check_weights
 
 __all__ = ["RunPlan", "RunSettings", "check_client"]

@@ -16,8 +16,8 @@ from mcengine.engine.inputs import (
 )
 from mcengine.engine.plan import RunPlan
 from mcengine.extras import require
+from mcengine.layout import BLOCK_PATHS
 from mcengine.results.dataset import PathArrays, to_dataset
-from mcengine.stats.blocks import BLOCK_PATHS
 
 __all__ = [
     "TASK_PREFIX",

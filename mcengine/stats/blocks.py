@@ -2,14 +2,14 @@
 
 Counts and histograms add up exactly in any order, but floating-point moments do not: the
 mean of blocks merged as ``(a + b) + c`` and as ``a + (b + c)`` can differ in the last bit.
-So every floating-point statistic is computed per block of :data:`BLOCK_PATHS` consecutive
-paths (block ``k`` holds paths ``[k B, (k + 1) B)``) and merged in one fixed binary tree
-over the block index. The tree's nodes are aligned ranges of blocks ``[s, s + 2**l)``; a
-node is made as soon as both halves exist, whoever computed them and in whatever order, and
-the result over blocks ``[0, n)`` folds the remaining nodes (the binary digits of ``n``)
-from the right. A sequential run, a Dask run with any worker count or chunk size (a
-multiple of the block), and a summary of kept paths therefore give the same bits
-(``tests/test_blocks.py``, ``tests/test_dask.py``).
+So every floating-point statistic is computed per block of
+:data:`~mcengine.layout.BLOCK_PATHS` consecutive paths (block ``k`` holds paths
+``[k B, (k + 1) B)``) and merged in one fixed binary tree over the block index. The tree's nodes are
+aligned ranges of blocks ``[s, s + 2**l)``; a node is made as soon as both halves exist,
+whoever computed them and in whatever order, and the result over blocks ``[0, n)`` folds
+the remaining nodes (the binary digits of ``n``) from the right. A sequential run, a Dask
+run with any worker count or chunk size (a multiple of the block), and a summary of kept
+paths therefore give the same bits (``tests/test_blocks.py``, ``tests/test_dask.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["BLOCK_PATHS", "BlockTree", "block_slices", "reduce_blocks"]
+from mcengine.layout import BLOCK_PATHS
 
-#: Paths per block: the unit of the merge tree, and of Dask tasks (a multiple of it).
-BLOCK_PATHS = 1 << 16
+__all__ = ["BlockTree", "block_slices", "reduce_blocks"]
 
 
 class Mergeable(Protocol):

@@ -13,16 +13,16 @@ import numpy as np
 import xarray as xr
 
 from mcengine.errors import ResultFileError
-from mcengine.layout import N_SEGMENTS, QUANTILES, SEGMENTS, STATISTICS
+from mcengine.layout import BLOCK_PATHS, N_SEGMENTS, QUANTILES, SEGMENTS, STATISTICS
+from mcengine.results.checks import check_result
 from mcengine.results.dataset import WALL_CLOCK_ATTRS, is_summary
-from mcengine.results.files import check_result
 from mcengine.stats import estimates
 from mcengine.stats.attribution import (
     CONTRIBUTIONS,
     contribution_moments,
     contribution_variables,
 )
-from mcengine.stats.blocks import BLOCK_PATHS, BlockTree, reduce_blocks
+from mcengine.stats.blocks import BlockTree, reduce_blocks
 from mcengine.stats.estimates import TAIL_ALPHA
 from mcengine.stats.samples import BinnedSample, ExactSample, Histogram, Moments, MomentTable
 from mcengine.stats.tails import (

@@ -35,8 +35,6 @@ from mcengine.studies.designs import (
 __all__ = ["tornado", "sobol_indices", "indices_from_samples", "GROUPS"]
 
 
-
-
 def tornado(ds: xr.Dataset, tail: float = 0.1) -> xr.Dataset:
     """Mean annual return per segment in the bottom and top ``tail`` of each input.
 
