@@ -44,8 +44,20 @@ def paths_option(default: str, help: str):
     )
 
 
-def seed_option(help: str = "Random seed; omitted, a fresh one is drawn and reported."):
-    return click.option("--seed", type=Seed(), default=None, help=help)
+def seed_option(
+    help: str = "Random seed; omitted, a fresh one is drawn and reported.", *, draw: bool = False
+):
+    """``--seed``; with ``draw``, a command that is not given one gets a fresh one (where the
+    library would not draw it and record it itself)."""
+    return click.option(
+        "--seed", type=Seed(), default=None, help=help, callback=_fresh if draw else None
+    )
+
+
+def _fresh(ctx, param, seed: int | None) -> int:
+    from mcengine.rng.streams import fresh_seed
+
+    return fresh_seed() if seed is None else seed
 
 
 PLOT_OPTION = click.option(

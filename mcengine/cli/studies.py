@@ -81,7 +81,7 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 @click.command()
 @click.argument("scenarios", nargs=-1, required=True)
 @paths_option("100000", "Paths per scenario.")
-@seed_option("One seed for every scenario (common random numbers).")
+@seed_option("One seed for every scenario (common random numbers).", draw=True)
 @click.option(
     "--attribution",
     type=click.Choice(["shapley", "sobol", "none"]),
@@ -101,7 +101,6 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
     """The essay's verdict with its odds: how often each ordering of the segments' annual
     returns happens under SCENARIOS, and, under uncertain keys, what decides it."""
     from mcengine.present.views import emit
-    from mcengine.rng.streams import fresh_seed
     from mcengine.studies import verdict as study
 
     resolved = [load(name, ()) for name in scenarios]
@@ -119,13 +118,12 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
             "--attribution splits the essay's odds over uncertain keys, and no scenario has "
             "any: add one (such as beliefs), or drop the option"
         )
-    used_seed = fresh_seed() if seed is None else seed
     if attribution == "sobol" and uncertain:  # Shapley needs no SALib
         need("SALib", "sensitivity", what="mcengine verdict --attribution sobol")
     try:
-        table = study.orderings(resolved, n_paths, used_seed)
+        table = study.orderings(resolved, n_paths, seed)
         indices = {
-            sc.label: study.attribution(sc, attribution, attribution_paths, used_seed)
+            sc.label: study.attribution(sc, attribution, attribution_paths, seed)
             for sc in resolved
             if sc.beliefs and attribution != "none"
         }
@@ -281,7 +279,7 @@ def voi(scenario, n_paths, seed, overrides, as_json, **decision):
 @click.argument("scenario", default="base")
 @TARGETS_OPTION
 @paths_option("100000", "Paths (with per-path yearly records).")
-@seed_option()
+@seed_option(draw=True)
 @SET_OPTION
 @JSON_OPTION
 def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
@@ -289,13 +287,12 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     with its standard error, and pass or fail. Exit 0 when all pass, 1 when any fails."""
     from mcengine.model.targets import load_targets
     from mcengine.present.views import emit
-    from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import check as check_targets
 
     sc = load(scenario, overrides)
     try:
         targets = load_targets(targets_file)
-        table = check_targets(sc, targets, n_paths, fresh_seed() if seed is None else seed)
+        table = check_targets(sc, targets, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     emit("check", table, as_json=as_json)
@@ -318,14 +315,13 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     help="The calibrated scenario .toml to write (it extends SCENARIO).",
 )
 @paths_option("50000", "Paths per evaluation (one seed for all: common random numbers).")
-@seed_option()
+@seed_option(draw=True)
 @SET_OPTION
 def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> None:
     """Fit the --fit keys of SCENARIO to the targets (bounded least squares on common
     random numbers) and write the calibrated scenario."""
     from mcengine.model.targets import load_targets
     from mcengine.present.views import emit
-    from mcengine.rng.streams import fresh_seed
     from mcengine.studies.validation import calibrate as fit_keys
     from mcengine.studies.validation import write_calibrated
 
@@ -333,9 +329,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     keys = [k.strip() for k in fit.split(",") if k.strip()]
     try:
         targets = load_targets(targets_file)
-        fitted, report = fit_keys(
-            sc, targets, keys, n_paths, fresh_seed() if seed is None else seed
-        )
+        fitted, report = fit_keys(sc, targets, keys, n_paths, seed)
     except ValueError as err:
         raise UserError(str(err)) from None
     emit("calibration", report, as_json=False)  # first: a write that fails loses no result
@@ -364,7 +358,7 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     help="The .html file to write.",
 )
 @paths_option("100000", "Paths per scenario.")
-@seed_option("One seed for every scenario (common random numbers).")
+@seed_option("One seed for every scenario (common random numbers).", draw=True)
 @click.option(
     "--targets",
     "targets_file",
@@ -375,13 +369,12 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
 )
 def report(scenarios, target, n_paths, seed, targets_file) -> None:
     """One self-contained HTML page (inline SVG, no network) with tables and figures."""
-    from mcengine.rng.streams import fresh_seed
     from mcengine.studies.report import write_report
 
     resolved = [load(name, ()) for name in scenarios]
     try:
         targets = None if targets_file == "none" else targets_file
-        write_report(target, resolved, n_paths, fresh_seed() if seed is None else seed, targets)
+        write_report(target, resolved, n_paths, seed, targets)
     except ValueError as err:
         raise UserError(str(err)) from None
     except OSError as err:

@@ -80,7 +80,7 @@ def simulate(
         see :mod:`mcengine.stats.fan`), computed in the same pass without storing paths x years.
     record_inputs : bool, default False
         Add ``inputs (path, input)``: each path's uncertain inputs (the per-path draws and
-        the standardised sums of each shock group; :data:`mcengine.kernel.paths.INPUTS`), for
+        the standardised sums of each shock group; :class:`mcengine.layout.Input`), for
         :func:`mcengine.studies.sensitivity.tornado`. Needs ``keep_paths`` and no target.
     record_years : bool, default False
         Add ``yearly (path, year_end, quantity)``: each path's record at each year end, year

@@ -17,8 +17,13 @@ from mcengine.engine.inputs import (
     numba_threads,
 )
 from mcengine.engine.plan import RunPlan
-from mcengine.kernel.paths import INPUTS
-from mcengine.results.dataset import attach_years, run_attributes, to_dataset
+from mcengine.results.dataset import (
+    attach_inputs,
+    attach_parameters,
+    attach_years,
+    run_attributes,
+    to_dataset,
+)
 from mcengine.stats.fan import attach as attach_fan
 
 __all__ = ["run_local"]
@@ -77,25 +82,10 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     else:
         paths, inputs, parameters, years = partial.paths.result()
         result = to_dataset(paths, attrs)
-        # CF 1.8: a long_name each, and units where one applies (keys' values mix units).
         if inputs is not None:
-            result = result.assign_coords(input=list(INPUTS)).assign(
-                inputs=(("path", "input"), inputs)
-            )
-            result["inputs"].attrs.update(
-                long_name="each path's random inputs: its own draws, then each shock "
-                "group's standardised sum over the steps",
-                units="1",
-            )
-            result["input"].attrs["long_name"] = "random input"
+            result = attach_inputs(result, inputs)
         if parameters is not None:
-            result = result.assign_coords(parameter=[b.key for b in scenario.beliefs]).assign(
-                parameters=(("path", "parameter"), parameters)
-            )
-            result["parameters"].attrs.update(
-                long_name="each path's values of the scenario's uncertain keys"
-            )
-            result["parameter"].attrs["long_name"] = "uncertain scenario key (section.key)"
+            result = attach_parameters(result, parameters, [b.key for b in scenario.beliefs])
         if years is not None:
             result = attach_years(result, years)
     return result if partial.fan is None else attach_fan(result, partial.fan)

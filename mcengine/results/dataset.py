@@ -13,11 +13,13 @@ import numpy as np
 import xarray as xr
 
 from mcengine._version import __version__
-from mcengine.layout import OBSERVABLES, SEGMENTS, Component, Yearly, names
+from mcengine.layout import OBSERVABLES, SEGMENTS, Component, Input, Yearly, names
 from mcengine.model.scenario import Scenario
 from mcengine.numerics import NUMERICS, exp_array
 
 __all__ = [
+    "attach_inputs",
+    "attach_parameters",
     "is_summary",
     "PathArrays",
     "run_attributes",
@@ -230,4 +232,27 @@ def attach_years(ds: xr.Dataset, years: np.ndarray) -> xr.Dataset:
         "serving cost, capex, capacity, utilisation, revenues, and (model 2) the price of a "
         "token of fixed capability relative to year 0, its serving cost and inference's q"
     )
+    return out
+
+
+def attach_inputs(ds: xr.Dataset, inputs: np.ndarray) -> xr.Dataset:
+    """``ds`` with each path's random inputs ``inputs (path, input)``: its own draws, then
+    each shock group's standardised sum over the steps (:class:`~mcengine.layout.Input`)."""
+    # CF 1.8: a long_name each, and units where one applies.
+    out = ds.assign_coords(input=list(names(Input))).assign(inputs=(("path", "input"), inputs))
+    out["inputs"].attrs.update(
+        long_name="each path's random inputs: its own draws, then each shock group's "
+        "standardised sum over the steps",
+        units="1",
+    )
+    out["input"].attrs["long_name"] = "random input"
+    return out
+
+
+def attach_parameters(ds: xr.Dataset, parameters: np.ndarray, keys: list[str]) -> xr.Dataset:
+    """``ds`` with each path's values of the uncertain ``keys`` (``section.key``) as
+    ``parameters (path, parameter)`` (no units: the keys' values mix them)."""
+    out = ds.assign_coords(parameter=keys).assign(parameters=(("path", "parameter"), parameters))
+    out["parameters"].attrs["long_name"] = "each path's values of the scenario's uncertain keys"
+    out["parameter"].attrs["long_name"] = "uncertain scenario key (section.key)"
     return out
