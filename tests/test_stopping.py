@@ -182,3 +182,18 @@ def test_cli_time_limit():
     refused = CliRunner().invoke(cli, ["run", "-n", "100", "--max-seconds", "1"])
     assert refused.exit_code == 2
     assert "--max-seconds applies to a target" in refused.stderr
+
+
+def test_a_plan_runs_the_same_twice_with_a_quantile_target():
+    # The frozen plan once held the rule's mutable "last checked at": a second run of the
+    # same plan checked the order statistics at other path counts.
+    from mcengine.engine.local import run_local
+    from mcengine.engine.plan import RunPlan
+
+    plan = RunPlan.build(
+        "base", 2_000, 5, rel_tol=0.05, stop_statistic="q50", keep_paths=False,
+        chunk_paths=1_000, max_paths=200_000,
+    )  # fmt: skip
+    first, second = run_local(plan), run_local(plan)
+    assert first.attrs["n_paths"] == second.attrs["n_paths"] > 2_000
+    assert first.attrs["stopping"] == second.attrs["stopping"]

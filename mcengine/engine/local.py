@@ -48,6 +48,7 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
 
     started = time.perf_counter()
     done, timed_out = 0, False
+    check = None if stopping is None else stopping.check()  # this run's, not the plan's
     with numba_threads(settings.threads):
         for start, stop in plan.ranges():
             if keep_paths and stopping is not None:
@@ -56,8 +57,8 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
             done = stop
             if progress is not None:
                 progress(done, limit)
-            if stopping is not None and done >= n_paths:
-                if stopping.met(summary):
+            if check is not None and done >= n_paths:
+                if check.met(summary):
                     break
                 # A time limit only decides how many paths: the result still equals a
                 # fixed run of the paths it reports.
@@ -72,9 +73,9 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
     )
     if plan.sampler != "pseudo":
         attrs["replicates"] = np.int64(settings.replicates)
-    if stopping is not None:
-        met = (done < limit and not timed_out) or stopping.met(summary, force=True)
-        attrs.update(stopping.describe(met=met))
+    if check is not None:
+        met = (done < limit and not timed_out) or check.met(summary, force=True)
+        attrs.update(check.rule.describe(met=met))
         if not met and timed_out:
             attrs["stopping"] = f"target not met within max_seconds = {settings.max_seconds:g}"
     if not keep_paths:
