@@ -59,12 +59,14 @@ class Range:
             return f"must be an integer in {self}"
         return f"must be {'a number ' if number else ''}in {self}"
 
-    def contains(self, value: float) -> bool:
+    def contains(self, value):
+        """Whether ``value`` is in the range: a bool for a number, an array of them for an
+        array (each element)."""
         if self.choices:
-            return value in self.choices
+            return np.isin(value, self.choices) if np.ndim(value) else value in self.choices
         above = value > self.lo if self.lo_open else value >= self.lo
         below = value < self.hi if self.hi_open else value <= self.hi
-        return above and below
+        return above & below
 
 
 def number_text(x: float) -> str:

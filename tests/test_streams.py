@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from mcengine.errors import InputError
 from mcengine.layout import LANES, PathDraw, StepDraw
 from mcengine.rng import lanes, streams
 from mcengine.rng.streams import (
@@ -87,7 +88,8 @@ def test_key_from_seed_rejects_out_of_range(seed):
 
 @pytest.mark.parametrize("seed", [1.5, "3", True, None])
 def test_key_from_seed_rejects_non_integers(seed):
-    with pytest.raises(TypeError, match="must be an integer"):
+    # InputError, as RunPlan.build reports a bad seed (a TypeError before issue 25)
+    with pytest.raises(InputError, match="must be an integer"):
         key_from_seed(seed)
 
 

@@ -306,11 +306,7 @@ def _check_designed_values(scenario, n_paths, draws, values) -> np.ndarray | Non
     values = np.ascontiguousarray(values, dtype=float)
     for j, belief in enumerate(scenario.beliefs):
         column = values[:, j]
-        lo, hi = belief.valid.lo, belief.valid.hi
-        inside = np.isfinite(column) & (column >= lo) & (column <= hi)
-        inside &= ~((column == lo) & belief.valid.lo_open) & ~(
-            (column == hi) & belief.valid.hi_open
-        )
+        inside = np.isfinite(column) & belief.valid.contains(column)
         if not inside.all():
             bad = column[~inside][0]
             raise InputError(

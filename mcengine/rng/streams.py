@@ -40,6 +40,7 @@ import secrets
 
 import numpy as np
 
+from mcengine.checks import check_int
 from mcengine.jit import inline_kernel, kernel
 from mcengine.layout import MAX_SEED, PathDraw, StepDraw
 from mcengine.numerics import exp, log1p, select, uint52_to_float
@@ -115,11 +116,8 @@ def key_from_seed(seed: int) -> tuple[int, int]:
     (k0, k1) : tuple of int
         Key words, each in ``[0, 2**32)``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed = {seed!r}, must be an integer in [0, {MAX_SEED}]")
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"seed = {seed}, must be in [0, {MAX_SEED}]")
-    k0, k1 = np.random.SeedSequence(int(seed)).generate_state(2, dtype=np.uint32)
+    seed = check_int("seed", seed, 0, MAX_SEED)  # InputError, as RunPlan.build says it
+    k0, k1 = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
     return int(k0), int(k1)
 
 

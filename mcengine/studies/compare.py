@@ -18,7 +18,7 @@ import xarray as xr
 
 from mcengine.checks import check_int
 from mcengine.engine.api import simulate
-from mcengine.errors import InputError, ScenarioError
+from mcengine.errors import InputError
 from mcengine.layout import MAX_PATHS
 from mcengine.model.scenario import Scenario, load_scenario
 from mcengine.rng.streams import fresh_seed
@@ -144,10 +144,10 @@ def compare(
 
 def _parse_axis(key: str, values) -> tuple[str, np.ndarray]:
     if isinstance(values, str):
-        raise ScenarioError(f"sweep values for {key} must be numbers, not {values!r}")
+        raise InputError(f"sweep values for {key} must be numbers, not {values!r}")
     array = np.asarray(list(values), dtype=float)
     if array.ndim != 1 or array.size == 0:
-        raise ScenarioError(f"sweep values for {key} must be a non-empty list of numbers")
+        raise InputError(f"sweep values for {key} must be a non-empty list of numbers")
     return key, array
 
 
@@ -182,7 +182,7 @@ def sweep(
     """
     base = _resolve(scenario)
     if not 1 <= len(grid) <= 2:
-        raise ScenarioError(f"a sweep varies 1 or 2 keys, not {len(grid)}")
+        raise InputError(f"a sweep varies 1 or 2 keys, not {len(grid)}")
     axes = [_parse_axis(k, v) for k, v in grid.items()]
     points = []
     for combo in itertools.product(*(values for _, values in axes)):
