@@ -188,26 +188,27 @@ def sweep(
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = {key: float(v) for (key, _), v in zip(axes, combo, strict=True)}
         points.append(base.with_overrides(overrides, source="sweep"))
-    seed = fresh_seed() if seed is None else seed
-    n, tables, batch_estimates = _run_all(points, n_paths, seed, batches, client)
-    diff, diff_se = _differences(tables, batch_estimates)
-    flat = _stack(tables, "point")
-    flat["difference"] = diff.rename(scenario="point")
-    flat["difference_standard_error"] = diff_se.rename(scenario="point")
+    grid_table = compare(points, n_paths, seed, batches=batches, client=client)
     shape = [len(values) for _, values in axes]
     out = xr.Dataset(
         attrs={
-            "seed": np.int64(seed),
-            "n_paths": np.int64(n),
+            "seed": grid_table.attrs["seed"],
+            "n_paths": grid_table.attrs["n_paths"],
             "scenario_name": base.label,
-            "batches": np.int64(batches),
+            "batches": grid_table.attrs["batches"],
         }
     )
     dims = [key for key, _ in axes]
-    for name, var in flat.data_vars.items():
+    for name, var in grid_table.data_vars.items():
         data = var.values.reshape(shape + list(var.shape[1:]))
         out[name] = (dims + list(var.dims[1:]), data)
     coords = {key: values for key, values in axes}
-    coords.update({d: flat[d].values for d in flat.coords if d != "point" and d in flat.dims})
-    coords["description"] = ("statistic", flat["description"].values)
+    coords.update(
+        {
+            d: grid_table[d].values
+            for d in grid_table.coords
+            if d != "scenario" and d in grid_table.dims
+        }
+    )
+    coords["description"] = ("statistic", grid_table["description"].values)
     return out.assign_coords(coords)
