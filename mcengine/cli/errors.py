@@ -25,6 +25,7 @@ from mcengine.extras import require
 
 __all__ = [
     "UserError",
+    "user_errors",
     "option_words",
     "write_error",
     "need",
@@ -98,6 +99,16 @@ def option_words(message: str) -> str:
         return f"--{match.group(2)} "
 
     return pattern.sub(replace, message)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn the library's refusals (``ValueError``: :class:`~mcengine.errors.InputError`,
+    and a float64 overflow) raised in the block into one line in the CLI's words."""
+    try:
+        yield
+    except ValueError as err:
+        raise UserError(str(err)) from None
 
 
 def write_error(where: str, err: OSError) -> UserError:

@@ -30,6 +30,7 @@ __all__ = [
     "load",
     "run_simulation",
     "save_plot",
+    "show",
     "read_result_file",
     "dumps",
     "progress_bar",
@@ -74,6 +75,16 @@ def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwa
     except OSError as err:
         target = kwargs.get("target")
         raise write_error(f"--out {target}" if target is not None else "", err) from None
+
+
+def show(kind: str, table, *, as_json: bool, plot: Path | None = None, **options) -> None:
+    """Print ``table`` as its result kind's view says (text, or JSON with ``as_json``;
+    :data:`mcengine.present.views.VIEWS`), then draw its figure into ``plot``: after the
+    results, so that a failed write loses none."""
+    from mcengine.present.views import VIEWS, emit
+
+    emit(kind, table, as_json=as_json, **options)
+    save_plot(VIEWS[kind].figure, table, plot)
 
 
 def save_plot(make, data, target: Path | None, *, option: str = "--plot") -> None:

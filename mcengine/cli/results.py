@@ -19,6 +19,7 @@ from mcengine.cli.errors import (
 from mcengine.cli.library import (
     read_result_file,
     save_plot,
+    show,
 )
 from mcengine.cli.options import (
     ALLOW_OPTION,
@@ -80,7 +81,6 @@ def plot(file, kind, target, allow_unknown_version) -> None:
 @ALLOW_OPTION
 def summarize_cmd(file, as_json, allow_unknown_version) -> None:
     """Summarise a result FILE written by "mcengine run --out"."""
-    from mcengine.present.views import emit
     from mcengine.stats.summary import summarize
 
     ds = read_result_file(file, allow_unknown_version)
@@ -88,7 +88,7 @@ def summarize_cmd(file, as_json, allow_unknown_version) -> None:
         table = summarize(ds)
     except ResultFileError as err:
         raise UserError(str(err), options=False) from None
-    emit("summary", table, as_json=as_json)
+    show("summary", table, as_json=as_json)
 
 
 #: This module's commands, for the group (:mod:`mcengine.cli`).

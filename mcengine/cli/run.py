@@ -25,11 +25,13 @@ from mcengine.cli.errors import (
     UserError,
     need,
     option_words,
+    user_errors,
     write_error,
 )
 from mcengine.cli.library import (
     run_simulation,
     save_plot,
+    show,
 )
 from mcengine.cli.options import PLOT_OPTION, setting_options, simulation_options
 from mcengine.cli.types import (
@@ -138,10 +140,8 @@ def run(scenario, n_paths, seed, overrides, as_json, out, plot, **options) -> No
 
 
 def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) -> None:
-    from mcengine.present.views import emit
-
     # After a compile, a rate would be the compile's, not the engine's.
-    emit("summary", table, as_json=as_json, elapsed=elapsed, out=out, compiling=RUN.compiled)
+    show("summary", table, as_json=as_json, elapsed=elapsed, out=out, compiling=RUN.compiled)
     if table.attrs.get("target_met", 1) == 0:
         n = int(table.attrs["n_paths"])
         reason = str(table.attrs["stopping"]).removeprefix("target not met ")
@@ -248,10 +248,8 @@ def _compute(ds: xr.Dataset, *, quiet: bool) -> xr.Dataset:
         with contextlib.redirect_stdout(sys.stderr):
             progress(persisted)
             click.echo(err=True)
-    try:
+    with user_errors():
         return persisted.compute()
-    except ValueError as err:  # a float64 overflow, refused in the task
-        raise UserError(str(err)) from None
 
 
 #: This module's commands, for the group (:mod:`mcengine.cli`).

@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 from mcengine.cli.errors import (
     UserError,
     need,
+    user_errors,
     write_error,
 )
 from mcengine.cli.library import (
     load,
     run_simulation,
-    save_plot,
+    show,
 )
 from mcengine.cli.options import (
     JSON_OPTION,
@@ -51,11 +52,9 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 
     Paths are streamed into the summary, so memory stays flat at any path count.
     """
-    from mcengine.present.views import VIEWS, emit
 
     table = run_simulation(scenario, overrides, n_paths, seed, quiet=as_json, keep_paths=False)
-    emit("waterfall", table, as_json=as_json)
-    save_plot(VIEWS["waterfall"].figure, table, plot)  # last: a failed write loses no result
+    show("waterfall", table, as_json=as_json, plot=plot)
 
 
 @click.command()
@@ -66,16 +65,12 @@ def explain(scenario, n_paths, seed, overrides, as_json, plot) -> None:
 @PLOT_OPTION
 def compare(scenarios, n_paths, seed, as_json, plot) -> None:
     """Compare SCENARIOS side by side; differences from the first carry their own errors."""
-    from mcengine.present.views import VIEWS, emit
     from mcengine.studies.compare import compare as compare_scenarios
 
     resolved = [load(name, ()) for name in scenarios]
-    try:
+    with user_errors():
         table = compare_scenarios(resolved, n_paths, seed)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("comparison", table, as_json=as_json)
-    save_plot(VIEWS["comparison"].figure, table, plot)
+    show("comparison", table, as_json=as_json, plot=plot)
 
 
 @click.command()
@@ -100,7 +95,6 @@ def compare(scenarios, n_paths, seed, as_json, plot) -> None:
 def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -> None:
     """The essay's verdict with its odds: how often each ordering of the segments' annual
     returns happens under SCENARIOS, and, under uncertain keys, what decides it."""
-    from mcengine.present.views import emit
     from mcengine.studies import verdict as study
 
     resolved = [load(name, ()) for name in scenarios]
@@ -120,16 +114,14 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
         )
     if attribution == "sobol" and uncertain:  # Shapley needs no SALib
         need("SALib", "sensitivity", what="mcengine verdict --attribution sobol")
-    try:
+    with user_errors():
         table = study.orderings(resolved, n_paths, seed)
         indices = {
             sc.label: study.attribution(sc, attribution, attribution_paths, seed)
             for sc in resolved
             if sc.beliefs and attribution != "none"
         }
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("verdict", table, as_json=as_json, attribution=indices)
+    show("verdict", table, as_json=as_json, attribution=indices)
 
 
 @click.command()
@@ -151,7 +143,6 @@ def verdict(scenarios, n_paths, seed, attribution, attribution_paths, as_json) -
 @PLOT_OPTION
 def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     """Sweep SCENARIO over a grid of one or two keys, on common random numbers."""
-    from mcengine.present.views import VIEWS, emit
     from mcengine.studies.compare import sweep as sweep_grid
 
     keys = [key for key, _ in axes]
@@ -166,12 +157,9 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
     if plot is not None and len(axes) > 1:
         raise UserError("--plot draws a sweep of one key: vary one key, or drop --plot")
     base = load(scenario, overrides)
-    try:
+    with user_errors():
         table = sweep_grid(base, dict(axes), n_paths, seed)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("sweep", table, as_json=as_json, dim="|".join(key for key, _ in axes))
-    save_plot(VIEWS["sweep"].figure, table, plot)
+    show("sweep", table, as_json=as_json, plot=plot, dim="|".join(key for key, _ in axes))
 
 
 @click.command()
@@ -200,7 +188,6 @@ def sensitivity(
 ) -> None:
     """What moves each segment: a tornado, Sobol indices and Shapley effects by input (the
     shock groups and the scenario's uncertain keys)."""
-    from mcengine.present.views import VIEWS, emit
 
     need("SALib", "sensitivity", what="mcengine sensitivity")
     from mcengine.studies.sensitivity import sobol_indices, tornado
@@ -209,13 +196,10 @@ def sensitivity(
     ds = run_simulation(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
     table = tornado(ds)
     sc, used_seed = load(scenario, overrides), int(ds.attrs["seed"])
-    try:
+    with user_errors():
         indices = sobol_indices(sc, sobol_paths, used_seed)
         shapley = shapley_effects(sc, shapley_paths, used_seed)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("sensitivity", table, as_json=as_json, sobol=indices, shapley=shapley)
-    save_plot(VIEWS["sensitivity"].figure, table, plot)
+    show("sensitivity", table, as_json=as_json, plot=plot, sobol=indices, shapley=shapley)
 
 
 @click.command()
@@ -259,7 +243,6 @@ def voi(scenario, n_paths, seed, overrides, as_json, **decision):
     """Which uncertainty to resolve before allocating: EVPI, and each uncertain key's and
     shock group's EVPPI, with the allocations with and without the information."""
     # (decision: value_of_information's objective, risk_aversion, alpha and step)
-    from mcengine.present.views import emit
     from mcengine.studies.voi import BATCH_PATHS, BATCHES, value_of_information
 
     if n_paths < BATCHES * BATCH_PATHS:  # checked before the run, not after it
@@ -268,11 +251,9 @@ def voi(scenario, n_paths, seed, overrides, as_json, **decision):
             f"batches of {BATCH_PATHS} for its standard errors)"
         )
     ds = run_simulation(scenario, overrides, n_paths, seed, quiet=as_json, record_inputs=True)
-    try:
+    with user_errors():
         table = value_of_information(ds, **decision)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("voi", table, as_json=as_json)
+    show("voi", table, as_json=as_json)
 
 
 @click.command()
@@ -286,16 +267,13 @@ def check(scenario, targets_file, n_paths, seed, overrides, as_json) -> None:
     """Check SCENARIO against sourced targets: each target's source, the model's figure
     with its standard error, and pass or fail. Exit 0 when all pass, 1 when any fails."""
     from mcengine.model.targets import load_targets
-    from mcengine.present.views import emit
     from mcengine.studies.validation import check as check_targets
 
     sc = load(scenario, overrides)
-    try:
+    with user_errors():
         targets = load_targets(targets_file)
         table = check_targets(sc, targets, n_paths, seed)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("check", table, as_json=as_json)
+    show("check", table, as_json=as_json)
     raise SystemExit(0 if table.attrs["all_passed"] else 1)
 
 
@@ -321,18 +299,15 @@ def calibrate(scenario, targets_file, fit, target, n_paths, seed, overrides) -> 
     """Fit the --fit keys of SCENARIO to the targets (bounded least squares on common
     random numbers) and write the calibrated scenario."""
     from mcengine.model.targets import load_targets
-    from mcengine.present.views import emit
     from mcengine.studies.validation import calibrate as fit_keys
     from mcengine.studies.validation import write_calibrated
 
     sc = load(scenario, overrides)
     keys = [k.strip() for k in fit.split(",") if k.strip()]
-    try:
+    with user_errors():
         targets = load_targets(targets_file)
         fitted, report = fit_keys(sc, targets, keys, n_paths, seed)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    emit("calibration", report, as_json=False)  # first: a write that fails loses no result
+    show("calibration", report, as_json=False)  # first: a write that fails loses no result
     for key in report["key"].values[~report["identified"].values]:
         click.echo(
             f"warning: the targets do not identify {key}; its fitted value is arbitrary", err=True
