@@ -32,11 +32,10 @@ __all__ = [
 ]
 
 
-def paths_option(default: str, help: str):
+def paths_option(default: str, help: str, *declarations: str):
+    """A path count (``-n``/``--paths`` unless ``declarations`` name another option)."""
     return click.option(
-        "-n",
-        "--paths",
-        "n_paths",
+        *(declarations or ("-n", "--paths", "n_paths")),
         type=PathCount(),
         default=default,
         show_default=True,

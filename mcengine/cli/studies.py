@@ -169,19 +169,15 @@ def sweep(scenario, axes, n_paths, seed, overrides, as_json, plot) -> None:
 @SET_OPTION
 @JSON_OPTION
 @PLOT_OPTION
-@click.option(
+@paths_option(
+    "4096",
+    "Base sample of the Sobol indices (the design runs (2 + inputs) x this many paths).",
     "--sobol-paths",
-    type=PathCount(),
-    default="4096",
-    show_default=True,
-    help="Base sample of the Sobol indices (the design runs (2 + inputs) x this many paths).",
 )
-@click.option(
+@paths_option(
+    "1024",
+    "Base sample of the Shapley effects (the design runs 2^inputs x this many paths).",
     "--shapley-paths",
-    type=PathCount(),
-    default="1024",
-    show_default=True,
-    help="Base sample of the Shapley effects (the design runs 2^inputs x this many paths).",
 )
 def sensitivity(
     scenario, n_paths, seed, overrides, as_json, plot, sobol_paths, shapley_paths

@@ -156,9 +156,7 @@ def sweep(
     grid: Mapping[str, Sequence[float]],
     n_paths: int = 100_000,
     seed: int | None = None,
-    *,
-    batches: int = DEFAULT_BATCHES,
-    client=None,
+    **options,
 ) -> xr.Dataset:
     """Summaries over a grid of one or two scenario keys, on common random numbers.
 
@@ -170,9 +168,10 @@ def sweep(
         ``{"section.key": values}`` for one or two keys, e.g.
         ``{"training_cost.decline_median": np.linspace(0.7, 2.3, 9)}``. Every value is
         validated like a scenario override.
-    n_paths, seed, batches, client
-        As in :func:`compare` (with a client, one Dask task per grid point). Differences
-        are taken from the first grid point.
+    n_paths, seed, **options
+        As in :func:`compare`, whose keywords (``batches``, ``client``) ``options`` are: the
+        grid points are compared side by side (with a client, one Dask task each), and
+        differences are taken from the first.
 
     Returns
     -------
@@ -188,7 +187,7 @@ def sweep(
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = {key: float(v) for (key, _), v in zip(axes, combo, strict=True)}
         points.append(base.with_overrides(overrides, source="sweep"))
-    grid_table = compare(points, n_paths, seed, batches=batches, client=client)
+    grid_table = compare(points, n_paths, seed, **options)
     shape = [len(values) for _, values in axes]
     out = xr.Dataset(
         attrs={
