@@ -22,7 +22,8 @@ from mcengine._version import __version__
 from mcengine.errors import InputError, ResultFileError, ScenarioError
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
-    from mcengine.engine.api import RunSettings, simulate
+    from mcengine.engine.api import simulate
+    from mcengine.engine.settings import RunSettings
     from mcengine.model.scenario import Scenario, builtin_scenarios, load_scenario
     from mcengine.results.files import read_result
     from mcengine.stats.summary import summarize
@@ -47,7 +48,7 @@ __all__ = [
 #: Each lazily imported name -> the module that defines it.
 _LAZY = {
     "simulate": "mcengine.engine.api",
-    "RunSettings": "mcengine.engine.api",
+    "RunSettings": "mcengine.engine.settings",
     "Scenario": "mcengine.model.scenario",
     "builtin_scenarios": "mcengine.model.scenario",
     "load_scenario": "mcengine.model.scenario",

@@ -85,6 +85,16 @@ CASES = {
         "1",
         "--json",
     ],
+    "sweep_repeated_value": [
+        "sweep",
+        "base",
+        "--vary",
+        "demand.volatility=0.3,0.3",
+        "-n",
+        "1000",
+        "--seed",
+        "2",
+    ],
     "verdict": ["verdict", "base", "-n", "3000", "--seed", "1"],
     "verdict_beliefs": [
         "verdict",

@@ -239,3 +239,19 @@ def test_client_local_under_the_guard_gives_the_local_bits(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_write_zarr_with_client_local_gives_the_store_of_this_process(tmp_path):
+    # write_zarr took a client but not "local" (a traceback: 'str' has no 'nthreads').
+    done = _run_script(
+        tmp_path,
+        "from mcengine.engine.api import write_zarr\n\n\n"
+        "def main():\n"
+        '    remote = write_zarr("base", 70000, 1, "remote.zarr", client="local")\n'
+        '    local = write_zarr("base", 70000, 1, "local.zarr")\n'
+        '    print(remote["estimate"].identical(local["estimate"]))\n\n\n'
+        'if __name__ == "__main__":\n'
+        "    main()\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

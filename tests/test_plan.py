@@ -99,8 +99,12 @@ def test_one_declaration_of_executor_rules_serves_the_library_and_the_cli():
     ]
     with pytest.raises(InputError, match="fan_chart with keep_paths cannot run on Dask"):
         RunPlan.build("base", 1000, 1, fan_chart=True, client="local")
-    with pytest.raises(InputError, match="record_years cannot run here: a Zarr store"):
+    with pytest.raises(InputError, match="record_years cannot run into a Zarr store"):
         RunPlan.build("base", 1000, 1, record_years=True, executor="zarr")
+    with pytest.raises(InputError, match=r"^keep_paths=False cannot run into a Zarr store"):
+        RunPlan.build("base", 1000, 1, keep_paths=False, executor="zarr")
+    with pytest.raises(InputError, match="executor = 'zar', must be None or one of dask, zarr"):
+        RunPlan.build("base", 1000, 1, executor="zar")
     with pytest.raises(InputError, match="threads = 0, must be in"):
         RunPlan.build("base", 1000, 1, threads=0)
 
@@ -152,6 +156,8 @@ def test_settings_are_declared_once_and_checked_against_their_ranges():
         RunSettings.of(keep_path=False)
     with pytest.raises(InputError, match=r"rel_tol = 1.5, must be a number in \(0, 1\]"):
         RunPlan.build("base", 1000, 1, rel_tol=1.5)
+    with pytest.raises(InputError, match="keep_paths = 'no', must be True or False"):
+        RunPlan.build("base", 1000, 1, keep_paths="no")
     with pytest.raises(InputError, match="sampler = 'sobl', must be one of .*did you mean sobol"):
         RunPlan.build("base", 1000, 1, sampler="sobl")
     # Every setting the CLI offers has a flag, a help line and a kind the CLI can read.

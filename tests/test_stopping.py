@@ -159,7 +159,7 @@ def test_a_time_limit_stops_an_unreachable_target_at_a_block_end():
     # engine cannot reach, the run stops once the time is up, says so, and equals a fixed
     # run of the paths it reports.
     ds = mcengine.simulate("base", 2_000, seed=3, target_se=1e-9, max_seconds=1e-3)
-    assert ds.attrs["stopping"] == "target not met within max_seconds = 0.001"
+    assert ds.attrs["stopping"] == "target not met within the time limit (0.001 s)"
     assert ds.attrs["target_met"] == 0 and ds.attrs["n_paths"] == 2_000  # the first batch
     assert digest(ds) == digest(mcengine.simulate("base", 2_000, seed=3))
     with pytest.raises(InputError, match="max_seconds applies to a target"):
@@ -177,7 +177,8 @@ def test_cli_time_limit():
     assert result.exit_code == 1
     assert json.loads(result.stdout)["n_paths"] == 2000
     assert result.stderr.strip() == (
-        "warning: the target was not met within --max-seconds = 0.001 (2,000 paths) (exit code 1)"
+        "warning: the target was not met within the time limit (0.001 s): stopped at 2,000 "
+        "paths (exit code 1)"
     )
     refused = CliRunner().invoke(cli, ["run", "-n", "100", "--max-seconds", "1"])
     assert refused.exit_code == 2

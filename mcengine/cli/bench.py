@@ -8,19 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    pass
-from mcengine.cli.errors import (
-    UserError,
-)
-from mcengine.cli.library import (
-    dumps,
-)
-from mcengine.cli.types import (
-    OutputPath,
-)
+from mcengine.cli.errors import UserError
+from mcengine.cli.library import dumps
+from mcengine.cli.types import OutputPath
 
 _BENCH_OUTPUT = OutputPath(".json", what=".json")
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["COMMANDS"]
 

@@ -16,11 +16,7 @@ from typing import NoReturn
 
 import click
 
-from mcengine.errors import (
-    COMPILE_LOG,
-    MissingExtraError,
-    Note,
-)
+from mcengine.errors import COMPILE_LOG, MissingExtraError, Note
 from mcengine.extras import require
 
 __all__ = [

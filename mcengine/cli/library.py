@@ -12,19 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mcengine.errors import (
-    InputError,
-    ResultFileError,
-    ScenarioError,
-)
+from mcengine.cli.errors import RUN, UserError, write_error
+from mcengine.errors import InputError, ResultFileError, ScenarioError
 
 if TYPE_CHECKING:
     import xarray as xr
-from mcengine.cli.errors import (
-    RUN,
-    UserError,
-    write_error,
-)
 
 __all__ = [
     "load",

@@ -9,14 +9,7 @@ from collections.abc import Callable, Mapping
 import click
 
 from mcengine.checks import Range
-from mcengine.cli.types import (
-    FIGURE,
-    Fraction,
-    PathCount,
-    Seed,
-    ThreadCount,
-    Weights,
-)
+from mcengine.cli.types import FIGURE, Fraction, PathCount, Seed, ThreadCount, Weights
 from mcengine.engine.settings import Setting, declared
 
 __all__ = [

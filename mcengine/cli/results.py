@@ -7,27 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mcengine.errors import (
-    ResultFileError,
-)
+from mcengine.cli.errors import UserError
+from mcengine.cli.library import read_result_file, save_plot, show
+from mcengine.cli.options import ALLOW_OPTION, JSON_OPTION
+from mcengine.cli.types import FIGURE
+from mcengine.errors import ResultFileError
 
 if TYPE_CHECKING:
     pass
-from mcengine.cli.errors import (
-    UserError,
-)
-from mcengine.cli.library import (
-    read_result_file,
-    save_plot,
-    show,
-)
-from mcengine.cli.options import (
-    ALLOW_OPTION,
-    JSON_OPTION,
-)
-from mcengine.cli.types import (
-    FIGURE,
-)
 
 __all__ = ["COMMANDS"]
 

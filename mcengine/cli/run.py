@@ -12,31 +12,15 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from mcengine.cli.errors import RUN, UserError, need, option_words, user_errors, write_error
+from mcengine.cli.library import run_simulation, save_plot, show
+from mcengine.cli.options import PLOT_OPTION, setting_options, simulation_options
+from mcengine.cli.types import OutputPath
 from mcengine.extras import require
-from mcengine.layout import (
-    RESULT_SUFFIXES,
-    ZARR_SUFFIX,
-)
+from mcengine.layout import RESULT_SUFFIXES, ZARR_SUFFIX
 
 if TYPE_CHECKING:
     import xarray as xr
-from mcengine.cli.errors import (
-    RUN,
-    UserError,
-    need,
-    option_words,
-    user_errors,
-    write_error,
-)
-from mcengine.cli.library import (
-    run_simulation,
-    save_plot,
-    show,
-)
-from mcengine.cli.options import PLOT_OPTION, setting_options, simulation_options
-from mcengine.cli.types import (
-    OutputPath,
-)
 
 __all__ = ["COMMANDS"]
 
@@ -78,8 +62,8 @@ def run(scenario, n_paths, seed, overrides, as_json, out, plot, **options) -> No
 
     --out FILE.nc writes netCDF; --out DIR.zarr writes a Zarr store chunk by chunk (from the
     Dask workers with --workers/--scheduler), which --resume can finish after an interrupt.
-    Exit code 1: a --target-se/--rel-tol target was not met within --max-paths (the results
-    are printed all the same).
+    Exit code 1: a --target-se/--rel-tol target was not met within --max-paths or
+    --max-seconds (the results are printed all the same).
     """
     from mcengine.engine.settings import RunSettings
     from mcengine.stats.summary import summarize
@@ -148,7 +132,7 @@ def _report(table: xr.Dataset, as_json: bool, elapsed: float, out: Path | None) 
         if reason == "at the path limit":
             RUN.unmet = f"the target was not met: stopped at --max-paths = {n:,}"
         else:  # another limit, in the library's words
-            RUN.unmet = option_words(f"the target was not met {reason} ({n:,} paths)")
+            RUN.unmet = option_words(f"the target was not met {reason}: stopped at {n:,} paths")
 
 
 def _check_no_effect(ctx: click.Context, settings, *, out, as_json, plot) -> None:

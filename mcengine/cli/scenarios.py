@@ -7,19 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mcengine.errors import (
-    ScenarioError,
-)
+from mcengine.cli.library import load
+from mcengine.cli.options import SET_OPTION
+from mcengine.errors import ScenarioError
 from mcengine.model.builtins import builtin_scenarios, builtin_story, file_comments
 
 if TYPE_CHECKING:
     pass
-from mcengine.cli.library import (
-    load,
-)
-from mcengine.cli.options import (
-    SET_OPTION,
-)
 
 __all__ = ["COMMANDS"]
 

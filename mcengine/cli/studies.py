@@ -10,21 +10,8 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from mcengine.model.builtins import builtin_scenarios
-
-if TYPE_CHECKING:
-    pass
-from mcengine.cli.errors import (
-    UserError,
-    need,
-    user_errors,
-    write_error,
-)
-from mcengine.cli.library import (
-    load,
-    run_simulation,
-    show,
-)
+from mcengine.cli.errors import UserError, need, user_errors, write_error
+from mcengine.cli.library import load, run_simulation, show
 from mcengine.cli.options import (
     JSON_OPTION,
     PLOT_OPTION,
@@ -34,12 +21,11 @@ from mcengine.cli.options import (
     seed_option,
     simulation_options,
 )
-from mcengine.cli.types import (
-    Fraction,
-    GridAxis,
-    OutputPath,
-    PathCount,
-)
+from mcengine.cli.types import Fraction, GridAxis, OutputPath, PathCount
+from mcengine.model.builtins import builtin_scenarios
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["COMMANDS"]
 

@@ -8,17 +8,8 @@ from pathlib import Path
 
 import click
 
-from mcengine.cli.errors import (
-    UserError,
-    need,
-    write_error,
-)
-from mcengine.layout import (
-    FIGURE_FORMATS,
-    MAX_PATHS,
-    MAX_SEED,
-    ZARR_SUFFIX,
-)
+from mcengine.cli.errors import UserError, need, write_error
+from mcengine.layout import FIGURE_FORMATS, MAX_PATHS, MAX_SEED, ZARR_SUFFIX
 
 __all__ = [
     "Weights",

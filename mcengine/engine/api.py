@@ -21,7 +21,7 @@ from mcengine.engine.plan import RunPlan
 from mcengine.engine.settings import RunSettings
 from mcengine.model.scenario import Scenario
 
-__all__ = ["simulate", "write_zarr", "warm_up", "RunSettings"]
+__all__ = ["simulate", "write_zarr", "warm_up"]
 
 
 def simulate(
@@ -70,8 +70,9 @@ def simulate(
     max_seconds : float, optional
         With a target: stop once this many seconds have passed, at the first block end after
         the first batch, even if the target is not met (``attrs["stopping"]`` says so). The
-        path count then depends on the machine; the result still equals a fixed run of the
-        paths it reports.
+        clock starts with the run, so a first run's compile counts. The path count then
+        depends on the machine; the result still equals a fixed run of the paths it
+        reports.
     portfolio_weights : sequence or array of 3 floats, default equal
         Weights of the segments in the summary's buy-and-hold portfolio (summary-only runs;
         for full runs pass them to :func:`mcengine.summarize`).
@@ -191,7 +192,10 @@ def write_zarr(
     plan = RunPlan.build(
         scenario, n_paths, seed, settings, client=client, executor="zarr", **changes
     )
-    return store.write_plan(plan, target, resume=resume, client=client, progress=progress)
+    if client is None:
+        return store.write_plan(plan, target, resume=resume, client=None, progress=progress)
+    with cluster.using(client) as active:  # "local": a LocalCluster for this call
+        return store.write_plan(plan, target, resume=resume, client=active, progress=progress)
 
 
 #: The runs that compile every kernel a command can need: the simulation kernel (its two

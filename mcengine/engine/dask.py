@@ -38,18 +38,9 @@ from collections.abc import Iterator
 import numpy as np
 import xarray as xr
 
-from mcengine.engine.inputs import (
-    ProgressCallback,
-    check_memory,
-)
+from mcengine.engine.inputs import ProgressCallback, check_memory
 from mcengine.engine.plan import RunPlan, check_client
-from mcengine.engine.tasks import (
-    chunk_ranges,
-    lazy_paths,
-    plan_chunks,
-    run_chunks,
-    summary_task,
-)
+from mcengine.engine.tasks import chunk_ranges, lazy_paths, plan_chunks, run_chunks, summary_task
 from mcengine.errors import InputError
 from mcengine.extras import require
 from mcengine.results.dataset import run_attributes
@@ -197,7 +188,6 @@ def map_on(client, func, items: list, **kwargs) -> list:
 def simulate(plan: RunPlan, progress: ProgressCallback | None) -> xr.Dataset:
     """:func:`mcengine.simulate` on Dask, on ``plan.client`` (the plan checked the rest)."""
     client = plan.client
-    check_client(client)
     owned = isinstance(client, str)
     if owned and plan.keep_paths:
         check_memory(plan.n_paths)  # a "local" run brings every path back into memory

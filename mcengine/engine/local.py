@@ -11,11 +11,7 @@ import numpy as np
 import xarray as xr
 
 from mcengine.engine.chunk import Partial, run_range
-from mcengine.engine.inputs import (
-    ProgressCallback,
-    check_memory,
-    numba_threads,
-)
+from mcengine.engine.inputs import ProgressCallback, check_memory, numba_threads
 from mcengine.engine.plan import RunPlan
 from mcengine.results.dataset import (
     attach_inputs,
@@ -77,7 +73,7 @@ def run_local(plan: RunPlan, progress: ProgressCallback | None = None) -> xr.Dat
         met = (done < limit and not timed_out) or check.met(summary, force=True)
         attrs.update(check.rule.describe(met=met))
         if not met and timed_out:
-            attrs["stopping"] = f"target not met within max_seconds = {settings.max_seconds:g}"
+            attrs["stopping"] = f"target not met within the time limit ({settings.max_seconds:g} s)"
     if not keep_paths:
         result = summary.result(attrs)
     else:

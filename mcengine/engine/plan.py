@@ -25,7 +25,7 @@ from mcengine.engine.inputs import (
     KernelInputs,
     paths_that_fit,
 )
-from mcengine.engine.settings import EXECUTOR_REASONS, RunSettings, declared
+from mcengine.engine.settings import EXECUTOR_REASONS, EXECUTORS, RunSettings, declared
 from mcengine.engine.stopping import StoppingRule
 from mcengine.errors import InputError
 from mcengine.layout import BLOCK_PATHS, draw_dimension
@@ -34,7 +34,7 @@ from mcengine.rng.samplers import check_sampler, sobol_draws
 from mcengine.rng.streams import MAX_SEED, fresh_seed
 from mcengine.stats.tails import check_weights
 
-__all__ = ["RunPlan", "RunSettings", "check_client"]
+__all__ = ["RunPlan", "check_client"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,10 @@ class RunPlan:
             raise InputError(
                 f"{' and '.join(idle)} appl{'ies' if len(idle) == 1 else 'y'} to a target: "
                 f"add target_se or rel_tol, or drop {'it' if len(idle) == 1 else 'them'}"
+            )
+        if executor is not None and executor not in EXECUTORS:
+            raise InputError(
+                f"executor = {executor!r}, must be None or one of {', '.join(EXECUTORS)}"
             )
         executors = [name for name in (executor, "dask" if client else None) if name]
         for name in executors:
@@ -213,6 +217,8 @@ def _checked(s: RunSettings) -> RunSettings:
     :meth:`RunPlan.build`'s."""
     for name, declaration in declared().items():
         value = getattr(s, name)
+        if declaration.kind == "flag" and not isinstance(value, bool | np.bool_):
+            raise InputError(f"{name} = {shown(value)}, must be True or False")
         if value is None or declaration.valid is None:
             continue
         if isinstance(declaration.valid, tuple):
@@ -256,6 +262,8 @@ def _refuse(s: RunSettings, executor: str) -> None:
             spelled.append(f"{name} with {also}")
         elif isinstance(value, str):
             spelled.append(f"{name} = {value!r}")
+        elif isinstance(value, bool | np.bool_) and declared()[name].default is not False:
+            spelled.append(f"{name}={value}")  # a switch turned off: keep_paths=False
         else:
             spelled.append(name)
     if executor == "dask":
@@ -264,7 +272,10 @@ def _refuse(s: RunSettings, executor: str) -> None:
             "the pseudo sampler, a fixed path count, no draws or parameter_values, and (for "
             "fan charts) keep_paths=False"
         )
-    raise InputError(f"{', '.join(spelled)} cannot run here: {EXECUTOR_REASONS[executor]}")
+    raise InputError(
+        f"{', '.join(spelled)} cannot run into a Zarr store (write_zarr): "
+        f"{EXECUTOR_REASONS[executor]}"
+    )
 
 
 def check_client(client) -> None:

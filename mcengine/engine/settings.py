@@ -4,7 +4,7 @@ executors that refuse it.
 The idiom of :mod:`mcengine.model.parameters` (a scenario key is a dataclass field whose
 metadata says what it may be), applied to how a run is done rather than what it simulates.
 Everything else reads the declaration: :func:`mcengine.simulate` and
-:func:`mcengine.engine.store.write_zarr` take the settings as keywords,
+:func:`mcengine.engine.api.write_zarr` take the settings as keywords,
 :meth:`~mcengine.engine.plan.RunPlan.build` checks their ranges and refuses what its executor
 cannot run, and the CLI generates ``mcengine run``'s options from them
 (:mod:`mcengine.cli.options`) and names them by flag in its messages. Adding a setting is a
@@ -45,10 +45,13 @@ class Setting:
 
     ``kind`` says how the CLI reads a value: ``"flag"`` (a switch; ``inverted`` when the
     flag turns the setting off, as ``--summary-only`` does ``keep_paths``), ``"paths"``,
-    ``"fraction"``, ``"count"``, ``"choice"`` (one of ``valid``), ``"weights"``,
-    ``"threads"``, or ``"array"`` (library only). ``refused_by`` maps an executor to
-    ``None`` (it refuses the setting whenever it is in use) or the name of a switch that
-    must be on as well (Dask refuses fan charts of kept paths only).
+    ``"fraction"``, ``"number"`` (in ``valid``), ``"count"``, ``"choice"`` (one of
+    ``valid``), ``"weights"``, ``"threads"`` (bounded by this machine's, which the plan
+    checks), or ``"array"`` (library only). ``refused_by`` maps an executor to ``None`` (it
+    refuses the setting whenever it is in use) or the name of a switch that must be on as
+    well (Dask refuses fan charts of kept paths only). A setting with
+    ``applies_to="target"`` does nothing without ``target_se`` or ``rel_tol``, so it is
+    refused without one.
     """
 
     default: Any
@@ -94,13 +97,12 @@ class RunSettings:
         "Numba threads, at most this machine's (results do not depend on it).",
         "threads",
         flag="--threads",
-        valid=Range(1, math.inf, integer=True),
     )
     target_se: float | None = setting(
         None,
         "Add paths until the standard error of --stop-on is at most this in every segment: "
         "a fraction of annual return (0.0005 or 0.05%, i.e. 0.05 percentage points); -n is "
-        "then the first batch. Exit code 1 if --max-paths comes first.",
+        "then the first batch. Exit code 1 if --max-paths or --max-seconds comes first.",
         "fraction",
         flag="--target-se",
         valid=Range(0, math.inf, lo_open=True),
@@ -133,8 +135,9 @@ class RunSettings:
     )
     max_seconds: float | None = setting(
         None,
-        "With a target: stop adding paths after this many seconds even if it is not met "
-        "(exit code 1; the result equals a fixed run of the paths it reports).",
+        "With a target: stop adding paths after this many seconds (a first run's compile "
+        "included) even if it is not met (exit code 1; the result equals a fixed run of the "
+        "paths it reports).",
         "number",
         flag="--max-seconds",
         valid=Range(0, math.inf, lo_open=True),

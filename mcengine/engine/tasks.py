@@ -10,10 +10,7 @@ from __future__ import annotations
 import math
 
 from mcengine.engine.chunk import Partial, run_range
-from mcengine.engine.inputs import (
-    ProgressCallback,
-    numba_threads,
-)
+from mcengine.engine.inputs import ProgressCallback, numba_threads
 from mcengine.engine.plan import RunPlan
 from mcengine.extras import require
 from mcengine.layout import BLOCK_PATHS

@@ -43,13 +43,11 @@ _TINY = 2.0**-53
 
 
 def check_sampler(sampler: str, n_paths: int, replicates: int) -> None:
-    """Validate a sampler request; warn if a Sobol replicate is not a power of two."""
-    if sampler not in SAMPLERS:
-        raise InputError(f"sampler = {sampler!r}, must be one of {', '.join(SAMPLERS)}")
+    """Check that ``n_paths`` divides into the sampler's replicate groups (``sampler`` and
+    ``replicates`` each checked by their declared ranges before,
+    :mod:`mcengine.engine.settings`); warn if a Sobol replicate is not a power of two."""
     if sampler == "pseudo":
         return
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
-        raise InputError(f"replicates = {replicates!r}, must be an integer of at least 2")
     group = n_paths // replicates
     unit = _PAIR[sampler]
     if n_paths % replicates or group % unit or group < 2:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from mcengine.checks import plain_data
+from mcengine.checks import plain_data, shown
 from mcengine.errors import InputError, ResultFileError
 from mcengine.layout import N_SEGMENTS, SEGMENTS
 from mcengine.numerics import expm1_array, log_array
@@ -114,6 +114,9 @@ def portfolio_annual_return(total_return: np.ndarray, weights, horizon: float) -
 
 
 def check_weights(weights) -> tuple[float, float, float]:
+    """The portfolio weights normalised to sum to 1; else one line naming
+    ``portfolio_weights``, the argument of :func:`mcengine.simulate` and
+    :func:`mcengine.summarize` that takes them."""
     values = plain_data(weights)  # a list, tuple or array of numbers
     numbers = isinstance(values, list) and all(
         isinstance(x, int | float) and not isinstance(x, bool) for x in values
@@ -121,7 +124,7 @@ def check_weights(weights) -> tuple[float, float, float]:
     w = tuple(float(x) for x in values) if numbers else ()
     if len(w) != N_SEGMENTS or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
         raise InputError(
-            f"weights = {weights!r}, must be {N_SEGMENTS} non-negative numbers "
+            f"portfolio_weights = {shown(weights)}, must be {N_SEGMENTS} non-negative numbers "
             f"({', '.join(SEGMENTS)}) with a positive sum"
         )
     total = sum(w)

@@ -125,6 +125,19 @@ def compare(
     names = _labels(resolved)
     if not resolved or len(set(names)) != len(names):
         raise InputError(f"scenarios = {names}, must be at least one, with distinct names")
+    return _side_by_side(resolved, names, n_paths, seed, batches=batches, client=client)
+
+
+def _side_by_side(
+    resolved: list[Scenario],
+    names: list[str],
+    n_paths,
+    seed,
+    *,
+    batches=DEFAULT_BATCHES,
+    client=None,
+) -> xr.Dataset:
+    """:func:`compare`'s table of ``resolved`` scenarios labelled ``names``."""
     seed = fresh_seed() if seed is None else seed
     n, tables, batch_estimates = _run_all(resolved, n_paths, seed, batches, client)
     diff, diff_se = _differences(tables, batch_estimates)
@@ -187,7 +200,8 @@ def sweep(
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = {key: float(v) for (key, _), v in zip(axes, combo, strict=True)}
         points.append(base.with_overrides(overrides, source="sweep"))
-    grid_table = compare(points, n_paths, seed, **options)
+    labels = [str(i) for i in range(len(points))]  # (a grid may repeat a value)
+    grid_table = _side_by_side(points, labels, n_paths, seed, **options)
     shape = [len(values) for _, values in axes]
     out = xr.Dataset(
         attrs={
