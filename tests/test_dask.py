@@ -226,30 +226,29 @@ def test_client_local_in_a_script_without_a_main_guard_is_refused_in_one_line(tm
     assert "bootstrapping" not in done.stderr and "Nanny" not in done.stderr
 
 
-def test_client_local_under_the_guard_gives_the_local_bits(tmp_path):
+@pytest.mark.parametrize(
+    ("run", "same"),
+    [
+        (
+            'mcengine.simulate("base", 1000, seed=1{client})',
+            "a.drop_attrs().identical(b.drop_attrs())",
+        ),
+        # write_zarr took a client but not "local" (a traceback: 'str' has no 'nthreads')
+        (
+            'write_zarr("base", 70000, 1, "{name}.zarr"{client})',
+            'a["estimate"].identical(b["estimate"])',
+        ),
+    ],
+)  # fmt: skip
+def test_client_local_under_the_guard_gives_the_local_bits(tmp_path, run, same):
+    remote = run.format(name="remote", client=', client="local"')
     done = _run_script(
         tmp_path,
-        "import mcengine\n\n\n"
+        "import mcengine\nfrom mcengine.engine.api import write_zarr\n\n\n"
         "def main():\n"
-        '    remote = mcengine.simulate("base", 1000, seed=1, client="local")\n'
-        '    local = mcengine.simulate("base", 1000, seed=1)\n'
-        "    print(remote.drop_attrs().identical(local.drop_attrs()))\n\n\n"
-        'if __name__ == "__main__":\n'
-        "    main()\n",
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True"
-
-
-def test_write_zarr_with_client_local_gives_the_store_of_this_process(tmp_path):
-    # write_zarr took a client but not "local" (a traceback: 'str' has no 'nthreads').
-    done = _run_script(
-        tmp_path,
-        "from mcengine.engine.api import write_zarr\n\n\n"
-        "def main():\n"
-        '    remote = write_zarr("base", 70000, 1, "remote.zarr", client="local")\n'
-        '    local = write_zarr("base", 70000, 1, "local.zarr")\n'
-        '    print(remote["estimate"].identical(local["estimate"]))\n\n\n'
+        f"    a = {remote}\n"
+        f"    b = {run.format(name='local', client='')}\n"
+        f"    print({same})\n\n\n"
         'if __name__ == "__main__":\n'
         "    main()\n",
     )
