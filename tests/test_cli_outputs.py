@@ -20,8 +20,9 @@ from click.testing import CliRunner
 
 from mcengine.cli import cli
 
-RECORDED = Path(__file__).parent / "data" / "cli_outputs"
-SCENARIO = Path(__file__).parents[1] / "scenarios" / "telecom_1997.toml"
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ROOT / "tests" / "data" / "cli_outputs"
+SCENARIO = ROOT / "scenarios" / "telecom_1997.toml"
 
 #: name -> arguments. ``{tmp}`` is a fresh folder; ``{nc}`` a small result file written
 #: there first by ``run -n 3000 --seed 5 --record-inputs --fan-chart --out``.
@@ -218,7 +219,8 @@ def _masked(text: str, tmp: Path) -> str:
         text = pattern.sub(replacement, text)
     # --threads' bound is this machine's (Numba's thread count)
     text = text.replace(f"[1<=x<={numba.config.NUMBA_NUM_THREADS}]", "[1<=x<=THREADS]")
-    return _COMPILING.sub("", text).replace(str(tmp), "{tmp}")
+    # the folders: this run's, and the checkout's (CI clones it elsewhere)
+    return _COMPILING.sub("", text).replace(str(tmp), "{tmp}").replace(str(ROOT), "{root}")
 
 
 @pytest.fixture(scope="module")
