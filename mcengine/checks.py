@@ -93,10 +93,19 @@ def check_int(name: str, value: object, lo: int, hi: int, *, count: bool = False
 def check_in(name: str, value: object, valid: Range) -> float | int:
     """``value`` as a Python number if it is one inside ``valid``; else a one-line error,
     ``name = value, must be in (0, inf)``: run settings' rule, as :class:`Range` is scenario
-    keys'."""
+    keys'. An integer range reads as :func:`check_int` does (an integral float counts, as
+    for path counts); one without an upper bound says ``must be an integer of at least N``."""
+    if valid.integer and math.isfinite(valid.hi):
+        return check_int(name, value, int(valid.lo), int(valid.hi), count=True)
     value = plain_data(value)
-    discrete = valid.integer or bool(valid.choices)
     number = isinstance(value, int | float) and not isinstance(value, bool)
+    if valid.integer:
+        if not number or not float(value).is_integer() or value < valid.lo:
+            raise InputError(
+                f"{name} = {shown(value)}, must be an integer of at least {int(valid.lo)}"
+            )
+        return int(value)
+    discrete = bool(valid.choices)
     if (
         not number
         or not math.isfinite(value)

@@ -40,14 +40,17 @@ def load(scenario: str, overrides: tuple[str, ...]):
         raise UserError(str(err)) from None
 
 
-def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwargs):
+def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, settings=None, **kwargs):
     """Load, ``run`` (simulate) with a progress bar (or, without a terminal, a forecast of a
-    long run); errors exit 2. The engine says "compiling..." itself (:func:`notes`)."""
+    long run); errors exit 2. The engine says "compiling..." itself (:func:`notes`).
+    The run settings among ``kwargs`` change ``settings`` and reach ``run`` as one object;
+    the other ``kwargs`` (``target``, ``client``, ...) pass as they are."""
+    from mcengine.engine.settings import RunSettings, declared
+
     sc = load(scenario, overrides)
-    given = kwargs.get("settings") or kwargs  # a RunSettings, or the settings as keywords
-    target = [getattr(given, k, None) if not isinstance(given, dict) else given.get(k)
-              for k in ("target_se", "rel_tol")]  # fmt: skip
-    fixed_size = target == [None, None]
+    changes = {name: kwargs.pop(name) for name in list(kwargs) if name in declared()}
+    settings = RunSettings.of(settings, **changes)
+    fixed_size = settings.target_se is None and settings.rel_tol is None
     RUN.done, RUN.total = 0, n_paths
     try:
         with progress_bar(enabled=not quiet) as report:
@@ -61,7 +64,7 @@ def run_simulation(scenario, overrides, n_paths, seed, *, quiet, run=None, **kwa
 
             if run is None:
                 from mcengine.engine.api import simulate as run
-            return run(sc, n_paths, seed, progress=progress, **kwargs)
+            return run(sc, n_paths, seed, progress=progress, settings=settings, **kwargs)
     except ValueError as err:  # InputError, and the refusal of a float64 overflow
         raise UserError(str(err)) from None
     except OSError as err:

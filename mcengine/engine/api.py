@@ -7,6 +7,7 @@ store (:mod:`mcengine.engine.store`). The executors are siblings: none imports a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -192,9 +193,8 @@ def write_zarr(
     plan = RunPlan.build(
         scenario, n_paths, seed, settings, client=client, executor="zarr", **changes
     )
-    if client is None:
-        return store.write_plan(plan, target, resume=resume, client=None, progress=progress)
-    with cluster.using(client) as active:  # "local": a LocalCluster for this call
+    # "local": a LocalCluster for this call
+    with contextlib.nullcontext() if client is None else cluster.using(client) as active:
         return store.write_plan(plan, target, resume=resume, client=active, progress=progress)
 
 

@@ -9,7 +9,6 @@ plan and only run it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,7 +16,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from mcengine.checks import Range, check_in, check_int, did_you_mean, plain_data, shown
+from mcengine.checks import check_in, check_int, did_you_mean, plain_data, shown
 from mcengine.engine.inputs import (
     DEFAULT_CHUNK_PATHS,
     MAX_PATHS,
@@ -227,8 +226,6 @@ def _checked(s: RunSettings) -> RunSettings:
                     f"{name} = {value!r}, must be one of {', '.join(declaration.valid)}"
                     + did_you_mean(value, list(declaration.valid))
                 )
-        elif declaration.valid.integer:
-            s = dataclasses.replace(s, **{name: _check_count(name, value, declaration.valid)})
         else:
             s = dataclasses.replace(s, **{name: check_in(name, value, declaration.valid)})
     # The weights are kept as given: the summary normalises them once, as
@@ -237,16 +234,6 @@ def _checked(s: RunSettings) -> RunSettings:
     return dataclasses.replace(
         s, portfolio_weights=tuple(float(w) for w in plain_data(s.portfolio_weights))
     )
-
-
-def _check_count(name: str, value, valid: Range) -> int:
-    """An integer setting inside ``valid`` (an integral float counts, as for ``n_paths``)."""
-    if math.isfinite(valid.hi):
-        return check_int(name, value, int(valid.lo), int(valid.hi), count=True)
-    number = isinstance(value, int | float | np.integer | np.floating)
-    if isinstance(value, bool) or not number or not float(value).is_integer() or value < valid.lo:
-        raise InputError(f"{name} = {shown(value)}, must be an integer of at least {int(valid.lo)}")
-    return int(value)
 
 
 def _refuse(s: RunSettings, executor: str) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -241,9 +243,11 @@ class RunSettings:
         return refused
 
 
-_DECLARED = {f.name: f.metadata["setting"] for f in dataclasses.fields(RunSettings)}
+_DECLARED = MappingProxyType(
+    {f.name: f.metadata["setting"] for f in dataclasses.fields(RunSettings)}
+)
 
 
-def declared() -> dict[str, Setting]:
-    """Each run setting's declaration, by name, in declaration order."""
-    return dict(_DECLARED)
+def declared() -> Mapping[str, Setting]:
+    """Each run setting's declaration, by name, in declaration order (read-only)."""
+    return _DECLARED
