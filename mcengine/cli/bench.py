@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from mcengine.cli.errors import UserError
-from mcengine.cli.library import dumps
 from mcengine.cli.types import OutputPath
 
 _BENCH_OUTPUT = OutputPath(".json", what=".json")
@@ -54,6 +53,8 @@ def bench(as_json, output, quick, workloads, list_only) -> None:
             raise UserError(f"--workload {unknown[0]}: unknown; one of {', '.join(WORKLOADS)}")
         figures = [run_workload(name, quick=quick) for name in workloads]
         if as_json:
+            from mcengine.present.encode import dumps
+
             click.echo(dumps(figures))
         for f in [] if as_json else figures:
             click.echo(

@@ -24,7 +24,6 @@ __all__ = [
     "save_plot",
     "show",
     "read_result_file",
-    "dumps",
     "progress_bar",
     "progress_reporter",
 ]
@@ -107,14 +106,6 @@ def read_result_file(file: Path, allow_unknown_version: bool) -> xr.Dataset:
     except ResultFileError as err:
         message = str(err).replace(OPT_IN, "--allow-unknown-version")
         raise UserError(message, options=False) from None
-
-
-def dumps(doc) -> str:
-    """JSON for people and programs (:func:`mcengine.present.encode.dumps`): undefined
-    figures are null, never NaN."""
-    from mcengine.present.encode import dumps as encode
-
-    return encode(doc)
 
 
 def progress_bar(enabled: bool):
